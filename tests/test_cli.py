@@ -1,0 +1,135 @@
+"""The CLI through typer's CliRunner: run, runs, show, presets, errors and exit codes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import TINY_PRESET
+from tui_trainer import __version__
+from tui_trainer.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def finished_study(tmp_path_factory):
+    """A real two-run study, trained once for the tests of this module."""
+    root = tmp_path_factory.mktemp("cli")
+    preset = root / "sweep.toml"
+    preset.write_text(
+        TINY_PRESET.replace("epochs = 2", "epochs = 1") + '\n[sweep]\n"optim.lr" = [0.05, 0.1]\n'
+    )
+    runs_dir = root / "runs"
+    result = runner.invoke(app, ["run", str(preset), "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 0, result.output
+    (study_dir,) = runs_dir.iterdir()
+    return runs_dir, study_dir, result.output
+
+
+def test_run_prints_plain_lines_without_a_terminal(finished_study):
+    _, study_dir, output = finished_study
+    assert re.search(
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d lr=0.05 epoch 1/1  train_loss \d", output, re.M
+    )
+    assert "lr=0.1 completed: test_loss" in output
+    assert f"study directory: {study_dir}" in output
+
+
+def test_runs_lists_studies_and_their_runs(finished_study):
+    runs_dir, study_dir, _ = finished_study
+    result = runner.invoke(app, ["runs", "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    study_line = next(line for line in lines if study_dir.name in line)
+    assert "completed" in study_line and "2/2 runs" in study_line
+    assert any(
+        line.strip().startswith("lr=0.05") and "completed" in line and "1/1" in line
+        for line in lines
+    )
+
+
+def test_show_study_prints_one_row_per_run(finished_study):
+    runs_dir, study_dir, _ = finished_study
+    result = runner.invoke(app, ["show", "latest", "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 0, result.output
+    assert study_dir.name in result.output and "optim.lr" in result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("lr=")]
+    assert len(rows) == 2 and all("completed" in row for row in rows)
+
+
+def test_show_run_prints_config_summary_and_epochs(finished_study):
+    runs_dir, study_dir, _ = finished_study
+    result = runner.invoke(app, ["show", f"{study_dir.name}/lr=0.1", "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 0, result.output
+    assert "lr = 0.1" in result.output  # the config
+    assert "test_acc" in result.output  # the summary
+    assert re.search(r"^\s*epoch\s+train_loss\s+train_acc", result.output, re.M)  # the epoch table
+
+
+def test_show_unknown_id_exits_2(finished_study):
+    runs_dir, _, _ = finished_study
+    result = runner.invoke(app, ["show", "nothing-like-this", "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 2
+    assert "no study matches 'nothing-like-this'" in result.output
+
+
+def test_runs_on_an_empty_directory(tmp_path):
+    result = runner.invoke(app, ["runs", "--runs-dir", str(tmp_path / "none")])
+    assert result.exit_code == 0
+    assert "no studies" in result.output
+
+
+def test_cuda_on_a_machine_without_it_exits_3_and_creates_nothing(
+    write_preset, runs_dir, monkeypatch
+):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = runner.invoke(
+        app, ["run", str(write_preset()), "--device", "cuda", "--runs-dir", str(runs_dir)]
+    )
+    assert result.exit_code == 3
+    assert "--device cuda: CUDA is not available" in result.output
+    assert not runs_dir.exists()
+
+
+def test_presets_lists_the_quickstart():
+    result = runner.invoke(app, ["presets"])
+    assert result.exit_code == 0
+    line = next(line for line in result.output.splitlines() if line.startswith("quickstart"))
+    assert re.search(r"quickstart\s+1\s+\d+", line)
+
+
+def test_builtin_preset_by_name_and_unknown_name(runs_dir):
+    result = runner.invoke(app, ["run", "no-such-preset", "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 2
+    assert "no such preset file or built-in preset (built-in: quickstart" in result.output
+
+
+def test_version_and_help():
+    assert runner.invoke(app, ["--version"]).output.strip() == f"tui-trainer {__version__}"
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("run", "runs", "show", "presets"):
+        assert command in result.output
+
+
+@pytest.mark.parametrize("args", [["--help"], ["runs", "--runs-dir", "/nonexistent"], ["presets"]])
+def test_commands_that_do_not_train_never_import_torch(args):
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from tui_trainer.cli import app\n"
+        f"result = CliRunner().invoke(app, {args!r})\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in ('torch', 'torchvision', 'textual') if m in sys.modules))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip().splitlines()[-1] == "[]"

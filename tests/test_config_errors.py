@@ -1,0 +1,233 @@
+"""Each kind of config error: its message, its location, exit code 2, and no directory created."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import TINY_PRESET
+from tui_trainer.cli import app
+from tui_trainer.config import load_study
+from tui_trainer.errors import ConfigError
+
+runner = CliRunner()
+
+
+def errors_of(path, overrides=()) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_study(path, overrides)
+    return info.value.lines()
+
+
+def cli_fails(args, runs_dir) -> str:
+    result = runner.invoke(app, ["run", *args, "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 2, result.output
+    assert not runs_dir.exists(), "a config error must not create the runs directory"
+    assert "Traceback" not in result.output
+    return result.output
+
+
+def test_toml_syntax_error_names_file_line_and_column(write_preset, runs_dir):
+    path = write_preset(TINY_PRESET.replace("lr = 0.1", "lr = 0.1.2"))
+    line = TINY_PRESET.splitlines().index("lr = 0.1") + 1
+    output = cli_fails([str(path)], runs_dir)
+    assert f"{path}:{line}:" in output
+    assert "TOML syntax" in output
+
+
+def test_unterminated_table_header(write_preset):
+    path = write_preset("[study\nname = 'x'\n")
+    (message,) = errors_of(path)
+    assert message.startswith(f"{path}:1:")
+
+
+def test_wrong_type_names_key_and_line(write_preset, runs_dir):
+    path = write_preset(TINY_PRESET.replace("epochs = 2", 'epochs = "two"'))
+    line = TINY_PRESET.splitlines().index("epochs = 2") + 1
+    output = cli_fails([str(path)], runs_dir)
+    assert f"{path}:{line}:1: train.epochs: expected an integer, got a string 'two'" in output
+
+
+def test_string_is_never_taken_for_a_number(write_preset):
+    path = write_preset(TINY_PRESET.replace("lr = 0.1", 'lr = "0.1"'))
+    (message,) = errors_of(path)
+    assert "optim.lr: expected a number, got a string '0.1'" in message
+
+
+def test_unknown_key_lists_the_allowed_ones(write_preset, runs_dir):
+    path = write_preset(TINY_PRESET.replace("batch_size = 64", "batchsize = 64"))
+    line = TINY_PRESET.splitlines().index("batch_size = 64") + 1
+    output = cli_fails([str(path)], runs_dir)
+    assert f"{path}:{line}:1: data.batchsize: unknown key (expected one of: dataset," in output
+
+
+def test_unknown_section(write_preset):
+    path = write_preset(TINY_PRESET + "\n[trainer]\nx = 1\n")
+    (message,) = errors_of(path)
+    assert "trainer: unknown section" in message
+    assert f"{path}:{TINY_PRESET.count(chr(10)) + 2}:1" in message
+
+
+def test_out_of_range_value(write_preset, runs_dir):
+    path = write_preset(TINY_PRESET.replace("lr = 0.1", "lr = -0.1"))
+    line = TINY_PRESET.splitlines().index("lr = 0.1") + 1
+    output = cli_fails([str(path)], runs_dir)
+    assert f"{path}:{line}:1: optim.lr: must be > 0 (got -0.1)" in output
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("epochs = 2", "epochs = 0", "train.epochs: must be >= 1 (got 0)"),
+        (
+            'dataset = "digits"',
+            'dataset = "mnist"',
+            "data.dataset: must be one of 'digits' (got 'mnist')",
+        ),
+        ('arch = "mobilenet_v1"', 'arch = "resnet50"', "model.arch: must be one of 'mobilenet_v1'"),
+        (
+            'augment = ["crop"]',
+            'augment = ["crop", "crop"]',
+            "data.augment: each augmentation may appear once",
+        ),
+        (
+            'augment = ["crop"]',
+            'augment = ["jitter"]',
+            "data.augment[0]: must be one of 'crop' or 'hflip'",
+        ),
+        ('name = "tiny"', 'name = "my study"', "study.name: use only letters, digits"),
+        (
+            'name = "sgd"',
+            'name = "adam"',
+            "optim.nesterov: needs optim.name = 'sgd' and momentum > 0",
+        ),
+        ('device = "cpu"', 'device = "tpu"', "train.device: must match"),
+    ],
+)
+def test_schema_errors(write_preset, old, new, expected):
+    assert old in TINY_PRESET
+    path = write_preset(TINY_PRESET.replace(old, new, 1))
+    messages = errors_of(path)
+    assert any(expected in m for m in messages), messages
+    assert all(m.startswith(f"{path}:") for m in messages)
+
+
+def test_val_fraction_of_one_is_rejected(write_preset):
+    path = write_preset(
+        TINY_PRESET.replace('dataset = "digits"', 'dataset = "digits"\nval_fraction = 1.0')
+    )
+    (message,) = errors_of(path)
+    assert "data.val_fraction: must be < 1 (got 1.0)" in message
+
+
+def test_missing_required_key(write_preset):
+    path = write_preset(TINY_PRESET.replace("lr = 0.1\n", ""))
+    (message,) = errors_of(path)
+    assert "optim.lr: required key is missing" in message
+
+
+def test_missing_file_and_directory(tmp_path, runs_dir):
+    output = cli_fails([str(tmp_path / "nope.toml")], runs_dir)
+    assert "nope.toml: no such preset file" in output
+    (message,) = errors_of(tmp_path)
+    assert "is a directory" in message
+
+
+def test_non_utf8_bytes_are_located(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(TINY_PRESET.replace("tiny test study", "caf\xe9").encode("latin-1"))
+    (message,) = errors_of(path)
+    assert message.startswith(f"{path}:3:")
+    assert "not valid UTF-8 (byte 0xe9)" in message
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("optim.lr=-1", "--set optim.lr=-1: optim.lr: must be > 0 (got -1)"),
+        ("optim.lr=abc", "--set optim.lr=abc: optim.lr: expected a number, got a string 'abc'"),
+        ("optim.lrr=0.1", "--set optim.lrr=0.1: optim.lrr: unknown key"),
+        ("optim.lr", "--set optim.lr: expected KEY=VALUE"),
+        ("lr=0.1", "--set lr=0.1: lr: the key must be a dotted path"),
+        ("optim.lr=", "--set optim.lr=: optim.lr: no value after '='"),
+        ("optim.lr=[1,", "--set optim.lr=[1,: optim.lr: not a valid TOML value"),
+        ("bogus.key=1", "--set bogus.key=1: bogus: unknown section"),
+        (
+            "train.epochs=1.5",
+            "--set train.epochs=1.5: train.epochs: expected an integer, got a float 1.5",
+        ),
+        ("optim.lr.x=1", "--set optim.lr.x=1: optim.lr: is a value, not a table"),
+    ],
+)
+def test_bad_set_overrides(write_preset, runs_dir, override, expected):
+    path = write_preset()
+    output = cli_fails([str(path), "--set", override], runs_dir)
+    assert expected in output
+
+
+def test_good_overrides_are_typed_by_the_schema(write_preset):
+    study = load_study(
+        write_preset(),
+        [
+            "optim.lr=0.05",
+            "train.epochs=3",
+            "schedule.name=constant",
+            "data.augment=[]",
+            "optim.nesterov=false",
+        ],
+    )
+    config = study.runs[0].config
+    assert config.optim.lr == 0.05
+    assert config.train.epochs == 3
+    assert config.schedule.name == "constant"
+    assert config.data.augment == []
+    assert config.optim.nesterov is False
+
+
+@pytest.mark.parametrize(
+    ("sweep", "expected"),
+    [
+        ('"optim.lr" = []', 'sweep."optim.lr": needs at least one value'),
+        ('"optim.lr" = 0.1', 'sweep."optim.lr": expected a list'),
+        (
+            '"optim.lr" = [0.1, "fast"]',
+            "sweep.\"optim.lr\"[1]: expected a number, got a string 'fast'",
+        ),
+        ('"optim.lr" = [0.1, 0.0]', 'sweep."optim.lr"[1]: must be > 0 (got 0.0)'),
+        ('"optim.lr" = [0.1, 0.1]', 'sweep."optim.lr": value 0.1 appears twice'),
+        ('"optim.speed" = [1]', 'sweep."optim.speed": unknown key (expected one of: name, lr,'),
+        ('"study.name" = ["a"]', "sweep keys are 'section.key' with section one of data, model"),
+        ('"lr" = [0.1]', "sweep keys are 'section.key'"),
+    ],
+)
+def test_sweep_errors_point_at_the_sweep_line(write_preset, sweep, expected):
+    text = TINY_PRESET + "\n[sweep]\n" + sweep + "\n"
+    path = write_preset(text)
+    sweep_line = text.splitlines().index(sweep) + 1
+    messages = errors_of(path)
+    assert any(expected in m for m in messages), messages
+    assert any(m.startswith(f"{path}:{sweep_line}:1:") for m in messages), messages
+
+
+def test_sweep_of_a_million_runs_is_refused_without_expanding(write_preset):
+    axes = "\n".join(
+        f'"train.{k}" = [{", ".join(str(i + 1) for i in range(100))}]'
+        for k in ("seed", "epochs", "log_every_steps")
+    )
+    path = write_preset(TINY_PRESET + "\n[sweep]\n" + axes + "\n")
+    (message,) = errors_of(path)
+    assert "sweep: expands to 1,000,000 runs; at most 1000 allowed" in message
+
+
+def test_invalid_combination_in_a_sweep(write_preset):
+    # nesterov needs momentum > 0: valid axis by axis, invalid in one combination.
+    text = TINY_PRESET + '\n[sweep]\n"optim.momentum" = [0.9, 0.0]\n'
+    messages = errors_of(write_preset(text))
+    assert any("run momentum=0.0: optim.nesterov: needs" in m for m in messages), messages
+
+
+def test_every_problem_is_reported_at_once(write_preset):
+    text = TINY_PRESET.replace("lr = 0.1", "lr = -1").replace("epochs = 2", "epochs = 0")
+    messages = errors_of(write_preset(text))
+    assert len(messages) == 2
+    assert {m.split(": ")[1] for m in messages} == {"optim.lr", "train.epochs"}

@@ -1,0 +1,251 @@
+"""The run-directory contract: writers, tolerant readers, liveness, study ids and lookup."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tui_trainer.errors import UsageError
+from tui_trainer.store import status as st
+from tui_trainer.store.atomic import read_toml, write_toml_atomic
+from tui_trainer.store.csvlog import CsvAppender, CsvFollower, parse_cell, read_rows
+from tui_trainer.store.layout import StudyPaths, create_study_dir, is_safe_name
+from tui_trainer.store.reader import list_studies, load_study, resolve, study_state
+
+
+def test_csv_round_trip_keeps_exact_values(tmp_path):
+    path = tmp_path / "metrics.csv"
+    rows = [
+        {"epoch": 1, "loss": 0.1 + 0.2, "acc": 1 / 3, "note": None},
+        {"epoch": 2, "loss": float("nan"), "acc": 1e-12, "note": None},
+    ]
+    with CsvAppender(path, ["epoch", "loss", "acc", "note"]) as log:
+        for row in rows:
+            log.append(row)
+    read = read_rows(path)
+    assert read[0] == {"epoch": 1, "loss": 0.1 + 0.2, "acc": 1 / 3, "note": None}
+    assert read[1]["epoch"] == 2 and read[1]["acc"] == 1e-12
+    assert read[1]["loss"] != read[1]["loss"]  # NaN survives as NaN
+
+
+def test_rows_are_visible_to_readers_as_soon_as_appended(tmp_path):
+    path = tmp_path / "m.csv"
+    log = CsvAppender(path, ["epoch", "loss"])
+    log.append({"epoch": 1, "loss": 0.5})
+    assert read_rows(path) == [{"epoch": 1, "loss": 0.5}]  # flushed, not buffered
+    log.close()
+
+
+def test_torn_last_line_is_not_written_yet(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"epoch,loss\n1,0.5\n2,0.25\n3,0.12")  # the writer died mid-row
+    assert read_rows(path) == [{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25}]
+
+
+def test_torn_header_reads_as_empty(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"epoch,lo")
+    assert read_rows(path) == []
+
+
+def test_damaged_row_is_skipped_not_misread(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"epoch,loss,acc\n1,0.5,0.9\n2,0.4\n3,0.3,0.95\n")
+    assert [r["epoch"] for r in read_rows(path)] == [1, 3]
+
+
+def test_follower_returns_only_new_complete_rows(tmp_path):
+    path = tmp_path / "m.csv"
+    follower = CsvFollower(path)
+    assert follower.poll() == []  # not created yet
+    path.write_bytes(b"epoch,loss\n1,0.5\n2,0.")
+    assert follower.poll() == [{"epoch": 1, "loss": 0.5}]
+    with open(path, "ab") as handle:
+        handle.write(b"25\n")
+    assert follower.poll() == [{"epoch": 2, "loss": 0.25}]
+    assert follower.poll() == []
+    path.write_bytes(b"epoch,loss\n1,0.7\n")  # replaced by a shorter file
+    assert follower.poll() == [{"epoch": 1, "loss": 0.7}]
+    assert follower.reset
+
+
+def test_appender_cuts_a_torn_tail_before_appending(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"epoch,loss\n1,0.5\n2,0.4")
+    with CsvAppender(path, ["epoch", "loss"]) as log:
+        log.append({"epoch": 2, "loss": 0.3})
+    assert path.read_bytes() == b"epoch,loss\n1,0.5\n2,0.3\n"
+
+
+def test_appender_refuses_a_different_header(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"epoch,loss\n")
+    with pytest.raises(ValueError, match="header"):
+        CsvAppender(path, ["epoch", "acc"])
+
+
+def test_parse_cell():
+    assert parse_cell("3") == 3 and isinstance(parse_cell("3"), int)
+    assert parse_cell("0.25") == 0.25
+    assert parse_cell("") is None
+    assert parse_cell("inf") == float("inf")
+    assert parse_cell("lr=0.1") == "lr=0.1"
+
+
+def test_toml_atomic_write_and_tolerant_read(tmp_path):
+    path = tmp_path / "status.toml"
+    write_toml_atomic(path, {"state": "running", "epoch": 3, "skip": None})
+    assert read_toml(path) == {"state": "running", "epoch": 3}
+    assert [p.name for p in tmp_path.iterdir()] == ["status.toml"]  # no temp file left
+    path.write_bytes(b"state = \xff")
+    assert read_toml(path) is None
+    assert read_toml(tmp_path / "missing.toml") is None
+
+
+def _running(pid: int, beat_age_s: float = 0.0, **extra) -> dict:
+    beat = datetime.now(timezone.utc) - timedelta(seconds=beat_age_s)
+    return {"state": "running", "pid": pid, "host": os.uname().nodename, "heartbeat": beat, **extra}
+
+
+def test_live_process_with_fresh_heartbeat_is_running():
+    assert st.effective_state({**_running(os.getpid()), **st.process_identity()}) == st.RUNNING
+
+
+def test_dead_pid_reads_as_crashed():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert st.effective_state(_running(child.pid)) == st.CRASHED
+
+
+def test_reused_pid_reads_as_crashed():
+    status = {**_running(os.getpid()), "pid_started": st.process_identity()["pid_started"] - 1000}
+    assert st.effective_state(status) == st.CRASHED
+
+
+def test_stale_heartbeat_reads_as_crashed_even_if_pid_lives():
+    status = {**_running(os.getpid(), beat_age_s=st.HEARTBEAT_STALE_S + 5)}
+    assert st.effective_state(status) == st.CRASHED
+
+
+def test_other_hosts_run_is_judged_by_heartbeat_alone():
+    fresh = {**_running(999_999), "host": "another-machine"}
+    assert st.effective_state(fresh) == st.RUNNING
+    stale = {**_running(999_999, beat_age_s=600), "host": "another-machine"}
+    assert st.effective_state(stale) == st.CRASHED
+
+
+def test_written_final_states_are_kept_and_garbage_is_unknown():
+    assert st.effective_state({"state": "completed", "pid": 1}) == "completed"
+    assert st.effective_state({"state": "exploded"}) == st.UNKNOWN
+    assert st.effective_state(None) == st.UNKNOWN
+
+
+def test_status_file_heartbeat_thread_keeps_writing(tmp_path):
+    status = st.StatusFile(
+        tmp_path / "status.toml",
+        {"state": "running", "epoch": 0},
+        sample=lambda: {"cpu_percent": 12.5},
+    )
+    status.start_heartbeat(interval=0.05)
+    first = read_toml(tmp_path / "status.toml")["heartbeat"]
+    status.update(epoch=2)
+    import time
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        data = read_toml(tmp_path / "status.toml")
+        if data and data["epoch"] == 2 and data["heartbeat"] > first:
+            break
+        time.sleep(0.02)
+    status.finish("completed", test_acc=0.9)
+    data = read_toml(tmp_path / "status.toml")
+    assert data["state"] == "completed" and data["epoch"] == 2 and data["test_acc"] == 0.9
+    assert data["device_figures"] == {"cpu_percent": 12.5}
+    assert data["heartbeat"] > first
+
+
+def test_study_state():
+    assert study_state(["completed", "diverged"], None) == "completed"
+    assert study_state(["completed", "running", "queued"], True) == "running"
+    assert study_state(["completed", "queued"], True) == "running"  # between two runs
+    assert study_state(["completed", "queued"], False) == "crashed"  # trainer died between runs
+    assert study_state(["crashed", "queued"], False) == "crashed"
+    assert study_state(["completed", "interrupted", "queued"], False) == "interrupted"
+    assert study_state(["failed", "completed"], None) == "failed"
+    assert study_state(["queued", "queued"], None) == "queued"
+
+
+def test_two_studies_in_the_same_second_get_their_own_directories(tmp_path):
+    when = datetime(2026, 11, 22, 3, 4, 5)
+    first = create_study_dir(tmp_path, "lr", when)
+    second = create_study_dir(tmp_path, "lr", when)
+    assert first.name == "20261122-030405-lr"
+    assert second.name == "20261122-030405-lr-2"
+
+
+def test_safe_names():
+    assert is_safe_name("lr=0.05,wd=0.0005")
+    for bad in ("..", ".", "a/b", "/abs", "", "a\\b", "x" * 201):
+        assert not is_safe_name(bad)
+    with pytest.raises(ValueError):
+        StudyPaths(Path("/x")).run("../etc")
+
+
+def _fake_study(runs_dir, study_id, runs, launch_runs=None, state="completed"):
+    root = runs_dir / study_id
+    root.mkdir(parents=True)
+    launch = {"time": datetime(2026, 1, 1, tzinfo=timezone.utc), "runs": launch_runs or runs}
+    write_toml_atomic(root / "study.toml", {"study": {"name": "x"}, "launch": launch})
+    for name in runs:
+        (root / name).mkdir()
+        write_toml_atomic(
+            root / name / "status.toml",
+            {"state": state, "epoch": 2, "epochs": 2, "best_val_acc": 0.5},
+        )
+    return root
+
+
+def test_list_and_resolve(runs_dir):
+    _fake_study(runs_dir, "20260101-000000-alpha", ["run"])
+    _fake_study(runs_dir, "20260102-000000-beta", ["lr=0.1", "lr=0.2"])
+    _fake_study(runs_dir, "20260103-000000-beta", ["run"])
+    studies = list_studies(runs_dir)
+    assert [s.id for s in studies] == [
+        "20260103-000000-beta",
+        "20260102-000000-beta",
+        "20260101-000000-alpha",
+    ]
+    assert resolve(runs_dir, "latest")[0].id == "20260103-000000-beta"
+    assert resolve(runs_dir, "alpha")[0].id == "20260101-000000-alpha"
+    assert resolve(runs_dir, "20260102")[0].id == "20260102-000000-beta"
+    _, run = resolve(runs_dir, "20260102/lr=0.2")
+    assert run is not None and run.name == "lr=0.2" and run.figure("best_val_acc") == 0.5
+    _, run = resolve(runs_dir, str(runs_dir / "20260102-000000-beta" / "lr=0.1"))
+    assert run is not None and run.name == "lr=0.1"
+    with pytest.raises(UsageError, match="matches several studies"):
+        resolve(runs_dir, "beta")
+    with pytest.raises(UsageError, match="no study matches 'gamma'"):
+        resolve(runs_dir, "gamma")
+    with pytest.raises(UsageError, match="has no run 'lr=9'"):
+        resolve(runs_dir, "alpha/lr=9")
+
+
+def test_hostile_run_names_in_study_toml_are_ignored(runs_dir):
+    root = _fake_study(
+        runs_dir, "20260101-000000-x", ["run"], launch_runs=["run", "../../etc", "/abs"]
+    )
+    assert [r.name for r in load_study(root).runs] == ["run"]
+
+
+def test_symlinked_run_directory_is_not_followed(runs_dir, tmp_path):
+    root = _fake_study(runs_dir, "20260101-000000-x", ["run"], launch_runs=["run", "evil"])
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    write_toml_atomic(outside / "status.toml", {"state": "completed"})
+    (root / "evil").symlink_to(outside)
+    assert [r.name for r in load_study(root).runs] == ["run"]

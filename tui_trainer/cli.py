@@ -1,0 +1,242 @@
+"""The `tui-trainer` command: parse, call, map errors to exit codes. Thin on purpose.
+
+torch is imported only inside `run` (and `presets` never needs it), so `--help`, `runs`, `show`
+and `presets` start fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from tui_trainer import __version__
+from tui_trainer.errors import ExitCode, TuiTrainerError
+
+if TYPE_CHECKING:
+    from tui_trainer.config.load import LoadedStudy
+
+RUNS_DIR_ENV = "TUI_TRAINER_RUNS_DIR"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+app = typer.Typer(
+    name="tui-trainer",
+    help="A terminal experiment runner for PyTorch image-classification studies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+RunsDirOption = Annotated[
+    Path,
+    typer.Option(
+        "--runs-dir",
+        envvar=RUNS_DIR_ENV,
+        help="Directory that holds the studies.",
+        show_default=True,
+    ),
+]
+
+
+def _stdout_console() -> Console:
+    # Piped output (a file, `less`, CI) gets wide lines so that tables are not cut.
+    return Console(width=None if sys.stdout.isatty() else 200, soft_wrap=False)
+
+
+def _print_error(line: str) -> None:
+    prefix = (
+        typer.style("error:", fg=typer.colors.RED, bold=True) if sys.stderr.isatty() else "error:"
+    )
+    typer.echo(f"{prefix} {line}", err=True)
+
+
+@contextlib.contextmanager
+def reported_errors() -> Iterator[None]:
+    """Print a user error as one line per problem on stderr and exit with its code."""
+    try:
+        yield
+    except TuiTrainerError as error:
+        for line in error.lines():
+            _print_error(line)
+        raise typer.Exit(int(error.exit_code)) from None
+    except KeyboardInterrupt:
+        _print_error("interrupted")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tui-trainer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """A terminal experiment runner for PyTorch image-classification studies."""
+
+
+@app.command()
+def run(
+    preset: Annotated[
+        str,
+        typer.Argument(
+            help="A preset TOML file, or the name of a built-in preset.", show_default=False
+        ),
+    ],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            "-s",
+            metavar="KEY=VALUE",
+            help="Override a config value (repeatable): optim.lr=0.1, train.epochs=5, "
+            "'sweep.optim.lr=[0.01, 0.1]'.",
+        ),
+    ] = None,
+    runs_dir: RunsDirOption = Path("runs"),
+    device: Annotated[
+        Device | None,
+        typer.Option(
+            "--device",
+            help="Where to train; sets train.device. [default: the preset's, normally auto]",
+            show_default=False,
+        ),
+    ] = None,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="Plain log lines even on a terminal.")
+    ] = False,
+) -> None:
+    """Run every run of a study, headless. Writes runs/<study-id>/ as it goes.
+
+    Exit codes: 0 all runs completed, 1 a run failed or diverged, 2 bad preset or option,
+    3 the machine lacks the device or data, 130/143 stopped by SIGINT/SIGTERM.
+    """
+    from tui_trainer.config.load import load_study
+    from tui_trainer.config.presets import resolve_preset
+
+    with reported_errors():
+        settings = list(overrides or [])
+        if device is not None:
+            settings.append(f"train.device={device.value}")
+        loaded = load_study(resolve_preset(preset), settings)
+        code = _train(loaded, runs_dir, use_live=sys.stdout.isatty() and not plain)
+    raise typer.Exit(int(code))
+
+
+def _train(loaded: LoadedStudy, runs_dir: Path, use_live: bool) -> ExitCode:
+    from tui_trainer.console.plain import PlainLog
+    from tui_trainer.train.study import run_study
+
+    if use_live:
+        from tui_trainer.console.live import LiveDisplay
+
+        display = LiveDisplay(Console())
+    else:
+        display = PlainLog([sys.stdout], to_study_log=False)
+    try:
+        result = run_study(loaded, runs_dir, display)
+    finally:
+        display.close()
+    typer.echo(f"study directory: {result.study_dir}")
+    return result.exit_code
+
+
+@app.command()
+def runs(runs_dir: RunsDirOption = Path("runs")) -> None:
+    """List the studies under the runs directory, newest first, with their runs."""
+    from tui_trainer.console.tables import studies_table
+    from tui_trainer.store.reader import list_studies
+
+    with reported_errors():
+        studies = list_studies(runs_dir)
+        if not studies:
+            typer.echo(f"no studies under {runs_dir}/ yet (start one with `tui-trainer run`)")
+            return
+        _stdout_console().print(studies_table(studies))
+
+
+@app.command()
+def show(
+    ident: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID",
+            help="A study id (or a unique part of one, or 'latest'), STUDY/RUN for one run, "
+            "or a path to a study or run directory.",
+            show_default=False,
+        ),
+    ],
+    runs_dir: RunsDirOption = Path("runs"),
+) -> None:
+    """Show a study (one row per run) or a run (config, summary, per-epoch table)."""
+    from tui_trainer.console.tables import run_view, study_view
+    from tui_trainer.store.reader import load_run_details, resolve
+
+    with reported_errors():
+        study, run_record = resolve(runs_dir, ident)
+        console = _stdout_console()
+        if run_record is None:
+            console.print(study_view(study))
+        else:
+            console.print(run_view(study, load_run_details(run_record)))
+
+
+@app.command()
+def presets() -> None:
+    """List the built-in presets with their run counts."""
+    from rich.table import Table
+
+    from tui_trainer.config.load import load_study
+    from tui_trainer.config.presets import builtin_presets
+    from tui_trainer.errors import ConfigError
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("preset", "runs", "epochs", "description"):
+        table.add_column(column, justify="right" if column in ("runs", "epochs") else "left")
+    for path in builtin_presets():
+        try:
+            study = load_study(path)
+        except ConfigError as error:
+            table.add_row(path.stem, "-", "-", f"[red]invalid: {error.lines()[0]}[/]")
+            continue
+        epochs = sorted({run.config.train.epochs for run in study.runs})
+        table.add_row(
+            path.stem,
+            str(len(study.runs)),
+            ",".join(map(str, epochs)),
+            study.preset.study.description,
+        )
+    _stdout_console().print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Load a study preset: read, parse, apply --set overrides, validate, expand the sweep.
+
+Every failure becomes a ConfigError whose problems say where they are: `file:line:col` for TOML
+syntax, the key path (and its line when it is written in the file) for schema errors, and the
+`--set` argument for a bad override. Nothing here touches the runs directory, so a config error
+can never leave a half-made study behind.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from tui_trainer import tomlcompat
+from tui_trainer.config.messages import describe_error, render_key
+from tui_trainer.config.positions import KeyPositions
+from tui_trainer.config.schema import SECTION_MODELS, StudyPreset
+from tui_trainer.config.sweep import RunSpec, expand_sweep
+from tui_trainer.errors import ConfigError, Problem
+
+# A study.toml written by the trainer is a valid preset: its [launch] table is ignored.
+IGNORED_TABLES = ("launch",)
+
+_TOML_POSITION_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_TOML_END_RE = re.compile(r"\s*\(at end of document\)\s*$")
+_OVERRIDE_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+@dataclass(frozen=True)
+class Override:
+    """One `--set KEY=VALUE`: the key path it sets and the typed value."""
+
+    text: str
+    path: tuple[str, ...]
+    value: Any
+
+    @property
+    def source(self) -> str:
+        return f"--set {self.text}"
+
+
+@dataclass
+class LoadedStudy:
+    """A validated preset with its overrides applied and its sweep expanded into runs."""
+
+    source: Path
+    preset: StudyPreset
+    runs: list[RunSpec]
+    overrides: list[Override] = field(default_factory=list)
+
+
+class Locator:
+    """Turns a config key path into a located Problem: file line, or the --set that wrote it."""
+
+    def __init__(self, source: str, positions: KeyPositions, overrides: Sequence[Override]):
+        self.source = source
+        self.positions = positions
+        self.overrides = overrides
+
+    def problem(self, loc: Sequence[Any], message: str, key: str | None = None) -> Problem:
+        path = tuple(str(p) for p in loc)
+        key = key if key is not None else render_key(loc)
+        for override in reversed(self.overrides):
+            if path[: len(override.path)] == override.path:
+                return Problem(message, source=override.source, key=key)
+        if not self.positions.has(path):
+            for override in reversed(self.overrides):
+                if override.path[: len(path)] == path:
+                    return Problem(message, source=override.source, key=key)
+        position = self.positions.find(path)
+        if position is None:
+            return Problem(message, source=self.source, key=key)
+        return Problem(message, source=self.source, line=position.line, col=position.col, key=key)
+
+
+def read_preset_text(path: Path) -> str:
+    """The preset's text; a missing, unreadable or non-UTF-8 file is a located ConfigError."""
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([Problem("no such preset file", source=source)]) from None
+    except IsADirectoryError:
+        raise ConfigError([Problem("is a directory, not a preset file", source=source)]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(f"cannot read: {exc.strerror}", source=source)]) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before) - (before.rfind(b"\n") + 1) + 1
+        message = f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+        raise ConfigError([Problem(message, source=source, line=line, col=col)]) from None
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """Parse TOML; a syntax error becomes `source:line:col: message`."""
+    try:
+        return tomlcompat.loads(text)
+    except tomlcompat.TOMLDecodeError as exc:
+        message = str(exc)
+        line = col = None
+        position = _TOML_POSITION_RE.search(message)
+        if position:
+            line, col = int(position.group(1)), int(position.group(2))
+            message = message[: position.start()]
+        elif _TOML_END_RE.search(message):
+            message = _TOML_END_RE.sub("", message) + " (at end of file)"
+            line = max(text.count("\n"), 1)
+        raise ConfigError(
+            [Problem(f"TOML syntax: {message}", source=source, line=line, col=col)]
+        ) from None
+
+
+def parse_override(text: str) -> Override:
+    """Parse `KEY=VALUE`. VALUE is a TOML value (0.1, true, [1, 2], "x"); bare words are strings.
+
+    `sweep.optim.lr=[0.1, 0.2]` sets a sweep axis.
+    """
+    key, sep, raw = text.partition("=")
+    key, raw = key.strip(), raw.strip()
+    source = f"--set {text}"
+    if not sep or not key:
+        raise ConfigError([Problem("expected KEY=VALUE, e.g. optim.lr=0.1", source=source)])
+    if not _OVERRIDE_KEY_RE.match(key):
+        raise ConfigError(
+            [Problem("the key must be a dotted path such as optim.lr", source=source, key=key)]
+        )
+    if raw == "":
+        raise ConfigError([Problem("no value after '='", source=source, key=key)])
+    try:
+        value = tomlcompat.loads(f"value = {raw}")["value"]
+    except tomlcompat.TOMLDecodeError:
+        if raw[0] in "[{\"'" or not re.match(r"^[A-Za-z0-9_.:/+-]+$", raw):
+            raise ConfigError(
+                [Problem(f"not a valid TOML value: {raw}", source=source, key=key)]
+            ) from None
+        value = raw  # a bare word such as `digits` or `cosine`
+    parts = tuple(key.split("."))
+    path = ("sweep", ".".join(parts[1:])) if parts[0] == "sweep" else parts
+    return Override(text=text, path=path, value=value)
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any]:
+    """A copy of `data` with each override set. Setting a key that is also swept drops that
+    sweep axis: the user asked for one value."""
+    data = copy.deepcopy(data)
+    for override in overrides:
+        *parents, leaf = override.path
+        node = data
+        for depth, part in enumerate(parents):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(override.path[: depth + 1])
+                raise ConfigError(
+                    [Problem("is a value, not a table", source=override.source, key=where)]
+                )
+            node = child
+        node[leaf] = override.value
+        if override.path[0] != "sweep":
+            sweep = data.get("sweep")
+            if isinstance(sweep, dict):
+                sweep.pop(".".join(override.path), None)
+    return data
+
+
+def validate_preset(data: Mapping[str, Any], locator: Locator) -> StudyPreset:
+    try:
+        return StudyPreset.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc, message = describe_error(error, SECTION_MODELS)
+            problems.append(locator.problem(loc, message))
+        raise ConfigError(problems) from None
+
+
+def load_study(path: str | Path, overrides: Sequence[str] = ()) -> LoadedStudy:
+    """Load, override, validate and expand a preset. Raises ConfigError, touching no files."""
+    path = Path(path)
+    source = str(path)
+    parsed_overrides = [parse_override(text) for text in overrides]
+    text = read_preset_text(path)
+    data = parse_toml(text, source)
+    for table in IGNORED_TABLES:
+        data.pop(table, None)
+    locator = Locator(source, KeyPositions(text), parsed_overrides)
+    data = apply_overrides(data, parsed_overrides)
+    preset = validate_preset(data, locator)
+    runs = expand_sweep(preset, locator)
+    return LoadedStudy(source=path, preset=preset, runs=runs, overrides=parsed_overrides)
+
+
+__all__ = [
+    "LoadedStudy",
+    "Locator",
+    "Override",
+    "load_study",
+    "parse_override",
+    "parse_toml",
+]

@@ -1,0 +1,46 @@
+"""The learning rate at any step, as a pure function of the config.
+
+Pure Python so that the trainer (through LambdaLR) and a schedule preview in the TUI compute the
+same curve without the TUI importing torch.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tui_trainer.config.schema import ScheduleSection
+
+
+def lr_at(
+    schedule: ScheduleSection, base_lr: float, epochs: int, step: int, steps_per_epoch: int
+) -> float:
+    """Learning rate of optimizer step `step` (0-based, counted over the whole run).
+
+    cosine and step change once per epoch, as the reports' per-epoch schedulers do; the warm-up
+    ramps linearly per step on top of them.
+    """
+    steps_per_epoch = max(1, steps_per_epoch)
+    epoch = step // steps_per_epoch
+    if schedule.name == "cosine":
+        progress = min(epoch, epochs) / max(1, epochs)
+        lr = schedule.min_lr + (base_lr - schedule.min_lr) * 0.5 * (
+            1.0 + math.cos(math.pi * progress)
+        )
+    elif schedule.name == "step":
+        lr = base_lr * schedule.gamma ** (epoch // schedule.step_size)
+    else:
+        lr = base_lr
+    warmup_steps = schedule.warmup_epochs * steps_per_epoch
+    if warmup_steps > 0 and step < warmup_steps:
+        lr *= (step + 1) / warmup_steps
+    return lr
+
+
+def lr_curve(
+    schedule: ScheduleSection, base_lr: float, epochs: int, steps_per_epoch: int = 1
+) -> list[float]:
+    """The learning rate at the start of each epoch (for previews and tests)."""
+    return [
+        lr_at(schedule, base_lr, epochs, e * steps_per_epoch, steps_per_epoch)
+        for e in range(epochs)
+    ]

@@ -1,0 +1,113 @@
+"""Plain, timestamped log lines of a study: one per epoch, plus run and study boundaries.
+
+Written to trainer.log always, and to stdout when it is not a terminal (nohup, Slurm, CI).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from tui_trainer.store.layout import TRAINER_LOG
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return "-" if value is None else str(value)
+
+
+def epoch_line(name: str, epochs: int | None, row: Mapping[str, Any]) -> str:
+    parts = [f"{name} epoch {row.get('epoch')}/{epochs or '?'}"]
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        parts.append(f"{key} {_fmt(row.get(key))}")
+    parts.append(f"lr {row.get('lr', 0):.4g}")
+    parts.append(f"{_fmt(row.get('epoch_time_s'), 1)}s")
+    parts.append(f"{_fmt(row.get('images_per_s'), 0)} img/s")
+    return "  ".join(parts)
+
+
+class PlainLog:
+    """TrainingEvents as timestamped lines on one or more text streams.
+
+    With `to_study_log`, it also opens the study's trainer.log once the study directory exists,
+    unless `stdout_is_log` says stdout already is that file (a trainer launched by the TUI)."""
+
+    def __init__(self, streams: Sequence[TextIO] = (), *, to_study_log: bool = True):
+        self.streams = list(streams)
+        self.to_study_log = to_study_log
+        self._log_file: TextIO | None = None
+        self._epochs: dict[str, int] = {}
+
+    def _line(self, text: str) -> None:
+        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        for stream in [*self.streams, *([self._log_file] if self._log_file else [])]:
+            with contextlib.suppress(
+                OSError, ValueError
+            ):  # a closed terminal must not stop training
+                stream.write(f"{stamp} {text}\n")
+                stream.flush()
+
+    def study_started(
+        self, study_id: str, study_dir: Path, runs: Sequence[tuple[str, int]]
+    ) -> None:
+        if self.to_study_log and not _is_same_file(study_dir / TRAINER_LOG):
+            self._log_file = open(study_dir / TRAINER_LOG, "a", encoding="utf-8")  # noqa: SIM115
+        self._epochs = dict(runs)
+        self._line(f"study {study_id}: {len(runs)} run(s) in {study_dir}")
+
+    def run_started(self, name: str, epochs: int, steps_per_epoch: int, device: str) -> None:
+        self._line(f"{name} started: {epochs} epochs x {steps_per_epoch} steps on {device}")
+
+    def step(
+        self, name: str, epoch: int, step: int, loss: float | None, images_per_s: float | None
+    ) -> None:
+        pass
+
+    def epoch_ended(self, name: str, row: Mapping[str, Any]) -> None:
+        self._line(epoch_line(name, self._epochs.get(name), row))
+
+    def run_finished(
+        self, name: str, state: str, summary: Mapping[str, Any] | None, message: str
+    ) -> None:
+        text = f"{name} {state}"
+        if summary:
+            text += f": test_loss {_fmt(summary.get('test_loss'))}"
+            text += f"  test_acc {_fmt(summary.get('test_acc'))}"
+            text += f"  ({_fmt(summary.get('wall_time_s'), 1)}s)"
+        if message:
+            text += f": {message}"
+        self._line(text)
+
+    def study_finished(self, states: Mapping[str, str]) -> None:
+        counts: dict[str, int] = {}
+        for state in states.values():
+            counts[state] = counts.get(state, 0) + 1
+        self._line("study finished: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        self.close()
+
+    def close(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def note(self, message: str, *, log_only: bool = False) -> None:
+        if log_only and self._log_file is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._log_file.write(message.rstrip("\n") + "\n")
+                self._log_file.flush()
+        elif not log_only:
+            self._line(message)
+
+
+def _is_same_file(path: Path) -> bool:
+    """Whether stdout already writes to `path` (the TUI starts the trainer that way)."""
+    import os
+    import sys
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(path))
+    return False

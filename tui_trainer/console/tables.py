@@ -1,0 +1,221 @@
+"""Rich tables for `tui-trainer runs` and `tui-trainer show`, built from store readers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from tui_trainer import tomlcompat
+from tui_trainer.store.csvlog import Row
+from tui_trainer.store.reader import RunRecord, StudyRecord
+
+STATE_STYLES = {
+    "running": "bold cyan",
+    "completed": "green",
+    "failed": "red",
+    "crashed": "bold red",
+    "diverged": "magenta",
+    "interrupted": "yellow",
+    "queued": "dim",
+    "unknown": "dim",
+}
+
+
+def state_text(state: str) -> Text:
+    return Text(state, style=STATE_STYLES.get(state, ""))
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def _progress(run: RunRecord) -> str:
+    return f"{run.epoch}/{run.epochs if run.epochs is not None else '?'}"
+
+
+def _best(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def studies_table(studies: Sequence[StudyRecord]) -> Table:
+    """One bold row per study (newest first), then one indented row per run."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column, justify in (
+        ("study / run", "left"),
+        ("state", "left"),
+        ("epochs", "right"),
+        ("best val acc", "right"),
+        ("test acc", "right"),
+        ("launched", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for study in studies:
+        done = sum(1 for run in study.runs if run.state == "completed")
+        table.add_row(
+            Text(study.id, style="bold"),
+            state_text(study.state),
+            f"{done}/{len(study.runs)} runs",
+            fmt(_best([run.figure("best_val_acc") for run in study.runs])),
+            fmt(_best([run.figure("test_acc") for run in study.runs])),
+            fmt(study.launched),
+        )
+        for run in study.runs:
+            table.add_row(
+                f"  {run.name}",
+                state_text(run.state),
+                _progress(run),
+                fmt(run.figure("best_val_acc")),
+                fmt(run.figure("test_acc")),
+                "",
+            )
+    return table
+
+
+def _swept_keys(study: StudyRecord) -> list[str]:
+    sweep = (study.study or {}).get("sweep")
+    return [str(k) for k in sweep] if isinstance(sweep, dict) else []
+
+
+def _swept_value(run: RunRecord, key: str) -> Any:
+    for source in (run.summary or {}, run.status):
+        swept = source.get("swept")
+        if isinstance(swept, dict) and key in swept:
+            return swept[key]
+    return None
+
+
+def study_view(study: StudyRecord) -> RenderableType:
+    """Header lines and the comparison table: one row per run."""
+    launch = study.launch
+    header = Text()
+    header.append(f"{study.id}", style="bold")
+    header.append("  ")
+    header.append_text(state_text(study.state))
+    lines: list[RenderableType] = [header]
+    if study.description:
+        lines.append(Text(study.description, style="italic"))
+    details = [
+        ("preset", launch.get("preset")),
+        ("overrides", " ".join(launch.get("overrides") or []) or None),
+        ("launched", fmt(launch.get("time")) if launch.get("time") else None),
+        ("host", launch.get("host")),
+        ("device", launch.get("device_name") or launch.get("device")),
+    ]
+    for label, value in details:
+        if value:
+            lines.append(Text(f"{label}: {value}", style="dim"))
+
+    keys = _swept_keys(study)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("run")
+    for key in keys:
+        table.add_column(key, justify="right")
+    for column in (
+        "state",
+        "epochs",
+        "train loss",
+        "train acc",
+        "val loss",
+        "val acc",
+        "best val (ep)",
+        "test loss",
+        "test acc",
+        "time",
+    ):
+        table.add_column(column, justify="left" if column == "state" else "right")
+    for run in study.runs:
+        summary = run.summary or {}
+        best = run.figure("best_val_acc")
+        best_epoch = summary.get("best_epoch", run.status.get("best_epoch"))
+        table.add_row(
+            run.name,
+            *[fmt(_swept_value(run, key), 6) for key in keys],
+            state_text(run.state),
+            _progress(run),
+            fmt(run.figure("final_train_loss") or run.figure("train_loss")),
+            fmt(run.figure("final_train_acc") or run.figure("train_acc")),
+            fmt(run.figure("final_val_loss") or run.figure("val_loss")),
+            fmt(run.figure("final_val_acc") or run.figure("val_acc")),
+            f"{fmt(best)} ({best_epoch})" if best is not None else "-",
+            fmt(run.figure("test_loss")),
+            fmt(run.figure("test_acc")),
+            _duration(run.figure("wall_time_s") or run.figure("elapsed_s")),
+        )
+    return Group(*lines, Text(""), table)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def metrics_table(rows: Sequence[Row]) -> Table:
+    """metrics.csv as a table, columns in file order."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    columns = list(rows[0]) if rows else []
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(*[_cell(column, row.get(column)) for column in columns])
+    return table
+
+
+def _cell(column: str, value: Any) -> str:
+    if isinstance(value, float):
+        if column == "lr":
+            return f"{value:.4g}"
+        if column.endswith("_s") or column == "images_per_s":
+            return f"{value:.1f}"
+        return f"{value:.4f}"
+    return fmt(value)
+
+
+def summary_table(summary: Mapping[str, Any]) -> Table:
+    table = Table(box=None, pad_edge=False, show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+        table.add_row(key, fmt(value, 4))
+    return table
+
+
+def run_view(study: StudyRecord, run: RunRecord) -> RenderableType:
+    """A run's state, config, summary and per-epoch table."""
+    header = Text()
+    header.append(f"{study.id}/{run.name}", style="bold")
+    header.append("  ")
+    header.append_text(state_text(run.state))
+    header.append(f"  epoch {_progress(run)}")
+    parts: list[RenderableType] = [header]
+    message = run.status.get("message")
+    if isinstance(message, str) and message:
+        parts.append(Text(message, style="yellow"))
+    if run.config:
+        parts += [Text(""), Text("config", style="bold underline")]
+        parts.append(Text(tomlcompat.dumps(run.config).rstrip()))
+    if run.summary:
+        parts += [Text(""), Text("summary", style="bold underline"), summary_table(run.summary)]
+    parts += [Text(""), Text("epochs", style="bold underline")]
+    parts.append(
+        metrics_table(run.metrics) if run.metrics else Text("no finished epoch yet", style="dim")
+    )
+    return Group(*parts)

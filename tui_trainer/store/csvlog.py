@@ -1,0 +1,165 @@
+"""Append-only CSV logs (metrics.csv, steps.csv) and the tolerant reader that follows them.
+
+The writer appends one row per call and flushes it, so a reader in another process sees it at
+once. The reader counts only newline-terminated rows: a torn last line, as a killed writer leaves
+it, is "not written yet", never a wrong number. Column order is fixed by the header.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+Cell = float | int | str | None
+Row = dict[str, Cell]
+
+_INT_RE = re.compile(r"^-?\d+$")
+
+
+def format_cell(value: Any) -> str:
+    """CSV text of a value: floats round-trip exactly, None is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def parse_cell(text: str) -> Cell:
+    """The value of a CSV cell: int, float (nan/inf included), None for empty, else the text."""
+    text = text.strip()
+    if text == "":
+        return None
+    if _INT_RE.match(text):
+        return int(text)
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line that has no newline (a writer killed mid-row) so appends start clean."""
+    with open(path, "rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return
+        block = min(size, 1 << 16)
+        handle.seek(size - block)
+        tail = handle.read(block)
+        cut = tail.rfind(b"\n")
+        handle.truncate(size - block + cut + 1 if cut >= 0 else 0)
+
+
+class CsvAppender:
+    """Appends rows with a fixed header to a CSV file, flushing each one."""
+
+    def __init__(self, path: Path, fieldnames: Iterable[str]):
+        self.path = Path(path)
+        self.fieldnames = list(fieldnames)
+        if self.path.exists():
+            _drop_torn_tail(self.path)
+        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        if not fresh:
+            header = read_header(self.path)
+            if header != self.fieldnames:
+                raise ValueError(f"{self.path}: header {header} differs from {self.fieldnames}")
+        self._file = open(self.path, "a", encoding="utf-8", newline="")  # noqa: SIM115 - held
+        self._writer = csv.writer(self._file, lineterminator="\n")
+        if fresh:
+            self._writer.writerow(self.fieldnames)
+            self._file.flush()
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        unknown = set(row) - set(self.fieldnames)
+        if unknown:
+            raise ValueError(f"{self.path}: unknown columns {sorted(unknown)}")
+        self._writer.writerow([format_cell(row.get(name)) for name in self.fieldnames])
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> CsvAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _split_fields(line: str) -> list[str]:
+    return next(csv.reader(io.StringIO(line)), [])
+
+
+def read_header(path: Path) -> list[str] | None:
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline()
+    except OSError:
+        return None
+    if not first.endswith(b"\n"):
+        return None
+    return _split_fields(first.decode("utf-8", errors="replace").rstrip("\r\n"))
+
+
+class CsvFollower:
+    """Reads the complete rows of a growing CSV file, each poll returning only the new ones.
+
+    A file that shrinks (replaced or cut back on resume) is read again from the start; `poll`
+    then returns every row and `reset` is True until the next poll.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.header: list[str] | None = None
+        self.reset = False
+        self._offset = 0
+        self._identity: tuple[int, int] | None = None
+
+    def poll(self) -> list[Row]:
+        self.reset = False
+        try:
+            with open(self.path, "rb") as handle:
+                stat = os.fstat(handle.fileno())
+                identity = (stat.st_dev, stat.st_ino)
+                if stat.st_size < self._offset or (self._identity not in (None, identity)):
+                    self._offset, self.header, self.reset = 0, None, True
+                self._identity = identity
+                handle.seek(self._offset)
+                chunk = handle.read()
+        except OSError:
+            return []
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return []
+        self._offset += end + 1
+        rows: list[Row] = []
+        for raw in chunk[: end + 1].split(b"\n")[:-1]:
+            line = raw.decode("utf-8", errors="replace").rstrip("\r")
+            if self.header is None:
+                self.header = _split_fields(line)
+                continue
+            try:
+                fields = _split_fields(line)
+            except csv.Error:
+                continue
+            if len(fields) != len(self.header):
+                continue  # a damaged row: skipped, never misread
+            rows.append({name: parse_cell(v) for name, v in zip(self.header, fields, strict=True)})
+        return rows
+
+
+def read_rows(path: Path) -> list[Row]:
+    """Every complete row of a CSV log; [] when it does not exist yet."""
+    return CsvFollower(path).poll()

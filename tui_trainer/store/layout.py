@@ -1,0 +1,115 @@
+"""Names and paths of the run directory (see DESIGN.md):
+
+runs/<study-id>/study.toml, trainer.log, <run-id>/{config,status,summary}.toml,
+<run-id>/{metrics,steps,confusion}.csv, <run-id>/checkpoints/
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+STUDY_FILE = "study.toml"
+TRAINER_LOG = "trainer.log"
+CONFIG_FILE = "config.toml"
+STATUS_FILE = "status.toml"
+METRICS_FILE = "metrics.csv"
+STEPS_FILE = "steps.csv"
+SUMMARY_FILE = "summary.toml"
+CONFUSION_FILE = "confusion.csv"
+CHECKPOINTS_DIR = "checkpoints"
+
+_SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9_+=,.-]+$")
+
+
+def is_safe_name(name: str) -> bool:
+    """A single path component that stays inside its parent: no separators, not '.' or '..'."""
+    return bool(_SAFE_NAME_RE.match(name)) and name not in (".", "..") and len(name) <= 200
+
+
+def study_id_for(name: str, when: datetime) -> str:
+    """`<yyyymmdd-hhmmss>-<preset name>`, sortable by launch time."""
+    return f"{when:%Y%m%d-%H%M%S}-{name}"
+
+
+def create_study_dir(runs_dir: Path, name: str, when: datetime | None = None) -> Path:
+    """Create a new, empty study directory. Two studies started in the same second get distinct
+    directories (`-2`, `-3`, ...): creation is an exclusive mkdir, so racing trainers never
+    share one."""
+    when = when or datetime.now()
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    base = study_id_for(name, when)
+    for attempt in range(1, 1000):
+        candidate = runs_dir / (base if attempt == 1 else f"{base}-{attempt}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"too many studies named {base} in {runs_dir}")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """The files of one run of a study."""
+
+    root: Path
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def status(self) -> Path:
+        return self.root / STATUS_FILE
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / METRICS_FILE
+
+    @property
+    def steps(self) -> Path:
+        return self.root / STEPS_FILE
+
+    @property
+    def summary(self) -> Path:
+        return self.root / SUMMARY_FILE
+
+    @property
+    def confusion(self) -> Path:
+        return self.root / CONFUSION_FILE
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / CHECKPOINTS_DIR
+
+
+@dataclass(frozen=True)
+class StudyPaths:
+    """The files of a study directory."""
+
+    root: Path
+
+    @property
+    def id(self) -> str:
+        return self.root.name
+
+    @property
+    def study(self) -> Path:
+        return self.root / STUDY_FILE
+
+    @property
+    def log(self) -> Path:
+        return self.root / TRAINER_LOG
+
+    def run(self, name: str) -> RunPaths:
+        if not is_safe_name(name):
+            raise ValueError(f"unsafe run name {name!r}")
+        return RunPaths(self.root / name)

@@ -1,0 +1,225 @@
+"""Tolerant readers of the run directory: studies and runs as the CLI and the TUI show them.
+
+Nothing read from disk is trusted: a missing or garbled file reads as absent, run names that
+would leave the study directory are ignored, and liveness follows store.status.effective_state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tui_trainer.errors import UsageError
+from tui_trainer.store import status as st
+from tui_trainer.store.atomic import read_toml
+from tui_trainer.store.csvlog import Row, read_rows
+from tui_trainer.store.layout import STATUS_FILE, STUDY_FILE, RunPaths, StudyPaths, is_safe_name
+
+
+@dataclass
+class RunRecord:
+    """One run as read from disk. `metrics` is filled only by `load_run_details`."""
+
+    study_id: str
+    paths: RunPaths
+    status: dict[str, Any]
+    state: str
+    summary: dict[str, Any] | None
+    config: dict[str, Any] | None = None
+    metrics: list[Row] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.paths.name
+
+    @property
+    def epoch(self) -> int:
+        value = self.status.get("epoch", 0)
+        return value if isinstance(value, int) else 0
+
+    @property
+    def epochs(self) -> int | None:
+        value = self.status.get("epochs")
+        return value if isinstance(value, int) else None
+
+    def figure(self, key: str) -> float | None:
+        """A headline number: from summary.toml when the run has one, else from status.toml."""
+        for source in (self.summary or {}, self.status):
+            value = source.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+        return None
+
+
+@dataclass
+class StudyRecord:
+    """A study directory and its runs, in the order they were launched."""
+
+    paths: StudyPaths
+    study: dict[str, Any] | None
+    runs: list[RunRecord]
+
+    @property
+    def id(self) -> str:
+        return self.paths.id
+
+    @property
+    def launch(self) -> dict[str, Any]:
+        launch = (self.study or {}).get("launch")
+        return launch if isinstance(launch, dict) else {}
+
+    @property
+    def name(self) -> str:
+        study = (self.study or {}).get("study")
+        name = study.get("name") if isinstance(study, dict) else None
+        return name if isinstance(name, str) else self.id
+
+    @property
+    def description(self) -> str:
+        study = (self.study or {}).get("study")
+        text = study.get("description") if isinstance(study, dict) else None
+        return text if isinstance(text, str) else ""
+
+    @property
+    def launched(self) -> datetime | None:
+        value = self.launch.get("time")
+        return value if isinstance(value, datetime) else None
+
+    @property
+    def state(self) -> str:
+        return study_state([run.state for run in self.runs], st.process_alive(self.launch))
+
+
+def study_state(run_states: list[str], trainer_alive: bool | None) -> str:
+    """One word for a study: running, crashed, interrupted, failed, queued or completed.
+
+    Diverged runs are an outcome of a sweep, not a failure of the study."""
+    states = set(run_states)
+    if not states:
+        return st.UNKNOWN
+    if st.RUNNING in states:
+        return st.RUNNING
+    if st.CRASHED in states:
+        return st.CRASHED
+    if st.INTERRUPTED in states:
+        return st.INTERRUPTED
+    if st.FAILED in states:
+        return st.FAILED
+    if st.QUEUED in states or st.UNKNOWN in states:
+        # Between two runs the trainer is alive with nothing running; dead, it crashed there.
+        if trainer_alive is False:
+            return st.CRASHED
+        return st.QUEUED if states <= {st.QUEUED} else st.RUNNING
+    return st.COMPLETED
+
+
+def _run_names(paths: StudyPaths, study: Mapping[str, Any] | None) -> list[str]:
+    launch = (study or {}).get("launch")
+    names = launch.get("runs") if isinstance(launch, dict) else None
+    if isinstance(names, list) and all(isinstance(n, str) for n in names):
+        return [n for n in names if is_safe_name(n)]
+    try:
+        return sorted(
+            p.name
+            for p in paths.root.iterdir()
+            if p.is_dir() and not p.is_symlink() and (p / STATUS_FILE).exists()
+        )
+    except OSError:
+        return []
+
+
+def load_run(study_id: str, paths: RunPaths, now: datetime | None = None) -> RunRecord:
+    status = read_toml(paths.status) or {}
+    return RunRecord(
+        study_id=study_id,
+        paths=paths,
+        status=status,
+        state=st.effective_state(status, now) if status else st.UNKNOWN,
+        summary=read_toml(paths.summary),
+    )
+
+
+def load_run_details(run: RunRecord) -> RunRecord:
+    """Add the run's config and every complete metrics row."""
+    run.config = read_toml(run.paths.config)
+    run.metrics = read_rows(run.paths.metrics)
+    return run
+
+
+def load_study(root: Path, now: datetime | None = None) -> StudyRecord:
+    paths = StudyPaths(Path(root))
+    study = read_toml(paths.study)
+    runs = []
+    for name in _run_names(paths, study):
+        run_paths = paths.run(name)
+        if run_paths.root.is_symlink() or not run_paths.root.is_dir():
+            continue
+        runs.append(load_run(paths.id, run_paths, now))
+    return StudyRecord(paths=paths, study=study, runs=runs)
+
+
+def study_dirs(runs_dir: Path) -> list[Path]:
+    """Study directories under `runs_dir`, newest first (ids start with the launch time)."""
+    try:
+        entries = [
+            p
+            for p in Path(runs_dir).iterdir()
+            if p.is_dir() and not p.is_symlink() and (p / STUDY_FILE).exists()
+        ]
+    except OSError:
+        return []
+    return sorted(entries, key=lambda p: p.name, reverse=True)
+
+
+def list_studies(runs_dir: Path) -> list[StudyRecord]:
+    """Every study under `runs_dir`, newest first."""
+    return [load_study(path) for path in study_dirs(runs_dir)]
+
+
+def resolve(runs_dir: Path, ident: str) -> tuple[StudyRecord, RunRecord | None]:
+    """Find a study, or one run of it, from what a user typed.
+
+    Accepted: `latest`; a study id, a unique prefix or a unique part of one; any of those followed
+    by `/RUN`; a path to a study or run directory.
+    """
+    path = Path(ident)
+    if path.is_dir():
+        if (path / STUDY_FILE).exists():
+            return load_study(path), None
+        if (path / STATUS_FILE).exists() and (path.parent / STUDY_FILE).exists():
+            return _pick_run(load_study(path.parent), path.name)
+    study_part, _, run_part = ident.partition("/")
+    study = _find_study(Path(runs_dir), study_part)
+    return _pick_run(study, run_part) if run_part else (study, None)
+
+
+def _pick_run(study: StudyRecord, name: str) -> tuple[StudyRecord, RunRecord]:
+    for run in study.runs:
+        if run.name == name:
+            return study, run
+    names = ", ".join(run.name for run in study.runs) or "none"
+    raise UsageError(f"study {study.id} has no run {name!r} (its runs: {names})")
+
+
+def _find_study(runs_dir: Path, ident: str) -> StudyRecord:
+    dirs = study_dirs(runs_dir)
+    if not dirs:
+        raise UsageError(f"no studies under {runs_dir}/ yet (start one with `tui-trainer run`)")
+    if ident in ("latest", ""):
+        return load_study(dirs[0])
+    for matcher in (
+        lambda name: name == ident,
+        lambda name: name.startswith(ident),
+        lambda name: ident in name,
+    ):
+        found = [d for d in dirs if matcher(d.name)]
+        if len(found) == 1:
+            return load_study(found[0])
+        if len(found) > 1:
+            shown = ", ".join(d.name for d in found[:5])
+            more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+            raise UsageError(f"{ident!r} matches several studies: {shown}{more}; be more specific")
+    raise UsageError(f"no study matches {ident!r} under {runs_dir}/ (see `tui-trainer runs`)")

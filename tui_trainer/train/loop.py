@@ -1,0 +1,405 @@
+"""One run, top to bottom: build data, model, optimizer and schedule; train the epochs; evaluate;
+write metrics, checkpoints, summary and status into the run directory.
+
+Loss and accuracy are accumulated on the device and read once per logging interval, so the loop
+does not wait on the device every step.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tui_trainer.config.sweep import RunSpec
+from tui_trainer.store import status as st
+from tui_trainer.store.atomic import write_bytes_atomic, write_toml_atomic
+from tui_trainer.store.csvlog import CsvAppender
+from tui_trainer.store.layout import RunPaths
+from tui_trainer.train.data import (
+    DatasetCache,
+    ImageSplits,
+    Normalizer,
+    iterate_batches,
+    steps_per_epoch,
+)
+from tui_trainer.train.device import DeviceSampler, device_name
+from tui_trainer.train.events import TrainingEvents
+from tui_trainer.train.metrics import Evaluation, evaluate, write_confusion
+from tui_trainer.train.models import build_model, count_parameters
+from tui_trainer.train.optim import build_optimizer, build_scheduler
+
+STEP_COLUMNS = ["epoch", "step", "loss", "acc", "lr", "images_per_s", "device_util", "elapsed_s"]
+
+
+def metric_columns(num_classes: int) -> list[str]:
+    """metrics.csv header: top-5 only where it means something (at least 10 classes)."""
+    columns = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc"]
+    if num_classes >= 10:
+        columns.append("val_top5")
+    return [*columns, "lr", "epoch_time_s", "images_per_s", "elapsed_s"]
+
+
+class Interrupted(Exception):
+    """A stop was requested (SIGINT/SIGTERM): the current epoch is abandoned, finished ones kept."""
+
+
+class Diverged(Exception):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    loss: float  # mean training loss over the epoch's images
+    acc: float
+    seconds: float  # training time, evaluation excluded
+    images: int
+    lr: float  # the rate of the epoch's last step
+
+
+@dataclass
+class RunOutcome:
+    state: str
+    message: str = ""
+    summary: dict[str, Any] | None = None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class RunTrainer:
+    """Trains one run of a study. `run()` never raises for training failures: it returns the
+    outcome and leaves the run directory describing it."""
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        paths: RunPaths,
+        device: torch.device,
+        data: DatasetCache,
+        events: TrainingEvents,
+        stop: threading.Event,
+    ):
+        self.spec = spec
+        self.config = spec.config
+        self.paths = paths
+        self.device = device
+        self.data = data
+        self.events = events
+        self.stop = stop
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self) -> RunOutcome:
+        cfg = self.config
+        seed_everything(cfg.train.seed)
+        splits = self.data.get(cfg.data, self.device)
+        model = build_model(cfg.model, splits.num_classes).to(
+            self.device, memory_format=torch.channels_last
+        )
+        optimizer = build_optimizer(model, cfg)
+        per_epoch = steps_per_epoch(len(splits.train), cfg.data.batch_size)
+        scheduler = build_scheduler(optimizer, cfg, per_epoch)
+        normalize = Normalizer(splits.mean, splits.std, self.device)
+        generator = torch.Generator(device=self.device).manual_seed(cfg.train.seed)
+        total, trainable = count_parameters(model)
+
+        sampler = DeviceSampler(self.device)
+        status = st.StatusFile(
+            self.paths.status,
+            {
+                "state": st.RUNNING,
+                **st.process_identity(),
+                "started": utc_now(),
+                "epoch": 0,
+                "epochs": cfg.train.epochs,
+                "step": 0,
+                "steps_per_epoch": per_epoch,
+                "device": str(self.device),
+                "device_name": device_name(self.device),
+                "parameters": total,
+                "trainable_parameters": trainable,
+            },
+            sample=sampler.sample,
+        )
+        self.events.run_started(
+            self.spec.name, cfg.train.epochs, per_epoch, device_name(self.device)
+        )
+        status.start_heartbeat()
+        metrics_log = CsvAppender(self.paths.metrics, metric_columns(splits.num_classes))
+        steps_log = CsvAppender(self.paths.steps, STEP_COLUMNS)
+        started = time.perf_counter()
+        best_val_acc, best_epoch = -1.0, 0
+        last_row: dict[str, Any] = {}
+        try:
+            for epoch in range(1, cfg.train.epochs + 1):
+                trained = self._train_epoch(
+                    model,
+                    optimizer,
+                    scheduler,
+                    splits,
+                    normalize,
+                    generator,
+                    epoch,
+                    per_epoch,
+                    status,
+                    steps_log,
+                    sampler,
+                    started,
+                )
+                val = evaluate(
+                    model, splits, splits.val, normalize, _eval_batch(cfg.data.batch_size)
+                )
+                row = {
+                    "epoch": epoch,
+                    "train_loss": trained.loss,
+                    "train_acc": trained.acc,
+                    "val_loss": val.loss,
+                    "val_acc": val.acc,
+                    "val_top5": val.top5 if splits.num_classes >= 10 else None,
+                    "lr": trained.lr,
+                    "epoch_time_s": round(trained.seconds, 4),
+                    "images_per_s": round(trained.images / max(trained.seconds, 1e-9), 2),
+                    "elapsed_s": round(time.perf_counter() - started, 3),
+                }
+                if splits.num_classes < 10:
+                    row.pop("val_top5")
+                metrics_log.append(row)
+                last_row = row
+                improved = val.acc > best_val_acc
+                if improved:
+                    best_val_acc, best_epoch = val.acc, epoch
+                if cfg.train.save_checkpoints:
+                    self._save_checkpoints(model, optimizer, scheduler, epoch, improved)
+                status.update(
+                    epoch=epoch,
+                    step=0,
+                    best_val_acc=best_val_acc,
+                    best_epoch=best_epoch,
+                    val_acc=val.acc,
+                    val_loss=val.loss,
+                    train_loss=trained.loss,
+                    train_acc=trained.acc,
+                    elapsed_s=row["elapsed_s"],
+                    eta_s=round(row["elapsed_s"] / epoch * (cfg.train.epochs - epoch), 1),
+                )
+                self.events.epoch_ended(self.spec.name, row)
+                if self.stop.is_set():
+                    raise Interrupted()
+
+            test = evaluate(
+                model,
+                splits,
+                splits.test,
+                normalize,
+                _eval_batch(cfg.data.batch_size),
+                confusion=True,
+            )
+            summary = self._summary(
+                test, last_row, best_epoch, best_val_acc, started, total, trainable
+            )
+            write_toml_atomic(self.paths.summary, summary, durable=True)
+            write_confusion(self.paths.confusion, test.confusion, splits.class_names)
+            status.finish(st.COMPLETED, test_acc=test.acc, test_loss=test.loss, eta_s=0.0)
+            self.events.run_finished(self.spec.name, st.COMPLETED, summary, "")
+            return RunOutcome(st.COMPLETED, summary=summary)
+        except Interrupted:
+            message = f"stopped by request after epoch {status.snapshot().get('epoch', 0)}"
+            return self._end(status, st.INTERRUPTED, message)
+        except Diverged as exc:
+            return self._end(status, st.DIVERGED, str(exc))
+        except KeyboardInterrupt:
+            self._end(status, st.INTERRUPTED, "stopped at once (second interrupt)")
+            raise
+        except Exception as exc:
+            self.events.note(f"{self.spec.name} failed:\n{traceback.format_exc()}", log_only=True)
+            return self._end(status, st.FAILED, f"{type(exc).__name__}: {exc}")
+        finally:
+            status.stop_heartbeat()
+            metrics_log.close()
+            steps_log.close()
+
+    def _end(self, status: st.StatusFile, state: str, message: str) -> RunOutcome:
+        status.finish(state, message=message)
+        self.events.run_finished(self.spec.name, state, None, message)
+        return RunOutcome(state, message=message)
+
+    # -- one epoch -----------------------------------------------------------------------------
+
+    def _train_epoch(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        splits: ImageSplits,
+        normalize: Normalizer,
+        generator: torch.Generator,
+        epoch: int,
+        per_epoch: int,
+        status: st.StatusFile,
+        steps_log: CsvAppender,
+        sampler: DeviceSampler,
+        run_started: float,
+    ) -> EpochStats:
+        """Train one epoch."""
+        cfg = self.config
+        model.train()
+        zero = torch.zeros((), device=self.device)
+        epoch_loss, epoch_correct = zero.clone(), zero.clone()
+        window_loss, window_correct = zero.clone(), zero.clone()
+        epoch_images = window_images = 0
+        started = window_started = time.perf_counter()
+        batches = iterate_batches(
+            splits,
+            splits.train,
+            cfg.data.batch_size,
+            normalize,
+            generator=generator,
+            augment=cfg.data.augment,
+            crop_padding=cfg.data.crop_padding,
+        )
+        for step, (images, labels) in enumerate(batches, start=1):
+            logits = model(images)
+            loss = F.cross_entropy(logits, labels, label_smoothing=cfg.train.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            lr = optimizer.param_groups[0]["lr"]  # the rate this step used
+            scheduler.step()
+            with torch.no_grad():
+                batch = labels.shape[0]
+                batch_loss = loss.detach() * batch
+                batch_correct = (logits.argmax(1) == labels).sum()
+                epoch_loss += batch_loss
+                epoch_correct += batch_correct
+                window_loss += batch_loss
+                window_correct += batch_correct
+            epoch_images += batch
+            window_images += batch
+            status.update(step=step, global_step=(epoch - 1) * per_epoch + step)
+
+            loss_value = images_per_s = None
+            if step % cfg.train.log_every_steps == 0 or step == per_epoch:
+                loss_value = window_loss.item() / window_images  # the one sync of the window
+                now = time.perf_counter()
+                images_per_s = window_images / max(now - window_started, 1e-9)
+                self._check_finite(loss_value, epoch, step)
+                steps_log.append(
+                    {
+                        "epoch": epoch,
+                        "step": (epoch - 1) * per_epoch + step,
+                        "loss": loss_value,
+                        "acc": window_correct.item() / window_images,
+                        "lr": lr,
+                        "images_per_s": round(images_per_s, 2),
+                        "device_util": sampler.utilization(),
+                        "elapsed_s": round(now - run_started, 3),
+                    }
+                )
+                status.update(train_loss_running=loss_value, images_per_s=round(images_per_s, 2))
+                window_loss.zero_()
+                window_correct.zero_()
+                window_images, window_started = 0, now
+            self.events.step(self.spec.name, epoch, step, loss_value, images_per_s)
+            if self.stop.is_set():
+                raise Interrupted()
+        mean_loss = epoch_loss.item() / max(epoch_images, 1)
+        self._check_finite(mean_loss, epoch, per_epoch)
+        seconds = time.perf_counter() - started
+        accuracy = epoch_correct.item() / max(epoch_images, 1)
+        return EpochStats(mean_loss, accuracy, seconds, epoch_images, lr)
+
+    def _check_finite(self, loss: float, epoch: int, step: int) -> None:
+        if not math.isfinite(loss):
+            raise Diverged(
+                f"loss became {loss} in epoch {epoch} by step {step}; the learning rate "
+                f"(optim.lr = {self.config.optim.lr:g}) is likely too high for this model"
+            )
+
+    # -- outputs -------------------------------------------------------------------------------
+
+    def _save_checkpoints(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        epoch: int,
+        improved: bool,
+    ) -> None:
+        directory = self.paths.checkpoints
+        directory.mkdir(exist_ok=True)
+        weights = model.state_dict()
+        last = {
+            "epoch": epoch,
+            "model": weights,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+        }
+        write_bytes_atomic(directory / "last.pt", _serialize(last), durable=True)
+        if improved:
+            write_bytes_atomic(
+                directory / "best.pt", _serialize({"epoch": epoch, "model": weights}), durable=True
+            )
+
+    def _summary(
+        self,
+        test: Evaluation,
+        last_row: Mapping[str, Any],
+        best_epoch: int,
+        best_val_acc: float,
+        started: float,
+        total: int,
+        trainable: int,
+    ) -> dict[str, Any]:
+        return {
+            "run": self.spec.name,
+            "swept": dict(self.spec.values),
+            "test_loss": test.loss,
+            "test_acc": test.acc,
+            "test_top5": test.top5,
+            "test_precision": test.precision,
+            "test_recall": test.recall,
+            "test_images": test.count,
+            "best_epoch": best_epoch,
+            "best_val_acc": best_val_acc,
+            "final_train_loss": last_row.get("train_loss"),
+            "final_train_acc": last_row.get("train_acc"),
+            "final_val_loss": last_row.get("val_loss"),
+            "final_val_acc": last_row.get("val_acc"),
+            "epochs": last_row.get("epoch"),
+            "wall_time_s": round(time.perf_counter() - started, 3),
+            "parameters": total,
+            "trainable_parameters": trainable,
+            "device": str(self.device),
+            "device_name": device_name(self.device),
+        }
+
+
+def _eval_batch(train_batch: int) -> int:
+    return max(256, train_batch)
+
+
+def _serialize(obj: Any) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()

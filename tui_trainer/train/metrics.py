@@ -1,0 +1,103 @@
+"""Evaluation: loss, top-1, top-5, macro precision and recall, and the confusion matrix, all
+accumulated on the device and read back once."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tui_trainer.store.atomic import write_text_atomic
+from tui_trainer.train.data import ImageSplits, Normalizer, iterate_batches
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    loss: float
+    acc: float
+    top5: float | None
+    count: int
+    confusion: list[list[int]] | None = None  # [true][predicted]
+
+    @property
+    def precision(self) -> float | None:
+        """Macro precision: mean over the predicted classes that occur."""
+        if self.confusion is None:
+            return None
+        matrix = torch.tensor(self.confusion, dtype=torch.float64)
+        predicted = matrix.sum(0)
+        mask = predicted > 0
+        return float((matrix.diag()[mask] / predicted[mask]).mean()) if mask.any() else 0.0
+
+    @property
+    def recall(self) -> float | None:
+        """Macro recall: mean over the true classes that occur."""
+        if self.confusion is None:
+            return None
+        matrix = torch.tensor(self.confusion, dtype=torch.float64)
+        actual = matrix.sum(1)
+        mask = actual > 0
+        return float((matrix.diag()[mask] / actual[mask]).mean()) if mask.any() else 0.0
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    splits: ImageSplits,
+    indices: torch.Tensor,
+    normalize: Normalizer,
+    batch_size: int,
+    *,
+    confusion: bool = False,
+) -> Evaluation:
+    """Evaluate `model` (in eval mode, plain cross-entropy) on the images at `indices`."""
+    was_training = model.training
+    model.eval()
+    classes = splits.num_classes
+    device = splits.images.device
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    correct5 = torch.zeros((), dtype=torch.int64, device=device)
+    matrix = torch.zeros(classes * classes, dtype=torch.int64, device=device) if confusion else None
+    count = 0
+    for images, labels in iterate_batches(splits, indices, batch_size, normalize):
+        logits = model(images).float()
+        loss_sum += F.cross_entropy(logits, labels, reduction="sum").double()
+        predicted = logits.argmax(1)
+        correct += (predicted == labels).sum()
+        if classes >= 5:
+            top = logits.topk(5, dim=1).indices
+            correct5 += (top == labels[:, None]).any(1).sum()
+        if matrix is not None:
+            matrix += torch.bincount(labels * classes + predicted, minlength=classes * classes)
+        count += labels.shape[0]
+    model.train(was_training)
+    count = max(count, 1)
+    return Evaluation(
+        loss=loss_sum.item() / count,
+        acc=correct.item() / count,
+        top5=correct5.item() / count if classes >= 5 else None,
+        count=count,
+        confusion=matrix.view(classes, classes).tolist() if matrix is not None else None,
+    )
+
+
+def write_confusion(
+    path: Path, matrix: Sequence[Sequence[int]] | None, class_names: Sequence[str]
+) -> None:
+    """confusion.csv: one row per true class, one column per predicted class, named."""
+    if matrix is None:
+        return
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["true\\predicted", *class_names])
+    for name, row in zip(class_names, matrix, strict=True):
+        writer.writerow([name, *row])
+    write_text_atomic(path, buffer.getvalue(), durable=True)

@@ -1,0 +1,208 @@
+"""Run a whole study: create its directory, record provenance, train each run in turn.
+
+Signals: the first SIGINT or SIGTERM asks the current run to stop after its current step (the
+finished epochs stay on disk, the run reads `interrupted`); a second SIGINT stops at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import platform
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tui_trainer import __version__
+from tui_trainer.config.load import LoadedStudy
+from tui_trainer.console.plain import PlainLog
+from tui_trainer.errors import ExitCode, UnavailableError
+from tui_trainer.store import status as st
+from tui_trainer.store.atomic import write_toml_atomic
+from tui_trainer.store.layout import StudyPaths, create_study_dir
+from tui_trainer.train.data import DatasetCache
+from tui_trainer.train.device import device_name, resolve_device
+from tui_trainer.train.events import Broadcast, TrainingEvents
+from tui_trainer.train.loop import RunTrainer
+
+
+@dataclass
+class StudyResult:
+    study_dir: Path
+    states: dict[str, str] = field(default_factory=dict)
+    signal_number: int | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.signal_number == signal.SIGTERM:
+            return ExitCode.TERMINATED
+        if self.signal_number is not None:
+            return ExitCode.INTERRUPTED
+        if all(state == st.COMPLETED for state in self.states.values()):
+            return ExitCode.OK
+        return ExitCode.RUN_FAILED
+
+
+class StopSignals:
+    """First SIGINT/SIGTERM: set `event` (stop after the current step). Second SIGINT: raise
+    KeyboardInterrupt at once. Restores the previous handlers on exit."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal_number: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.event.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal_number = signum
+        self.event.set()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopSignals]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self  # signals can only be handled on the main thread (tests call from others)
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        try:
+            yield self
+        finally:
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)
+
+
+def git_commit() -> str | None:
+    """The commit of the tui-trainer source, when it runs from a git checkout."""
+    source = Path(__file__).resolve().parent
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        result = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        if result.returncode == 0:
+            return result.stdout.strip()
+    return None
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import torchvision
+
+    return {
+        "tui_trainer": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def launch_record(
+    loaded: LoadedStudy, device: torch.device, argv: Sequence[str], started: datetime
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "time": started,
+        **st.process_identity(),
+        "user": _user(),
+        "command": list(argv),
+        "cwd": os.getcwd(),
+        "preset": str(loaded.source),
+        "overrides": [o.text for o in loaded.overrides],
+        "device": str(device),
+        "device_name": device_name(device),
+        "runs": [run.name for run in loaded.runs],
+        "versions": versions(),
+        "git_commit": git_commit(),
+    }
+    return record
+
+
+def _user() -> str | None:
+    with contextlib.suppress(Exception):
+        return getpass.getuser()
+    return None
+
+
+def create_study(
+    loaded: LoadedStudy, runs_dir: Path, device: torch.device, argv: Sequence[str]
+) -> StudyPaths:
+    """Make the study directory with study.toml, and each run's config.toml and queued status."""
+    started = datetime.now(timezone.utc).astimezone()
+    try:
+        paths = StudyPaths(
+            create_study_dir(runs_dir, loaded.preset.study.name, started.replace(tzinfo=None))
+        )
+        study = loaded.preset.model_dump()
+        study["launch"] = launch_record(loaded, device, argv, started)
+        write_toml_atomic(paths.study, study, durable=True)
+        for run in loaded.runs:
+            run_paths = paths.run(run.name)
+            run_paths.root.mkdir()
+            write_toml_atomic(run_paths.config, run.config.model_dump(), durable=True)
+            write_toml_atomic(
+                run_paths.status,
+                {
+                    "state": st.QUEUED,
+                    "epoch": 0,
+                    "epochs": run.config.train.epochs,
+                    "swept": run.values,
+                },
+            )
+    except OSError as exc:
+        where = exc.filename or runs_dir
+        raise UnavailableError(f"cannot write the study under {where}: {exc.strerror}") from None
+    return paths
+
+
+def run_study(
+    loaded: LoadedStudy,
+    runs_dir: Path,
+    events: TrainingEvents,
+    device_spec: str | None = None,
+    argv: Sequence[str] | None = None,
+) -> StudyResult:
+    """Train every run of `loaded` in order, telling `events` (the display) as it goes, and the
+    study's trainer.log. Returns the states and the signal that stopped it."""
+    device = resolve_device(device_spec or loaded.preset.train.device)
+    if device.type == "cpu" and torch.get_num_threads() > (os.cpu_count() or 1):
+        torch.set_num_threads(os.cpu_count() or 1)
+    paths = create_study(loaded, runs_dir, device, argv if argv is not None else sys.argv)
+    result = StudyResult(study_dir=paths.root)
+    # trainer.log gets the plain lines whatever the display is.
+    events = Broadcast(events, PlainLog(to_study_log=True))
+    events.study_started(
+        paths.id, paths.root, [(r.name, r.config.train.epochs) for r in loaded.runs]
+    )
+    data = DatasetCache()
+    stop = StopSignals()
+    with stop.installed():
+        try:
+            for run in loaded.runs:
+                if stop.event.is_set():
+                    break
+                trainer = RunTrainer(run, paths.run(run.name), device, data, events, stop.event)
+                result.states[run.name] = trainer.run().state
+        except KeyboardInterrupt:
+            result.signal_number = int(signal.SIGINT)
+        else:
+            result.signal_number = stop.signal_number
+    for run in loaded.runs:
+        result.states.setdefault(run.name, st.QUEUED)
+    events.study_finished(result.states)
+    return result
+
+
+__all__ = ["StudyResult", "create_study", "run_study"]
