@@ -203,3 +203,26 @@ def test_headless_trainer_process_interrupted_by_sigint(write_preset, runs_dir):
     assert len(rows) == status["epoch"] >= 1
     # plain lines when stdout is not a terminal: one timestamped line per epoch
     assert f"run epoch 1/50  train_loss {rows[0]['train_loss']:.4f}" in output
+
+
+def test_a_run_that_fails_in_setup_is_failed_and_the_study_goes_on(
+    write_preset, runs_dir, monkeypatch
+):
+    real_build = loop.build_model
+    calls = {"n": 0}
+
+    def build_model(config, num_classes):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real_build(config, num_classes)
+
+    monkeypatch.setattr(loop, "build_model", build_model)
+    text = TINY_PRESET.replace("epochs = 2", "epochs = 1") + '\n[sweep]\n"train.seed" = [0, 1]\n'
+    _, result = train(write_preset, runs_dir, text)
+    assert result.states == {"seed=0": "failed", "seed=1": "completed"}
+    assert result.exit_code == ExitCode.RUN_FAILED
+    status = read_toml(result.study_dir / "seed=0" / "status.toml")
+    assert status["message"] == "RuntimeError: CUDA out of memory (simulated)"
+    log = (result.study_dir / "trainer.log").read_text()
+    assert "seed=0 failed:\nTraceback" in log  # the traceback is in the log, not on screen

@@ -113,7 +113,7 @@ class StatusFile:
     ):
         self.path = Path(path)
         self._data: dict[str, Any] = dict(initial)
-        self._sample = sample
+        self.sample = sample
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -128,9 +128,9 @@ class StatusFile:
 
     def write(self) -> None:
         extra = {}
-        if self._sample is not None:
+        if self.sample is not None:
             with contextlib.suppress(Exception):  # device figures are best effort
-                extra = dict(self._sample())
+                extra = dict(self.sample())
         with self._lock:
             if extra:
                 self._data["device_figures"] = extra

@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -85,6 +85,29 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@dataclass
+class Session:
+    """What one run builds before its first step, and the logs it writes."""
+
+    splits: ImageSplits
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    normalize: Normalizer
+    generator: torch.Generator
+    steps_per_epoch: int
+    sampler: DeviceSampler
+    metrics_log: CsvAppender
+    steps_log: CsvAppender
+    started: float = field(default_factory=time.perf_counter)
+    best_val_acc: float = -1.0
+    best_epoch: int = 0
+
+    def close(self) -> None:
+        self.metrics_log.close()
+        self.steps_log.close()
+
+
 class RunTrainer:
     """Trains one run of a study. `run()` never raises for training failures: it returns the
     outcome and leaves the run directory describing it."""
@@ -105,185 +128,168 @@ class RunTrainer:
         self.data = data
         self.events = events
         self.stop = stop
-
-    # -- the run -------------------------------------------------------------------------------
-
-    def run(self) -> RunOutcome:
-        cfg = self.config
-        seed_everything(cfg.train.seed)
-        splits = self.data.get(cfg.data, self.device)
-        model = build_model(cfg.model, splits.num_classes).to(
-            self.device, memory_format=torch.channels_last
-        )
-        optimizer = build_optimizer(model, cfg)
-        per_epoch = steps_per_epoch(len(splits.train), cfg.data.batch_size)
-        scheduler = build_scheduler(optimizer, cfg, per_epoch)
-        normalize = Normalizer(splits.mean, splits.std, self.device)
-        generator = torch.Generator(device=self.device).manual_seed(cfg.train.seed)
-        total, trainable = count_parameters(model)
-
-        sampler = DeviceSampler(self.device)
-        status = st.StatusFile(
-            self.paths.status,
+        self.status = st.StatusFile(
+            paths.status,
             {
                 "state": st.RUNNING,
                 **st.process_identity(),
                 "started": utc_now(),
                 "epoch": 0,
-                "epochs": cfg.train.epochs,
+                "epochs": spec.config.train.epochs,
                 "step": 0,
-                "steps_per_epoch": per_epoch,
-                "device": str(self.device),
-                "device_name": device_name(self.device),
-                "parameters": total,
-                "trainable_parameters": trainable,
+                "swept": dict(spec.values),
+                "device": str(device),
             },
-            sample=sampler.sample,
         )
-        self.events.run_started(
-            self.spec.name, cfg.train.epochs, per_epoch, device_name(self.device)
-        )
-        status.start_heartbeat()
-        metrics_log = CsvAppender(self.paths.metrics, metric_columns(splits.num_classes))
-        steps_log = CsvAppender(self.paths.steps, STEP_COLUMNS)
-        started = time.perf_counter()
-        best_val_acc, best_epoch = -1.0, 0
-        last_row: dict[str, Any] = {}
-        try:
-            for epoch in range(1, cfg.train.epochs + 1):
-                trained = self._train_epoch(
-                    model,
-                    optimizer,
-                    scheduler,
-                    splits,
-                    normalize,
-                    generator,
-                    epoch,
-                    per_epoch,
-                    status,
-                    steps_log,
-                    sampler,
-                    started,
-                )
-                val = evaluate(
-                    model, splits, splits.val, normalize, _eval_batch(cfg.data.batch_size)
-                )
-                row = {
-                    "epoch": epoch,
-                    "train_loss": trained.loss,
-                    "train_acc": trained.acc,
-                    "val_loss": val.loss,
-                    "val_acc": val.acc,
-                    "val_top5": val.top5 if splits.num_classes >= 10 else None,
-                    "lr": trained.lr,
-                    "epoch_time_s": round(trained.seconds, 4),
-                    "images_per_s": round(trained.images / max(trained.seconds, 1e-9), 2),
-                    "elapsed_s": round(time.perf_counter() - started, 3),
-                }
-                if splits.num_classes < 10:
-                    row.pop("val_top5")
-                metrics_log.append(row)
-                last_row = row
-                improved = val.acc > best_val_acc
-                if improved:
-                    best_val_acc, best_epoch = val.acc, epoch
-                if cfg.train.save_checkpoints:
-                    self._save_checkpoints(model, optimizer, scheduler, epoch, improved)
-                status.update(
-                    epoch=epoch,
-                    step=0,
-                    best_val_acc=best_val_acc,
-                    best_epoch=best_epoch,
-                    val_acc=val.acc,
-                    val_loss=val.loss,
-                    train_loss=trained.loss,
-                    train_acc=trained.acc,
-                    elapsed_s=row["elapsed_s"],
-                    eta_s=round(row["elapsed_s"] / epoch * (cfg.train.epochs - epoch), 1),
-                )
-                self.events.epoch_ended(self.spec.name, row)
-                if self.stop.is_set():
-                    raise Interrupted()
 
-            test = evaluate(
-                model,
-                splits,
-                splits.test,
-                normalize,
-                _eval_batch(cfg.data.batch_size),
-                confusion=True,
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self) -> RunOutcome:
+        self.status.start_heartbeat()
+        session: Session | None = None
+        try:
+            session = self._setup()
+            summary = self._train(session)
+            self.status.finish(
+                st.COMPLETED,
+                test_acc=summary["test_acc"],
+                test_loss=summary["test_loss"],
+                eta_s=0.0,
             )
-            summary = self._summary(
-                test, last_row, best_epoch, best_val_acc, started, total, trainable
-            )
-            write_toml_atomic(self.paths.summary, summary, durable=True)
-            write_confusion(self.paths.confusion, test.confusion, splits.class_names)
-            status.finish(st.COMPLETED, test_acc=test.acc, test_loss=test.loss, eta_s=0.0)
             self.events.run_finished(self.spec.name, st.COMPLETED, summary, "")
             return RunOutcome(st.COMPLETED, summary=summary)
         except Interrupted:
-            message = f"stopped by request after epoch {status.snapshot().get('epoch', 0)}"
-            return self._end(status, st.INTERRUPTED, message)
+            message = f"stopped by request after epoch {self.status.snapshot().get('epoch', 0)}"
+            return self._end(st.INTERRUPTED, message)
         except Diverged as exc:
-            return self._end(status, st.DIVERGED, str(exc))
+            return self._end(st.DIVERGED, str(exc))
         except KeyboardInterrupt:
-            self._end(status, st.INTERRUPTED, "stopped at once (second interrupt)")
+            self._end(st.INTERRUPTED, "stopped at once (second interrupt)")
             raise
         except Exception as exc:
             self.events.note(f"{self.spec.name} failed:\n{traceback.format_exc()}", log_only=True)
-            return self._end(status, st.FAILED, f"{type(exc).__name__}: {exc}")
+            return self._end(st.FAILED, f"{type(exc).__name__}: {exc}")
         finally:
-            status.stop_heartbeat()
-            metrics_log.close()
-            steps_log.close()
+            self.status.stop_heartbeat()
+            if session is not None:
+                session.close()
 
-    def _end(self, status: st.StatusFile, state: str, message: str) -> RunOutcome:
-        status.finish(state, message=message)
+    def _end(self, state: str, message: str) -> RunOutcome:
+        self.status.finish(state, message=message)
         self.events.run_finished(self.spec.name, state, None, message)
         return RunOutcome(state, message=message)
 
+    def _setup(self) -> Session:
+        cfg = self.config
+        seed_everything(cfg.train.seed)
+        splits = self.data.get(cfg.data, self.device)
+        model = build_model(cfg.model, splits.num_classes)
+        model = model.to(self.device, memory_format=torch.channels_last)
+        optimizer = build_optimizer(model, cfg)
+        per_epoch = steps_per_epoch(len(splits.train), cfg.data.batch_size)
+        total, trainable = count_parameters(model)
+        sampler = DeviceSampler(self.device)
+        self.status.sample = sampler.sample
+        name = device_name(self.device)
+        self.status.update(
+            steps_per_epoch=per_epoch,
+            device_name=name,
+            parameters=total,
+            trainable_parameters=trainable,
+        )
+        self.events.run_started(self.spec.name, cfg.train.epochs, per_epoch, name)
+        return Session(
+            splits=splits,
+            model=model,
+            optimizer=optimizer,
+            scheduler=build_scheduler(optimizer, cfg, per_epoch),
+            normalize=Normalizer(splits.mean, splits.std, self.device),
+            generator=torch.Generator(device=self.device).manual_seed(cfg.train.seed),
+            steps_per_epoch=per_epoch,
+            sampler=sampler,
+            metrics_log=CsvAppender(self.paths.metrics, metric_columns(splits.num_classes)),
+            steps_log=CsvAppender(self.paths.steps, STEP_COLUMNS),
+        )
+
+    def _train(self, s: Session) -> dict[str, Any]:
+        """Every epoch, then the test set; returns the summary."""
+        cfg = self.config
+        eval_batch = _eval_batch(cfg.data.batch_size)
+        last_row: dict[str, Any] = {}
+        for epoch in range(1, cfg.train.epochs + 1):
+            trained = self._train_epoch(s, epoch)
+            val = evaluate(s.model, s.splits, s.splits.val, s.normalize, eval_batch)
+            elapsed = round(time.perf_counter() - s.started, 3)
+            row = {
+                "epoch": epoch,
+                "train_loss": trained.loss,
+                "train_acc": trained.acc,
+                "val_loss": val.loss,
+                "val_acc": val.acc,
+                "lr": trained.lr,
+                "epoch_time_s": round(trained.seconds, 4),
+                "images_per_s": round(trained.images / max(trained.seconds, 1e-9), 2),
+                "elapsed_s": elapsed,
+            }
+            if s.splits.num_classes >= 10:
+                row["val_top5"] = val.top5
+            s.metrics_log.append(row)
+            last_row = row
+            improved = val.acc > s.best_val_acc
+            if improved:
+                s.best_val_acc, s.best_epoch = val.acc, epoch
+            if cfg.train.save_checkpoints:
+                self._save_checkpoints(s, epoch, improved)
+            self.status.update(
+                epoch=epoch,
+                step=0,
+                best_val_acc=s.best_val_acc,
+                best_epoch=s.best_epoch,
+                val_acc=val.acc,
+                val_loss=val.loss,
+                train_loss=trained.loss,
+                train_acc=trained.acc,
+                elapsed_s=elapsed,
+                eta_s=round(elapsed / epoch * (cfg.train.epochs - epoch), 1),
+            )
+            self.events.epoch_ended(self.spec.name, row)
+            if self.stop.is_set():
+                raise Interrupted()
+
+        test = evaluate(s.model, s.splits, s.splits.test, s.normalize, eval_batch, confusion=True)
+        summary = self._summary(s, test, last_row)
+        write_toml_atomic(self.paths.summary, summary, durable=True)
+        write_confusion(self.paths.confusion, test.confusion, s.splits.class_names)
+        return summary
+
     # -- one epoch -----------------------------------------------------------------------------
 
-    def _train_epoch(
-        self,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
-        splits: ImageSplits,
-        normalize: Normalizer,
-        generator: torch.Generator,
-        epoch: int,
-        per_epoch: int,
-        status: st.StatusFile,
-        steps_log: CsvAppender,
-        sampler: DeviceSampler,
-        run_started: float,
-    ) -> EpochStats:
-        """Train one epoch."""
+    def _train_epoch(self, s: Session, epoch: int) -> EpochStats:
         cfg = self.config
-        model.train()
+        s.model.train()
         zero = torch.zeros((), device=self.device)
         epoch_loss, epoch_correct = zero.clone(), zero.clone()
         window_loss, window_correct = zero.clone(), zero.clone()
         epoch_images = window_images = 0
         started = window_started = time.perf_counter()
+        lr = s.optimizer.param_groups[0]["lr"]
         batches = iterate_batches(
-            splits,
-            splits.train,
+            s.splits,
+            s.splits.train,
             cfg.data.batch_size,
-            normalize,
-            generator=generator,
+            s.normalize,
+            generator=s.generator,
             augment=cfg.data.augment,
             crop_padding=cfg.data.crop_padding,
         )
         for step, (images, labels) in enumerate(batches, start=1):
-            logits = model(images)
+            logits = s.model(images)
             loss = F.cross_entropy(logits, labels, label_smoothing=cfg.train.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
+            s.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
-            lr = optimizer.param_groups[0]["lr"]  # the rate this step used
-            scheduler.step()
+            s.optimizer.step()
+            lr = s.optimizer.param_groups[0]["lr"]  # the rate this step used
+            s.scheduler.step()
             with torch.no_grad():
                 batch = labels.shape[0]
                 batch_loss = loss.detach() * batch
@@ -294,27 +300,30 @@ class RunTrainer:
                 window_correct += batch_correct
             epoch_images += batch
             window_images += batch
-            status.update(step=step, global_step=(epoch - 1) * per_epoch + step)
+            global_step = (epoch - 1) * s.steps_per_epoch + step
+            self.status.update(step=step, global_step=global_step)
 
             loss_value = images_per_s = None
-            if step % cfg.train.log_every_steps == 0 or step == per_epoch:
+            if step % cfg.train.log_every_steps == 0 or step == s.steps_per_epoch:
                 loss_value = window_loss.item() / window_images  # the one sync of the window
                 now = time.perf_counter()
                 images_per_s = window_images / max(now - window_started, 1e-9)
                 self._check_finite(loss_value, epoch, step)
-                steps_log.append(
+                s.steps_log.append(
                     {
                         "epoch": epoch,
-                        "step": (epoch - 1) * per_epoch + step,
+                        "step": global_step,
                         "loss": loss_value,
                         "acc": window_correct.item() / window_images,
                         "lr": lr,
                         "images_per_s": round(images_per_s, 2),
-                        "device_util": sampler.utilization(),
-                        "elapsed_s": round(now - run_started, 3),
+                        "device_util": s.sampler.utilization(),
+                        "elapsed_s": round(now - s.started, 3),
                     }
                 )
-                status.update(train_loss_running=loss_value, images_per_s=round(images_per_s, 2))
+                self.status.update(
+                    train_loss_running=loss_value, images_per_s=round(images_per_s, 2)
+                )
                 window_loss.zero_()
                 window_correct.zero_()
                 window_images, window_started = 0, now
@@ -322,7 +331,7 @@ class RunTrainer:
             if self.stop.is_set():
                 raise Interrupted()
         mean_loss = epoch_loss.item() / max(epoch_images, 1)
-        self._check_finite(mean_loss, epoch, per_epoch)
+        self._check_finite(mean_loss, epoch, s.steps_per_epoch)
         seconds = time.perf_counter() - started
         accuracy = epoch_correct.item() / max(epoch_images, 1)
         return EpochStats(mean_loss, accuracy, seconds, epoch_images, lr)
@@ -336,39 +345,23 @@ class RunTrainer:
 
     # -- outputs -------------------------------------------------------------------------------
 
-    def _save_checkpoints(
-        self,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
-        epoch: int,
-        improved: bool,
-    ) -> None:
+    def _save_checkpoints(self, s: Session, epoch: int, improved: bool) -> None:
         directory = self.paths.checkpoints
         directory.mkdir(exist_ok=True)
-        weights = model.state_dict()
+        weights = s.model.state_dict()
         last = {
             "epoch": epoch,
             "model": weights,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
+            "optimizer": s.optimizer.state_dict(),
+            "scheduler": s.scheduler.state_dict(),
         }
         write_bytes_atomic(directory / "last.pt", _serialize(last), durable=True)
         if improved:
-            write_bytes_atomic(
-                directory / "best.pt", _serialize({"epoch": epoch, "model": weights}), durable=True
-            )
+            best = _serialize({"epoch": epoch, "model": weights})
+            write_bytes_atomic(directory / "best.pt", best, durable=True)
 
-    def _summary(
-        self,
-        test: Evaluation,
-        last_row: Mapping[str, Any],
-        best_epoch: int,
-        best_val_acc: float,
-        started: float,
-        total: int,
-        trainable: int,
-    ) -> dict[str, Any]:
+    def _summary(self, s: Session, test: Evaluation, last_row: Mapping[str, Any]) -> dict[str, Any]:
+        total, trainable = count_parameters(s.model)
         return {
             "run": self.spec.name,
             "swept": dict(self.spec.values),
@@ -378,14 +371,14 @@ class RunTrainer:
             "test_precision": test.precision,
             "test_recall": test.recall,
             "test_images": test.count,
-            "best_epoch": best_epoch,
-            "best_val_acc": best_val_acc,
+            "best_epoch": s.best_epoch,
+            "best_val_acc": s.best_val_acc,
             "final_train_loss": last_row.get("train_loss"),
             "final_train_acc": last_row.get("train_acc"),
             "final_val_loss": last_row.get("val_loss"),
             "final_val_acc": last_row.get("val_acc"),
             "epochs": last_row.get("epoch"),
-            "wall_time_s": round(time.perf_counter() - started, 3),
+            "wall_time_s": round(time.perf_counter() - s.started, 3),
             "parameters": total,
             "trainable_parameters": trainable,
             "device": str(self.device),
