@@ -231,3 +231,69 @@ def test_every_problem_is_reported_at_once(write_preset):
     messages = errors_of(write_preset(text))
     assert len(messages) == 2
     assert {m.split(": ")[1] for m in messages} == {"optim.lr", "train.epochs"}
+
+
+# -- found in review: inputs that once gave a traceback, a wrong line, or a silent success --------
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("schedule.warmup_epochs=inf", "schedule.warmup_epochs: must be a finite number (got inf)"),
+        ("optim.lr=nan", "optim.lr: must be a finite number (got nan)"),
+        ("schedule.min_lr=0.5", "schedule.min_lr: must be <= optim.lr (0.1)"),
+        ("data.batch_size=1", "data.batch_size: must be >= 2 (got 1)"),
+        ("train.seed=4294967296", "train.seed: must be <= 4294967295"),
+        ("train.device=cuda:99999999999999999999", "train.device: must match"),
+        ("sweep.train.device=['cpu']", 'sweep."train.device": cannot be swept'),
+    ],
+)
+def test_values_that_cannot_train_sensibly_are_config_errors(write_preset, override, expected):
+    messages = errors_of(write_preset(), [override])
+    assert any(expected in m for m in messages), messages
+
+
+def test_text_fields_take_set_values_as_text(write_preset):
+    study = load_study(write_preset(), ["study.name=2024", "study.description=true"])
+    assert study.preset.study.name == "2024" and study.preset.study.description == "true"
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + TINY_PRESET.encode())
+    assert load_study(path).runs[0].config.optim.lr == 0.1
+
+
+def test_error_at_the_end_of_a_file_without_final_newline(write_preset):
+    path = write_preset('[study]\nname = "x"\ndescription = "abc')
+    (message,) = errors_of(path)
+    assert message.startswith(f"{path}:3:")
+
+
+def test_unicode_line_separators_do_not_shift_line_numbers(write_preset):
+    text = TINY_PRESET.replace("# ", "").replace(
+        'description = "tiny test study"', 'description = "a\u2028b"'
+    )
+    text = text.replace("epochs = 2", "epochs = 0")
+    path = write_preset(text)
+    line = text.split("\n").index("epochs = 0") + 1
+    (message,) = errors_of(path)
+    assert message.startswith(f"{path}:{line}:1: train.epochs")
+
+
+def test_deeply_nested_arrays_are_an_error_not_a_crash(write_preset, runs_dir):
+    path = write_preset(TINY_PRESET + "x = " + "[" * 5000 + "]" * 5000 + "\n")
+    output = cli_fails([str(path)], runs_dir)
+    assert "nested too deeply" in output or "unknown key" in output
+    output = cli_fails([str(write_preset()), "--set", "optim.lr=" + "[" * 5000], runs_dir)
+    assert "optim.lr" in output
+
+
+def test_unquoted_dotted_sweep_key_gets_a_hint(write_preset):
+    messages = errors_of(write_preset(TINY_PRESET + "\n[sweep]\noptim.lr = [0.1]\n"))
+    assert any('write a sweep key in quotes: "section.key" = [values]' in m for m in messages)
+
+
+def test_an_absurdly_long_preset_path(runs_dir):
+    output = cli_fails(["x" * 5000 + ".toml"], runs_dir)
+    assert "cannot read: File name too long" in output

@@ -249,3 +249,51 @@ def test_symlinked_run_directory_is_not_followed(runs_dir, tmp_path):
     write_toml_atomic(outside / "status.toml", {"state": "completed"})
     (root / "evil").symlink_to(outside)
     assert [r.name for r in load_study(root).runs] == ["run"]
+
+
+def test_parse_cell_takes_only_what_the_writer_writes():
+    assert parse_cell("1_5") == "1_5"
+    assert parse_cell("\u0663") == "\u0663"  # an Arabic-Indic digit is not a number here
+    assert parse_cell("-1.5e-3") == -1.5e-3 and parse_cell("NaN") != parse_cell("NaN")
+
+
+def test_oversized_header_field_reads_as_no_rows(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(b'"' + b"x" * 200_000 + b'"\n1\n')
+    assert read_rows(path) == []
+
+
+def test_another_users_process_is_not_called_dead(monkeypatch):
+    import psutil
+
+    def denied(pid):
+        raise psutil.AccessDenied(pid)
+
+    monkeypatch.setattr(st.psutil, "Process", denied)
+    assert st.process_alive({"pid": 1, "host": os.uname().nodename}) is None
+    assert st.effective_state(_running(1)) == st.RUNNING  # judged by its fresh heartbeat
+
+
+def test_a_path_that_is_not_a_study_is_refused(runs_dir, tmp_path):
+    _fake_study(runs_dir, "20260101-000000-alpha", ["run"])
+    for ident in (str(tmp_path), "/", "./nothing", "x" * 5000):
+        with pytest.raises(UsageError):
+            resolve(runs_dir, ident)
+
+
+def test_tables_survive_hostile_values(runs_dir):
+    from typer.testing import CliRunner
+
+    from tui_trainer.cli import app
+
+    root = _fake_study(runs_dir, "20260101-000000-x", ["run"])
+    study = read_toml(root / "study.toml")
+    study["launch"].update(overrides=[1, "a=b"], time=datetime(1, 1, 1))
+    write_toml_atomic(root / "study.toml", study)
+    write_toml_atomic(
+        root / "run" / "summary.toml", {"wall_time_s": float("nan"), "test_acc": float("inf")}
+    )
+    (root / "run" / "metrics.csv").write_bytes(b"epoch,loss\n1,\xff\xfe\n2,0.5\n3,0.")
+    for args in (["runs"], ["show", "latest"], ["show", "latest/run"]):
+        result = CliRunner().invoke(app, [*args, "--runs-dir", str(runs_dir)])
+        assert result.exit_code == 0, (args, result.output)

@@ -16,7 +16,7 @@ import torch
 
 from tests.conftest import REPO, TINY_PRESET
 from tui_trainer.config import load_study
-from tui_trainer.errors import ExitCode
+from tui_trainer.errors import ConfigError, ExitCode
 from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.csvlog import read_rows
 from tui_trainer.store.reader import list_studies
@@ -226,3 +226,25 @@ def test_a_run_that_fails_in_setup_is_failed_and_the_study_goes_on(
     assert status["message"] == "RuntimeError: CUDA out of memory (simulated)"
     log = (result.study_dir / "trainer.log").read_text()
     assert "seed=0 failed:\nTraceback" in log  # the traceback is in the log, not on screen
+
+
+def test_splits_that_leave_nothing_to_train_on_are_refused_before_anything_is_written(
+    write_preset, runs_dir
+):
+    loaded = load_study(write_preset(), ["data.test_fraction=0.99", "data.val_fraction=0.99"])
+    with pytest.raises(ConfigError) as info:
+        run_study(loaded, runs_dir, Recorder())
+    (message,) = info.value.lines()
+    assert "data.val_fraction / data.test_fraction: leaves 0 training images" in message
+    assert not runs_dir.exists()
+
+
+def test_a_stop_during_the_last_epoch_still_completes_the_run(write_preset, runs_dir):
+    text = TINY_PRESET + '\n[sweep]\n"train.seed" = [0, 1]\n'
+    events = Recorder(
+        on_epoch=lambda name, row: row["epoch"] == 2 and os.kill(os.getpid(), signal.SIGTERM)
+    )
+    _, result = train(write_preset, runs_dir, text, events=events)
+    assert result.states == {"seed=0": "completed", "seed=1": "queued"}
+    assert result.exit_code == ExitCode.TERMINATED
+    assert read_toml(result.study_dir / "seed=0" / "summary.toml")["epochs"] == 2

@@ -39,6 +39,7 @@ class Override:
     text: str
     path: tuple[str, ...]
     value: Any
+    raw: str = ""
 
     @property
     def source(self) -> str:
@@ -88,10 +89,11 @@ def read_preset_text(path: Path) -> str:
         raise ConfigError([Problem("no such preset file", source=source)]) from None
     except IsADirectoryError:
         raise ConfigError([Problem("is a directory, not a preset file", source=source)]) from None
-    except OSError as exc:
-        raise ConfigError([Problem(f"cannot read: {exc.strerror}", source=source)]) from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError([Problem(f"cannot read: {reason}", source=source)]) from None
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")  # a byte-order mark some editors add is not an error
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
@@ -104,6 +106,8 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
     """Parse TOML; a syntax error becomes `source:line:col: message`."""
     try:
         return tomlcompat.loads(text)
+    except RecursionError:
+        raise ConfigError([Problem("TOML nested too deeply", source=source)]) from None
     except tomlcompat.TOMLDecodeError as exc:
         message = str(exc)
         line = col = None
@@ -113,7 +117,7 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
             message = message[: position.start()]
         elif _TOML_END_RE.search(message):
             message = _TOML_END_RE.sub("", message) + " (at end of file)"
-            line = max(text.count("\n"), 1)
+            line = text.count("\n") + (0 if text.endswith("\n") else 1)
         raise ConfigError(
             [Problem(f"TOML syntax: {message}", source=source, line=line, col=col)]
         ) from None
@@ -137,6 +141,8 @@ def parse_override(text: str) -> Override:
         raise ConfigError([Problem("no value after '='", source=source, key=key)])
     try:
         value = tomlcompat.loads(f"value = {raw}")["value"]
+    except RecursionError:
+        raise ConfigError([Problem("value nested too deeply", source=source, key=key)]) from None
     except tomlcompat.TOMLDecodeError:
         if raw[0] in "[{\"'" or not re.match(r"^[A-Za-z0-9_.:/+-]+$", raw):
             raise ConfigError(
@@ -145,7 +151,16 @@ def parse_override(text: str) -> Override:
         value = raw  # a bare word such as `digits` or `cosine`
     parts = tuple(key.split("."))
     path = ("sweep", ".".join(parts[1:])) if parts[0] == "sweep" else parts
-    return Override(text=text, path=path, value=value)
+    return _typed_by_schema(Override(text=text, path=path, value=value, raw=raw))
+
+
+def _typed_by_schema(override: Override) -> Override:
+    """A text field takes the raw text: `--set study.name=2024` is the name "2024"."""
+    if len(override.path) == 2 and override.path[0] in SECTION_MODELS:
+        field = SECTION_MODELS[override.path[0]].model_fields.get(override.path[1])
+        if field is not None and field.annotation is str and not isinstance(override.value, str):
+            return Override(override.text, override.path, override.raw, override.raw)
+    return override
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any]:

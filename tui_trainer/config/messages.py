@@ -30,7 +30,9 @@ _BOUNDS = {
     "less_than_equal": ("le", "<="),
 }
 
-_FIELD_PREFIX_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*): (.*)$", re.S)
+# "field: message" or "section: field: message" in a validator's ValueError moves the key path
+# of the error down to that field.
+_FIELD_PREFIX_RE = re.compile(r"^((?:[A-Za-z_][A-Za-z0-9_]*: )+)(.*)$", re.S)
 
 
 def render_key(loc: Sequence[Any]) -> str:
@@ -96,6 +98,10 @@ def describe_error(
         return loc, f"must be {symbol} {_number(ctx.get(name))} (got {_short(value)})"
     if kind == "literal_error":
         return loc, f"must be one of {ctx.get('expected')} (got {_short(value)})"
+    if kind == "list_type" and loc[:1] == ("sweep",) and isinstance(value, dict):
+        return loc, 'write a sweep key in quotes: "section.key" = [values]'
+    if kind == "finite_number":
+        return loc, f"must be a finite number (got {_short(value)})"
     if kind in _TYPE_NAMES:
         return loc, f"expected {_TYPE_NAMES[kind]}, got {toml_type(value)} {_short(value)}"
     if kind == "string_pattern_mismatch":
@@ -110,6 +116,7 @@ def describe_error(
         message = str(ctx.get("error", error["msg"]))
         match = _FIELD_PREFIX_RE.match(message)
         if match:
-            return (*loc, match.group(1)), match.group(2)
+            fields = tuple(part for part in match.group(1).split(": ") if part)
+            return (*loc, *fields), match.group(2)
         return loc, message
     return loc, error["msg"]

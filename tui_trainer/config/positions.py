@@ -43,7 +43,8 @@ class KeyPositions:
         self._positions: dict[tuple[str, ...], Position] = {}
         table: tuple[str, ...] = ()
         in_multiline_string = False
-        for number, line in enumerate(text.splitlines(), start=1):
+        # split on "\n" only: TOML's lines, unlike str.splitlines() (U+2028 and friends)
+        for number, line in enumerate(text.split("\n"), start=1):
             quotes = line.count('"""') + line.count("'''")
             if in_multiline_string:
                 in_multiline_string = quotes % 2 == 0

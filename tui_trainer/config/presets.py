@@ -27,7 +27,11 @@ def resolve_preset(arg: str) -> Path:
     """A preset path from what the user typed: an existing file, or a built-in preset's name
     (`quickstart` for presets/quickstart.toml)."""
     path = Path(arg)
-    if path.exists() or path.suffix == ".toml" or "/" in arg:
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        exists = False
+    if exists or path.suffix == ".toml" or "/" in arg:
         return path
     for preset in builtin_presets():
         if preset.stem == arg:

@@ -26,7 +26,7 @@ SWEEPABLE_SECTIONS = ("data", "model", "optim", "schedule", "train")
 class Section(BaseModel):
     """Common settings: unknown keys are errors, and no value is coerced from another type."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class StudySection(Section):
@@ -73,7 +73,11 @@ class DataSection(Section):
         default=4, ge=0, le=64, description="Pixels of zero padding for the 'crop' augmentation."
     )
     batch_size: int = Field(
-        default=128, ge=1, le=65536, description="Training batch size (images per step)."
+        default=128,
+        ge=2,
+        le=65536,
+        description="Training batch size (images per step); at least 2, as BatchNorm needs "
+        "two samples.",
     )
 
     @model_validator(mode="after")
@@ -162,6 +166,7 @@ class TrainSection(Section):
     seed: int = Field(
         default=0,
         ge=0,
+        le=2**32 - 1,
         description="Seed of weights, data order and augmentation; the same seed and config "
         "on the CPU give the same metrics.",
     )
@@ -170,7 +175,7 @@ class TrainSection(Section):
     )
     device: str = Field(
         default="auto",
-        pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
+        pattern=r"^(auto|cpu|mps|cuda(:\d{1,3})?)$",
         description="'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'; "
         "the --device option of `tui-trainer run` sets it.",
     )
@@ -195,6 +200,19 @@ class RunConfig(Section):
     optim: OptimSection
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     train: TrainSection
+
+    @model_validator(mode="after")
+    def _min_lr_below_lr(self) -> RunConfig:
+        if self.schedule.min_lr > self.optim.lr:
+            raise ValueError(
+                f"schedule: min_lr: must be <= optim.lr ({self.optim.lr:g}); the schedule "
+                "would rise instead of fall"
+            )
+        return self
+
+
+# Keys a sweep may not vary: a study trains all its runs on one device.
+UNSWEEPABLE_KEYS = ("train.device",)
 
 
 class StudyPreset(RunConfig):

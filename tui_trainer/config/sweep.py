@@ -16,6 +16,7 @@ from tui_trainer.config.messages import describe_error
 from tui_trainer.config.schema import (
     SECTION_MODELS,
     SWEEPABLE_SECTIONS,
+    UNSWEEPABLE_KEYS,
     RunConfig,
     StudyPreset,
 )
@@ -106,9 +107,11 @@ def _check_axes(preset: StudyPreset, locator: Locator) -> list[Problem]:
         elif parts[1] not in SECTION_MODELS[parts[0]].model_fields:
             allowed = ", ".join(SECTION_MODELS[parts[0]].model_fields)
             problems.append(locator.problem(where, f"unknown key (expected one of: {allowed})"))
+        elif key in UNSWEEPABLE_KEYS:
+            problems.append(locator.problem(where, "cannot be swept: a study uses one device"))
         elif not values:
             problems.append(locator.problem(where, "needs at least one value"))
-        else:
+        elif len(values) <= MAX_RUNS:  # longer axes fail the run-count check below
             seen: list[Any] = []
             for value in values:
                 if any(value == s and type(value) is type(s) for s in seen):

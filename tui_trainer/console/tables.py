@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -38,7 +39,10 @@ def fmt(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     if isinstance(value, datetime):
-        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+        try:
+            return value.astimezone().strftime("%Y-%m-%d %H:%M")
+        except (OverflowError, OSError, ValueError):  # a date outside the platform's range
+            return value.strftime("%Y-%m-%d %H:%M")
     return str(value)
 
 
@@ -110,7 +114,7 @@ def study_view(study: StudyRecord) -> RenderableType:
         lines.append(Text(study.description, style="italic"))
     details = [
         ("preset", launch.get("preset")),
-        ("overrides", " ".join(launch.get("overrides") or []) or None),
+        ("overrides", " ".join(map(str, _as_list(launch.get("overrides")))) or None),
         ("launched", fmt(launch.get("time")) if launch.get("time") else None),
         ("host", launch.get("host")),
         ("device", launch.get("device_name") or launch.get("device")),
@@ -158,8 +162,12 @@ def study_view(study: StudyRecord) -> RenderableType:
     return Group(*lines, Text(""), table)
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return "-"
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)

@@ -63,5 +63,5 @@ def read_toml(path: Path) -> dict[str, Any] | None:
     """The parsed file, or None when it is missing, unreadable or not valid TOML."""
     try:
         return tomlcompat.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomlcompat.TOMLDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, tomlcompat.TOMLDecodeError, ValueError, RecursionError):
         return None

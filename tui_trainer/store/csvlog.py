@@ -19,7 +19,11 @@ from typing import Any
 Cell = float | int | str | None
 Row = dict[str, Cell]
 
-_INT_RE = re.compile(r"^-?\d+$")
+# ASCII only: float() would also take "1_5" and non-ASCII digits, which no writer produces.
+_INT_RE = re.compile(r"^[+-]?[0-9]+$")
+_FLOAT_RE = re.compile(
+    r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$|^[+-]?(nan|inf|infinity)$", re.I
+)
 
 
 def format_cell(value: Any) -> str:
@@ -40,10 +44,9 @@ def parse_cell(text: str) -> Cell:
         return None
     if _INT_RE.match(text):
         return int(text)
-    try:
+    if _FLOAT_RE.match(text):
         return float(text)
-    except ValueError:
-        return text
+    return text
 
 
 def _drop_torn_tail(path: Path) -> None:
@@ -98,8 +101,12 @@ class CsvAppender:
         self.close()
 
 
-def _split_fields(line: str) -> list[str]:
-    return next(csv.reader(io.StringIO(line)), [])
+def _split_fields(line: str) -> list[str] | None:
+    """The fields of one CSV line; None when it is not valid CSV (or a field is oversized)."""
+    try:
+        return next(csv.reader(io.StringIO(line)), [])
+    except csv.Error:
+        return None
 
 
 def read_header(path: Path) -> list[str] | None:
@@ -148,13 +155,10 @@ class CsvFollower:
         for raw in chunk[: end + 1].split(b"\n")[:-1]:
             line = raw.decode("utf-8", errors="replace").rstrip("\r")
             if self.header is None:
-                self.header = _split_fields(line)
+                self.header = _split_fields(line) or []
                 continue
-            try:
-                fields = _split_fields(line)
-            except csv.Error:
-                continue
-            if len(fields) != len(self.header):
+            fields = _split_fields(line)
+            if fields is None or len(fields) != len(self.header):
                 continue  # a damaged row: skipped, never misread
             rows.append({name: parse_cell(v) for name, v in zip(self.header, fields, strict=True)})
         return rows

@@ -186,14 +186,33 @@ def resolve(runs_dir: Path, ident: str) -> tuple[StudyRecord, RunRecord | None]:
     by `/RUN`; a path to a study or run directory.
     """
     path = Path(ident)
-    if path.is_dir():
-        if (path / STUDY_FILE).exists():
+    if _looks_like_path(ident) or _is_dir(path):
+        if _is_file(path / STUDY_FILE):
             return load_study(path), None
-        if (path / STATUS_FILE).exists() and (path.parent / STUDY_FILE).exists():
+        if _is_file(path / STATUS_FILE) and _is_file(path.parent / STUDY_FILE):
             return _pick_run(load_study(path.parent), path.name)
+        raise UsageError(f"{ident} is not a study or run directory")
     study_part, _, run_part = ident.partition("/")
     study = _find_study(Path(runs_dir), study_part)
     return _pick_run(study, run_part) if run_part else (study, None)
+
+
+def _looks_like_path(ident: str) -> bool:
+    return ident.startswith(("/", "./", "../", "~")) or ident in (".", "..")
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _pick_run(study: StudyRecord, name: str) -> tuple[StudyRecord, RunRecord]:

@@ -66,7 +66,9 @@ def process_alive(identity: Mapping[str, Any]) -> bool | None:
         return not (
             isinstance(started, (int, float)) and abs(process.create_time() - started) > 1.0
         )
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+    except psutil.AccessDenied:
+        return None  # it exists, but is another user's: judge by the heartbeat
+    except (psutil.NoSuchProcess, ValueError, OverflowError):
         return False
 
 

@@ -63,7 +63,10 @@ def stratified_split(
 
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std of uint8 images, in [0, 1] units."""
+    """Per-channel mean and std of uint8 images, in [0, 1] units (0 and 1 for no images)."""
+    if images.shape[0] == 0:
+        channels = images.shape[1]
+        return (0.0,) * channels, (1.0,) * channels
     x = images.to(torch.float64) / 255.0
     mean = x.mean(dim=(0, 2, 3))
     std = x.std(dim=(0, 2, 3)).clamp_min(1e-6)
@@ -108,6 +111,18 @@ def load_splits(config: DataSection) -> ImageSplits:
     if config.dataset == "digits":
         return load_digits_splits(config)
     raise ValueError(f"unknown dataset {config.dataset!r}")  # the schema forbids this
+
+
+def split_problems(splits: ImageSplits) -> list[str]:
+    """What is wrong with the sizes of the splits for training, if anything."""
+    sizes = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)}
+    described = ", ".join(f"{n} {name}" for name, n in sizes.items())
+    problems = []
+    if sizes["train"] < 2:
+        problems.append(f"leaves {sizes['train']} training images ({described}); lower it")
+    if sizes["val"] == 0 or sizes["test"] == 0:
+        problems.append(f"leaves an empty split ({described}); raise it")
+    return problems
 
 
 class DatasetCache:

@@ -253,8 +253,8 @@ class RunTrainer:
                 eta_s=round(elapsed / epoch * (cfg.train.epochs - epoch), 1),
             )
             self.events.epoch_ended(self.spec.name, row)
-            if self.stop.is_set():
-                raise Interrupted()
+            if self.stop.is_set() and epoch < cfg.train.epochs:
+                raise Interrupted()  # after the last epoch, the test figures are worth the wait
 
         test = evaluate(s.model, s.splits, s.splits.test, s.normalize, eval_batch, confusion=True)
         summary = self._summary(s, test, last_row)
@@ -330,10 +330,12 @@ class RunTrainer:
             self.events.step(self.spec.name, epoch, step, loss_value, images_per_s)
             if self.stop.is_set():
                 raise Interrupted()
-        mean_loss = epoch_loss.item() / max(epoch_images, 1)
+        if epoch_images == 0:
+            raise RuntimeError("the epoch had no training batch")
+        mean_loss = epoch_loss.item() / epoch_images
         self._check_finite(mean_loss, epoch, s.steps_per_epoch)
         seconds = time.perf_counter() - started
-        accuracy = epoch_correct.item() / max(epoch_images, 1)
+        accuracy = epoch_correct.item() / epoch_images
         return EpochStats(mean_loss, accuracy, seconds, epoch_images, lr)
 
     def _check_finite(self, loss: float, epoch: int, step: int) -> None:

@@ -60,14 +60,16 @@ def evaluate(
     model.eval()
     classes = splits.num_classes
     device = splits.images.device
-    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    # float64 sums where the device has them (MPS does not)
+    wide = torch.float32 if device.type == "mps" else torch.float64
+    loss_sum = torch.zeros((), dtype=wide, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     correct5 = torch.zeros((), dtype=torch.int64, device=device)
     matrix = torch.zeros(classes * classes, dtype=torch.int64, device=device) if confusion else None
     count = 0
     for images, labels in iterate_batches(splits, indices, batch_size, normalize):
         logits = model(images).float()
-        loss_sum += F.cross_entropy(logits, labels, reduction="sum").double()
+        loss_sum += F.cross_entropy(logits, labels, reduction="sum").to(wide)
         predicted = logits.argmax(1)
         correct += (predicted == labels).sum()
         if classes >= 5:

@@ -25,11 +25,11 @@ import torch
 from tui_trainer import __version__
 from tui_trainer.config.load import LoadedStudy
 from tui_trainer.console.plain import PlainLog
-from tui_trainer.errors import ExitCode, UnavailableError
+from tui_trainer.errors import ConfigError, ExitCode, Problem, UnavailableError
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import write_toml_atomic
 from tui_trainer.store.layout import StudyPaths, create_study_dir
-from tui_trainer.train.data import DatasetCache
+from tui_trainer.train.data import DatasetCache, split_problems
 from tui_trainer.train.device import device_name, resolve_device
 from tui_trainer.train.events import Broadcast, TrainingEvents
 from tui_trainer.train.loop import RunTrainer
@@ -167,6 +167,30 @@ def create_study(
     return paths
 
 
+def check_data(loaded: LoadedStudy, device: torch.device, data: DatasetCache) -> None:
+    """Load each distinct dataset of the study once, before anything is written, and refuse
+    splits that leave nothing to train, validate or test on."""
+    seen = set()
+    problems = []
+    for run in loaded.runs:
+        key = run.config.data.model_dump_json(
+            include={"dataset", "val_fraction", "test_fraction", "split_seed"}
+        )
+        if key in seen:
+            continue
+        seen.add(key)
+        for message in split_problems(data.get(run.config.data, device)):
+            problems.append(
+                Problem(
+                    f"{message} (run {run.name})",
+                    source=str(loaded.source),
+                    key="data.val_fraction / data.test_fraction",
+                )
+            )
+    if problems:
+        raise ConfigError(problems)
+
+
 def run_study(
     loaded: LoadedStudy,
     runs_dir: Path,
@@ -179,6 +203,8 @@ def run_study(
     device = resolve_device(device_spec or loaded.preset.train.device)
     if device.type == "cpu" and torch.get_num_threads() > (os.cpu_count() or 1):
         torch.set_num_threads(os.cpu_count() or 1)
+    data = DatasetCache()
+    check_data(loaded, device, data)
     paths = create_study(loaded, runs_dir, device, argv if argv is not None else sys.argv)
     result = StudyResult(study_dir=paths.root)
     # trainer.log gets the plain lines whatever the display is.
@@ -186,7 +212,6 @@ def run_study(
     events.study_started(
         paths.id, paths.root, [(r.name, r.config.train.epochs) for r in loaded.runs]
     )
-    data = DatasetCache()
     stop = StopSignals()
     with stop.installed():
         try:
