@@ -82,7 +82,7 @@ def test_out_of_range_value(write_preset, runs_dir):
         (
             'dataset = "digits"',
             'dataset = "mnist"',
-            "data.dataset: must be one of 'digits' (got 'mnist')",
+            "data.dataset: must be one of 'digits', 'cifar10', 'cifar100' or 'imagefolder' (got 'mnist')",
         ),
         ('arch = "mobilenet_v1"', 'arch = "resnet50"', "model.arch: must be one of 'mobilenet_v1'"),
         (
@@ -93,7 +93,7 @@ def test_out_of_range_value(write_preset, runs_dir):
         (
             'augment = ["crop"]',
             'augment = ["jitter"]',
-            "data.augment[0]: must be one of 'crop' or 'hflip'",
+            "data.augment[0]: must be one of 'crop', 'hflip', 'rotate' or 'mixup'",
         ),
         ('name = "tiny"', 'name = "my study"', "study.name: use only letters, digits"),
         (

@@ -6,7 +6,12 @@ import torch
 
 from tui_trainer.config.schema import DataSection
 from tui_trainer.train.augment import random_crop, random_hflip
-from tui_trainer.train.data import Normalizer, iterate_batches, load_digits_splits, steps_per_epoch
+from tui_trainer.train.data import (
+    BatchPipeline,
+    iterate_batches,
+    load_digits_splits,
+    steps_per_epoch,
+)
 
 
 def digits(**kwargs):
@@ -36,7 +41,7 @@ def test_splits_are_disjoint_stratified_and_seeded():
 
 def test_normalization_uses_training_statistics():
     splits = digits()
-    normalize = Normalizer(splits.mean, splits.std, torch.device("cpu"))
+    normalize = BatchPipeline(splits.mean, splits.std, torch.device("cpu"))
     x = normalize(splits.images[splits.train])
     assert x.is_contiguous(memory_format=torch.channels_last)
     assert abs(x.mean().item()) < 1e-3 and abs(x.std().item() - 1) < 1e-2
@@ -44,7 +49,7 @@ def test_normalization_uses_training_statistics():
 
 def test_batches_cover_the_split_once_per_epoch():
     splits = digits()
-    normalize = Normalizer(splits.mean, splits.std, torch.device("cpu"))
+    normalize = BatchPipeline(splits.mean, splits.std, torch.device("cpu"))
     generator = torch.Generator().manual_seed(0)
     labels = [
         y for _, y in iterate_batches(splits, splits.train, 64, normalize, generator=generator)
@@ -57,7 +62,7 @@ def test_batches_cover_the_split_once_per_epoch():
 def test_a_last_batch_of_one_is_dropped_in_training_only():
     assert steps_per_epoch(129, 64) == 2 and steps_per_epoch(130, 64) == 3
     splits = digits()
-    normalize = Normalizer(splits.mean, splits.std, torch.device("cpu"))
+    normalize = BatchPipeline(splits.mean, splits.std, torch.device("cpu"))
     indices = splits.train[:129]
     train = list(iterate_batches(splits, indices, 64, normalize, generator=torch.Generator()))
     evaluation = list(iterate_batches(splits, indices, 64, normalize))

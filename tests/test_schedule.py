@@ -40,3 +40,25 @@ def test_constant_and_warmup():
         [0.025, 0.05, 0.075, 0.1, 0.1, 0.1]
     )
     assert lr_curve(ScheduleSection(), 0.1, 3) == [0.1, 0.1, 0.1]
+
+
+def test_onecycle_matches_one_cycle_lr_step_by_step():
+    schedule = ScheduleSection(name="onecycle", pct_start=0.25, div_factor=10, final_div_factor=100)
+    epochs, per_epoch = 4, 5
+    ours = [lr_at(schedule, 0.1, epochs, s, per_epoch) for s in range(epochs * per_epoch)]
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=0.1,
+        total_steps=epochs * per_epoch,
+        pct_start=0.25,
+        div_factor=10,
+        final_div_factor=100,
+        cycle_momentum=False,
+    )
+    theirs = []
+    for _ in range(epochs * per_epoch):
+        theirs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert ours == pytest.approx(theirs)

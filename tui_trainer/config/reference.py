@@ -20,6 +20,8 @@ def _default(info: FieldInfo) -> str:
     value: Any = info.default_factory() if info.default_factory is not None else info.default  # type: ignore[call-arg]
     if value is PydanticUndefined:
         return "required"
+    if value is None:
+        return "none"
     if isinstance(value, str):
         return f'`"{value}"`'
     if isinstance(value, bool):

@@ -21,6 +21,8 @@ def lr_at(
     """
     steps_per_epoch = max(1, steps_per_epoch)
     epoch = step // steps_per_epoch
+    if schedule.name == "onecycle":
+        return _onecycle(schedule, base_lr, epochs * steps_per_epoch, step)
     if schedule.name == "cosine":
         progress = min(epoch, epochs) / max(1, epochs)
         lr = schedule.min_lr + (base_lr - schedule.min_lr) * 0.5 * (
@@ -34,6 +36,22 @@ def lr_at(
     if warmup_steps > 0 and step < warmup_steps:
         lr *= (step + 1) / warmup_steps
     return lr
+
+
+def _cosine(start: float, end: float, fraction: float) -> float:
+    return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1.0)
+
+
+def _onecycle(schedule: ScheduleSection, base_lr: float, total_steps: int, step: int) -> float:
+    """torch.optim.lr_scheduler.OneCycleLR (two phases, cosine), step by step."""
+    initial = base_lr / schedule.div_factor
+    final = initial / schedule.final_div_factor
+    rise_end = float(schedule.pct_start * total_steps) - 1.0
+    fall_end = float(total_steps - 1)
+    if step <= rise_end:
+        return _cosine(initial, base_lr, step / rise_end if rise_end > 0 else 1.0)
+    span = fall_end - rise_end
+    return _cosine(base_lr, final, min(1.0, (step - rise_end) / span) if span > 0 else 1.0)
 
 
 def lr_curve(

@@ -12,12 +12,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-DATASETS = ("digits",)
-ARCHITECTURES = ("mobilenet_v1",)
+DATASETS = ("digits", "cifar10", "cifar100", "imagefolder")
+ARCHITECTURES = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large")
+PRETRAINABLE = ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large")
 ACTIVATIONS = ("relu", "relu6", "sigmoid", "tanh", "hardswish", "silu", "gelu")
-AUGMENTATIONS = ("crop", "hflip")
+AUGMENTATIONS = ("crop", "hflip", "rotate", "mixup")
+NORMALIZATIONS = ("auto", "dataset", "imagenet", "train_split")
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("constant", "cosine", "step")
+SCHEDULES = ("constant", "cosine", "step", "onecycle")
 
 # The sections a sweep axis may name; [study] and [sweep] itself are not swept.
 SWEEPABLE_SECTIONS = ("data", "model", "optim", "schedule", "train")
@@ -44,7 +46,29 @@ class StudySection(Section):
 class DataSection(Section):
     dataset: Literal[DATASETS] = Field(  # type: ignore[valid-type]
         description="Dataset: 'digits' is scikit-learn's bundled 8x8 handwritten digits "
-        "(1797 images, 10 classes), upscaled to 32x32 RGB; no download."
+        "(1797 images, 10 classes) upscaled to 32x32 RGB, no download; 'cifar10' and "
+        "'cifar100' read the standard Python archives from data_dir (downloaded there when "
+        "download is true); 'imagefolder' reads data_dir/<class>/*.png|jpg (or "
+        "data_dir/train/<class> and data_dir/test/<class>)."
+    )
+    data_dir: str | None = Field(
+        default=None,
+        description="Directory holding the dataset (CIFAR archive or extracted folder, or the "
+        "image folder root). Default: $TUI_TRAINER_DATA, else ~/.cache/tui-trainer/data. "
+        "--data-dir sets it.",
+    )
+    download: bool = Field(
+        default=True,
+        description="Download a missing CIFAR archive (MD5-checked) into data_dir.",
+    )
+    coarse_labels: bool = Field(
+        default=False, description="CIFAR-100: train on the 20 coarse labels, not the 100 fine."
+    )
+    image_size: int = Field(
+        default=32,
+        ge=8,
+        le=1024,
+        description="imagefolder: every image is resized to this square size when loaded.",
     )
     val_fraction: float = Field(
         default=0.2,
@@ -61,13 +85,53 @@ class DataSection(Section):
         "images held out as the test set, chosen with split_seed.",
     )
     split_seed: int = Field(
-        default=0, ge=0, description="Seed of the train/validation/test split (not of training)."
+        default=0,
+        ge=0,
+        le=2**32 - 1,
+        description="Seed of the train/validation/test split (not of training).",
+    )
+    split: Literal["stratified", "random"] = Field(
+        default="stratified",
+        description="How validation (and, for digits, test) images are drawn: 'stratified' "
+        "takes the fraction from each class; 'random' is exactly "
+        "torch.utils.data.random_split with a generator seeded by split_seed.",
+    )
+    normalize: Literal[NORMALIZATIONS] = Field(  # type: ignore[valid-type]
+        default="auto",
+        description="Per-channel normalization: 'dataset' (CIFAR's published mean/std), "
+        "'imagenet' (ImageNet's, for pretrained models), 'train_split' (computed on this "
+        "run's training split); 'auto' is imagenet for pretrained models, else dataset for "
+        "CIFAR, else train_split. mean and std, when given, override it.",
+    )
+    mean: list[float] | None = Field(
+        default=None,
+        min_length=3,
+        max_length=3,
+        description="Explicit per-channel mean (RGB, [0, 1] units), e.g. report 002's printed "
+        "(0.5071, 0.4865, 0.4409); needs std too.",
+    )
+    std: list[float] | None = Field(
+        default=None, min_length=3, max_length=3, description="Explicit per-channel std."
+    )
+    resize: int | None = Field(
+        default=None,
+        ge=8,
+        le=1024,
+        description="Resize every image of every split to this square size on the device "
+        "(bilinear), e.g. 224 for ImageNet-sized models; none keeps the stored size.",
     )
     augment: list[Literal[AUGMENTATIONS]] = Field(  # type: ignore[valid-type]
         default_factory=list,
         description="Training-time augmentations, applied on the device per batch: "
         "'crop' (zero-pad by crop_padding, random crop back to size), 'hflip' (random "
-        "horizontal flip).",
+        "horizontal flip), 'rotate' (random rotation within +-rotate_degrees), 'mixup' "
+        "(mix image pairs with lambda ~ Beta(mixup_alpha, mixup_alpha), soft-target loss).",
+    )
+    rotate_degrees: float = Field(
+        default=10.0, ge=0.0, le=180.0, description="'rotate': the largest rotation, in degrees."
+    )
+    mixup_alpha: float = Field(
+        default=0.2, gt=0.0, le=10.0, description="'mixup': alpha of the Beta distribution."
     )
     crop_padding: int = Field(
         default=4, ge=0, le=64, description="Pixels of zero padding for the 'crop' augmentation."
@@ -84,26 +148,104 @@ class DataSection(Section):
     def _augment_unique(self) -> DataSection:
         if len(set(self.augment)) != len(self.augment):
             raise ValueError("augment: each augmentation may appear once")
+        if (self.mean is None) != (self.std is None):
+            raise ValueError(
+                "std: mean and std go together"
+                if self.std is None
+                else "mean: mean and std go together"
+            )
+        if self.std is not None and min(self.std) <= 0:
+            raise ValueError("std: each must be > 0")
         return self
 
 
 class ModelSection(Section):
     arch: Literal[ARCHITECTURES] = Field(  # type: ignore[valid-type]
         description="Architecture: 'mobilenet_v1' is MobileNet v1, CIFAR variant (3x3 stem "
-        "with stride 1, 13 depthwise-separable blocks as model.layers[i])."
+        "with stride 1, 13 depthwise-separable blocks as model.layers[i]); 'mobilenet_v2', "
+        "'mobilenet_v3_small', 'mobilenet_v3_large' are torchvision's. `tui-trainer models` "
+        "lists them with input sizes and parameter counts."
     )
     width_mult: float = Field(
         default=1.0,
         gt=0.0,
         le=4.0,
-        description="Width multiplier: every layer's channel count is scaled by it.",
+        description="Width multiplier: every layer's channel count is scaled by it (1.0 for "
+        "pretrained weights).",
     )
     activation: Literal[ACTIVATIONS] = Field(  # type: ignore[valid-type]
-        default="relu", description="Activation after every BatchNorm."
+        default="relu",
+        description="mobilenet_v1: the activation after every BatchNorm.",
+    )
+    activation_override: Literal[ACTIVATIONS] | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="mobilenet_v1: replace both activations of the blocks in override_blocks "
+        "with this one (report 000: sigmoid in blocks 4-10).",
+    )
+    override_blocks: list[int] = Field(
+        default_factory=lambda: [4, 10],
+        min_length=2,
+        max_length=2,
+        description="mobilenet_v1: [first, last] indices into model.layers (0-based, "
+        "inclusive) that activation_override applies to.",
     )
     dropout: float = Field(
-        default=0.0, ge=0.0, lt=1.0, description="Dropout probability before the classifier."
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Dropout probability before the last linear layer (torchvision's "
+        "classifier dropout for V2/V3).",
     )
+    pretrained: bool = Field(
+        default=False,
+        description="V2/V3: start from torchvision's ImageNet weights, read from the torch "
+        "hub cache (downloaded there when online).",
+    )
+    cifar_stem: bool = Field(
+        default=False,
+        description="V2/V3: stride 1 in the first convolution, for 32x32 inputs (the ImageNet "
+        "stem would shrink them to 16x16 at once).",
+    )
+    head: Literal["default", "mlp"] = Field(
+        default="default",
+        description="'default': the architecture's classifier with num_classes outputs; 'mlp': "
+        "global average pool -> linear(head_hidden) -> ReLU -> dropout -> linear(classes), as "
+        "report 003's Keras head.",
+    )
+    head_hidden: int = Field(default=128, ge=1, description="'mlp' head: hidden units.")
+    trainable_blocks: int | None = Field(
+        default=None,
+        ge=0,
+        description="V2/V3: freeze every feature layer, then unfreeze N inverted-residual "
+        "blocks (features[1:-1]; stem and last 1x1 conv stay frozen), counted from "
+        "unfreeze_from; the head always trains. None trains everything.",
+    )
+    unfreeze_from: Literal["input", "output"] = Field(
+        default="input",
+        description="trainable_blocks counts from the input end (report 003's 'first ten "
+        "inverted residual layers') or from the output end (the usual fine-tuning practice).",
+    )
+    head_only_epochs: int = Field(
+        default=0,
+        ge=0,
+        description="Train only the head for this many epochs before trainable_blocks "
+        "applies (report 003's two phases).",
+    )
+
+    @model_validator(mode="after")
+    def _check_model(self) -> ModelSection:
+        if self.pretrained and self.arch not in PRETRAINABLE:
+            raise ValueError("pretrained: only V2/V3 have ImageNet weights here")
+        if self.pretrained and self.width_mult != 1.0:
+            raise ValueError("width_mult: the pretrained weights are for width 1.0")
+        first, last = self.override_blocks
+        if not 0 <= first <= last <= 12:
+            raise ValueError("override_blocks: need 0 <= first <= last <= 12")
+        if self.activation_override is not None and self.arch != "mobilenet_v1":
+            raise ValueError("activation_override: only for mobilenet_v1")
+        if self.trainable_blocks is not None and self.arch == "mobilenet_v1":
+            raise ValueError("trainable_blocks: only for V2/V3")
+        return self
 
 
 class OptimSection(Section):
@@ -159,6 +301,21 @@ class ScheduleSection(Section):
     gamma: float = Field(
         default=0.1, gt=0.0, le=1.0, description="Step: factor applied at each decay."
     )
+    pct_start: float = Field(
+        default=0.3,
+        gt=0.0,
+        lt=1.0,
+        description="Onecycle (as torch's OneCycleLR, per step, cosine, momentum not cycled): "
+        "fraction of the steps spent rising to lr.",
+    )
+    div_factor: float = Field(
+        default=25.0, ge=1.0, description="Onecycle: the first rate is lr / div_factor."
+    )
+    final_div_factor: float = Field(
+        default=1e4,
+        ge=1.0,
+        description="Onecycle: the last rate is lr / div_factor / final_div_factor.",
+    )
 
 
 class TrainSection(Section):
@@ -172,6 +329,17 @@ class TrainSection(Section):
     )
     label_smoothing: float = Field(
         default=0.0, ge=0.0, lt=1.0, description="Label smoothing of the cross-entropy loss."
+    )
+    track_grad_norm: list[str] = Field(
+        default_factory=list,
+        description="Parameter names whose gradient 2-norm is logged per epoch (see "
+        "grad_norm_at), as metrics.csv columns grad_norm:<name>, e.g. "
+        "['layers.8.conv1.weight'] (report 000, Figure 6).",
+    )
+    grad_norm_at: Literal["last_step", "mean"] = Field(
+        default="last_step",
+        description="track_grad_norm logs the norm at the epoch's last step, or the mean over "
+        "its steps.",
     )
     device: str = Field(
         default="auto",

@@ -33,12 +33,36 @@ def random_hflip(images: torch.Tensor, generator: torch.Generator) -> torch.Tens
     return torch.where(flip[:, None, None, None], images.flip(3), images)
 
 
-def apply_augmentations(
-    images: torch.Tensor, names: list[str], padding: int, generator: torch.Generator
-) -> torch.Tensor:
-    """Apply the named augmentations in a fixed order (crop, then flip)."""
-    if "crop" in names:
-        images = random_crop(images, padding, generator)
-    if "hflip" in names:
-        images = random_hflip(images, generator)
-    return images
+def random_rotate(images: torch.Tensor, degrees: float, generator: torch.Generator) -> torch.Tensor:
+    """Rotate each float image about its centre by an angle drawn from [-degrees, degrees];
+    corners outside the source are filled with zeros (black), as torchvision's RandomRotation."""
+    if degrees == 0:
+        return images
+    batch = images.shape[0]
+    angles = (torch.rand(batch, generator=generator, device=images.device) * 2 - 1) * degrees
+    radians = angles * (torch.pi / 180.0)
+    cos, sin = torch.cos(radians), torch.sin(radians)
+    zero = torch.zeros_like(cos)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def mixup(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    lam: float,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mix each image with another of the batch: x = lam*x_i + (1-lam)*x_j.
+
+    Returns the mixed images, soft targets (each row sums to 1) and, for accuracy, the label with
+    the larger weight. The caller draws lam ~ Beta(alpha, alpha) on the host, so no device sync.
+    """
+    perm = torch.randperm(images.shape[0], generator=generator, device=images.device)
+    mixed = images * lam + images[perm] * (1.0 - lam)
+    one_hot = F.one_hot(labels, num_classes).to(images.dtype)
+    targets = one_hot * lam + one_hot[perm] * (1.0 - lam)
+    dominant = labels if lam >= 0.5 else labels[perm]
+    return mixed, targets, dominant

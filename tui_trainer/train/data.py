@@ -7,17 +7,25 @@ scale-and-shift to normalized float, all on the device.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tui_trainer.config.schema import DataSection
-from tui_trainer.train.augment import apply_augmentations
+from tui_trainer.config.schema import DataSection, RunConfig
+from tui_trainer.errors import UnavailableError
+from tui_trainer.train import cifar
+from tui_trainer.train.augment import random_crop, random_hflip, random_rotate
 
 DIGITS_SIZE = 32
+DATA_DIR_ENV = "TUI_TRAINER_DATA"
+DEFAULT_DATA_DIR = Path("~/.cache/tui-trainer/data")
+IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,29 @@ def stratified_split(
     return np.sort(np.concatenate(rest)), np.sort(np.concatenate(held))
 
 
+def random_split(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, held) exactly as torch.utils.data.random_split(range(count), [rest, held],
+    generator=torch.Generator().manual_seed(seed)) draws them."""
+    held_count = round(count * fraction)
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).numpy()
+    return order[: count - held_count], order[count - held_count :]
+
+
+def hold_out(
+    labels: np.ndarray, fraction: float, config: DataSection, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, held) positions into `labels` by the configured split method."""
+    if config.split == "random":
+        return random_split(len(labels), fraction, config.split_seed)
+    return stratified_split(labels, fraction, rng)
+
+
+def data_dir(config: DataSection) -> Path:
+    """data.data_dir, else $TUI_TRAINER_DATA, else ~/.cache/tui-trainer/data."""
+    chosen = config.data_dir or os.environ.get(DATA_DIR_ENV) or str(DEFAULT_DATA_DIR)
+    return Path(chosen).expanduser()
+
+
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and std of uint8 images, in [0, 1] units (0 and 1 for no images)."""
     if images.shape[0] == 0:
@@ -89,28 +120,143 @@ def load_digits_splits(config: DataSection) -> ImageSplits:
     images = pixels.round().clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
     labels = np.asarray(digits.target, dtype=np.int64)
 
+    names = tuple(str(name) for name in digits.target_names)
+    return _split_without_test_set(images, labels, names, config)
+
+
+def _split_without_test_set(
+    images: torch.Tensor, labels: np.ndarray, names: tuple[str, ...], config: DataSection
+) -> ImageSplits:
+    """Hold out test_fraction, then val_fraction of the rest."""
     rng = np.random.default_rng(config.split_seed)
-    rest, test = stratified_split(labels, config.test_fraction, rng)
-    train_pos, val_pos = stratified_split(labels[rest], config.val_fraction, rng)
-    train, val = rest[train_pos], rest[val_pos]
-    mean, std = channel_stats(images[torch.from_numpy(train)])
+    rest, test = hold_out(labels, config.test_fraction, config, rng)
+    train_pos, val_pos = hold_out(labels[rest], config.val_fraction, config, rng)
+    return _splits(images, labels, rest[train_pos], rest[val_pos], test, names)
+
+
+def _splits(
+    images: torch.Tensor,
+    labels: np.ndarray,
+    train: np.ndarray,
+    val: np.ndarray,
+    test: np.ndarray,
+    names: tuple[str, ...],
+) -> ImageSplits:
+    train_t = torch.from_numpy(np.asarray(train, dtype=np.int64))
+    mean, std = channel_stats(images[train_t])
     return ImageSplits(
         images=images,
-        labels=torch.from_numpy(labels),
-        train=torch.from_numpy(train),
-        val=torch.from_numpy(val),
-        test=torch.from_numpy(test),
-        class_names=tuple(str(name) for name in digits.target_names),
+        labels=torch.from_numpy(np.asarray(labels, dtype=np.int64)),
+        train=train_t,
+        val=torch.from_numpy(np.asarray(val, dtype=np.int64)),
+        test=torch.from_numpy(np.asarray(test, dtype=np.int64)),
+        class_names=names,
         mean=mean,
         std=std,
     )
+
+
+def load_cifar_splits(config: DataSection) -> ImageSplits:
+    """CIFAR-10/100: the official test set, and val_fraction of the training set as
+    validation. All 60,000 images are one uint8 tensor; the splits index into it."""
+    spec = cifar.SPECS[config.dataset]
+    folder = cifar.locate(spec, data_dir(config), config.download)
+    arrays = cifar.read(spec, folder, coarse_labels=config.coarse_labels)
+    n_train = len(arrays.train_labels)
+    images = torch.from_numpy(np.concatenate([arrays.train_images, arrays.test_images]))
+    labels = np.concatenate([arrays.train_labels, arrays.test_labels])
+    rng = np.random.default_rng(config.split_seed)
+    train, val = hold_out(arrays.train_labels, config.val_fraction, config, rng)
+    test = np.arange(n_train, len(labels))
+    return _splits(images, labels, train, val, test, arrays.class_names)
+
+
+def load_imagefolder_splits(config: DataSection) -> ImageSplits:
+    """data_dir/<class>/<image> (held out like digits), or data_dir/train/<class> and
+    data_dir/test/<class> (validation held out of train). Images are decoded and resized to
+    image_size once, at load time."""
+    root = data_dir(config)
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        names = _class_folders(root / "train")
+        train_images, train_labels = _read_folder(root / "train", names, config.image_size)
+        test_images, test_labels = _read_folder(root / "test", names, config.image_size)
+        images = torch.from_numpy(np.concatenate([train_images, test_images]))
+        labels = np.concatenate([train_labels, test_labels])
+        rng = np.random.default_rng(config.split_seed)
+        train, val = hold_out(train_labels, config.val_fraction, config, rng)
+        test = np.arange(len(train_labels), len(labels))
+        return _splits(images, labels, train, val, test, names)
+    names = _class_folders(root)
+    images, labels = _read_folder(root, names, config.image_size)
+    return _split_without_test_set(torch.from_numpy(images), labels, names, config)
+
+
+def _class_folders(root: Path) -> tuple[str, ...]:
+    if not root.is_dir():
+        raise UnavailableError(
+            f"imagefolder: {root} is not a directory; set data.data_dir (or --data-dir) to a "
+            "folder with one sub-folder of images per class"
+        )
+    names = tuple(
+        sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    )
+    if len(names) < 2:
+        raise UnavailableError(
+            f"imagefolder: {root} needs at least two class folders, has {len(names)}"
+        )
+    return names
+
+
+def _read_folder(root: Path, names: tuple[str, ...], size: int) -> tuple[np.ndarray, np.ndarray]:
+    from PIL import Image, UnidentifiedImageError
+
+    images, labels = [], []
+    for label, name in enumerate(names):
+        for path in sorted((root / name).iterdir()):
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                with Image.open(path) as image:
+                    rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+            except (OSError, UnidentifiedImageError) as exc:
+                raise UnavailableError(f"imagefolder: cannot read {path}: {exc}") from None
+            images.append(np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1))
+            labels.append(label)
+    if not images:
+        raise UnavailableError(f"imagefolder: no images ({', '.join(IMAGE_SUFFIXES)}) under {root}")
+    return np.stack(images), np.asarray(labels, dtype=np.int64)
 
 
 def load_splits(config: DataSection) -> ImageSplits:
     """The dataset a [data] section names, on the CPU."""
     if config.dataset == "digits":
         return load_digits_splits(config)
+    if config.dataset in cifar.SPECS:
+        return load_cifar_splits(config)
+    if config.dataset == "imagefolder":
+        return load_imagefolder_splits(config)
     raise ValueError(f"unknown dataset {config.dataset!r}")  # the schema forbids this
+
+
+def normalization(
+    config: RunConfig, splits: ImageSplits
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The (mean, std) that data.mean/std or data.normalize ask for."""
+    if config.data.mean is not None and config.data.std is not None:
+        return tuple(config.data.mean), tuple(config.data.std)
+    choice = config.data.normalize
+    if choice == "auto":
+        if config.model.pretrained:
+            choice = "imagenet"
+        elif config.data.dataset in cifar.STATS:
+            choice = "dataset"
+        else:
+            choice = "train_split"
+    if choice == "imagenet":
+        return IMAGENET_STATS
+    if choice == "dataset" and config.data.dataset in cifar.STATS:
+        return cifar.STATS[config.data.dataset]
+    return splits.mean, splits.std
 
 
 def split_problems(splits: ImageSplits) -> list[str]:
@@ -123,6 +269,20 @@ def split_problems(splits: ImageSplits) -> list[str]:
     if sizes["val"] == 0 or sizes["test"] == 0:
         problems.append(f"leaves an empty split ({described}); raise it")
     return problems
+
+
+# The [data] fields that change what is loaded (the rest change how batches are made).
+LOADING_FIELDS = {
+    "dataset",
+    "data_dir",
+    "download",
+    "coarse_labels",
+    "image_size",
+    "val_fraction",
+    "test_fraction",
+    "split_seed",
+    "split",
+}
 
 
 class DatasetCache:
@@ -147,29 +307,75 @@ class DatasetCache:
         return self._splits
 
 
-class Normalizer:
-    """uint8 NCHW -> normalized float, channels-last, in one multiply-add."""
+class BatchPipeline:
+    """uint8 NCHW batches -> normalized float, channels-last: crop and flip on the uint8 images,
+    then resize and rotation on floats, then one fused multiply-add to normalize."""
 
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], device: torch.device):
+    def __init__(
+        self,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        device: torch.device,
+        *,
+        resize: int | None = None,
+        augment: list[str] | None = None,
+        crop_padding: int = 4,
+        rotate_degrees: float = 0.0,
+    ):
         std_t = torch.tensor(std, dtype=torch.float32, device=device)
         mean_t = torch.tensor(mean, dtype=torch.float32, device=device)
         self.scale = (1.0 / (255.0 * std_t)).view(1, -1, 1, 1)
         self.shift = (-mean_t / std_t).view(1, -1, 1, 1)
+        self.resize = resize
+        self.augment = list(augment or [])
+        self.crop_padding = crop_padding
+        self.rotate_degrees = rotate_degrees
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+    @classmethod
+    def for_run(cls, config: RunConfig, splits: ImageSplits, device: torch.device) -> BatchPipeline:
+        mean, std = normalization(config, splits)
+        return cls(
+            mean,
+            std,
+            device,
+            resize=config.data.resize,
+            augment=config.data.augment,
+            crop_padding=config.data.crop_padding,
+            rotate_degrees=config.data.rotate_degrees,
+        )
+
+    def __call__(
+        self, images: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Evaluation transform without a generator; training transform (augmented) with one."""
+        training = generator is not None
+        if training and "crop" in self.augment:
+            images = random_crop(images, self.crop_padding, generator)
+        if training and "hflip" in self.augment:
+            images = random_hflip(images, generator)
         x = images.float().contiguous(memory_format=torch.channels_last)
-        return torch.addcmul(self.shift, x, self.scale)
+        if self.resize is not None and x.shape[-1] != self.resize:
+            x = F.interpolate(
+                x,
+                size=(self.resize, self.resize),
+                mode="bilinear",
+                align_corners=False,
+                antialias=True,
+            )
+        if training and "rotate" in self.augment:
+            x = random_rotate(x, self.rotate_degrees, generator)
+        return torch.addcmul(self.shift, x, self.scale).contiguous(
+            memory_format=torch.channels_last
+        )
 
 
 def iterate_batches(
     splits: ImageSplits,
     indices: torch.Tensor,
     batch_size: int,
-    normalize: Normalizer,
+    pipeline: BatchPipeline,
     *,
     generator: torch.Generator | None = None,
-    augment: list[str] | None = None,
-    crop_padding: int = 4,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(images, labels) batches over `indices`: shuffled and augmented when a generator is given.
 
@@ -184,10 +390,7 @@ def iterate_batches(
         chosen = indices[start : start + batch_size]
         if generator is not None and len(chosen) < 2:
             break
-        images = splits.images[chosen]
-        if generator is not None and augment:
-            images = apply_augmentations(images, augment, crop_padding, generator)
-        yield normalize(images), splits.labels[chosen]
+        yield pipeline(splits.images[chosen], generator), splits.labels[chosen]
 
 
 def steps_per_epoch(train_size: int, batch_size: int) -> int:

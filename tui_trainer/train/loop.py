@@ -27,28 +27,52 @@ from tui_trainer.store import status as st
 from tui_trainer.store.atomic import write_bytes_atomic, write_toml_atomic
 from tui_trainer.store.csvlog import CsvAppender
 from tui_trainer.store.layout import RunPaths
+from tui_trainer.train.augment import mixup
 from tui_trainer.train.data import (
+    BatchPipeline,
     DatasetCache,
     ImageSplits,
-    Normalizer,
     iterate_batches,
     steps_per_epoch,
 )
 from tui_trainer.train.device import DeviceSampler, device_name
 from tui_trainer.train.events import TrainingEvents
 from tui_trainer.train.metrics import Evaluation, evaluate, write_confusion
-from tui_trainer.train.models import build_model, count_parameters
+from tui_trainer.train.models import (
+    build_model,
+    count_parameters,
+    freeze_batchnorm_statistics,
+    set_trainable,
+)
 from tui_trainer.train.optim import build_optimizer, build_scheduler
 
 STEP_COLUMNS = ["epoch", "step", "loss", "acc", "lr", "images_per_s", "device_util", "elapsed_s"]
 
 
-def metric_columns(num_classes: int) -> list[str]:
-    """metrics.csv header: top-5 only where it means something (at least 10 classes)."""
+GRAD_NORM_PREFIX = "grad_norm:"
+
+
+def metric_columns(num_classes: int, tracked: list[str] | None = None) -> list[str]:
+    """metrics.csv header: top-5 only where it means something (at least 10 classes), and a
+    gradient-norm column per tracked parameter."""
     columns = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc"]
     if num_classes >= 10:
         columns.append("val_top5")
-    return [*columns, "lr", "epoch_time_s", "images_per_s", "elapsed_s"]
+    columns += ["lr", "epoch_time_s", "images_per_s", "elapsed_s"]
+    return columns + [GRAD_NORM_PREFIX + name for name in tracked or []]
+
+
+def tracked_parameters(model: nn.Module, names: list[str]) -> dict[str, nn.Parameter]:
+    """The parameters named in train.track_grad_norm; a ValueError names any that is missing."""
+    available = dict(model.named_parameters())
+    missing = [name for name in names if name not in available]
+    if missing:
+        examples = ", ".join(n for n in available if n.endswith("weight"))
+        raise ValueError(
+            f"train.track_grad_norm: no parameter {', '.join(missing)} in this model "
+            f"(it has e.g. {examples[:200]}...)"
+        )
+    return {name: available[name] for name in names}
 
 
 class Interrupted(Exception):
@@ -66,6 +90,7 @@ class EpochStats:
     seconds: float  # training time, evaluation excluded
     images: int
     lr: float  # the rate of the epoch's last step
+    grad_norms: dict[str, float]  # mean over the epoch's steps of each tracked gradient's 2-norm
 
 
 @dataclass
@@ -93,8 +118,10 @@ class Session:
     model: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
-    normalize: Normalizer
+    pipeline: BatchPipeline
     generator: torch.Generator
+    mix_rng: np.random.Generator  # draws mixup's lambda on the host
+    tracked: dict[str, nn.Parameter]
     steps_per_epoch: int
     sampler: DeviceSampler
     metrics_log: CsvAppender
@@ -185,7 +212,10 @@ class RunTrainer:
         splits = self.data.get(cfg.data, self.device)
         model = build_model(cfg.model, splits.num_classes)
         model = model.to(self.device, memory_format=torch.channels_last)
-        optimizer = build_optimizer(model, cfg)
+        set_trainable(model, cfg.model, head_only=False)
+        optimizer = build_optimizer(model, cfg)  # over everything that will ever train
+        if cfg.model.head_only_epochs > 0:
+            set_trainable(model, cfg.model, head_only=True)
         per_epoch = steps_per_epoch(len(splits.train), cfg.data.batch_size)
         total, trainable = count_parameters(model)
         sampler = DeviceSampler(self.device)
@@ -203,11 +233,15 @@ class RunTrainer:
             model=model,
             optimizer=optimizer,
             scheduler=build_scheduler(optimizer, cfg, per_epoch),
-            normalize=Normalizer(splits.mean, splits.std, self.device),
+            pipeline=BatchPipeline.for_run(cfg, splits, self.device),
             generator=torch.Generator(device=self.device).manual_seed(cfg.train.seed),
+            mix_rng=np.random.default_rng(cfg.train.seed),
+            tracked=tracked_parameters(model, cfg.train.track_grad_norm),
             steps_per_epoch=per_epoch,
             sampler=sampler,
-            metrics_log=CsvAppender(self.paths.metrics, metric_columns(splits.num_classes)),
+            metrics_log=CsvAppender(
+                self.paths.metrics, metric_columns(splits.num_classes, cfg.train.track_grad_norm)
+            ),
             steps_log=CsvAppender(self.paths.steps, STEP_COLUMNS),
         )
 
@@ -217,8 +251,11 @@ class RunTrainer:
         eval_batch = _eval_batch(cfg.data.batch_size)
         last_row: dict[str, Any] = {}
         for epoch in range(1, cfg.train.epochs + 1):
+            if cfg.model.head_only_epochs and epoch == cfg.model.head_only_epochs + 1:
+                set_trainable(s.model, cfg.model, head_only=False)
+                self.events.note(f"{self.spec.name}: epoch {epoch}, unfreezing feature blocks")
             trained = self._train_epoch(s, epoch)
-            val = evaluate(s.model, s.splits, s.splits.val, s.normalize, eval_batch)
+            val = evaluate(s.model, s.splits, s.splits.val, s.pipeline, eval_batch)
             elapsed = round(time.perf_counter() - s.started, 3)
             row = {
                 "epoch": epoch,
@@ -233,6 +270,8 @@ class RunTrainer:
             }
             if s.splits.num_classes >= 10:
                 row["val_top5"] = val.top5
+            for name, norm in trained.grad_norms.items():
+                row[GRAD_NORM_PREFIX + name] = norm
             s.metrics_log.append(row)
             last_row = row
             improved = val.acc > s.best_val_acc
@@ -256,7 +295,7 @@ class RunTrainer:
             if self.stop.is_set() and epoch < cfg.train.epochs:
                 raise Interrupted()  # after the last epoch, the test figures are worth the wait
 
-        test = evaluate(s.model, s.splits, s.splits.test, s.normalize, eval_batch, confusion=True)
+        test = evaluate(s.model, s.splits, s.splits.test, s.pipeline, eval_batch, confusion=True)
         summary = self._summary(s, test, last_row)
         write_toml_atomic(self.paths.summary, summary, durable=True)
         write_confusion(self.paths.confusion, test.confusion, s.splits.class_names)
@@ -267,26 +306,36 @@ class RunTrainer:
     def _train_epoch(self, s: Session, epoch: int) -> EpochStats:
         cfg = self.config
         s.model.train()
+        freeze_batchnorm_statistics(s.model)
+        mixing = "mixup" in cfg.data.augment
+        classes = s.splits.num_classes
         zero = torch.zeros((), device=self.device)
+        norm_sums = {name: zero.clone() for name in s.tracked}
+        last_step_norm = cfg.train.grad_norm_at == "last_step"
         epoch_loss, epoch_correct = zero.clone(), zero.clone()
         window_loss, window_correct = zero.clone(), zero.clone()
         epoch_images = window_images = 0
         started = window_started = time.perf_counter()
         lr = s.optimizer.param_groups[0]["lr"]
         batches = iterate_batches(
-            s.splits,
-            s.splits.train,
-            cfg.data.batch_size,
-            s.normalize,
-            generator=s.generator,
-            augment=cfg.data.augment,
-            crop_padding=cfg.data.crop_padding,
+            s.splits, s.splits.train, cfg.data.batch_size, s.pipeline, generator=s.generator
         )
         for step, (images, labels) in enumerate(batches, start=1):
+            targets = labels
+            if mixing:
+                lam = float(s.mix_rng.beta(cfg.data.mixup_alpha, cfg.data.mixup_alpha))
+                images, targets, labels = mixup(images, labels, classes, lam, s.generator)
             logits = s.model(images)
-            loss = F.cross_entropy(logits, labels, label_smoothing=cfg.train.label_smoothing)
+            loss = F.cross_entropy(logits, targets, label_smoothing=cfg.train.label_smoothing)
             s.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            for name, parameter in s.tracked.items():
+                if parameter.grad is not None:
+                    norm = parameter.grad.detach().norm()
+                    if last_step_norm:
+                        norm_sums[name] = norm
+                    else:
+                        norm_sums[name] += norm
             s.optimizer.step()
             lr = s.optimizer.param_groups[0]["lr"]  # the rate this step used
             s.scheduler.step()
@@ -336,7 +385,9 @@ class RunTrainer:
         self._check_finite(mean_loss, epoch, s.steps_per_epoch)
         seconds = time.perf_counter() - started
         accuracy = epoch_correct.item() / epoch_images
-        return EpochStats(mean_loss, accuracy, seconds, epoch_images, lr)
+        steps = 1 if last_step_norm else max(1, s.steps_per_epoch)
+        norms = {name: total.item() / steps for name, total in norm_sums.items()}
+        return EpochStats(mean_loss, accuracy, seconds, epoch_images, lr, norms)
 
     def _check_finite(self, loss: float, epoch: int, step: int) -> None:
         if not math.isfinite(loss):

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tui_trainer.store.atomic import write_text_atomic
-from tui_trainer.train.data import ImageSplits, Normalizer, iterate_batches
+from tui_trainer.train.data import BatchPipeline, ImageSplits, iterate_batches
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def evaluate(
     model: nn.Module,
     splits: ImageSplits,
     indices: torch.Tensor,
-    normalize: Normalizer,
+    pipeline: BatchPipeline,
     batch_size: int,
     *,
     confusion: bool = False,
@@ -67,7 +67,7 @@ def evaluate(
     correct5 = torch.zeros((), dtype=torch.int64, device=device)
     matrix = torch.zeros(classes * classes, dtype=torch.int64, device=device) if confusion else None
     count = 0
-    for images, labels in iterate_batches(splits, indices, batch_size, normalize):
+    for images, labels in iterate_batches(splits, indices, batch_size, pipeline):
         logits = model(images).float()
         loss_sum += F.cross_entropy(logits, labels, reduction="sum").to(wide)
         predicted = logits.argmax(1)

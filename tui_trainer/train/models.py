@@ -1,5 +1,9 @@
 """Models, built from the [model] section of a config.
 
+MobileNetV2 and MobileNetV3 small/large are torchvision's, with optional ImageNet weights read
+from the torch hub cache, a replaceable head, a CIFAR stem (stride 1 in the first convolution)
+and freezing of their feature blocks.
+
 MobileNet v1, CIFAR variant: a 3x3 stem with stride 1 (CIFAR images are 32x32, so the ImageNet
 stride-2 stem would throw away most of the image), then 13 depthwise-separable blocks reachable as
 `model.layers[i]`, each `conv1` (depthwise 3x3) -> `bn1` -> `act1` -> `conv2` (pointwise 1x1) ->
@@ -9,10 +13,14 @@ that a block's activation can be swapped in place.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from tui_trainer.config.schema import ModelSection
+from tui_trainer.errors import UnavailableError
 
 # (output channels, stride) of the 13 depthwise-separable blocks at width 1.0.
 MOBILENET_V1_BLOCKS = (
@@ -116,16 +124,135 @@ class MobileNetV1Cifar(nn.Module):
         return self.linear(self.dropout(x))
 
 
+def override_activations(model: MobileNetV1Cifar, first: int, last: int, name: str) -> None:
+    """Replace both activation modules of model.layers[first..last] (inclusive) with `name`."""
+    for index in range(first, last + 1):
+        block = model.layers[index]
+        block.act1 = make_activation(name)
+        block.act2 = make_activation(name)
+
+
+# torchvision constructor, weights enum and native input size of each architecture
+TORCHVISION_ARCHS = {
+    "mobilenet_v2": ("mobilenet_v2", "MobileNet_V2_Weights", 224),
+    "mobilenet_v3_small": ("mobilenet_v3_small", "MobileNet_V3_Small_Weights", 224),
+    "mobilenet_v3_large": ("mobilenet_v3_large", "MobileNet_V3_Large_Weights", 224),
+}
+NATIVE_INPUT = {"mobilenet_v1": 32, **{a: size for a, (_, _, size) in TORCHVISION_ARCHS.items()}}
+
+
+def pretrained_weights(arch: str):
+    import torchvision.models as tvm
+
+    return getattr(tvm, TORCHVISION_ARCHS[arch][1]).DEFAULT
+
+
+def weights_path(arch: str) -> Path:
+    """Where torchvision keeps the ImageNet weights of `arch`: the torch hub cache."""
+    url = pretrained_weights(arch).url
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def ensure_weights(arch: str) -> Path:
+    """The weights file of `arch`, downloaded into the hub cache if it is missing and the
+    network allows; otherwise an UnavailableError naming the file and where it goes."""
+    path = weights_path(arch)
+    if path.is_file():
+        return path
+    url = pretrained_weights(arch).url
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(url, str(path), progress=False)
+    except Exception as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise UnavailableError(
+            f"pretrained weights for {arch}: {path.name} is not in {path.parent} and the "
+            f"download failed ({reason}); copy {path.name} (from {url}) into {path.parent}"
+        ) from None
+    return path
+
+
+def _feature_channels(features: nn.Module) -> int:
+    convs = [m for m in features.modules() if isinstance(m, nn.Conv2d)]
+    return convs[-1].out_channels
+
+
+def build_torchvision(config: ModelSection, num_classes: int) -> nn.Module:
+    import torchvision.models as tvm
+
+    constructor = getattr(tvm, TORCHVISION_ARCHS[config.arch][0])
+    model = constructor(weights=None, width_mult=config.width_mult)
+    if config.pretrained:
+        state = torch.load(ensure_weights(config.arch), map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    if config.cifar_stem:
+        model.features[0][0].stride = (1, 1)
+    if config.head == "mlp":
+        model.classifier = nn.Sequential(
+            nn.Linear(_feature_channels(model.features), config.head_hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.head_hidden, num_classes),
+        )
+    else:
+        last = model.classifier[-1]
+        model.classifier[-1] = nn.Linear(last.in_features, num_classes)
+        for module in model.classifier:
+            if isinstance(module, nn.Dropout):
+                module.p = config.dropout
+    return model
+
+
 def build_model(config: ModelSection, num_classes: int) -> nn.Module:
     """The network a [model] section describes, with `num_classes` outputs."""
     if config.arch == "mobilenet_v1":
-        return MobileNetV1Cifar(
+        model = MobileNetV1Cifar(
             num_classes,
             width_mult=config.width_mult,
             activation=config.activation,
             dropout=config.dropout,
         )
+        if config.activation_override is not None:
+            first, last = config.override_blocks
+            override_activations(model, first, last, config.activation_override)
+        return model
+    if config.arch in TORCHVISION_ARCHS:
+        return build_torchvision(config, num_classes)
     raise ValueError(f"unknown architecture {config.arch!r}")  # the schema forbids this
+
+
+def trainable_feature_indices(config: ModelSection, feature_count: int) -> range:
+    """Indices into V2/V3 `features` that train: all of them when trainable_blocks is None,
+    else N inverted-residual blocks (features[1:-1]) from the input or the output end."""
+    if config.trainable_blocks is None:
+        return range(feature_count)
+    blocks = range(1, feature_count - 1)
+    n = min(config.trainable_blocks, len(blocks))
+    if n == 0:
+        return range(0)
+    return blocks[:n] if config.unfreeze_from == "input" else blocks[-n:]
+
+
+def set_trainable(model: nn.Module, config: ModelSection, head_only: bool) -> None:
+    """Freeze V2/V3 feature layers as config says; with `head_only` all of them. The head
+    (classifier) always trains. MobileNet v1 always trains whole."""
+    features = getattr(model, "features", None)
+    if features is None:
+        return
+    trainable = set() if head_only else set(trainable_feature_indices(config, len(features)))
+    for index, block in enumerate(features):
+        for parameter in block.parameters():
+            parameter.requires_grad_(index in trainable)
+
+
+def freeze_batchnorm_statistics(model: nn.Module) -> None:
+    """Put BatchNorm layers whose parameters are all frozen into eval mode, so that frozen
+    blocks are really frozen (their running statistics do not drift). Call after model.train()."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            params = list(module.parameters())
+            if params and not any(p.requires_grad for p in params):
+                module.eval()
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:

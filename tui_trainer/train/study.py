@@ -29,10 +29,11 @@ from tui_trainer.errors import ConfigError, ExitCode, Problem, UnavailableError
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import write_toml_atomic
 from tui_trainer.store.layout import StudyPaths, create_study_dir
-from tui_trainer.train.data import DatasetCache, split_problems
+from tui_trainer.train.data import LOADING_FIELDS, DatasetCache, split_problems
 from tui_trainer.train.device import device_name, resolve_device
 from tui_trainer.train.events import Broadcast, TrainingEvents
-from tui_trainer.train.loop import RunTrainer
+from tui_trainer.train.loop import RunTrainer, tracked_parameters
+from tui_trainer.train.models import build_model, ensure_weights
 
 
 @dataclass
@@ -167,26 +168,38 @@ def create_study(
     return paths
 
 
-def check_data(loaded: LoadedStudy, device: torch.device, data: DatasetCache) -> None:
-    """Load each distinct dataset of the study once, before anything is written, and refuse
-    splits that leave nothing to train, validate or test on."""
-    seen = set()
-    problems = []
+def preflight(loaded: LoadedStudy, device: torch.device, data: DatasetCache) -> None:
+    """Everything that can be found wrong before a directory is written: each distinct dataset
+    loads (CIFAR found or downloaded) and leaves images in every split, pretrained weights are
+    at hand, and tracked parameter names exist."""
+    problems: list[Problem] = []
+    seen_data: set[str] = set()
+    seen_models: set[str] = set()
+    source = str(loaded.source)
     for run in loaded.runs:
-        key = run.config.data.model_dump_json(
-            include={"dataset", "val_fraction", "test_fraction", "split_seed"}
-        )
-        if key in seen:
+        cfg = run.config
+        data_key = cfg.data.model_dump_json(include=LOADING_FIELDS)
+        splits = data.get(cfg.data, device)
+        if data_key not in seen_data:
+            seen_data.add(data_key)
+            for message in split_problems(splits):
+                key = "data.val_fraction / data.test_fraction"
+                problems.append(Problem(f"{message} (run {run.name})", source=source, key=key))
+        model_key = cfg.model.model_dump_json() + repr(cfg.train.track_grad_norm)
+        if model_key in seen_models:
             continue
-        seen.add(key)
-        for message in split_problems(data.get(run.config.data, device)):
-            problems.append(
-                Problem(
-                    f"{message} (run {run.name})",
-                    source=str(loaded.source),
-                    key="data.val_fraction / data.test_fraction",
-                )
+        seen_models.add(model_key)
+        if cfg.model.pretrained:
+            ensure_weights(cfg.model.arch)
+        if cfg.train.track_grad_norm:
+            model = build_model(
+                cfg.model.model_copy(update={"pretrained": False}), splits.num_classes
             )
+            try:
+                tracked_parameters(model, cfg.train.track_grad_norm)
+            except ValueError as exc:
+                message = str(exc).removeprefix("train.track_grad_norm: ")
+                problems.append(Problem(message, source=source, key="train.track_grad_norm"))
     if problems:
         raise ConfigError(problems)
 
@@ -204,7 +217,7 @@ def run_study(
     if device.type == "cpu" and torch.get_num_threads() > (os.cpu_count() or 1):
         torch.set_num_threads(os.cpu_count() or 1)
     data = DatasetCache()
-    check_data(loaded, device, data)
+    preflight(loaded, device, data)
     paths = create_study(loaded, runs_dir, device, argv if argv is not None else sys.argv)
     result = StudyResult(study_dir=paths.root)
     # trainer.log gets the plain lines whatever the display is.
