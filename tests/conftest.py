@@ -58,3 +58,36 @@ def write_preset(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def runs_dir(tmp_path: Path) -> Path:
     return tmp_path / "runs"
+
+
+@pytest.fixture(scope="session")
+def cifar_archives(tmp_path_factory) -> Path:
+    """A data directory with tiny CIFAR-10 (30/class train, 10/class test) and CIFAR-100
+    (4/class train, 1/class test) archives in the genuine format."""
+    from tests.cifar_archives import write_archive
+    from tui_trainer.train import cifar
+
+    directory = tmp_path_factory.mktemp("cifar-archives")
+    write_archive(directory, cifar.CIFAR10, train_per_class=30, test_per_class=10)
+    write_archive(directory, cifar.CIFAR100, train_per_class=4, test_per_class=1)
+    return directory
+
+
+@pytest.fixture
+def cifar_data_dir(cifar_archives, tmp_path, monkeypatch) -> Path:
+    """A fresh copy of the tiny archives, with the expected MD5s set to theirs (the real
+    dataset's checksums would refuse them) and TUI_TRAINER_DATA pointing at it."""
+    import dataclasses
+    import shutil
+
+    from tui_trainer.train import cifar
+
+    directory = tmp_path / "data"
+    shutil.copytree(cifar_archives, directory)
+    specs = {
+        name: dataclasses.replace(spec, md5=cifar.md5_of(directory / spec.archive))
+        for name, spec in cifar.SPECS.items()
+    }
+    monkeypatch.setattr(cifar, "SPECS", specs)
+    monkeypatch.setenv("TUI_TRAINER_DATA", str(directory))
+    return directory

@@ -82,7 +82,8 @@ def test_out_of_range_value(write_preset, runs_dir):
         (
             'dataset = "digits"',
             'dataset = "mnist"',
-            "data.dataset: must be one of 'digits', 'cifar10', 'cifar100' or 'imagefolder' (got 'mnist')",
+            "data.dataset: must be one of 'digits', 'cifar10', 'cifar100' or 'imagefolder' "
+            "(got 'mnist')",
         ),
         ('arch = "mobilenet_v1"', 'arch = "resnet50"', "model.arch: must be one of 'mobilenet_v1'"),
         (

@@ -125,6 +125,15 @@ def run(
             show_default=False,
         ),
     ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where the datasets are (or are downloaded to); sets data.data_dir. "
+            "[default: $TUI_TRAINER_DATA, else ~/.cache/tui-trainer/data]",
+            show_default=False,
+        ),
+    ] = None,
     plain: Annotated[
         bool, typer.Option("--plain", help="Plain log lines even on a terminal.")
     ] = False,
@@ -141,9 +150,15 @@ def run(
         settings = list(overrides or [])
         if device is not None:
             settings.append(f"train.device={device.value}")
+        if data_dir is not None:
+            settings.append(f"data.data_dir={_toml_string(str(data_dir))}")
         loaded = load_study(resolve_preset(preset), settings)
         code = _train(loaded, runs_dir, use_live=sys.stdout.isatty() and not plain)
     raise typer.Exit(int(code))
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _train(loaded: LoadedStudy, runs_dir: Path, use_live: bool) -> ExitCode:

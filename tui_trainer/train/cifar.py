@@ -88,6 +88,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
             ("numpy", "dtype"),
             ("numpy.core.multiarray", "scalar"),
             ("numpy._core.multiarray", "scalar"),
+            ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
         }
     )
 
