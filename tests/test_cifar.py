@@ -163,3 +163,24 @@ def test_training_on_cifar_writes_class_names(write_preset, cifar_data_dir, tmp_
     header = confusion.read_text().splitlines()[0]
     assert header == "true\\predicted,airplane,automobile,bird,cat,deer,dog,frog,horse,ship,truck"
     assert np.loadtxt(confusion, delimiter=",", skiprows=1, usecols=range(1, 11)).sum() == 100
+
+
+def test_same_seed_same_metrics_with_every_augmentation(write_preset, cifar_data_dir, tmp_path):
+    from tui_trainer.store.csvlog import read_rows
+
+    text = CIFAR_PRESET.replace(
+        'augment = ["crop"]', 'augment = ["crop", "hflip", "rotate", "mixup"]'
+    )
+    path = write_preset(text)
+    tables = []
+    for attempt in range(2):
+        runs_dir = tmp_path / f"runs{attempt}"
+        result = CliRunner().invoke(
+            app, ["run", str(path), "--runs-dir", str(runs_dir), "--set", "data.resize=40"]
+        )
+        assert result.exit_code == 0, result.output
+        (metrics,) = runs_dir.glob("*/run/metrics.csv")
+        tables.append(
+            [{k: v for k, v in r.items() if not k.endswith("_s")} for r in read_rows(metrics)]
+        )
+    assert tables[0] == tables[1] and len(tables[0]) == 2

@@ -133,3 +133,63 @@ def test_commands_that_do_not_train_never_import_torch(args):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert output.strip().splitlines()[-1] == "[]"
+
+
+def test_export_markdown_to_stdout(finished_study):
+    runs_dir, study_dir, _ = finished_study
+    result = runner.invoke(app, ["export", study_dir.name, "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(
+        "| run | optim.lr | state | epochs | train loss | train acc | val loss"
+    )
+    assert lines[1].startswith("|---|---:|---|---|---:|")
+    assert lines[2].startswith("| lr=0.05 | 0.05 | completed | 1/1 | ")
+    assert len(lines) == 4
+
+
+def test_export_csv_to_a_file_and_plots(finished_study, tmp_path):
+    import csv
+
+    from tui_trainer.store.atomic import read_toml
+
+    runs_dir, study_dir, _ = finished_study
+    out, plots = tmp_path / "table.csv", tmp_path / "plots"
+    result = runner.invoke(
+        app,
+        [
+            "export",
+            "latest",
+            "--format",
+            "csv",
+            "-o",
+            str(out),
+            "--plots",
+            str(plots),
+            "--runs-dir",
+            str(runs_dir),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert [r["run"] for r in rows] == ["lr=0.05", "lr=0.1"]
+    summary = read_toml(study_dir / "lr=0.1" / "summary.toml")
+    assert float(rows[1]["test acc"]) == summary["test_acc"]  # full precision
+    assert float(rows[1]["optim.lr"]) == 0.1
+    for name in ("loss.png", "accuracy.png", "lr.png"):
+        assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_export_of_a_run_is_refused(finished_study):
+    runs_dir, study_dir, _ = finished_study
+    result = runner.invoke(app, ["export", f"{study_dir.name}/lr=0.1", "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 2
+    assert "export takes a study" in result.output
+
+
+def test_models_lists_architectures_with_sizes_and_parameters():
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if line.startswith("mobilenet_v1"))
+    assert re.search(r"32x32\s+3,217,226\s+3,309,476", line)
+    assert re.search(r"mobilenet_v3_large\s+224x224\s+4,214,842", result.output)

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from tui_trainer import __version__
-from tui_trainer.errors import ExitCode, TuiTrainerError
+from tui_trainer.errors import ExitCode, TuiTrainerError, UsageError
 
 if TYPE_CHECKING:
     from tui_trainer.config.load import LoadedStudy
@@ -217,6 +217,99 @@ def show(
             console.print(study_view(study))
         else:
             console.print(run_view(study, load_run_details(run_record)))
+
+
+class ExportFormat(str, Enum):
+    md = "md"
+    csv = "csv"
+
+
+@app.command()
+def export(
+    ident: Annotated[
+        str,
+        typer.Argument(
+            metavar="STUDY",
+            help="A study id, unique part of one, 'latest' or a path.",
+            show_default=False,
+        ),
+    ],
+    format_: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="Markdown or CSV.")
+    ] = ExportFormat.md,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the table here instead of stdout.", show_default=False
+        ),
+    ] = None,
+    plots: Annotated[
+        Path | None,
+        typer.Option(
+            "--plots",
+            help="Also write loss, accuracy, learning-rate (and gradient-norm) curves of every run "
+            "as PNG into this directory (needs matplotlib).",
+            show_default=False,
+        ),
+    ] = None,
+    runs_dir: RunsDirOption = Path("runs"),
+) -> None:
+    """Export a study's comparison table (one row per run), and optionally its curves."""
+    from tui_trainer.console.export import to_csv, to_markdown, write_plots
+    from tui_trainer.store.compare import comparison
+    from tui_trainer.store.reader import load_run_details, resolve
+
+    with reported_errors():
+        study, run_record = resolve(runs_dir, ident)
+        if run_record is not None:
+            raise UsageError("export takes a study, not one run: drop the /RUN part")
+        table = comparison(study)
+        text = to_markdown(table) if format_ is ExportFormat.md else to_csv(table)
+        if output is None:
+            typer.echo(text, nl=False)
+        else:
+            try:
+                output.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"cannot write {output}: {exc.strerror}") from None
+            typer.echo(f"wrote {output}", err=True)
+        if plots is not None:
+            runs = [load_run_details(run) for run in study.runs]
+            try:
+                written = write_plots(runs, plots, study.id)
+            except OSError as exc:
+                raise UsageError(f"cannot write plots into {plots}: {exc.strerror}") from None
+            typer.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+
+
+@app.command()
+def models() -> None:
+    """The architectures, their native input size and parameter counts (10 and 100 classes)."""
+    from rich.table import Table
+
+    from tui_trainer.config.schema import ARCHITECTURES, PRETRAINABLE, ModelSection
+    from tui_trainer.train.models import NATIVE_INPUT, build_model, count_parameters, weights_path
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in (
+        "arch",
+        "input",
+        "params (10 classes)",
+        "params (100 classes)",
+        "ImageNet weights",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("arch", "ImageNet weights") else "right"
+        )
+    for arch in ARCHITECTURES:
+        counts = [count_parameters(build_model(ModelSection(arch=arch), n))[0] for n in (10, 100)]
+        size = NATIVE_INPUT[arch]
+        weights = "-"
+        if arch in PRETRAINABLE:
+            path = weights_path(arch)
+            weights = f"{path.name} ({'cached' if path.is_file() else 'not cached'})"
+        table.add_row(arch, f"{size}x{size}", f"{counts[0]:,}", f"{counts[1]:,}", weights)
+    _stdout_console().print(table)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tui_trainer import tomlcompat
+from tui_trainer.store.compare import comparison
 from tui_trainer.store.csvlog import Row
 from tui_trainer.store.reader import RunRecord, StudyRecord
 
@@ -89,19 +90,6 @@ def studies_table(studies: Sequence[StudyRecord]) -> Table:
     return table
 
 
-def _swept_keys(study: StudyRecord) -> list[str]:
-    sweep = (study.study or {}).get("sweep")
-    return [str(k) for k in sweep] if isinstance(sweep, dict) else []
-
-
-def _swept_value(run: RunRecord, key: str) -> Any:
-    for source in (run.summary or {}, run.status):
-        swept = source.get("swept")
-        if isinstance(swept, dict) and key in swept:
-            return swept[key]
-    return None
-
-
 def study_view(study: StudyRecord) -> RenderableType:
     """Header lines and the comparison table: one row per run."""
     launch = study.launch
@@ -123,42 +111,22 @@ def study_view(study: StudyRecord) -> RenderableType:
         if value:
             lines.append(Text(f"{label}: {value}", style="dim"))
 
-    keys = _swept_keys(study)
+    compared = comparison(study)
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("run")
-    for key in keys:
-        table.add_column(key, justify="right")
-    for column in (
-        "state",
-        "epochs",
-        "train loss",
-        "train acc",
-        "val loss",
-        "val acc",
-        "best val (ep)",
-        "test loss",
-        "test acc",
-        "time",
-    ):
-        table.add_column(column, justify="left" if column == "state" else "right")
-    for run in study.runs:
-        summary = run.summary or {}
-        best = run.figure("best_val_acc")
-        best_epoch = summary.get("best_epoch", run.status.get("best_epoch"))
-        table.add_row(
-            run.name,
-            *[fmt(_swept_value(run, key), 6) for key in keys],
-            state_text(run.state),
-            _progress(run),
-            fmt(run.figure("final_train_loss") or run.figure("train_loss")),
-            fmt(run.figure("final_train_acc") or run.figure("train_acc")),
-            fmt(run.figure("final_val_loss") or run.figure("val_loss")),
-            fmt(run.figure("final_val_acc") or run.figure("val_acc")),
-            f"{fmt(best)} ({best_epoch})" if best is not None else "-",
-            fmt(run.figure("test_loss")),
-            fmt(run.figure("test_acc")),
-            _duration(run.figure("wall_time_s") or run.figure("elapsed_s")),
-        )
+    for column in compared.columns:
+        justify = "left" if column in ("run", "state") else "right"
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    swept = set(compared.swept)
+    for row in compared.rows:
+        cells: list[Text | str] = []
+        for column, value in zip(compared.columns, row, strict=True):
+            if column == "state":
+                cells.append(state_text(str(value)))
+            elif column == "time (s)":
+                cells.append(_duration(value))
+            else:
+                cells.append(fmt(value, 6 if column in swept else 4))
+        table.add_row(*cells)
     return Group(*lines, Text(""), table)
 
 

@@ -1,0 +1,123 @@
+"""`tui-trainer export`: a study's comparison table as Markdown or CSV, and its curves as PNG.
+
+The figures need matplotlib (the `plots` extra); everything else is the standard library.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tui_trainer.errors import UsageError
+from tui_trainer.store.compare import Comparison
+from tui_trainer.store.csvlog import Row
+from tui_trainer.store.reader import RunRecord
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        short = repr(value)  # swept values such as 0.05 or 5e-05 read as written
+        return short if len(short) <= 7 or not math.isfinite(value) else f"{value:.4f}"
+    if isinstance(value, list):
+        return "+".join(map(str, value)) or "none"
+    return str(value)
+
+
+def to_markdown(table: Comparison) -> str:
+    """A GitHub-flavoured Markdown table; numbers right-aligned."""
+    numeric = [
+        all(isinstance(row[i], (int, float)) or row[i] is None for row in table.rows)
+        for i in range(len(table.columns))
+    ]
+    lines = ["| " + " | ".join(table.columns) + " |"]
+    lines.append("|" + "|".join("---:" if n else "---" for n in numeric) + "|")
+    for row in table.rows:
+        lines.append("| " + " | ".join(_cell(v).replace("|", "\\|") for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(table: Comparison) -> str:
+    """CSV with full-precision numbers (the table as data, not as display)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(table.columns)
+    for row in table.rows:
+        writer.writerow(
+            [
+                "" if v is None else ("+".join(map(str, v)) if isinstance(v, list) else v)
+                for v in row
+            ]
+        )
+    return buffer.getvalue()
+
+
+CURVES = (
+    ("loss.png", "loss", ("train_loss", "val_loss")),
+    ("accuracy.png", "accuracy", ("train_acc", "val_acc")),
+)
+
+
+def write_plots(runs: Sequence[RunRecord], directory: Path, title: str) -> list[Path]:
+    """loss.png and accuracy.png (train solid, validation dashed, one colour per run), plus
+    lr.png, and grad_norm.png when gradient norms were tracked. Returns the files written."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
+    except ImportError:
+        raise UsageError(
+            "--plots needs matplotlib: pip install 'tui-trainer[plots]' (or pip install matplotlib)"
+        ) from None
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    curves: list[tuple[str, str, tuple[str, ...]]] = list(CURVES)
+    curves.append(("lr.png", "learning rate", ("lr",)))
+    grad_columns = sorted(
+        {k for run in runs for row in run.metrics[:1] for k in row if k.startswith("grad_norm:")}
+    )
+    if grad_columns:
+        curves.append(("grad_norm.png", "gradient 2-norm", tuple(grad_columns)))
+    for filename, ylabel, columns in curves:
+        figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+        for index, run in enumerate(runs):
+            colour = f"C{index % 10}"
+            for column, style in zip(columns, ("-", "--", ":", "-."), strict=False):
+                points = _series(run.metrics, column)
+                if points:
+                    xs, ys = zip(*points, strict=True)
+                    label = (
+                        run.name
+                        if len(columns) == 1
+                        else f"{run.name} ({column.replace('_', ' ')})"
+                    )
+                    axes.plot(xs, ys, style, color=colour, label=label, linewidth=1.4)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(ylabel)
+        axes.set_title(title)
+        axes.grid(alpha=0.3)
+        if axes.lines:
+            axes.legend(fontsize="small")
+        path = directory / filename
+        figure.tight_layout()
+        figure.savefig(path)
+        plt.close(figure)
+        written.append(path)
+    return written
+
+
+def _series(rows: Sequence[Row], column: str) -> list[tuple[float, float]]:
+    points = []
+    for row in rows:
+        x, y = row.get("epoch"), row.get(column)
+        if isinstance(x, (int, float)) and isinstance(y, (int, float)) and math.isfinite(y):
+            points.append((float(x), float(y)))
+    return points
