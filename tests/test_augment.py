@@ -63,3 +63,16 @@ def test_pipeline_resizes_every_split_but_augments_only_training():
     constant = torch.full((1, 3, 8, 8), 191, dtype=torch.uint8)
     plain = BatchPipeline((0.5,) * 3, (0.25,) * 3, torch.device("cpu"))
     assert torch.allclose(plain(constant), torch.full((1, 3, 8, 8), (191 / 255 - 0.5) / 0.25))
+
+
+def test_rotation_of_a_non_square_image_matches_torchvision():
+    import torchvision.transforms.functional as TF
+
+    images = torch.zeros(1, 1, 16, 32)
+    images[0, 0, 6:10, 4:28] = 1.0  # a horizontal bar
+    generator = torch.Generator().manual_seed(3)
+    angle = float((torch.rand(1, generator=torch.Generator().manual_seed(3)) * 2 - 1) * 30)
+    ours = random_rotate(images, 30.0, generator)
+    theirs = TF.rotate(images, angle, interpolation=TF.InterpolationMode.BILINEAR)
+    assert abs(angle) > 5
+    assert (ours - theirs).abs().mean() < 0.02  # the same rotation, up to resampling

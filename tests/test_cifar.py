@@ -184,3 +184,31 @@ def test_same_seed_same_metrics_with_every_augmentation(write_preset, cifar_data
             [{k: v for k, v in r.items() if not k.endswith("_s")} for r in read_rows(metrics)]
         )
     assert tables[0] == tables[1] and len(tables[0]) == 2
+
+
+def test_a_batch_with_missing_labels_is_refused(cifar_data_dir):
+    folder = cifar.locate(cifar.SPECS["cifar10"], cifar_data_dir, download=False)
+    path = folder / "data_batch_1"
+    record = pickle.loads(path.read_bytes(), encoding="bytes")
+    record[b"labels"] = record[b"labels"][:-3]
+    path.write_bytes(pickle.dumps(record, protocol=2))
+    with pytest.raises(UnavailableError, match="60 images but 57 labels; the file is damaged"):
+        cifar.read(cifar.SPECS["cifar10"], folder)
+
+
+def test_sweeping_a_loading_setting_loads_each_dataset(cifar_data_dir):
+    import torch
+
+    from tui_trainer.train.data import DatasetCache
+
+    cache = DatasetCache()
+    fine = cache.get(DataSection(dataset="cifar100", split="random"), torch.device("cpu"))
+    coarse = cache.get(
+        DataSection(dataset="cifar100", split="random", coarse_labels=True), torch.device("cpu")
+    )
+    assert (fine.num_classes, coarse.num_classes) == (100, 20)
+    same = cache.get(
+        DataSection(dataset="cifar100", split="random", coarse_labels=True, batch_size=7),
+        torch.device("cpu"),
+    )
+    assert same is coarse  # batch size does not change what is loaded

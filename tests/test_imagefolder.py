@@ -39,7 +39,9 @@ def test_class_folders_become_labelled_resized_splits(tmp_path):
     )
     assert splits.class_names == ("cat", "dog", "fox")
     assert splits.images.shape == (36, 3, 16, 16)
-    assert len(splits.test) == 9 and len(splits.val) == 6 and len(splits.train) == 21  # per class: 3, 2, 7
+    assert (
+        len(splits.test) == 9 and len(splits.val) == 6 and len(splits.train) == 21
+    )  # per class: 3, 2, 7
 
 
 def test_train_and_test_subfolders_are_used_as_given(tmp_path):

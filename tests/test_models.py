@@ -99,8 +99,14 @@ def test_heads_and_cifar_stem():
         ),
         10,
     )
-    assert [type(m) for m in v2.classifier] == [nn.Linear, nn.ReLU, nn.Dropout, nn.Linear]
-    assert v2.classifier[0].in_features == 1280 and v2.classifier[2].p == 0.3
+    assert [type(m) for m in v2.classifier] == [
+        nn.Dropout,
+        nn.Linear,
+        nn.ReLU,
+        nn.Dropout,
+        nn.Linear,
+    ]
+    assert v2.classifier[1].in_features == 1280 and v2.classifier[0].p == v2.classifier[3].p == 0.3
     assert v2.features[0][0].stride == (1, 1)
     assert v2(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     v3 = build_model(ModelSection(arch="mobilenet_v3_large", dropout=0.9), 10)
@@ -127,7 +133,7 @@ def test_pretrained_weights_load_from_the_hub_cache(tmp_path, monkeypatch):
 def test_missing_weights_offline_name_the_file_and_where_it_goes(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
 
-    def offline(url, dst, progress=True):
+    def offline(url, dst, hash_prefix=None, progress=True):
         raise OSError("network is unreachable")
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
@@ -162,3 +168,42 @@ def test_cli_with_missing_weights_exits_3_before_creating_anything(
     assert result.exit_code == 3, result.output
     assert "mobilenet_v2-7ebf99e0.pth is not in" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [{"head_only_epochs": 2}, {"head": "mlp"}, {"cifar_stem": True}, {"trainable_blocks": 3}],
+)
+def test_v2_v3_only_settings_are_refused_for_v1(setting):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="only for V2/V3"):
+        ModelSection(arch="mobilenet_v1", **setting)
+
+
+def test_two_phases_log_no_gradient_norm_while_frozen(write_preset, runs_dir):
+    from tests.conftest import TINY_PRESET
+    from tui_trainer.config import load_study
+    from tui_trainer.store.csvlog import read_rows
+    from tui_trainer.train.study import run_study
+
+    text = TINY_PRESET.replace(
+        'arch = "mobilenet_v1"\nwidth_mult = 0.25',
+        'arch = "mobilenet_v3_small"\nwidth_mult = 0.5\ntrainable_blocks = 2\nhead_only_epochs = 1',
+    )
+    text = text.replace(
+        "log_every_steps = 5",
+        "log_every_steps = 5\n"
+        'track_grad_norm = ["features.1.block.0.0.weight", "classifier.3.weight"]',
+    )
+    result = run_study(load_study(write_preset(text)), runs_dir, _Quiet())
+    assert result.states == {"run": "completed"}
+    rows = read_rows(result.study_dir / "run" / "metrics.csv")
+    assert rows[0]["grad_norm:features.1.block.0.0.weight"] is None  # frozen in phase one
+    assert rows[1]["grad_norm:features.1.block.0.0.weight"] > 0  # unfrozen in phase two
+    assert rows[0]["grad_norm:classifier.3.weight"] > 0  # the head trains throughout
+
+
+class _Quiet:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None

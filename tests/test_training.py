@@ -248,3 +248,20 @@ def test_a_stop_during_the_last_epoch_still_completes_the_run(write_preset, runs
     assert result.states == {"seed=0": "completed", "seed=1": "queued"}
     assert result.exit_code == ExitCode.TERMINATED
     assert read_toml(result.study_dir / "seed=0" / "summary.toml")["epochs"] == 2
+
+
+def test_macro_precision_and_recall_agree_with_scikit_learn():
+    from sklearn.metrics import precision_score, recall_score
+
+    from tui_trainer.train.metrics import Evaluation
+
+    confusion = [[5, 0, 0, 0], [5, 0, 0, 0], [3, 1, 1, 0], [0, 0, 0, 0]]
+    y_true = [t for t, row in enumerate(confusion) for p, n in enumerate(row) for _ in range(n)]
+    y_pred = [p for t, row in enumerate(confusion) for p, n in enumerate(row) for _ in range(n)]
+    evaluation = Evaluation(loss=0.0, acc=0.0, top5=None, count=15, confusion=confusion)
+    assert evaluation.precision == pytest.approx(
+        precision_score(y_true, y_pred, average="macro", zero_division=0)
+    )
+    assert evaluation.recall == pytest.approx(
+        recall_score(y_true, y_pred, average="macro", zero_division=0)
+    )

@@ -209,8 +209,8 @@ class ModelSection(Section):
     head: Literal["default", "mlp"] = Field(
         default="default",
         description="'default': the architecture's classifier with num_classes outputs; 'mlp': "
-        "global average pool -> linear(head_hidden) -> ReLU -> dropout -> linear(classes), as "
-        "report 003's Keras head.",
+        "global average pool -> dropout -> linear(head_hidden) -> ReLU -> dropout -> "
+        "linear(classes), report 003's Keras head.",
     )
     head_hidden: int = Field(default=128, ge=1, description="'mlp' head: hidden units.")
     trainable_blocks: int | None = Field(
@@ -243,8 +243,17 @@ class ModelSection(Section):
             raise ValueError("override_blocks: need 0 <= first <= last <= 12")
         if self.activation_override is not None and self.arch != "mobilenet_v1":
             raise ValueError("activation_override: only for mobilenet_v1")
-        if self.trainable_blocks is not None and self.arch == "mobilenet_v1":
-            raise ValueError("trainable_blocks: only for V2/V3")
+        if self.arch == "mobilenet_v1":
+            for name, value, default in (
+                ("trainable_blocks", self.trainable_blocks, None),
+                ("head_only_epochs", self.head_only_epochs, 0),
+                ("head", self.head, "default"),
+                ("cifar_stem", self.cifar_stem, False),
+            ):
+                if value != default:
+                    raise ValueError(
+                        f"{name}: only for V2/V3 (mobilenet_v1 is CIFAR-shaped already)"
+                    )
         return self
 
 

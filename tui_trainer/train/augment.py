@@ -43,7 +43,16 @@ def random_rotate(images: torch.Tensor, degrees: float, generator: torch.Generat
     radians = angles * (torch.pi / 180.0)
     cos, sin = torch.cos(radians), torch.sin(radians)
     zero = torch.zeros_like(cos)
-    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    # affine_grid works in [-1, 1] coordinates; scale by the aspect ratio so that a rotation of a
+    # non-square image stays a rotation in pixels
+    height, width = images.shape[-2:]
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin * (height / width), zero], 1),
+            torch.stack([sin * (width / height), cos, zero], 1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 

@@ -183,26 +183,38 @@ def read(spec: CifarSpec, folder: Path, coarse_labels: bool = False) -> CifarArr
     else:
         label_key, names_key = b"labels", b"label_names"
 
-    def part(files: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-        images, labels = [], []
-        for name in files:
-            try:
-                batch = _load_batch(folder / name)
-                images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-                labels.append(np.asarray(batch[label_key], dtype=np.int64))
-            except (OSError, KeyError, ValueError, pickle.UnpicklingError, EOFError) as exc:
-                raise UnavailableError(
-                    f"{folder / name}: not a readable {spec.title} batch ({exc})"
-                ) from None
-        return np.concatenate(images), np.concatenate(labels)
-
-    train_images, train_labels = part(spec.train_files)
-    test_images, test_labels = part(spec.test_files)
     try:
         meta = _load_batch(folder / spec.meta_file)
         names = tuple(
             n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in meta[names_key]
         )
-    except (OSError, KeyError, pickle.UnpicklingError, EOFError) as exc:
+    except Exception as exc:  # any damage to a data file is the file's fault, not a bug
         raise UnavailableError(f"{folder / spec.meta_file}: no class names ({exc})") from None
+
+    def part(files: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        images, labels = [], []
+        for name in files:
+            path = folder / name
+            try:
+                batch = _load_batch(path)
+                pixels = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+                targets = np.asarray(batch[label_key], dtype=np.int64).reshape(-1)
+            except Exception as exc:
+                raise UnavailableError(
+                    f"{path}: not a readable {spec.title} batch ({exc})"
+                ) from None
+            if len(targets) != len(pixels):
+                raise UnavailableError(
+                    f"{path}: {len(pixels)} images but {len(targets)} labels; the file is damaged"
+                )
+            if len(targets) and (targets.min() < 0 or targets.max() >= len(names)):
+                raise UnavailableError(
+                    f"{path}: labels outside 0..{len(names) - 1}; the file is damaged"
+                )
+            images.append(pixels)
+            labels.append(targets)
+        return np.concatenate(images), np.concatenate(labels)
+
+    train_images, train_labels = part(spec.train_files)
+    test_images, test_labels = part(spec.test_files)
     return CifarArrays(train_images, train_labels, test_images, test_labels, names)

@@ -72,7 +72,8 @@ def stratified_split(
 
 def random_split(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(rest, held) exactly as torch.utils.data.random_split(range(count), [rest, held],
-    generator=torch.Generator().manual_seed(seed)) draws them."""
+    generator=torch.Generator().manual_seed(seed)) draws them, with held = round(count *
+    fraction) (the reports' int(0.8 * 50000) split gives the same 40,000 / 10,000)."""
     held_count = round(count * fraction)
     order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).numpy()
     return order[: count - held_count], order[count - held_count :]
@@ -293,13 +294,7 @@ class DatasetCache:
         self._splits: ImageSplits | None = None
 
     def get(self, config: DataSection, device: torch.device) -> ImageSplits:
-        key = (
-            config.dataset,
-            config.val_fraction,
-            config.test_fraction,
-            config.split_seed,
-            str(device),
-        )
+        key = (config.model_dump_json(include=LOADING_FIELDS), str(device))
         if self._key != key or self._splits is None:
             self._splits = None  # release the old copy before loading the next
             self._splits = load_splits(config).to(device)

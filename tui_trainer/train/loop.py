@@ -90,7 +90,9 @@ class EpochStats:
     seconds: float  # training time, evaluation excluded
     images: int
     lr: float  # the rate of the epoch's last step
-    grad_norms: dict[str, float]  # mean over the epoch's steps of each tracked gradient's 2-norm
+    # per tracked parameter: the 2-norm of its gradient (last step, or mean over the steps that
+    # had one); None when it had none (frozen)
+    grad_norms: dict[str, float | None]
 
 
 @dataclass
@@ -311,6 +313,7 @@ class RunTrainer:
         classes = s.splits.num_classes
         zero = torch.zeros((), device=self.device)
         norm_sums = {name: zero.clone() for name in s.tracked}
+        norm_steps = dict.fromkeys(s.tracked, 0)  # steps that had a gradient
         last_step_norm = cfg.train.grad_norm_at == "last_step"
         epoch_loss, epoch_correct = zero.clone(), zero.clone()
         window_loss, window_correct = zero.clone(), zero.clone()
@@ -330,12 +333,16 @@ class RunTrainer:
             s.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             for name, parameter in s.tracked.items():
-                if parameter.grad is not None:
-                    norm = parameter.grad.detach().norm()
+                if parameter.grad is None:  # frozen in this phase
                     if last_step_norm:
-                        norm_sums[name] = norm
-                    else:
-                        norm_sums[name] += norm
+                        norm_steps[name] = 0
+                    continue
+                norm = parameter.grad.detach().norm()
+                if last_step_norm:
+                    norm_sums[name], norm_steps[name] = norm, 1
+                else:
+                    norm_sums[name] += norm
+                    norm_steps[name] += 1
             s.optimizer.step()
             lr = s.optimizer.param_groups[0]["lr"]  # the rate this step used
             s.scheduler.step()
@@ -385,8 +392,10 @@ class RunTrainer:
         self._check_finite(mean_loss, epoch, s.steps_per_epoch)
         seconds = time.perf_counter() - started
         accuracy = epoch_correct.item() / epoch_images
-        steps = 1 if last_step_norm else max(1, s.steps_per_epoch)
-        norms = {name: total.item() / steps for name, total in norm_sums.items()}
+        norms = {
+            name: total.item() / norm_steps[name] if norm_steps[name] else None
+            for name, total in norm_sums.items()
+        }
         return EpochStats(mean_loss, accuracy, seconds, epoch_images, lr, norms)
 
     def _check_finite(self, loss: float, epoch: int, step: int) -> None:

@@ -26,23 +26,25 @@ class Evaluation:
 
     @property
     def precision(self) -> float | None:
-        """Macro precision: mean over the predicted classes that occur."""
-        if self.confusion is None:
-            return None
-        matrix = torch.tensor(self.confusion, dtype=torch.float64)
-        predicted = matrix.sum(0)
-        mask = predicted > 0
-        return float((matrix.diag()[mask] / predicted[mask]).mean()) if mask.any() else 0.0
+        """Macro precision as scikit-learn computes it: the mean over every class that is a true
+        or a predicted label, a class never predicted counting 0."""
+        return self._macro(dim=0)
 
     @property
     def recall(self) -> float | None:
-        """Macro recall: mean over the true classes that occur."""
+        """Macro recall, over the same classes as precision."""
+        return self._macro(dim=1)
+
+    def _macro(self, dim: int) -> float | None:
         if self.confusion is None:
             return None
         matrix = torch.tensor(self.confusion, dtype=torch.float64)
-        actual = matrix.sum(1)
-        mask = actual > 0
-        return float((matrix.diag()[mask] / actual[mask]).mean()) if mask.any() else 0.0
+        totals = matrix.sum(dim)
+        present = (matrix.sum(0) + matrix.sum(1)) > 0
+        per_class = torch.where(
+            totals > 0, matrix.diag() / totals.clamp_min(1), torch.zeros_like(totals)
+        )
+        return float(per_class[present].mean()) if present.any() else 0.0
 
 
 @torch.no_grad()

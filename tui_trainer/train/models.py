@@ -14,6 +14,7 @@ that a block's activation can be swapped in place.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -162,7 +163,11 @@ def ensure_weights(arch: str) -> Path:
     url = pretrained_weights(arch).url
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.hub.download_url_to_file(url, str(path), progress=False)
+        # torchvision's file names carry the first digits of the file's SHA-256: check them
+        digest = re.search(r"-([a-f0-9]+)\.", path.name)
+        torch.hub.download_url_to_file(
+            url, str(path), hash_prefix=digest.group(1) if digest else None, progress=False
+        )
     except Exception as exc:
         reason = getattr(exc, "reason", None) or exc
         raise UnavailableError(
@@ -189,6 +194,7 @@ def build_torchvision(config: ModelSection, num_classes: int) -> nn.Module:
         model.features[0][0].stride = (1, 1)
     if config.head == "mlp":
         model.classifier = nn.Sequential(
+            nn.Dropout(config.dropout),
             nn.Linear(_feature_channels(model.features), config.head_hidden),
             nn.ReLU(inplace=True),
             nn.Dropout(config.dropout),
