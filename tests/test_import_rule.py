@@ -1,6 +1,6 @@
 """DESIGN.md's import rule, checked by importing each module in a fresh interpreter:
-config/, store/ and console/ (and the CLI) import neither torch nor textual; train/ never
-imports textual."""
+config/, store/ and console/ (and the CLI and the launcher) import neither torch nor textual;
+train/ never imports textual; ui/ never imports torch."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ HEAVY = ("torch", "torchvision", "textual")
 def forbidden_for(module: str) -> tuple[str, ...]:
     if module.startswith("tui_trainer.train"):
         return ("textual",)
+    if module.startswith("tui_trainer.ui"):
+        return ("torch", "torchvision")
     if module in ("tui_trainer.__main__",):
         return ()
     return HEAVY
@@ -37,7 +39,7 @@ def imported_heavy(module: str) -> list[str]:
 
 
 def test_every_package_is_covered():
-    for package in ("config", "store", "train", "console"):
+    for package in ("config", "store", "train", "console", "ui"):
         assert any(m.startswith(f"tui_trainer.{package}.") for m in MODULES), package
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from enum import Enum
@@ -36,7 +37,7 @@ class Device(str, Enum):
 app = typer.Typer(
     name="tui-trainer",
     help="A terminal experiment runner for PyTorch image-classification studies.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode="rich",
@@ -88,14 +89,36 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    runs_dir: RunsDirOption = Path("runs"),
+    preset: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--preset",
+            help="A preset file to list in the app too (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """A terminal experiment runner for PyTorch image-classification studies."""
+    """A terminal experiment runner for PyTorch image-classification studies.
+
+    Without a command: open the app (pick a preset, launch, watch, browse past studies).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if not sys.stdout.isatty():
+        typer.echo(ctx.get_help())
+        typer.echo("\n(the app needs a terminal; `tui-trainer run quickstart` trains headless)")
+        raise typer.Exit(int(ExitCode.USAGE))
+    from tui_trainer.ui.app import create_app
+
+    create_app(runs_dir, list(preset or [])).run()
 
 
 @app.command()
@@ -137,6 +160,10 @@ def run(
     plain: Annotated[
         bool, typer.Option("--plain", help="Plain log lines even on a terminal.")
     ] = False,
+    into: Annotated[
+        Path | None,
+        typer.Option("--into", hidden=True, help="A study directory reserved by the TUI."),
+    ] = None,
 ) -> None:
     """Run every run of a study, headless. Writes runs/<study-id>/ as it goes.
 
@@ -153,7 +180,10 @@ def run(
         if data_dir is not None:
             settings.append(f"data.data_dir={_toml_string(str(data_dir))}")
         loaded = load_study(resolve_preset(preset), settings)
-        code = _train(loaded, runs_dir, use_live=sys.stdout.isatty() and not plain)
+        if into is not None:
+            # launched detached by the TUI: a closed terminal or SSH link must not stop training
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        code = _train(loaded, runs_dir, use_live=sys.stdout.isatty() and not plain, into=into)
     raise typer.Exit(int(code))
 
 
@@ -161,7 +191,9 @@ def _toml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _train(loaded: LoadedStudy, runs_dir: Path, use_live: bool) -> ExitCode:
+def _train(
+    loaded: LoadedStudy, runs_dir: Path, use_live: bool, into: Path | None = None
+) -> ExitCode:
     from tui_trainer.console.plain import PlainLog
     from tui_trainer.train.study import run_study
 
@@ -172,7 +204,7 @@ def _train(loaded: LoadedStudy, runs_dir: Path, use_live: bool) -> ExitCode:
     else:
         display = PlainLog([sys.stdout], to_study_log=False)
     try:
-        result = run_study(loaded, runs_dir, display)
+        result = run_study(loaded, runs_dir, display, into=into)
     finally:
         display.close()
     typer.echo(f"study directory: {result.study_dir}")

@@ -138,13 +138,24 @@ def _user() -> str | None:
 
 
 def create_study(
-    loaded: LoadedStudy, runs_dir: Path, device: torch.device, argv: Sequence[str]
+    loaded: LoadedStudy,
+    runs_dir: Path,
+    device: torch.device,
+    argv: Sequence[str],
+    into: Path | None = None,
 ) -> StudyPaths:
-    """Make the study directory with study.toml, and each run's config.toml and queued status."""
+    """Make the study directory (or fill `into`, reserved by a launcher) with study.toml, and
+    each run's config.toml and queued status."""
     started = datetime.now(timezone.utc).astimezone()
+    if into is not None and (not into.is_dir() or (into / "study.toml").exists()):
+        raise UnavailableError(
+            f"--into {into}: not an empty study directory reserved by a launcher"
+        )
     try:
         paths = StudyPaths(
-            create_study_dir(runs_dir, loaded.preset.study.name, started.replace(tzinfo=None))
+            into
+            if into is not None
+            else create_study_dir(runs_dir, loaded.preset.study.name, started.replace(tzinfo=None))
         )
         study = loaded.preset.model_dump()
         study["launch"] = launch_record(loaded, device, argv, started)
@@ -210,6 +221,7 @@ def run_study(
     events: TrainingEvents,
     device_spec: str | None = None,
     argv: Sequence[str] | None = None,
+    into: Path | None = None,
 ) -> StudyResult:
     """Train every run of `loaded` in order, telling `events` (the display) as it goes, and the
     study's trainer.log. Returns the states and the signal that stopped it."""
@@ -218,7 +230,7 @@ def run_study(
         torch.set_num_threads(os.cpu_count() or 1)
     data = DatasetCache()
     preflight(loaded, device, data)
-    paths = create_study(loaded, runs_dir, device, argv if argv is not None else sys.argv)
+    paths = create_study(loaded, runs_dir, device, argv if argv is not None else sys.argv, into)
     result = StudyResult(study_dir=paths.root)
     # trainer.log gets the plain lines whatever the display is.
     events = Broadcast(events, PlainLog(to_study_log=True))

@@ -1,0 +1,77 @@
+"""The real `tui-trainer` in a real terminal (tmux): launch the quickstart, kill the terminal,
+and check that training finished anyway and that a fresh `tui-trainer` lists the study."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tui_trainer.store.reader import list_studies
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+class Tmux:
+    def __init__(self, socket: str):
+        self.socket = socket
+
+    def __call__(self, *args: str) -> str:
+        result = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True)
+        return result.stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "app")
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.3)
+        raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
+
+    def start(self, command: str) -> None:
+        self("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
+
+
+def test_training_survives_the_terminal_and_is_listed_again(tmp_path):
+    runs_dir = tmp_path / "runs"
+    tmux = Tmux(f"tui-trainer-test-{uuid.uuid4().hex[:8]}")
+    python = Path(sys.executable)
+    command = f"cd {os.getcwd()} && exec {python} -m tui_trainer --runs-dir {runs_dir}"
+    try:
+        tmux.start(command)
+        tmux.wait_for("quickstart")
+        tmux("send-keys", "-t", "app", "Enter")  # the first preset: quickstart
+        tmux.wait_for("Overrides")
+        tmux("send-keys", "-t", "app", "-l", "train.epochs=3")
+        tmux.wait_for("valid: 1 run(s), 3 run-epochs")
+        tmux("send-keys", "-t", "app", "Enter")
+        tmux.wait_for("running")
+        tmux("kill-server")  # the terminal goes away, as with a dropped SSH link
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            studies = list_studies(runs_dir)
+            if studies and studies[0].state == "completed":
+                break
+            time.sleep(0.5)
+        (study,) = list_studies(runs_dir)
+        assert study.state == "completed" and study.runs[0].epoch == 3
+
+        tmux.start(command)
+        tmux.wait_for("quickstart")
+        tmux("send-keys", "-t", "app", "r")
+        screen = tmux.wait_for(study.id)
+        row = next(line for line in screen.splitlines() if study.id in line)
+        assert "completed" in row and "1/1" in row
+    finally:
+        tmux("kill-server")

@@ -1,0 +1,222 @@
+"""The TUI, driven like a person uses it (Textual's Pilot), on real studies: presets, launch with a
+validation error and then a real detached trainer, the monitor, stop, reattach, the runs browser."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from tests.conftest import TINY_PRESET
+from tests.test_store import _fake_study
+from tui_trainer.launch import trainer_pid
+from tui_trainer.store.reader import list_studies
+from tui_trainer.ui.app import create_app
+from tui_trainer.ui.screens.launch import LaunchScreen
+from tui_trainer.ui.screens.monitor import MonitorScreen
+from tui_trainer.ui.screens.runs import RunsScreen
+from tui_trainer.ui.widgets.charts import MetricChart
+
+SIZE = (120, 40)
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+async def wait_for(pilot, condition, timeout=90.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await pilot.pause(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def cell(table: DataTable, row: int, column: int) -> str:
+    return str(table.get_row_at(row)[column])
+
+
+def test_presets_screen_lists_builtin_and_given_presets(write_preset, runs_dir):
+    mine = write_preset(name="mine.toml")
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE):
+            table = app.screen.query_one("#presets", DataTable)
+            names = [cell(table, i, 0) for i in range(table.row_count)]
+            assert names[0] == "quickstart" and names[-1] == "mine"
+            assert "r004-cifar10-v3-dropout-epochs" in names
+            row = names.index("r004-cifar10-v3-dropout-epochs")
+            assert cell(table, row, 1) == "24" and cell(table, row, 3) == "132"
+
+    run(scenario())
+
+
+def test_launch_validates_as_you_type_then_trains_and_monitors(write_preset, runs_dir):
+    mine = write_preset(TINY_PRESET, name="mine.toml")
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            table = app.screen.query_one("#presets", DataTable)
+            table.move_cursor(row=table.row_count - 1)
+            await pilot.press("enter")
+            assert isinstance(app.screen, LaunchScreen)
+            await pilot.press(*"optim.lr=-1")
+            validation = str(app.screen.query_one("#validation", Static).render())
+            assert "error: --set optim.lr=-1: optim.lr: must be > 0 (got -1)" in validation
+            await pilot.press("enter")  # refused: nothing launched
+            assert isinstance(app.screen, LaunchScreen) and not runs_dir.exists()
+            app.screen.query_one(
+                "#overrides", Input
+            ).value = "optim.lr=0.05 'sweep.train.seed=[0, 1]'"
+            await pilot.pause()
+            assert "valid: 2 run(s), 4 run-epochs" in str(
+                app.screen.query_one("#validation", Static).render()
+            )
+            await pilot.press("enter")
+            assert isinstance(app.screen, MonitorScreen)
+            monitor = app.screen
+            runs = monitor.query_one("#runs", DataTable)
+            await wait_for(
+                pilot,
+                lambda: (
+                    runs.row_count == 2 and all(cell(runs, i, 1) == "completed" for i in range(2))
+                ),
+            )
+            assert cell(runs, 0, 0) == "seed=0" and cell(runs, 0, 2) == "2/2"
+            loss = monitor.query_one("#chart-loss", MetricChart)
+            assert [label for label, _, _ in loss.series] == [
+                "seed=0 train",
+                "seed=0 val",
+                "seed=1 train",
+                "seed=1 val",
+            ]
+            assert list(loss.series[0][1]) == [1.0, 2.0]
+            assert "completed" in str(monitor.query_one("#study-title", Static).render())
+            await wait_for(
+                pilot,
+                lambda: any("study finished" in line for line in monitor.query_one("#log").lines),
+            )
+        (study,) = list_studies(runs_dir)
+        assert study.state == "completed"
+        assert study.launch["overrides"] == ["optim.lr=0.05", "sweep.train.seed=[0, 1]"]
+
+    run(scenario())
+
+
+def test_stop_asks_first_then_signals_the_trainer(write_preset, runs_dir):
+    mine = write_preset(TINY_PRESET.replace("epochs = 2", "epochs = 200"), name="long.toml")
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            app.launch_study(mine, [], "tiny")
+            await pilot.pause()
+            monitor = app.screen
+            runs = monitor.query_one("#runs", DataTable)
+            await wait_for(
+                pilot,
+                lambda: runs.row_count == 1 and cell(runs, 0, 2).startswith(("1/", "2/", "3/")),
+            )
+            await pilot.press("s")
+            await pilot.press("n")  # changed my mind
+            await pilot.pause(0.5)
+            assert trainer_pid(monitor.follower.paths.root) is not None
+            await pilot.press("s")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: cell(runs, 0, 1) == "interrupted")
+        (study,) = list_studies(runs_dir)
+        assert study.runs[0].state == "interrupted" and study.runs[0].epoch >= 1
+
+    run(scenario())
+
+
+def test_a_running_study_is_opened_again_at_start(write_preset, runs_dir):
+    preset = write_preset(TINY_PRESET.replace("epochs = 2", "epochs = 200"))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tui_trainer",
+            "run",
+            str(preset),
+            "--runs-dir",
+            str(runs_dir),
+            "--plain",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+            list_studies(runs_dir) and list_studies(runs_dir)[0].state == "running"
+        ):
+            time.sleep(0.2)
+
+        async def scenario():
+            app = create_app(runs_dir)
+            async with app.run_test(size=SIZE) as pilot:
+                await pilot.pause()
+                assert isinstance(app.screen, MonitorScreen)
+                assert app.screen.follower.paths.root == list_studies(runs_dir)[0].paths.root
+
+        run(scenario())
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def test_runs_browser_filters_and_opens(runs_dir):
+    _fake_study(runs_dir, "20260101-000000-alpha", ["run"])
+    _fake_study(runs_dir, "20260102-000000-beta", ["lr=0.1", "lr=0.2"], state="failed")
+    _fake_study(runs_dir, "20260103-000000-gamma", ["run"], state="interrupted")
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("r")
+            assert isinstance(app.screen, RunsScreen)
+            table = app.screen.query_one("#studies", DataTable)
+            assert [cell(table, i, 0) for i in range(3)] == [
+                "20260103-000000-gamma",
+                "20260102-000000-beta",
+                "20260101-000000-alpha",
+            ]
+            assert cell(table, 1, 1) == "failed" and cell(table, 1, 2) == "0/2"
+            await pilot.press("slash", *"bet")
+            assert table.row_count == 1 and cell(table, 0, 0) == "20260102-000000-beta"
+            table.focus()
+            await pilot.press("enter")
+            assert isinstance(app.screen, MonitorScreen)
+            assert app.screen.follower.paths.id == "20260102-000000-beta"
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("screen", ["presets", "runs"])
+def test_the_tui_process_never_imports_torch(runs_dir, screen):
+    code = f"""
+import asyncio, sys
+from pathlib import Path
+from tui_trainer.ui.app import create_app
+
+async def main():
+    app = create_app(Path({str(runs_dir)!r}))
+    async with app.run_test(size=(100, 30)) as pilot:
+        if {screen!r} == "runs":
+            await pilot.press("r")
+        await pilot.pause()
+asyncio.run(main())
+print(sorted(m for m in ("torch", "torchvision") if m in sys.modules))
+"""
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,78 @@
+"""Starting a study as a detached trainer process, and stopping it.
+
+The trainer runs in its own session with its output appended to the study's trainer.log, so
+neither a closed TUI nor a dropped SSH link (SIGHUP) reaches it. Imports neither torch nor
+textual: the TUI uses this.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui_trainer.errors import UsageError
+from tui_trainer.store import status as st
+from tui_trainer.store.atomic import read_toml
+from tui_trainer.store.layout import STUDY_FILE, TRAINER_LOG, create_study_dir
+
+
+@dataclass
+class Launched:
+    study_dir: Path
+    process: subprocess.Popen
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+def trainer_command(
+    preset: Path, overrides: Sequence[str], runs_dir: Path, study_dir: Path
+) -> list[str]:
+    command = [sys.executable, "-m", "tui_trainer", "run", str(preset), "--runs-dir", str(runs_dir)]
+    command += ["--into", str(study_dir), "--plain"]
+    for override in overrides:
+        command += ["--set", override]
+    return command
+
+
+def launch(preset: Path, overrides: Sequence[str], runs_dir: Path, study_name: str) -> Launched:
+    """Reserve a study directory and start `tui-trainer run` into it, detached."""
+    study_dir = create_study_dir(Path(runs_dir), study_name)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(study_dir / TRAINER_LOG, "ab") as log:
+        process = subprocess.Popen(
+            trainer_command(preset, overrides, runs_dir, study_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+        )
+    return Launched(study_dir, process)
+
+
+def trainer_pid(study_dir: Path) -> int | None:
+    """The pid of the study's trainer if it is alive (checked against its start time)."""
+    study = read_toml(Path(study_dir) / STUDY_FILE) or {}
+    launch_record = study.get("launch")
+    if not isinstance(launch_record, dict) or st.process_alive(launch_record) is not True:
+        return None
+    pid = launch_record.get("pid")
+    return pid if isinstance(pid, int) else None
+
+
+def stop(study_dir: Path) -> int:
+    """Ask the study's trainer to stop (SIGTERM: finish the step, keep the finished epochs,
+    mark the run interrupted). Returns the pid signalled."""
+    pid = trainer_pid(study_dir)
+    if pid is None:
+        raise UsageError(f"{Path(study_dir).name}: no live trainer to stop")
+    os.kill(pid, signal.SIGTERM)
+    return pid

@@ -1,0 +1,136 @@
+"""Following a study directory as it grows: the one code path for watching a live study and
+replaying a finished one (DESIGN.md). Each `poll()` reads only what was appended since the last
+one, so a monitor can poll a few times a second at no cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui_trainer.store import status as st
+from tui_trainer.store.atomic import read_toml
+from tui_trainer.store.csvlog import CsvFollower, Row
+from tui_trainer.store.layout import StudyPaths
+from tui_trainer.store.reader import StudyRecord, load_study, study_state
+
+
+@dataclass
+class RunSeries:
+    """Everything a monitor shows of one run, kept up to date by StudyFollower.poll()."""
+
+    name: str
+    status: dict[str, Any] = field(default_factory=dict)
+    state: str = st.UNKNOWN
+    summary: dict[str, Any] | None = None
+    epochs: list[Row] = field(default_factory=list)  # metrics.csv rows
+    steps: list[Row] = field(default_factory=list)  # steps.csv rows
+
+    def column(self, name: str) -> tuple[list[float], list[float]]:
+        """(epochs, values) of a metrics column, skipping blank and non-numeric cells."""
+        xs, ys = [], []
+        for row in self.epochs:
+            x, y = row.get("epoch"), row.get(name)
+            if isinstance(x, (int, float)) and isinstance(y, (int, float)):
+                xs.append(float(x))
+                ys.append(float(y))
+        return xs, ys
+
+    def current_epoch_steps(self) -> tuple[list[float], list[float]]:
+        """(fractional epoch, loss) of the steps of the epoch in progress."""
+        per_epoch = self.status.get("steps_per_epoch")
+        if not isinstance(per_epoch, int) or per_epoch <= 0 or not self.steps:
+            return [], []
+        last_epoch = self.steps[-1].get("epoch")
+        xs, ys = [], []
+        for row in self.steps:
+            step, loss = row.get("step"), row.get("loss")
+            if row.get("epoch") == last_epoch and isinstance(step, int) and isinstance(loss, float):
+                xs.append(step / per_epoch)
+                ys.append(loss)
+        return xs, ys
+
+    def figure(self, key: str) -> float | None:
+        for source in (self.summary or {}, self.status):
+            value = source.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+        return None
+
+
+class StudyFollower:
+    """Incremental reader of one study directory."""
+
+    def __init__(self, root: Path):
+        self.paths = StudyPaths(Path(root))
+        self.record: StudyRecord = load_study(self.paths.root)
+        self.runs: dict[str, RunSeries] = {}
+        self._metrics: dict[str, CsvFollower] = {}
+        self._steps: dict[str, CsvFollower] = {}
+        self._log_offset = 0
+        self._seen_log = False
+
+    @property
+    def state(self) -> str:
+        return study_state(
+            [r.state for r in self.runs.values()], st.process_alive(self.record.launch)
+        )
+
+    def poll(self) -> bool:
+        """Read what changed; True when anything did."""
+        changed = False
+        if not self.record.runs or self.record.study is None:
+            self.record = load_study(self.paths.root)
+        for run in self.record.runs:
+            series = self.runs.get(run.name)
+            if series is None:
+                series = self.runs[run.name] = RunSeries(run.name)
+                self._metrics[run.name] = CsvFollower(run.paths.metrics)
+                self._steps[run.name] = CsvFollower(run.paths.steps)
+                changed = True
+            status = read_toml(run.paths.status) or {}
+            if status != series.status:
+                series.status = status
+                changed = True
+            state = st.effective_state(status) if status else st.UNKNOWN
+            if state != series.state:
+                series.state = state
+                changed = True
+            if series.summary is None and state in st.FINAL_STATES:
+                series.summary = read_toml(run.paths.summary)
+                changed = changed or series.summary is not None
+            changed |= self._extend(series.epochs, self._metrics[run.name])
+            changed |= self._extend(series.steps, self._steps[run.name])
+        return changed
+
+    @staticmethod
+    def _extend(rows: list[Row], follower: CsvFollower) -> bool:
+        new = follower.poll()
+        if follower.reset:
+            rows.clear()
+        rows.extend(new)
+        return bool(new) or follower.reset
+
+    def new_log_lines(self, first_bytes: int = 64 * 1024) -> list[str]:
+        """Complete lines appended to trainer.log since the last call (the first call returns
+        the end of the file, at most `first_bytes`)."""
+        try:
+            with open(self.paths.log, "rb") as handle:
+                size = handle.seek(0, 2)
+                if size < self._log_offset:  # replaced
+                    self._log_offset = 0
+                start = self._log_offset if self._log_offset else max(0, size - first_bytes)
+                handle.seek(start)
+                data = handle.read()
+        except OSError:
+            return []
+        end = data.rfind(b"\n")
+        if end < 0:
+            self._log_offset = self._log_offset or start
+            return []
+        self._log_offset = start + end + 1
+        lines = data[:end].decode("utf-8", errors="replace").split("\n")
+        if start and not self._seen_log:
+            lines = lines[1:]  # the first line read from the middle is partial
+        self._seen_log = True
+        return lines

@@ -1,0 +1,110 @@
+"""The first screen: every preset (built-in, the user's folder, paths given on the command
+line) with its description, its runs and its cost in run-epochs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from tui_trainer.config.load import LoadedStudy, load_study
+from tui_trainer.errors import ConfigError
+
+
+@dataclass
+class PresetEntry:
+    path: Path
+    study: LoadedStudy | None
+    error: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def run_epochs(self) -> int:
+        return sum(run.config.train.epochs for run in self.study.runs) if self.study else 0
+
+
+def load_entries(paths: list[Path]) -> list[PresetEntry]:
+    entries = []
+    for path in paths:
+        try:
+            entries.append(PresetEntry(path, load_study(path)))
+        except ConfigError as error:
+            entries.append(PresetEntry(path, None, error.lines()[0]))
+    return entries
+
+
+class PresetsScreen(Screen):
+    BINDINGS = [
+        ("enter", "open", "Launch…"),
+        ("r", "app.runs", "Runs"),
+        ("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, paths: list[Path]) -> None:
+        super().__init__()
+        self.entries = load_entries(paths)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DataTable(id="presets", cursor_type="row", zebra_stripes=True)
+        yield Static(id="preset-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#presets", DataTable)
+        table.add_columns("preset", "runs", "epochs", "run-epochs", "description")
+        for entry in self.entries:
+            if entry.study is None:
+                error = Text(entry.error, style="red")
+                table.add_row(entry.name, "-", "-", "-", error, key=str(entry.path))
+                continue
+            epochs = sorted({run.config.train.epochs for run in entry.study.runs})
+            table.add_row(
+                entry.name,
+                str(len(entry.study.runs)),
+                ",".join(map(str, epochs)),
+                str(entry.run_epochs),
+                Text(entry.study.preset.study.description[:80]),
+                key=str(entry.path),
+            )
+        table.focus()
+
+    def selected(self) -> PresetEntry | None:
+        table = self.query_one("#presets", DataTable)
+        if not self.entries:
+            return None
+        return self.entries[table.cursor_row]
+
+    @on(DataTable.RowHighlighted, "#presets")
+    def show_detail(self) -> None:
+        entry = self.selected()
+        if entry is None:
+            return
+        detail = self.query_one("#preset-detail", Static)
+        if entry.study is None:
+            detail.update(Text(entry.error, style="red"))
+            return
+        names = ", ".join(run.name for run in entry.study.runs[:12])
+        more = f" and {len(entry.study.runs) - 12} more" if len(entry.study.runs) > 12 else ""
+        detail.update(
+            Text.assemble(
+                (entry.name, "bold"),
+                f"  {entry.path}\n{entry.study.preset.study.description}\nruns: {names}{more}",
+            )
+        )
+
+    @on(DataTable.RowSelected, "#presets")
+    def action_open(self) -> None:
+        entry = self.selected()
+        if entry is not None and entry.study is not None:
+            from tui_trainer.ui.screens.launch import LaunchScreen
+
+            self.app.push_screen(LaunchScreen(entry.path))

@@ -1,0 +1,94 @@
+"""The runs browser: every study under the runs directory, newest first, crashed ones shown as
+crashed, a text filter; enter opens a study in the monitor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input
+
+from tui_trainer.store.reader import StudyRecord, list_studies
+from tui_trainer.ui.screens.monitor import STATE_STYLES
+
+COLUMNS = ("study", "state", "runs", "best val acc", "test acc", "description")
+
+
+def _best(values: list[float | None]) -> str:
+    present = [v for v in values if v is not None]
+    return f"{max(present):.4f}" if present else "-"
+
+
+class RunsScreen(Screen):
+    BINDINGS = [
+        ("enter", "open", "Open"),
+        ("slash", "focus_filter", "Filter"),
+        ("escape", "app.pop_screen", "Back"),
+    ]
+
+    def __init__(self, runs_dir: Path) -> None:
+        super().__init__()
+        self.runs_dir = runs_dir
+        self.studies: list[StudyRecord] = []
+        self.shown: list[StudyRecord] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(
+            placeholder="filter: part of a study id, name, state or description", id="filter"
+        )
+        yield DataTable(id="studies", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#studies", DataTable)
+        table.add_columns(*COLUMNS)
+        self.reload()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        self.studies = list_studies(self.runs_dir)
+        self.apply_filter(self.query_one("#filter", Input).value)
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.apply_filter(event.value)
+
+    def apply_filter(self, text: str) -> None:
+        words = text.lower().split()
+        table = self.query_one("#studies", DataTable)
+        table.clear()
+        self.shown = []
+        for study in self.studies:
+            state = study.state
+            haystack = f"{study.id} {study.name} {state} {study.description}".lower()
+            if not all(word in haystack for word in words):
+                continue
+            self.shown.append(study)
+            done = sum(1 for run in study.runs if run.state == "completed")
+            table.add_row(
+                study.id,
+                Text(state, style=STATE_STYLES.get(state, "")),
+                f"{done}/{len(study.runs)}",
+                _best([run.figure("best_val_acc") for run in study.runs]),
+                _best([run.figure("test_acc") for run in study.runs]),
+                Text(study.description[:60]),
+                key=study.id,
+            )
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    @on(DataTable.RowSelected, "#studies")
+    def action_open(self) -> None:
+        table = self.query_one("#studies", DataTable)
+        if self.shown and 0 <= table.cursor_row < len(self.shown):
+            from tui_trainer.ui.screens.monitor import MonitorScreen
+
+            self.app.push_screen(MonitorScreen(self.shown[table.cursor_row].paths.root))
