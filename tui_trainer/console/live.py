@@ -18,13 +18,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-STATE_STYLES = {
-    "completed": "green",
-    "failed": "red",
-    "diverged": "magenta",
-    "interrupted": "yellow",
-    "queued": "dim",
-}
+from tui_trainer.console.formats import STATE_STYLES
 
 
 class LiveDisplay:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -12,20 +11,10 @@ from rich.table import Table
 from rich.text import Text
 
 from tui_trainer import tomlcompat
+from tui_trainer.console.formats import STATE_STYLES, duration
 from tui_trainer.store.compare import comparison
 from tui_trainer.store.csvlog import Row
 from tui_trainer.store.reader import RunRecord, StudyRecord
-
-STATE_STYLES = {
-    "running": "bold cyan",
-    "completed": "green",
-    "failed": "red",
-    "crashed": "bold red",
-    "diverged": "magenta",
-    "interrupted": "yellow",
-    "queued": "dim",
-    "unknown": "dim",
-}
 
 
 def state_text(state: str) -> Text:
@@ -123,7 +112,7 @@ def study_view(study: StudyRecord) -> RenderableType:
             if column == "state":
                 cells.append(state_text(str(value)))
             elif column == "time (s)":
-                cells.append(_duration(value))
+                cells.append(duration(value))
             else:
                 cells.append(fmt(value, 6 if column in swept else 4))
         table.add_row(*cells)
@@ -132,14 +121,6 @@ def study_view(study: StudyRecord) -> RenderableType:
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "-"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def metrics_table(rows: Sequence[Row]) -> Table:

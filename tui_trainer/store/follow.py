@@ -12,7 +12,7 @@ from tui_trainer.store import status as st
 from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.csvlog import CsvFollower, Row
 from tui_trainer.store.layout import StudyPaths
-from tui_trainer.store.reader import StudyRecord, load_study, study_state
+from tui_trainer.store.reader import StudyRecord, headline, load_study, study_state
 
 
 @dataclass
@@ -51,11 +51,7 @@ class RunSeries:
         return xs, ys
 
     def figure(self, key: str) -> float | None:
-        for source in (self.summary or {}, self.status):
-            value = source.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return float(value)
-        return None
+        return headline(self.summary, self.status, key)
 
 
 class StudyFollower:

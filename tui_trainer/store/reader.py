@@ -19,6 +19,17 @@ from tui_trainer.store.csvlog import Row, read_rows
 from tui_trainer.store.layout import STATUS_FILE, STUDY_FILE, RunPaths, StudyPaths, is_safe_name
 
 
+def headline(
+    summary: Mapping[str, Any] | None, status: Mapping[str, Any], key: str
+) -> float | None:
+    """A headline number: from summary.toml when the run has one, else from status.toml."""
+    for source in (summary or {}, status):
+        value = source.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
 @dataclass
 class RunRecord:
     """One run as read from disk. `metrics` is filled only by `load_run_details`."""
@@ -46,12 +57,7 @@ class RunRecord:
         return value if isinstance(value, int) else None
 
     def figure(self, key: str) -> float | None:
-        """A headline number: from summary.toml when the run has one, else from status.toml."""
-        for source in (self.summary or {}, self.status):
-            value = source.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return float(value)
-        return None
+        return headline(self.summary, self.status, key)
 
 
 @dataclass

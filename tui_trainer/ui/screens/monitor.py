@@ -12,35 +12,19 @@ from textual.containers import Grid, Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Log, ProgressBar, Static
 
+from tui_trainer.console.formats import STATE_STYLES, duration
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import RunSeries, StudyFollower
 from tui_trainer.ui.widgets.charts import MetricChart
 from tui_trainer.ui.widgets.confirm import Confirm
 
 REFRESH_S = 0.25
-STATE_STYLES = {
-    "running": "bold cyan",
-    "completed": "green",
-    "failed": "red",
-    "crashed": "bold red",
-    "diverged": "magenta",
-    "interrupted": "yellow",
-    "queued": "dim",
-}
 RUN_COLUMNS = ("run", "state", "epoch", "best val acc", "test acc", "ETA")
 COLUMN_WIDTHS = {"state": 11, "epoch": 9, "ETA": 8}
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def device_text(series: list[RunSeries]) -> Text:
@@ -137,7 +121,9 @@ class MonitorScreen(Screen):
         eta = None
         if remaining and remaining[0] is not None:
             eta = remaining[0] + (sum(per_epoch) / len(per_epoch) * queued if per_epoch else 0)
-        self.query_one("#study-eta", Static).update(f"ETA {_eta(eta)}" if eta is not None else "")
+        self.query_one("#study-eta", Static).update(
+            f"ETA {duration(eta)}" if eta is not None else ""
+        )
 
     def _update_table(self, series: list[RunSeries]) -> None:
         table = self.query_one("#runs", DataTable)
@@ -148,7 +134,7 @@ class MonitorScreen(Screen):
                 f"{run.status.get('epoch', 0)}/{run.status.get('epochs', '?')}",
                 _fmt(run.figure("best_val_acc")),
                 _fmt(run.figure("test_acc")),
-                _eta(run.figure("eta_s")) if run.state == st.RUNNING else "",
+                duration(run.figure("eta_s")) if run.state == st.RUNNING else "",
             )
             if run.name not in table.rows:
                 table.add_row(*cells, key=run.name)

@@ -11,8 +11,8 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
+from tui_trainer.console.formats import STATE_STYLES
 from tui_trainer.store.reader import StudyRecord, list_studies
-from tui_trainer.ui.screens.monitor import STATE_STYLES
 
 COLUMNS = ("study", "state", "runs", "best val acc", "test acc", "description")
 
