@@ -91,7 +91,7 @@ def test_launch_validates_as_you_type_then_trains_and_monitors(write_preset, run
             )
             assert cell(runs, 0, 0) == "seed=0" and cell(runs, 0, 2) == "2/2"
             loss = monitor.query_one("#chart-loss", MetricChart)
-            assert [label for label, _, _ in loss.series] == [
+            assert [series[0] for series in loss.series] == [
                 "seed=0 train",
                 "seed=0 val",
                 "seed=1 train",
@@ -220,3 +220,76 @@ print(sorted(m for m in ("torch", "torchvision") if m in sys.modules))
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert output.strip().splitlines()[-1] == "[]"
+
+
+def test_replay_plays_pauses_scrubs_and_finishes(runs_dir):
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir, epochs=15)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(MonitorScreen(study))
+            monitor = app.screen
+            title = monitor.query_one("#study-title", Static)
+            loss = monitor.query_one("#chart-loss", MetricChart)
+            runs = monitor.query_one("#runs", DataTable)
+            await pilot.press("p", "space", *["left"] * 20)  # start, pause, back to epoch 1
+            await pilot.pause(0.3)
+            assert monitor.replay_paused and "replay epoch 1/15" in str(title.render())
+            await pilot.press("right", "right")
+            await pilot.pause(0.3)
+            assert "replay epoch 3/15" in str(title.render()) and "paused" in str(title.render())
+            assert list(loss.series[0][1]) == [1.0, 2.0, 3.0]
+            assert (
+                cell(runs, 0, 1) == "replay"
+                and cell(runs, 0, 2) == "3/15"
+                and cell(runs, 0, 4) == "-"
+            )
+            await pilot.press("left")
+            await pilot.pause(0.3)
+            assert list(loss.series[0][1]) == [1.0, 2.0]
+            await pilot.press("plus", "plus", "plus", "space")  # 16 epochs/s, playing
+            assert monitor.replay_speed == 16.0
+            await wait_for(pilot, lambda: monitor.replay_epoch is None, timeout=10)
+            assert len(loss.series[0][1]) == 15 and cell(runs, 0, 1) == "completed"
+
+    run(scenario())
+
+
+def test_help_lists_the_keys(runs_dir):
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("question_mark")
+            from tui_trainer.ui.screens.help import HelpScreen
+
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+
+    run(scenario())
+
+
+def test_every_screen_works_at_80_by_24_and_without_colour(runs_dir, monkeypatch):
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    study = write_synthetic_study(runs_dir)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=(80, 24)) as pilot:
+            assert app.no_color
+            await pilot.press("enter")  # launch screen of the first preset
+            assert isinstance(app.screen, LaunchScreen)
+            await pilot.press("escape", "r")
+            assert isinstance(app.screen, RunsScreen)
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            assert app.screen.query_one("#runs", DataTable).row_count == 3
+            await pilot.press("question_mark")
+            await pilot.pause(0.1)
+
+    run(scenario())

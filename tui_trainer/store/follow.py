@@ -26,11 +26,14 @@ class RunSeries:
     epochs: list[Row] = field(default_factory=list)  # metrics.csv rows
     steps: list[Row] = field(default_factory=list)  # steps.csv rows
 
-    def column(self, name: str) -> tuple[list[float], list[float]]:
-        """(epochs, values) of a metrics column, skipping blank and non-numeric cells."""
+    def column(self, name: str, up_to: float | None = None) -> tuple[list[float], list[float]]:
+        """(epochs, values) of a metrics column (up to an epoch, for replay), skipping blank and
+        non-numeric cells."""
         xs, ys = [], []
         for row in self.epochs:
             x, y = row.get("epoch"), row.get(name)
+            if up_to is not None and isinstance(x, (int, float)) and x > up_to:
+                break
             if isinstance(x, (int, float)) and isinstance(y, (int, float)):
                 xs.append(float(x))
                 ys.append(float(y))
@@ -49,6 +52,11 @@ class RunSeries:
                 xs.append(step / per_epoch)
                 ys.append(loss)
         return xs, ys
+
+    @property
+    def last_epoch(self) -> int:
+        epoch = self.epochs[-1].get("epoch") if self.epochs else 0
+        return epoch if isinstance(epoch, int) else 0
 
     def figure(self, key: str) -> float | None:
         return headline(self.summary, self.status, key)

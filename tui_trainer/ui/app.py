@@ -35,7 +35,7 @@ def preset_paths(extra: list[Path]) -> list[Path]:
 class TrainerApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "tui-trainer"
-    BINDINGS = [("q", "quit", "Quit")]
+    BINDINGS = [("q", "quit", "Quit"), ("question_mark", "help", "Help")]
 
     def __init__(self, runs_dir: Path, presets: list[Path] | None = None) -> None:
         super().__init__()
@@ -69,6 +69,11 @@ class TrainerApp(App):
             self.notify(str(error), severity="error")
             return
         self.notify(f"asked trainer {pid} to stop after its current step")
+
+    def action_help(self) -> None:
+        from tui_trainer.ui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
 
     def action_runs(self) -> None:
         self.push_screen(RunsScreen(self.runs_dir))

@@ -14,6 +14,7 @@ from textual.widgets import Footer, Header, Input, Static
 
 from tui_trainer.config.load import LoadedStudy, load_study
 from tui_trainer.errors import ConfigError
+from tui_trainer.ui.screens.presets import display_path
 
 
 class LaunchScreen(Screen):
@@ -28,7 +29,8 @@ class LaunchScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(
-            Text.assemble((self.preset.stem, "bold"), f"  {self.preset}"), id="launch-title"
+            Text.assemble((self.preset.stem, "bold"), f"  {display_path(self.preset)}"),
+            id="launch-title",
         )
         yield Static(
             "Overrides, KEY=VALUE separated by spaces (e.g. optim.lr=0.05 train.epochs=5):"

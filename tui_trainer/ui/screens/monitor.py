@@ -15,12 +15,14 @@ from textual.widgets import DataTable, Footer, Header, Log, ProgressBar, Static
 from tui_trainer.console.formats import STATE_STYLES, duration
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import RunSeries, StudyFollower
-from tui_trainer.ui.widgets.charts import MetricChart
+from tui_trainer.ui.widgets.charts import DOTS, LINE, MetricChart, run_colour
 from tui_trainer.ui.widgets.confirm import Confirm
 
 REFRESH_S = 0.25
 RUN_COLUMNS = ("run", "state", "epoch", "best val acc", "test acc", "ETA")
 COLUMN_WIDTHS = {"state": 11, "epoch": 9, "ETA": 8}
+# plotext colour names as Rich styles, so that a run's name in the table is its chart legend
+PLOTEXT_TO_RICH = {"orange": "dark_orange", "white": "bright_white"}
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -55,6 +57,12 @@ class MonitorScreen(Screen):
     BINDINGS = [
         ("s", "stop", "Stop"),
         ("g", "log_scale", "Log y"),
+        ("p", "replay", "Replay"),
+        ("space", "pause", "Pause"),
+        ("left", "scrub(-1)", "-1 epoch"),
+        ("right", "scrub(1)", "+1 epoch"),
+        ("plus", "speed(2.0)", "Faster"),
+        ("minus", "speed(0.5)", "Slower"),
         ("escape", "app.pop_screen", "Back"),
     ]
 
@@ -62,6 +70,10 @@ class MonitorScreen(Screen):
         super().__init__()
         self.follower = StudyFollower(study_dir)
         self._drawn = False
+        # Replay: show epochs up to `replay_epoch` only (None: everything there is).
+        self.replay_epoch: float | None = None
+        self.replay_speed = 2.0  # epochs per second
+        self.replay_paused = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -70,8 +82,8 @@ class MonitorScreen(Screen):
             yield ProgressBar(id="study-progress", show_eta=False)
             yield Static(id="study-eta")
         with Grid(id="charts"):
-            yield MetricChart("loss (train -, val --)", id="chart-loss")
-            yield MetricChart("accuracy", id="chart-acc")
+            yield MetricChart("loss: train line, validation dots", id="chart-loss")
+            yield MetricChart("accuracy: train line, validation dots", id="chart-acc")
             yield MetricChart("learning rate", id="chart-lr")
             yield MetricChart("step loss, current epoch", id="chart-steps")
         with Horizontal(id="bottom"):
@@ -91,7 +103,8 @@ class MonitorScreen(Screen):
 
     def refresh_from_files(self) -> None:
         self._update_log()
-        if not self.follower.poll() and self._drawn:
+        advanced = self._advance_replay()
+        if not self.follower.poll() and self._drawn and not advanced:
             return
         self._drawn = True
         series = list(self.follower.runs.values())
@@ -100,11 +113,30 @@ class MonitorScreen(Screen):
         self._update_charts(series)
         self.query_one("#device", Static).update(device_text(series))
 
+    def _advance_replay(self) -> bool:
+        if self.replay_epoch is None or self.replay_paused:
+            return False
+        self.replay_epoch += self.replay_speed * REFRESH_S
+        if self.replay_epoch >= self._last_epoch():
+            self.replay_epoch = None
+            self.notify("replay finished")
+        return True
+
+    def _last_epoch(self) -> int:
+        return max((s.last_epoch for s in self.follower.runs.values()), default=0)
+
     def _update_title(self, series: list[RunSeries]) -> None:
         state = self.follower.state
         title = Text.assemble(
             (self.follower.paths.id, "bold"), "  ", (state, STATE_STYLES.get(state, ""))
         )
+        if self.replay_epoch is not None:
+            shown = min(int(self.replay_epoch), self._last_epoch())
+            paused = "  paused" if self.replay_paused else ""
+            title.append(
+                f"  replay epoch {shown}/{self._last_epoch()} x{self.replay_speed:g}{paused}",
+                "cyan",
+            )
         self.query_one("#study-title", Static).update(title)
         total = sum(s.status.get("epochs", 0) or 0 for s in series)
         done = sum(s.status.get("epoch", 0) or 0 for s in series)
@@ -127,13 +159,23 @@ class MonitorScreen(Screen):
 
     def _update_table(self, series: list[RunSeries]) -> None:
         table = self.query_one("#runs", DataTable)
-        for run in series:
+        limit = self.replay_epoch
+        for index, run in enumerate(series):
+            if limit is None:
+                state, epoch = run.state, run.status.get("epoch", 0)
+                best, test = run.figure("best_val_acc"), run.figure("test_acc")
+            else:  # what the study looked like at that epoch
+                _, val = run.column("val_acc", up_to=limit)
+                epoch = len(val)
+                state = run.state if epoch >= run.last_epoch else "replay"
+                best = max(val) if val else None
+                test = run.figure("test_acc") if state == run.state else None
             cells = (
-                run.name,
-                Text(run.state, style=STATE_STYLES.get(run.state, "")),
-                f"{run.status.get('epoch', 0)}/{run.status.get('epochs', '?')}",
-                _fmt(run.figure("best_val_acc")),
-                _fmt(run.figure("test_acc")),
+                Text(run.name, style=f"bold {PLOTEXT_TO_RICH.get(run_colour(index), 'white')}"),
+                Text(state, style=STATE_STYLES.get(state, "cyan")),
+                f"{epoch}/{run.status.get('epochs', '?')}",
+                _fmt(best),
+                _fmt(test),
                 duration(run.figure("eta_s")) if run.state == st.RUNNING else "",
             )
             if run.name not in table.rows:
@@ -144,14 +186,16 @@ class MonitorScreen(Screen):
 
     def _update_charts(self, series: list[RunSeries]) -> None:
         loss, acc, lr, steps = [], [], [], []
-        for run in series:
-            loss.append((f"{run.name} train", *run.column("train_loss")))
-            loss.append((f"{run.name} val", *run.column("val_loss")))
-            acc.append((f"{run.name} train", *run.column("train_acc")))
-            acc.append((f"{run.name} val", *run.column("val_acc")))
-            lr.append((run.name, *run.column("lr")))
+        upto = self.replay_epoch
+        for index, run in enumerate(series):
+            colour = run_colour(index)
+            loss.append((f"{run.name} train", *run.column("train_loss", upto), colour, LINE))
+            loss.append((f"{run.name} val", *run.column("val_loss", upto), colour, DOTS))
+            acc.append((f"{run.name} train", *run.column("train_acc", upto), colour, LINE))
+            acc.append((f"{run.name} val", *run.column("val_acc", upto), colour, DOTS))
+            lr.append((run.name, *run.column("lr", upto), colour, LINE))
             if run.state == st.RUNNING:
-                steps.append((run.name, *run.current_epoch_steps()))
+                steps.append((run.name, *run.current_epoch_steps(), colour, LINE))
         self.query_one("#chart-loss", MetricChart).show(loss)
         self.query_one("#chart-acc", MetricChart).show(acc)
         self.query_one("#chart-lr", MetricChart).show(lr)
@@ -181,3 +225,31 @@ class MonitorScreen(Screen):
         self.app.push_screen(
             Confirm(f"Stop {self.follower.paths.id}? Finished epochs are kept."), answer
         )
+
+    def action_replay(self) -> None:
+        if self.follower.state == st.RUNNING:
+            self.notify("the study is still running: replay it when it has finished")
+            return
+        if self._last_epoch() == 0:
+            self.notify("no finished epoch to replay")
+            return
+        self.replay_epoch, self.replay_paused = 1.0, False
+        self._drawn = False
+
+    def action_pause(self) -> None:
+        if self.replay_epoch is not None:
+            self.replay_paused = not self.replay_paused
+            self._drawn = False
+
+    def action_scrub(self, step: int) -> None:
+        if self.replay_epoch is None:
+            if step > 0 or self._last_epoch() == 0:
+                return
+            self.replay_epoch = float(self._last_epoch())  # scrubbing back starts a paused replay
+        self.replay_paused = True
+        self.replay_epoch = min(max(1.0, int(self.replay_epoch) + step), float(self._last_epoch()))
+        self._drawn = False
+
+    def action_speed(self, factor: float) -> None:
+        self.replay_speed = min(64.0, max(0.25, self.replay_speed * factor))
+        self._drawn = False

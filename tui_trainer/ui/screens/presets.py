@@ -31,6 +31,14 @@ class PresetEntry:
         return sum(run.config.train.epochs for run in self.study.runs) if self.study else 0
 
 
+def display_path(path: Path) -> str:
+    """A path as a person would type it here: relative to the working directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def load_entries(paths: list[Path]) -> list[PresetEntry]:
     entries = []
     for path in paths:
@@ -97,7 +105,8 @@ class PresetsScreen(Screen):
         detail.update(
             Text.assemble(
                 (entry.name, "bold"),
-                f"  {entry.path}\n{entry.study.preset.study.description}\nruns: {names}{more}",
+                f"  {display_path(entry.path)}\n{entry.study.preset.study.description}\n"
+                f"runs: {names}{more}",
             )
         )
 

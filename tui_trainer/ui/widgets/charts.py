@@ -6,7 +6,16 @@ from collections.abc import Sequence
 
 from textual_plotext import PlotextPlot
 
-Series = tuple[str, Sequence[float], Sequence[float]]  # (label, xs, ys)
+# (label, xs, ys, colour, marker); the label is for tests and tools, the runs table is the legend
+Series = tuple[str, Sequence[float], Sequence[float], str, str]
+
+# One colour per run, in order; the monitor's runs table shows each run's name in its colour.
+RUN_COLOURS = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white")
+LINE, DOTS = "braille", "dot"
+
+
+def run_colour(index: int) -> str:
+    return RUN_COLOURS[index % len(RUN_COLOURS)]
 
 
 class MetricChart(PlotextPlot):
@@ -37,12 +46,11 @@ class MetricChart(PlotextPlot):
         plt.title(self.title + ("  (log y)" if self.log_y else ""))
         plt.xlabel("epoch")
         drawn = False
-        for label, xs, ys in self.series:
+        for _label, xs, ys, colour, marker in self.series:
             points = [(x, y) for x, y in zip(xs, ys, strict=False) if not self.log_y or y > 0]
             if points:
-                plt.plot(
-                    [p[0] for p in points], [p[1] for p in points], label=label, marker="braille"
-                )
+                xs_, ys_ = [p[0] for p in points], [p[1] for p in points]
+                plt.plot(xs_, ys_, marker=marker, color=colour)
                 drawn = True
         if self.log_y and drawn:
             plt.yscale("log")

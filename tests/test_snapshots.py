@@ -1,0 +1,53 @@
+"""The look of every screen, pinned as SVG snapshots (pytest-textual-snapshot) on a generated,
+fixed study. After an intended change of look: pytest tests/test_snapshots.py --snapshot-update."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import REPO
+from tui_trainer.store.synthetic import write_synthetic_study
+from tui_trainer.ui.app import create_app
+from tui_trainer.ui.screens.monitor import MonitorScreen
+
+SIZE = (120, 40)
+
+
+@pytest.fixture
+def study(runs_dir, monkeypatch):
+    monkeypatch.chdir(REPO)  # preset paths show relative to it, the same in every checkout
+    monkeypatch.setattr("tui_trainer.ui.app.USER_PRESETS_DIR", runs_dir.parent / "no-user-presets")
+    return write_synthetic_study(runs_dir)
+
+
+def test_presets_screen(snap_compare, study, runs_dir):
+    assert snap_compare(create_app(runs_dir), terminal_size=SIZE, press=["down"])
+
+
+def test_launch_screen_with_an_error(snap_compare, study, runs_dir):
+    assert snap_compare(create_app(runs_dir), terminal_size=SIZE, press=["enter", *"optim.lr=-1"])
+
+
+def test_runs_browser(snap_compare, study, runs_dir):
+    assert snap_compare(create_app(runs_dir), terminal_size=SIZE, press=["r"])
+
+
+def test_monitor(snap_compare, study, runs_dir):
+    async def open_monitor(pilot):
+        await pilot.app.push_screen(MonitorScreen(study))
+        await pilot.pause(0.3)
+
+    assert snap_compare(create_app(runs_dir), terminal_size=SIZE, run_before=open_monitor)
+
+
+def test_monitor_replay_paused(snap_compare, study, runs_dir):
+    async def replay(pilot):
+        await pilot.app.push_screen(MonitorScreen(study))
+        await pilot.press("p", "space", *["left"] * 20, *["right"] * 4)  # epoch 5, paused
+        await pilot.pause(0.3)
+
+    assert snap_compare(create_app(runs_dir), terminal_size=SIZE, run_before=replay)
+
+
+def test_help(snap_compare, study, runs_dir):
+    assert snap_compare(create_app(runs_dir), terminal_size=SIZE, press=["question_mark"])

@@ -1,0 +1,150 @@
+"""A synthetic finished study in the run-directory format: plausible learning curves, fixed names
+and figures, no training. For snapshot tests, the README screenshot, and benchmarks of readers."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tui_trainer.store.atomic import write_toml_atomic
+from tui_trainer.store.csvlog import CsvAppender
+from tui_trainer.store.layout import StudyPaths
+
+METRIC_COLUMNS = [
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "val_top5",
+    "lr",
+    "epoch_time_s",
+    "images_per_s",
+    "elapsed_s",
+]
+STEP_COLUMNS = ["epoch", "step", "loss", "acc", "lr", "images_per_s", "device_util", "elapsed_s"]
+
+
+def curve(epoch: int, epochs: int, rate: float, floor: float, start: float) -> float:
+    """An exponential approach from `start` to `floor`, a little noisy, deterministic."""
+    wobble = 0.015 * math.sin(epoch * 1.7 + rate * 10)
+    return floor + (start - floor) * math.exp(-rate * epoch * 30 / epochs) + wobble
+
+
+def write_synthetic_study(
+    runs_dir: Path,
+    study_id: str = "20261122-120000-r001-cifar100-lr",
+    learning_rates: tuple[float, ...] = (0.01, 0.05, 0.5),
+    epochs: int = 15,
+    steps_per_epoch: int = 20,
+) -> Path:
+    """Write a completed learning-rate study; returns its directory."""
+    paths = StudyPaths(Path(runs_dir) / study_id)
+    paths.root.mkdir(parents=True)
+    names = [f"lr={lr}" for lr in learning_rates]
+    launched = datetime(2026, 11, 22, 12, 0, 0, tzinfo=timezone.utc)
+    write_toml_atomic(
+        paths.study,
+        {
+            "study": {
+                "name": study_id.split("-", 2)[2],
+                "description": "Synthetic learning-rate study",
+            },
+            "sweep": {"optim.lr": list(learning_rates)},
+            "launch": {
+                "time": launched,
+                "host": "gpu-box",
+                "runs": names,
+                "device": "cuda:0",
+                "device_name": "NVIDIA H100 80GB HBM3",
+                "overrides": [],
+            },
+        },
+    )
+    for index, (name, lr) in enumerate(zip(names, learning_rates, strict=True)):
+        run = paths.run(name)
+        run.root.mkdir()
+        rate = 0.35 + 0.25 * index
+        best = 0.0
+        best_epoch = 0
+        with (
+            CsvAppender(run.metrics, METRIC_COLUMNS) as metrics,
+            CsvAppender(run.steps, STEP_COLUMNS) as steps,
+        ):
+            for epoch in range(1, epochs + 1):
+                val_acc = round(1 - curve(epoch, epochs, rate, 0.45 + 0.04 * index, 0.99), 4)
+                if val_acc > best:
+                    best, best_epoch = val_acc, epoch
+                metrics.append(
+                    {
+                        "epoch": epoch,
+                        "train_loss": round(curve(epoch, epochs, rate, 1.2 + 0.2 * index, 4.6), 4),
+                        "train_acc": round(
+                            1 - curve(epoch, epochs, rate, 0.35 + 0.04 * index, 0.99), 4
+                        ),
+                        "val_loss": round(curve(epoch, epochs, rate, 1.9 + 0.15 * index, 4.6), 4),
+                        "val_acc": val_acc,
+                        "val_top5": round(min(1.0, val_acc + 0.25), 4),
+                        "lr": lr,
+                        "epoch_time_s": 9.5,
+                        "images_per_s": 4210.0,
+                        "elapsed_s": 10.0 * epoch,
+                    }
+                )
+                for step in range(5, steps_per_epoch + 1, 5):
+                    position = epoch - 1 + step / steps_per_epoch
+                    steps.append(
+                        {
+                            "epoch": epoch,
+                            "step": (epoch - 1) * steps_per_epoch + step,
+                            "loss": round(curve(position, epochs, rate, 1.2, 4.6), 4),
+                            "acc": None,
+                            "lr": lr,
+                            "images_per_s": 4210.0,
+                            "device_util": 97.0,
+                            "elapsed_s": 10.0 * position,
+                        }
+                    )
+        test_acc = round(best - 0.01, 4)
+        write_toml_atomic(run.config, {"optim": {"lr": lr}, "train": {"epochs": epochs}})
+        write_toml_atomic(
+            run.status,
+            {
+                "state": "completed",
+                "epoch": epochs,
+                "epochs": epochs,
+                "steps_per_epoch": steps_per_epoch,
+                "swept": {"optim.lr": lr},
+                "best_val_acc": best,
+                "best_epoch": best_epoch,
+                "test_acc": test_acc,
+                "device": "cuda:0",
+                "device_name": "NVIDIA H100 80GB HBM3",
+                "device_figures": {
+                    "cpu_percent": 12.0,
+                    "process_cpu_percent": 101.0,
+                    "rss_mb": 2310.0,
+                    "ram_percent": 9.0,
+                    "gpu_util_percent": 97.0,
+                    "gpu_mem_used_mb": 9216.0,
+                    "gpu_mem_total_mb": 81559.0,
+                },
+            },
+        )
+        write_toml_atomic(
+            run.summary,
+            {
+                "swept": {"optim.lr": lr},
+                "test_acc": test_acc,
+                "test_loss": 2.1 + 0.1 * index,
+                "best_epoch": best_epoch,
+                "best_val_acc": best,
+                "epochs": epochs,
+                "wall_time_s": 10.0 * epochs,
+            },
+        )
+    (paths.log).write_text(
+        "".join(f"2026-11-22 12:{i:02d}:00 {name} completed\n" for i, name in enumerate(names))
+    )
+    return paths.root

@@ -1,0 +1,59 @@
+"""`?`: every key of every screen."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = {
+    "Everywhere": [
+        ("?", "this help"),
+        ("q", "quit (training goes on)"),
+        ("ctrl+p", "command palette"),
+    ],
+    "Presets": [("up/down", "choose a preset"), ("enter", "launch it…"), ("r", "runs browser")],
+    "Launch": [
+        ("type", "overrides: optim.lr=0.05 train.epochs=5"),
+        ("enter", "launch"),
+        ("escape", "back"),
+    ],
+    "Monitor": [
+        ("s", "stop the study (asks first)"),
+        ("g", "log scale on the loss charts"),
+        ("p", "replay a finished study from epoch 1"),
+        ("space", "pause / resume the replay"),
+        ("left/right", "replay: one epoch back / forward"),
+        ("+/-", "replay: faster / slower"),
+        ("escape", "back"),
+    ],
+    "Runs browser": [("/", "filter"), ("enter", "open the study"), ("escape", "back")],
+}
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        ("escape", "dismiss", "Close"),
+        ("question_mark", "dismiss", "Close"),
+        ("q", "dismiss", "Close"),
+    ]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 76; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, show_header=False, pad_edge=False)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for section, keys in KEYS.items():
+            table.add_row(f"[u]{section}[/u]", "")
+            for key, meaning in keys:
+                table.add_row(f"  {key}", meaning)
+        with VerticalScroll():
+            yield Static(table)
