@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, Static
 
 from tests.conftest import TINY_PRESET
 from tests.test_store import _fake_study
+from tui_trainer.config import load_study
 from tui_trainer.launch import trainer_pid
 from tui_trainer.store.reader import list_studies
 from tui_trainer.ui.app import create_app
@@ -293,3 +294,71 @@ def test_every_screen_works_at_80_by_24_and_without_colour(runs_dir, monkeypatch
             await pilot.pause(0.1)
 
     run(scenario())
+
+
+def test_editor_validates_each_field_saves_as_and_launches(write_preset, runs_dir, tmp_path):
+    from textual.widgets import Input as TextInput
+
+    from tui_trainer.ui.screens.editor import EditorScreen, field_id
+
+    mine = write_preset("# my own study\n" + TINY_PRESET, name="mine.toml")
+    user_dir = tmp_path / "user-presets"
+
+    async def scenario():
+        app = create_app(runs_dir, [mine], user_presets_dir=user_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            table = app.screen.query_one("#presets", DataTable)
+            table.move_cursor(row=table.row_count - 1)
+            await pilot.press("e")
+            editor = app.screen
+            assert isinstance(editor, EditorScreen)
+            specs = {spec.key: spec for spec in editor.specs}
+            lr = editor.query_one(f"#{field_id(specs['optim.lr'])}", TextInput)
+            lr.value = "-1"
+            await pilot.pause()
+            error = editor.query_one(f"#{field_id(specs['optim.lr'])}-error", Static)
+            assert error.display and "must be > 0 (got -1)" in str(error.render())
+            assert "1 problem(s)" in str(editor.query_one("#summary", Static).render())
+            await pilot.press("ctrl+s")  # refused while there is a problem
+            assert editor is app.screen
+            lr.value = "0.02"
+            editor.query_one("#axis-key-0", TextInput).value = "train.seed"
+            editor.query_one("#axis-values-0", TextInput).value = "[0, 1]"
+            await pilot.pause()
+            assert not error.display
+            summary = str(editor.query_one("#summary", Static).render())
+            assert "valid: 2 run(s), 4 run-epochs" in summary and "seed=1" in summary
+            await wait_for(
+                pilot, lambda: "trainable" in str(editor.query_one("#params", Static).render()), 60
+            )
+            await pilot.press("ctrl+s")
+            name = app.screen.query_one("#name", TextInput)
+            name.value = "my-lr"
+            await pilot.press("enter")
+            saved = user_dir / "my-lr.toml"
+            assert saved.read_text().startswith("# my own study")
+            study = load_study(saved)
+            assert study.preset.study.name == "my-lr" and study.preset.optim.lr == 0.02
+            assert [r.name for r in study.runs] == ["seed=0", "seed=1"]
+            await pilot.press("ctrl+l")
+            assert isinstance(app.screen, MonitorScreen)
+            runs = app.screen.query_one("#runs", DataTable)
+            await wait_for(
+                pilot,
+                lambda: (
+                    runs.row_count == 2 and all(cell(runs, i, 1) == "completed" for i in range(2))
+                ),
+            )
+            await pilot.press("escape")
+            presets = app.screen.query_one("#presets", DataTable)
+            assert "my-lr" in [cell(presets, i, 0) for i in range(presets.row_count)]
+        (launched,) = list_studies(runs_dir)
+        assert read_launch_lr(launched) == 0.02
+
+    run(scenario())
+
+
+def read_launch_lr(study):
+    from tui_trainer.store.atomic import read_toml
+
+    return read_toml(study.paths.study)["optim"]["lr"]

@@ -345,6 +345,40 @@ def models() -> None:
 
 
 @app.command()
+def params(
+    preset: Annotated[
+        str, typer.Argument(help="A preset file or built-in name.", show_default=False)
+    ],
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override a value.")
+    ] = None,
+) -> None:
+    """Total and trainable parameter counts of each run's model, as JSON (the app's editor uses
+    it, so that the app itself never imports torch)."""
+    import json
+
+    from tui_trainer.config.load import load_study
+    from tui_trainer.config.presets import resolve_preset
+
+    with reported_errors():
+        loaded = load_study(resolve_preset(preset), list(overrides or []))
+        from tui_trainer.train.models import build_model, count_parameters, set_trainable
+
+        counts = {}
+        classes = {"digits": 10, "cifar10": 10, "cifar100": 100}
+        for run in loaded.runs:
+            cfg = run.config
+            n = classes.get(cfg.data.dataset, 10)
+            if cfg.data.dataset == "cifar100" and cfg.data.coarse_labels:
+                n = 20
+            model = build_model(cfg.model.model_copy(update={"pretrained": False}), n)
+            set_trainable(model, cfg.model, head_only=False)
+            total, trainable = count_parameters(model)
+            counts[run.name] = {"total": total, "trainable": trainable, "classes": n}
+        typer.echo(json.dumps(counts))
+
+
+@app.command()
 def presets() -> None:
     """List the built-in presets with their run counts."""
     from rich.table import Table

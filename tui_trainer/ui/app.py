@@ -22,9 +22,8 @@ from tui_trainer.ui.screens.runs import RunsScreen
 USER_PRESETS_DIR = Path("~/.config/tui-trainer/presets")
 
 
-def preset_paths(extra: list[Path]) -> list[Path]:
+def preset_paths(extra: list[Path], user_dir: Path) -> list[Path]:
     """Built-in presets, then the user's folder, then paths given on the command line."""
-    user_dir = USER_PRESETS_DIR.expanduser()
     user = sorted(user_dir.glob("*.toml")) if user_dir.is_dir() else []
     seen: dict[Path, None] = {}
     for path in [*builtin_presets(), *user, *extra]:
@@ -37,10 +36,16 @@ class TrainerApp(App):
     TITLE = "tui-trainer"
     BINDINGS = [("q", "quit", "Quit"), ("question_mark", "help", "Help")]
 
-    def __init__(self, runs_dir: Path, presets: list[Path] | None = None) -> None:
+    def __init__(
+        self,
+        runs_dir: Path,
+        presets: list[Path] | None = None,
+        user_presets_dir: Path | None = None,
+    ) -> None:
         super().__init__()
         self.runs_dir = Path(runs_dir)
-        self.presets = preset_paths(list(presets or []))
+        self.user_presets_dir = (user_presets_dir or USER_PRESETS_DIR).expanduser()
+        self.presets = preset_paths(list(presets or []), self.user_presets_dir)
         self.launched: list[Launched] = []
 
     def on_mount(self) -> None:
@@ -70,6 +75,15 @@ class TrainerApp(App):
             return
         self.notify(f"asked trainer {pid} to stop after its current step")
 
+    def add_preset(self, path: Path) -> None:
+        """A preset saved by the editor joins the list on the presets screen."""
+        path = path.resolve()
+        if path not in self.presets:
+            self.presets.append(path)
+        for screen in self.screen_stack:
+            if isinstance(screen, PresetsScreen):
+                screen.reload(self.presets)
+
     def action_help(self) -> None:
         from tui_trainer.ui.screens.help import HelpScreen
 
@@ -79,5 +93,7 @@ class TrainerApp(App):
         self.push_screen(RunsScreen(self.runs_dir))
 
 
-def create_app(runs_dir: Path, presets: list[Path] | None = None) -> TrainerApp:
-    return TrainerApp(runs_dir, presets)
+def create_app(
+    runs_dir: Path, presets: list[Path] | None = None, user_presets_dir: Path | None = None
+) -> TrainerApp:
+    return TrainerApp(runs_dir, presets, user_presets_dir)

@@ -14,7 +14,18 @@ KEYS = {
         ("q", "quit (training goes on)"),
         ("ctrl+p", "command palette"),
     ],
-    "Presets": [("up/down", "choose a preset"), ("enter", "launch it…"), ("r", "runs browser")],
+    "Presets": [
+        ("up/down", "choose a preset"),
+        ("enter", "launch it (with overrides)…"),
+        ("e", "edit it: every key as a field…"),
+        ("r", "runs browser"),
+    ],
+    "Editor": [
+        ("tab", "next field"),
+        ("ctrl+s", "save as a new preset (comments kept)"),
+        ("ctrl+l", "launch the edited study"),
+        ("escape", "back"),
+    ],
     "Launch": [
         ("type", "overrides: optim.lr=0.05 train.epochs=5"),
         ("enter", "launch"),

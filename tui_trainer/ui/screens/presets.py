@@ -52,6 +52,7 @@ def load_entries(paths: list[Path]) -> list[PresetEntry]:
 class PresetsScreen(Screen):
     BINDINGS = [
         ("enter", "open", "Launch…"),
+        ("e", "edit", "Edit…"),
         ("r", "app.runs", "Runs"),
         ("q", "app.quit", "Quit"),
     ]
@@ -69,6 +70,16 @@ class PresetsScreen(Screen):
     def on_mount(self) -> None:
         table = self.query_one("#presets", DataTable)
         table.add_columns("preset", "runs", "epochs", "run-epochs", "description")
+        self._fill()
+        table.focus()
+
+    def reload(self, paths: list[Path]) -> None:
+        self.entries = load_entries(paths)
+        self.query_one("#presets", DataTable).clear()
+        self._fill()
+
+    def _fill(self) -> None:
+        table = self.query_one("#presets", DataTable)
         for entry in self.entries:
             if entry.study is None:
                 error = Text(entry.error, style="red")
@@ -83,7 +94,6 @@ class PresetsScreen(Screen):
                 Text(entry.study.preset.study.description[:80]),
                 key=str(entry.path),
             )
-        table.focus()
 
     def selected(self) -> PresetEntry | None:
         table = self.query_one("#presets", DataTable)
@@ -117,3 +127,10 @@ class PresetsScreen(Screen):
             from tui_trainer.ui.screens.launch import LaunchScreen
 
             self.app.push_screen(LaunchScreen(entry.path))
+
+    def action_edit(self) -> None:
+        entry = self.selected()
+        if entry is not None and entry.study is not None:
+            from tui_trainer.ui.screens.editor import EditorScreen
+
+            self.app.push_screen(EditorScreen(entry.path))
