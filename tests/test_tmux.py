@@ -29,7 +29,7 @@ class Tmux:
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "app")
 
-    def wait_for(self, text: str, timeout: float = 60.0) -> str:
+    def wait_for(self, text: str, timeout: float = 180.0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             screen = self.screen()
@@ -58,7 +58,7 @@ def test_training_survives_the_terminal_and_is_listed_again(tmp_path):
         tmux.wait_for("running")
         tmux("kill-server")  # the terminal goes away, as with a dropped SSH link
 
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             studies = list_studies(runs_dir)
             if studies and studies[0].state == "completed":

@@ -29,7 +29,7 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
-async def wait_for(pilot, condition, timeout=90.0):
+async def wait_for(pilot, condition, timeout=240.0):  # generous: CI machines can be busy
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -185,14 +185,14 @@ def test_runs_browser_filters_and_opens(runs_dir):
             await pilot.press("r")
             assert isinstance(app.screen, RunsScreen)
             table = app.screen.query_one("#studies", DataTable)
-            assert [cell(table, i, 0) for i in range(3)] == [
+            assert [cell(table, i, 1) for i in range(3)] == [
                 "20260103-000000-gamma",
                 "20260102-000000-beta",
                 "20260101-000000-alpha",
             ]
-            assert cell(table, 1, 1) == "failed" and cell(table, 1, 2) == "0/2"
+            assert cell(table, 1, 2) == "failed" and cell(table, 1, 3) == "0/2"
             await pilot.press("slash", *"bet")
-            assert table.row_count == 1 and cell(table, 0, 0) == "20260102-000000-beta"
+            assert table.row_count == 1 and cell(table, 0, 1) == "20260102-000000-beta"
             table.focus()
             await pilot.press("enter")
             assert isinstance(app.screen, MonitorScreen)
@@ -253,7 +253,7 @@ def test_replay_plays_pauses_scrubs_and_finishes(runs_dir):
             assert list(loss.series[0][1]) == [1.0, 2.0]
             await pilot.press("plus", "plus", "plus", "space")  # 16 epochs/s, playing
             assert monitor.replay_speed == 16.0
-            await wait_for(pilot, lambda: monitor.replay_epoch is None, timeout=10)
+            await wait_for(pilot, lambda: monitor.replay_epoch is None, timeout=60)
             assert len(loss.series[0][1]) == 15 and cell(runs, 0, 1) == "completed"
 
     run(scenario())
@@ -362,3 +362,97 @@ def read_launch_lr(study):
     from tui_trainer.store.atomic import read_toml
 
     return read_toml(study.paths.study)["optim"]["lr"]
+
+
+def test_monitor_focuses_hides_and_switches_metric(runs_dir):
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            monitor = app.screen
+            loss = monitor.query_one("#chart-loss", MetricChart)
+            labels = lambda chart: [s[0] for s in chart.series]  # noqa: E731
+            assert len(labels(loss)) == 6
+            await pilot.press("f")  # the highlighted run is the first
+            await pilot.pause(0.3)
+            assert labels(loss) == ["lr=0.01 train", "lr=0.01 val"]
+            await pilot.press("f", "h")  # all again, then hide the first
+            await pilot.pause(0.3)
+            assert labels(loss) == ["lr=0.05 train", "lr=0.05 val", "lr=0.5 train", "lr=0.5 val"]
+            second = monitor.query_one("#chart-acc", MetricChart)
+            assert monitor.metrics_available() == [
+                "accuracy",
+                "val_top5",
+                "epoch_time_s",
+                "images_per_s",
+            ]
+            await pilot.press("m")
+            await pilot.pause(0.3)
+            assert second.title == "val_top5" and labels(second) == [
+                "lr=0.05 val_top5",
+                "lr=0.5 val_top5",
+            ]
+
+    run(scenario())
+
+
+def test_runs_browser_compares_studies_and_exports(runs_dir):
+    from tui_trainer.store.synthetic import write_synthetic_study
+    from tui_trainer.ui.screens.compare import CompareScreen
+
+    write_synthetic_study(runs_dir, study_id="20261122-120000-r001-cifar100-lr")
+    write_synthetic_study(
+        runs_dir, study_id="20261122-130000-r002-cifar100-lr", learning_rates=(0.05, 0.5)
+    )
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("r", "space", "down", "space", "c")
+            assert isinstance(app.screen, CompareScreen)
+            table = app.screen.query_one("#compare", DataTable)
+            assert table.row_count == 5
+            assert (
+                cell(table, 0, 0) == "20261122-130000-r002-cifar100-lr"
+                and cell(table, 0, 2) == "optim.lr=0.05"
+            )
+            assert len(app.screen.query_one("#compare-acc", MetricChart).series) == 5
+            await pilot.press("x")
+            (exported,) = (runs_dir / "exports").glob("compare-*.md")
+            lines = exported.read_text().splitlines()
+            assert (
+                lines[0].startswith("| study | run | swept | state | epochs |") and len(lines) == 7
+            )
+
+    run(scenario())
+
+
+def test_presets_show_a_time_estimate_once_a_setup_was_timed_here(runs_dir):
+    import socket
+
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+
+    root = _fake_study(runs_dir, "20260101-000000-quickstart", ["run"])
+    study = read_toml(root / "study.toml")
+    study["launch"]["host"] = socket.gethostname()
+    write_toml_atomic(root / "study.toml", study)
+    write_toml_atomic(
+        root / "run" / "config.toml",
+        {"model": {"arch": "mobilenet_v1", "width_mult": 0.5}, "data": {"dataset": "digits"}},
+    )
+    write_toml_atomic(root / "run" / "summary.toml", {"wall_time_s": 40.0, "epochs": 20})
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE):
+            table = app.screen.query_one("#presets", DataTable)
+            rows = {cell(table, i, 0): cell(table, i, 4) for i in range(table.row_count)}
+            assert rows["quickstart"] == "~0:40"  # 20 epochs x 2 s, measured here
+            assert rows["r001-cifar100-lr"] == "-"  # never timed on this machine
+
+    run(scenario())

@@ -34,13 +34,23 @@ KEYS = {
     "Monitor": [
         ("s", "stop the study (asks first)"),
         ("g", "log scale on the loss charts"),
+        ("m", "the second chart: accuracy, top-5, images/s, gradient norms…"),
+        ("f", "chart only the highlighted run (again: all)"),
+        ("h", "hide / show the highlighted run in the charts"),
         ("p", "replay a finished study from epoch 1"),
         ("space", "pause / resume the replay"),
         ("left/right", "replay: one epoch back / forward"),
         ("+/-", "replay: faster / slower"),
         ("escape", "back"),
     ],
-    "Runs browser": [("/", "filter"), ("enter", "open the study"), ("escape", "back")],
+    "Runs browser": [
+        ("/", "filter"),
+        ("enter", "open the study"),
+        ("space", "mark a study for comparison"),
+        ("c", "compare the marked studies (or the highlighted one)"),
+        ("escape", "back"),
+    ],
+    "Compare": [("x", "export the table as Markdown into <runs dir>/exports/"), ("escape", "back")],
 }
 
 

@@ -57,6 +57,9 @@ class MonitorScreen(Screen):
     BINDINGS = [
         ("s", "stop", "Stop"),
         ("g", "log_scale", "Log y"),
+        ("m", "next_metric", "Metric"),
+        ("f", "focus_run", "Focus run"),
+        ("h", "hide_run", "Hide run"),
         ("p", "replay", "Replay"),
         ("space", "pause", "Pause"),
         ("left", "scrub(-1)", "-1 epoch"),
@@ -74,6 +77,9 @@ class MonitorScreen(Screen):
         self.replay_epoch: float | None = None
         self.replay_speed = 2.0  # epochs per second
         self.replay_paused = False
+        self.hidden: set[str] = set()  # runs left out of the charts
+        self.focused_run: str | None = None  # the only run charted, when set
+        self.metric = "accuracy"  # what the second chart shows
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -171,7 +177,12 @@ class MonitorScreen(Screen):
                 best = max(val) if val else None
                 test = run.figure("test_acc") if state == run.state else None
             cells = (
-                Text(run.name, style=f"bold {PLOTEXT_TO_RICH.get(run_colour(index), 'white')}"),
+                Text(
+                    run.name,
+                    style=f"bold {PLOTEXT_TO_RICH.get(run_colour(index), run_colour(index))}"
+                    if self.charted(run.name)
+                    else "dim",
+                ),
                 Text(state, style=STATE_STYLES.get(state, "cyan")),
                 f"{epoch}/{run.status.get('epochs', '?')}",
                 _fmt(best),
@@ -187,12 +198,21 @@ class MonitorScreen(Screen):
     def _update_charts(self, series: list[RunSeries]) -> None:
         loss, acc, lr, steps = [], [], [], []
         upto = self.replay_epoch
+        second = self.query_one("#chart-acc", MetricChart)
+        second.title = self.metric
         for index, run in enumerate(series):
+            if not self.charted(run.name):
+                continue
             colour = run_colour(index)
             loss.append((f"{run.name} train", *run.column("train_loss", upto), colour, LINE))
             loss.append((f"{run.name} val", *run.column("val_loss", upto), colour, DOTS))
-            acc.append((f"{run.name} train", *run.column("train_acc", upto), colour, LINE))
-            acc.append((f"{run.name} val", *run.column("val_acc", upto), colour, DOTS))
+            if self.metric == "accuracy":
+                acc.append((f"{run.name} train", *run.column("train_acc", upto), colour, LINE))
+                acc.append((f"{run.name} val", *run.column("val_acc", upto), colour, DOTS))
+            else:
+                acc.append(
+                    (f"{run.name} {self.metric}", *run.column(self.metric, upto), colour, LINE)
+                )
             lr.append((run.name, *run.column("lr", upto), colour, LINE))
             if run.state == st.RUNNING:
                 steps.append((run.name, *run.current_epoch_steps(), colour, LINE))
@@ -253,3 +273,43 @@ class MonitorScreen(Screen):
     def action_speed(self, factor: float) -> None:
         self.replay_speed = min(64.0, max(0.25, self.replay_speed * factor))
         self._drawn = False
+
+    # -- which runs and metrics the charts show ----------------------------------------------
+
+    def charted(self, name: str) -> bool:
+        return name == self.focused_run if self.focused_run is not None else name not in self.hidden
+
+    def metrics_available(self) -> list[str]:
+        """'accuracy' (train and validation), then every other numeric metrics.csv column."""
+        skip = {"epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "elapsed_s"}
+        columns: list[str] = []
+        for run in self.follower.runs.values():
+            for column in run.epochs[0] if run.epochs else {}:
+                if column not in skip and column not in columns:
+                    columns.append(column)
+        return ["accuracy", *columns]
+
+    def _highlighted_run(self) -> str | None:
+        table = self.query_one("#runs", DataTable)
+        names = list(self.follower.runs)
+        return names[table.cursor_row] if names and 0 <= table.cursor_row < len(names) else None
+
+    def action_next_metric(self) -> None:
+        metrics = self.metrics_available()
+        self.metric = (
+            metrics[(metrics.index(self.metric) + 1) % len(metrics)]
+            if self.metric in metrics
+            else "accuracy"
+        )
+        self._drawn = False
+
+    def action_focus_run(self) -> None:
+        name = self._highlighted_run()
+        self.focused_run = None if self.focused_run == name else name
+        self._drawn = False
+
+    def action_hide_run(self) -> None:
+        name = self._highlighted_run()
+        if name is not None:
+            self.hidden ^= {name}
+            self._drawn = False

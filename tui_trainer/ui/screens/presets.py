@@ -13,7 +13,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tui_trainer.config.load import LoadedStudy, load_study
+from tui_trainer.console.formats import duration
 from tui_trainer.errors import ConfigError
+from tui_trainer.store.timing import epoch_seconds, setup_key
 
 
 @dataclass
@@ -29,6 +31,21 @@ class PresetEntry:
     @property
     def run_epochs(self) -> int:
         return sum(run.config.train.epochs for run in self.study.runs) if self.study else 0
+
+    def estimate(self, timings: dict) -> str:
+        """'~1:02:03' when every run's setup has been timed here, '≥…' when some have, else '-'."""
+        if self.study is None:
+            return "-"
+        known = unknown = 0.0
+        for run in self.study.runs:
+            seconds = timings.get(setup_key(run.config.model_dump()))
+            if seconds is None:
+                unknown += 1
+            else:
+                known += seconds * run.config.train.epochs
+        if known == 0:
+            return "-"
+        return ("≥" if unknown else "~") + duration(known)
 
 
 def display_path(path: Path) -> str:
@@ -69,9 +86,12 @@ class PresetsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one("#presets", DataTable)
-        table.add_columns("preset", "runs", "epochs", "run-epochs", "description")
+        table.add_columns("preset", "runs", "epochs", "run-epochs", "time", "description")
         self._fill()
         table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.reload(self.app.presets)  # a study may have finished: new time estimates
 
     def reload(self, paths: list[Path]) -> None:
         self.entries = load_entries(paths)
@@ -80,10 +100,11 @@ class PresetsScreen(Screen):
 
     def _fill(self) -> None:
         table = self.query_one("#presets", DataTable)
+        timings = epoch_seconds(self.app.runs_dir)
         for entry in self.entries:
             if entry.study is None:
                 error = Text(entry.error, style="red")
-                table.add_row(entry.name, "-", "-", "-", error, key=str(entry.path))
+                table.add_row(entry.name, "-", "-", "-", "-", error, key=str(entry.path))
                 continue
             epochs = sorted({run.config.train.epochs for run in entry.study.runs})
             table.add_row(
@@ -91,6 +112,7 @@ class PresetsScreen(Screen):
                 str(len(entry.study.runs)),
                 ",".join(map(str, epochs)),
                 str(entry.run_epochs),
+                entry.estimate(timings),
                 Text(entry.study.preset.study.description[:80]),
                 key=str(entry.path),
             )

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input
 from tui_trainer.console.formats import STATE_STYLES
 from tui_trainer.store.reader import StudyRecord, list_studies
 
-COLUMNS = ("study", "state", "runs", "best val acc", "test acc", "description")
+COLUMNS = ("", "study", "state", "runs", "best val acc", "test acc", "description")
 
 
 def _best(values: list[float | None]) -> str:
@@ -25,6 +25,8 @@ def _best(values: list[float | None]) -> str:
 class RunsScreen(Screen):
     BINDINGS = [
         ("enter", "open", "Open"),
+        ("space", "mark", "Mark"),
+        ("c", "compare", "Compare"),
         ("slash", "focus_filter", "Filter"),
         ("escape", "app.pop_screen", "Back"),
     ]
@@ -34,6 +36,7 @@ class RunsScreen(Screen):
         self.runs_dir = runs_dir
         self.studies: list[StudyRecord] = []
         self.shown: list[StudyRecord] = []
+        self.marked: set[str] = set()  # study ids chosen for comparison
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -73,6 +76,7 @@ class RunsScreen(Screen):
             self.shown.append(study)
             done = sum(1 for run in study.runs if run.state == "completed")
             table.add_row(
+                "✓" if study.id in self.marked else " ",
                 study.id,
                 Text(state, style=STATE_STYLES.get(state, "")),
                 f"{done}/{len(study.runs)}",
@@ -92,3 +96,24 @@ class RunsScreen(Screen):
             from tui_trainer.ui.screens.monitor import MonitorScreen
 
             self.app.push_screen(MonitorScreen(self.shown[table.cursor_row].paths.root))
+
+    def _highlighted(self) -> StudyRecord | None:
+        table = self.query_one("#studies", DataTable)
+        return self.shown[table.cursor_row] if 0 <= table.cursor_row < len(self.shown) else None
+
+    def action_mark(self) -> None:
+        study = self._highlighted()
+        if study is None:
+            return
+        self.marked ^= {study.id}
+        table = self.query_one("#studies", DataTable)
+        table.update_cell_at((table.cursor_row, 0), "✓" if study.id in self.marked else " ")
+
+    def action_compare(self) -> None:
+        from tui_trainer.ui.screens.compare import CompareScreen
+
+        chosen = [s for s in self.studies if s.id in self.marked]
+        if not chosen and self._highlighted() is not None:
+            chosen = [self._highlighted()]
+        if chosen:
+            self.app.push_screen(CompareScreen(chosen))
