@@ -70,3 +70,12 @@ def test_editor_with_an_error(snap_compare, study, runs_dir):
         await pilot.pause(0.5)
 
     assert snap_compare(create_app(runs_dir), terminal_size=SIZE, run_before=edit_lr)
+
+
+def test_compare_screen(snap_compare, study, runs_dir):
+    write_synthetic_study(
+        runs_dir, study_id="20261122-130000-r002-cifar100-lr", learning_rates=(0.05, 0.5)
+    )
+    assert snap_compare(
+        create_app(runs_dir), terminal_size=SIZE, press=["r", "space", "down", "space", "c"]
+    )

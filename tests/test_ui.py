@@ -388,6 +388,7 @@ def test_monitor_focuses_hides_and_switches_metric(runs_dir):
             assert monitor.metrics_available() == [
                 "accuracy",
                 "val_top5",
+                "lr",
                 "epoch_time_s",
                 "images_per_s",
             ]
@@ -397,6 +398,11 @@ def test_monitor_focuses_hides_and_switches_metric(runs_dir):
                 "lr=0.05 val_top5",
                 "lr=0.5 val_top5",
             ]
+            third = monitor.query_one("#chart-lr", MetricChart)
+            await pilot.press("n")  # lr -> epoch_time_s
+            await pilot.pause(0.3)
+            assert third.title == "epoch_time_s"
+            assert labels(third) == ["lr=0.05 epoch_time_s", "lr=0.5 epoch_time_s"]
 
     run(scenario())
 
@@ -454,5 +460,38 @@ def test_presets_show_a_time_estimate_once_a_setup_was_timed_here(runs_dir):
             rows = {cell(table, i, 0): cell(table, i, 4) for i in range(table.row_count)}
             assert rows["quickstart"] == "~0:40"  # 20 epochs x 2 s, measured here
             assert rows["r001-cifar100-lr"] == "-"  # never timed on this machine
+
+    run(scenario())
+
+
+def test_editor_always_has_room_for_another_axis(runs_dir, write_preset):
+    from textual.widgets import Input as TextInput
+
+    from tui_trainer.ui.screens.editor import EditorScreen
+
+    mine = write_preset()
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            editor = EditorScreen(mine)
+            editor.count_parameters = lambda text: None
+            await app.push_screen(editor)
+            rows = len(editor.query(".axis-key"))
+            for index, (key, values) in enumerate(
+                [
+                    ("optim.lr", "[0.1, 0.2]"),
+                    ("train.seed", "[0, 1]"),
+                    ("optim.momentum", "[0.9]"),
+                    ("data.batch_size", "[32, 64]"),
+                    ("train.epochs", "[1, 2]"),
+                ]
+            ):
+                editor.query_one(f"#axis-key-{index}", TextInput).value = key
+                await pilot.pause()
+                editor.query_one(f"#axis-values-{index}", TextInput).value = values
+                await pilot.pause()
+            assert len(editor.query(".axis-key")) == max(rows, 6)
+            assert len(editor.checked.runs) == 2 * 2 * 1 * 2 * 2
 
     run(scenario())

@@ -140,6 +140,14 @@ def write_synthetic_study(
                 "test_loss": 2.1 + 0.1 * index,
                 "best_epoch": best_epoch,
                 "best_val_acc": best,
+                "final_train_loss": round(curve(epochs, epochs, rate, 1.2 + 0.2 * index, 4.6), 4),
+                "final_train_acc": round(
+                    1 - curve(epochs, epochs, rate, 0.35 + 0.04 * index, 0.99), 4
+                ),
+                "final_val_loss": round(curve(epochs, epochs, rate, 1.9 + 0.15 * index, 4.6), 4),
+                "final_val_acc": round(
+                    1 - curve(epochs, epochs, rate, 0.45 + 0.04 * index, 0.99), 4
+                ),
                 "epochs": epochs,
                 "wall_time_s": 10.0 * epochs,
             },

@@ -166,8 +166,25 @@ class EditorScreen(Screen):
     @on(Input.Changed)
     @on(Select.Changed)
     @on(Switch.Changed)
-    def changed(self) -> None:
+    def changed(self, event: Input.Changed | Select.Changed | Switch.Changed) -> None:
+        if isinstance(event, Input.Changed) and event.input.has_class("axis-key"):
+            self._keep_a_spare_axis_row()
         self.revalidate()
+
+    def _keep_a_spare_axis_row(self) -> None:
+        """Typing into the last axis row adds an empty one below it: there is always room for
+        another axis."""
+        keys = list(self.query(".axis-key").results(Input))
+        if keys and keys[-1].value.strip():
+            index = len(keys)
+            row = Horizontal(
+                Input(
+                    placeholder="optim.lr", id=f"axis-key-{index}", classes="axis-key", compact=True
+                ),
+                Input(placeholder="[0.01, 0.1]", id=f"axis-values-{index}", compact=True),
+                classes="field",
+            )
+            self.query_one("#form").mount(row, before=self.query_one("#sweep-error"))
 
     def revalidate(self) -> None:
         data = self.form_data()

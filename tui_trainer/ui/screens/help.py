@@ -34,7 +34,8 @@ KEYS = {
     "Monitor": [
         ("s", "stop the study (asks first)"),
         ("g", "log scale on the loss charts"),
-        ("m", "the second chart: accuracy, top-5, images/s, gradient norms…"),
+        ("m", "what the second chart shows: accuracy, top-5, lr, images/s, gradient norms…"),
+        ("n", "what the third chart shows (the learning rate at first)"),
         ("f", "chart only the highlighted run (again: all)"),
         ("h", "hide / show the highlighted run in the charts"),
         ("p", "replay a finished study from epoch 1"),

@@ -57,7 +57,8 @@ class MonitorScreen(Screen):
     BINDINGS = [
         ("s", "stop", "Stop"),
         ("g", "log_scale", "Log y"),
-        ("m", "next_metric", "Metric"),
+        ("m", "next_metric('chart-acc')", "Chart 2"),
+        ("n", "next_metric('chart-lr')", "Chart 3"),
         ("f", "focus_run", "Focus run"),
         ("h", "hide_run", "Hide run"),
         ("p", "replay", "Replay"),
@@ -79,7 +80,8 @@ class MonitorScreen(Screen):
         self.replay_paused = False
         self.hidden: set[str] = set()  # runs left out of the charts
         self.focused_run: str | None = None  # the only run charted, when set
-        self.metric = "accuracy"  # what the second chart shows
+        # what the second and third charts show: 'accuracy' (train and validation) or a column
+        self.metrics = {"chart-acc": "accuracy", "chart-lr": "lr"}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -198,22 +200,16 @@ class MonitorScreen(Screen):
     def _update_charts(self, series: list[RunSeries]) -> None:
         loss, acc, lr, steps = [], [], [], []
         upto = self.replay_epoch
-        second = self.query_one("#chart-acc", MetricChart)
-        second.title = self.metric
+        self.query_one("#chart-acc", MetricChart).title = self.metrics["chart-acc"]
+        self.query_one("#chart-lr", MetricChart).title = self.metrics["chart-lr"]
         for index, run in enumerate(series):
             if not self.charted(run.name):
                 continue
             colour = run_colour(index)
             loss.append((f"{run.name} train", *run.column("train_loss", upto), colour, LINE))
             loss.append((f"{run.name} val", *run.column("val_loss", upto), colour, DOTS))
-            if self.metric == "accuracy":
-                acc.append((f"{run.name} train", *run.column("train_acc", upto), colour, LINE))
-                acc.append((f"{run.name} val", *run.column("val_acc", upto), colour, DOTS))
-            else:
-                acc.append(
-                    (f"{run.name} {self.metric}", *run.column(self.metric, upto), colour, LINE)
-                )
-            lr.append((run.name, *run.column("lr", upto), colour, LINE))
+            acc += self._metric_series(run, self.metrics["chart-acc"], upto, colour)
+            lr += self._metric_series(run, self.metrics["chart-lr"], upto, colour)
             if run.state == st.RUNNING:
                 steps.append((run.name, *run.current_epoch_steps(), colour, LINE))
         self.query_one("#chart-loss", MetricChart).show(loss)
@@ -281,7 +277,7 @@ class MonitorScreen(Screen):
 
     def metrics_available(self) -> list[str]:
         """'accuracy' (train and validation), then every other numeric metrics.csv column."""
-        skip = {"epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "elapsed_s"}
+        skip = {"epoch", "train_loss", "val_loss", "train_acc", "val_acc", "elapsed_s"}
         columns: list[str] = []
         for run in self.follower.runs.values():
             for column in run.epochs[0] if run.epochs else {}:
@@ -289,16 +285,26 @@ class MonitorScreen(Screen):
                     columns.append(column)
         return ["accuracy", *columns]
 
+    @staticmethod
+    def _metric_series(run: RunSeries, metric: str, upto: float | None, colour: str) -> list:
+        if metric == "accuracy":
+            return [
+                (f"{run.name} train", *run.column("train_acc", upto), colour, LINE),
+                (f"{run.name} val", *run.column("val_acc", upto), colour, DOTS),
+            ]
+        return [(f"{run.name} {metric}", *run.column(metric, upto), colour, LINE)]
+
     def _highlighted_run(self) -> str | None:
         table = self.query_one("#runs", DataTable)
         names = list(self.follower.runs)
         return names[table.cursor_row] if names and 0 <= table.cursor_row < len(names) else None
 
-    def action_next_metric(self) -> None:
+    def action_next_metric(self, chart: str) -> None:
         metrics = self.metrics_available()
-        self.metric = (
-            metrics[(metrics.index(self.metric) + 1) % len(metrics)]
-            if self.metric in metrics
+        current = self.metrics[chart]
+        self.metrics[chart] = (
+            metrics[(metrics.index(current) + 1) % len(metrics)]
+            if current in metrics
             else "accuracy"
         )
         self._drawn = False
