@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import struct
 import tarfile
 from pathlib import Path
 
@@ -23,7 +24,30 @@ def _batch(
     data = np.clip(base + noise, 0, 255).astype(np.uint8)
     record = {b"batch_label": b"tiny", b"data": data, b"filenames": [b"x.png"] * len(labels)}
     record.update({k: v.tolist() for k, v in label_keys.items()})
-    return pickle.dumps(record, protocol=2)
+    return python2_pickle(record)
+
+
+class _Python2Pickler(pickle._Pickler):  # the pure-Python pickler, whose dispatch can change
+    """Protocol 2 with every bytes object written as a Python 2 `str` (BINSTRING opcodes), as in
+    the published batches, which Python 2 pickled: loaded with encoding="bytes" the keys are
+    bytes, with encoding="latin1" (torchvision's choice) they are str."""
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_python2_str(self, obj: bytes) -> None:
+        if len(obj) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_python2_str
+
+
+def python2_pickle(obj: object) -> bytes:
+    buffer = io.BytesIO()
+    _Python2Pickler(buffer, protocol=2).dump(obj)
+    return buffer.getvalue()
 
 
 def write_archive(
@@ -66,7 +90,7 @@ def write_archive(
             "truck",
         )
         meta = {b"label_names": [n.encode() for n in names]}
-    files[spec.meta_file] = pickle.dumps(meta, protocol=2)
+    files[spec.meta_file] = python2_pickle(meta)
 
     archive = directory / spec.archive
     with tarfile.open(archive, "w:gz") as tar:

@@ -37,6 +37,31 @@ def test_cifar100_fine_and_coarse_labels(cifar_data_dir):
     assert (coarse.labels == fine.labels // 5).all()
 
 
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_torchvision_reads_the_test_archives_as_tui_trainer_does(cifar_data_dir, name):
+    """The archives are pickled as Python 2 pickled the published ones, so torchvision's reader
+    (encoding latin1, str keys) and ours (encoding bytes, numpy only) see the same images."""
+    import torchvision
+
+    load_splits(DataSection(dataset=name))  # extracts the archive
+    spec = cifar.SPECS[name]
+    tv_class = torchvision.datasets.CIFAR10 if name == "cifar10" else torchvision.datasets.CIFAR100
+
+    class Unchecked(tv_class):
+        def _check_integrity(self) -> bool:
+            return True
+
+        def _load_meta(self) -> None:  # torchvision checks the real dataset's MD5 here
+            with open(f"{self.root}/{self.base_folder}/{self.meta['filename']}", "rb") as f:
+                self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
+
+    theirs = Unchecked(str(cifar_data_dir), train=True)
+    ours = cifar.read(spec, cifar_data_dir / spec.folder)
+    assert np.array_equal(theirs.data, ours.train_images.transpose(0, 2, 3, 1))
+    assert theirs.targets == ours.train_labels.tolist()
+    assert tuple(theirs.classes) == ours.class_names
+
+
 def test_random_split_is_exactly_torch_random_split(cifar_data_dir):
     import torch
 

@@ -361,6 +361,18 @@ class TrainSection(Section):
         ge=1,
         description="A row of steps.csv (mean loss, lr, images/s) every this many steps.",
     )
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        default="auto",
+        description="'auto': bf16 autocast on a CUDA GPU that has it (fp16 with a gradient "
+        "scaler on older ones), fp32 elsewhere; 'fp32', 'bf16' or 'fp16' force one. bf16 on "
+        "a CPU needs native bf16 (AVX512-BF16 or AMX); fp16 needs CUDA.",
+    )
+    compile: bool = Field(
+        default=False,
+        description="Train through torch.compile: the first steps compile (a minute or more), "
+        "later ones may run faster. It slowed MobileNet v1 and V2 on the 2-core CPU of "
+        "benchmarks/README.md: measure before keeping it on. Needs a C++ compiler on the CPU.",
+    )
     save_checkpoints: bool = Field(
         default=True,
         description="Write checkpoints/last.pt every epoch and checkpoints/best.pt on a new "

@@ -42,9 +42,13 @@ def parse_cell(text: str) -> Cell:
     text = text.strip()
     if text == "":
         return None
-    if _INT_RE.match(text):
-        return int(text)
-    if _FLOAT_RE.match(text):
+    first = text[0]
+    if first.isdigit() or first in "+-.":  # most cells are numbers: try the cheap test first
+        if _INT_RE.match(text):
+            return int(text)
+        if _FLOAT_RE.match(text):
+            return float(text)
+    elif _FLOAT_RE.match(text):  # nan, inf, infinity
         return float(text)
     return text
 

@@ -24,7 +24,7 @@ class RunSeries:
     state: str = st.UNKNOWN
     summary: dict[str, Any] | None = None
     epochs: list[Row] = field(default_factory=list)  # metrics.csv rows
-    steps: list[Row] = field(default_factory=list)  # steps.csv rows
+    steps: list[Row] = field(default_factory=list)  # steps.csv rows (not of a run seen over)
 
     def column(self, name: str, up_to: float | None = None) -> tuple[list[float], list[float]]:
         """(epochs, values) of a metrics column (up to an epoch, for replay), skipping blank and
@@ -71,8 +71,10 @@ class StudyFollower:
         self.runs: dict[str, RunSeries] = {}
         self._metrics: dict[str, CsvFollower] = {}
         self._steps: dict[str, CsvFollower] = {}
+        self._status_seen: dict[str, tuple[int, int, int]] = {}
         self._log_offset = 0
         self._seen_log = False
+        self.epochs_changed = False
 
     @property
     def state(self) -> str:
@@ -81,8 +83,11 @@ class StudyFollower:
         )
 
     def poll(self) -> bool:
-        """Read what changed; True when anything did."""
+        """Read what changed; True when anything did. `epochs_changed` then says whether epoch
+        rows (or the set of runs) changed, which is what the epoch charts draw; the rest is status
+        and step rows."""
         changed = False
+        self.epochs_changed = False
         if not self.record.runs or self.record.study is None:
             self.record = load_study(self.paths.root)
         for run in self.record.runs:
@@ -91,8 +96,8 @@ class StudyFollower:
                 series = self.runs[run.name] = RunSeries(run.name)
                 self._metrics[run.name] = CsvFollower(run.paths.metrics)
                 self._steps[run.name] = CsvFollower(run.paths.steps)
-                changed = True
-            status = read_toml(run.paths.status) or {}
+                changed = self.epochs_changed = True
+            status = self._read_status(run.name, run.paths.status, series.status)
             if status != series.status:
                 series.status = status
                 changed = True
@@ -103,9 +108,26 @@ class StudyFollower:
             if series.summary is None and state in st.FINAL_STATES:
                 series.summary = read_toml(run.paths.summary)
                 changed = changed or series.summary is not None
-            changed |= self._extend(series.epochs, self._metrics[run.name])
-            changed |= self._extend(series.steps, self._steps[run.name])
+            if self._extend(series.epochs, self._metrics[run.name]):
+                changed = self.epochs_changed = True
+            if state not in st.FINAL_STATES or series.steps:
+                # the step rows feed the chart of the epoch in progress: a run that was already
+                # over when first seen never needs its (long) steps.csv
+                changed |= self._extend(series.steps, self._steps[run.name])
         return changed
+
+    def _read_status(self, name: str, path: Path, last: dict[str, Any]) -> dict[str, Any]:
+        """status.toml, parsed again only when its file changed (it is replaced atomically, so
+        a new inode, size or mtime means new content)."""
+        try:
+            stat = path.stat()
+        except OSError:
+            return {}
+        identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if self._status_seen.get(name) == identity:
+            return last
+        self._status_seen[name] = identity
+        return read_toml(path) or {}
 
     @staticmethod
     def _extend(rows: list[Row], follower: CsvFollower) -> bool:

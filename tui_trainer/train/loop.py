@@ -12,7 +12,7 @@ import random
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -27,6 +27,12 @@ from tui_trainer.store import status as st
 from tui_trainer.store.atomic import write_bytes_atomic, write_toml_atomic
 from tui_trainer.store.csvlog import CsvAppender
 from tui_trainer.store.layout import RunPaths
+from tui_trainer.train.acceleration import (
+    Precision,
+    compile_model,
+    optimizer_kernels,
+    resolve_precision,
+)
 from tui_trainer.train.augment import mixup
 from tui_trainer.train.data import (
     BatchPipeline,
@@ -45,6 +51,7 @@ from tui_trainer.train.models import (
     set_trainable,
 )
 from tui_trainer.train.optim import build_optimizer, build_scheduler
+from tui_trainer.train.small_maps import use_small_map_convolutions
 
 STEP_COLUMNS = ["epoch", "step", "loss", "acc", "lr", "images_per_s", "device_util", "elapsed_s"]
 
@@ -118,6 +125,9 @@ class Session:
 
     splits: ImageSplits
     model: nn.Module
+    forward: Callable[..., torch.Tensor]  # the model, or torch.compile of it
+    precision: Precision
+    scaler: torch.amp.GradScaler | None  # fp16 only
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     pipeline: BatchPipeline
@@ -214,8 +224,13 @@ class RunTrainer:
         splits = self.data.get(cfg.data, self.device)
         model = build_model(cfg.model, splits.num_classes)
         model = model.to(self.device, memory_format=torch.channels_last)
+        if self.device.type == "cpu":
+            use_small_map_convolutions(model)
         set_trainable(model, cfg.model, head_only=False)
-        optimizer = build_optimizer(model, cfg)  # over everything that will ever train
+        # over everything that will ever train
+        kernels = optimizer_kernels(self.device, frozen_first=cfg.model.head_only_epochs > 0)
+        optimizer = build_optimizer(model, cfg, kernels)
+        precision = resolve_precision(cfg.train.precision, self.device)
         if cfg.model.head_only_epochs > 0:
             set_trainable(model, cfg.model, head_only=True)
         per_epoch = steps_per_epoch(len(splits.train), cfg.data.batch_size)
@@ -226,6 +241,8 @@ class RunTrainer:
         self.status.update(
             steps_per_epoch=per_epoch,
             device_name=name,
+            precision=precision.name,
+            compiled=cfg.train.compile,
             parameters=total,
             trainable_parameters=trainable,
         )
@@ -233,6 +250,9 @@ class RunTrainer:
         return Session(
             splits=splits,
             model=model,
+            forward=compile_model(model, cfg.train.compile),
+            precision=precision,
+            scaler=precision.scaler(self.device),
             optimizer=optimizer,
             scheduler=build_scheduler(optimizer, cfg, per_epoch),
             pipeline=BatchPipeline.for_run(cfg, splits, self.device),
@@ -328,10 +348,16 @@ class RunTrainer:
             if mixing:
                 lam = float(s.mix_rng.beta(cfg.data.mixup_alpha, cfg.data.mixup_alpha))
                 images, targets, labels = mixup(images, labels, classes, lam, s.generator)
-            logits = s.model(images)
-            loss = F.cross_entropy(logits, targets, label_smoothing=cfg.train.label_smoothing)
+            with s.precision.autocast(self.device):
+                logits = s.forward(images)
+                loss = F.cross_entropy(logits, targets, label_smoothing=cfg.train.label_smoothing)
             s.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if s.scaler is None:
+                loss.backward()
+            else:
+                s.scaler.scale(loss).backward()
+                if s.tracked:
+                    s.scaler.unscale_(s.optimizer)  # the norms of the true gradients
             for name, parameter in s.tracked.items():
                 if parameter.grad is None:  # frozen in this phase
                     if last_step_norm:
@@ -343,12 +369,16 @@ class RunTrainer:
                 else:
                     norm_sums[name] += norm
                     norm_steps[name] += 1
-            s.optimizer.step()
+            if s.scaler is None:
+                s.optimizer.step()
+            else:
+                s.scaler.step(s.optimizer)  # skipped when fp16 gradients overflowed
+                s.scaler.update()
             lr = s.optimizer.param_groups[0]["lr"]  # the rate this step used
             s.scheduler.step()
             with torch.no_grad():
                 batch = labels.shape[0]
-                batch_loss = loss.detach() * batch
+                batch_loss = loss.detach().float() * batch
                 batch_correct = (logits.argmax(1) == labels).sum()
                 epoch_loss += batch_loss
                 epoch_correct += batch_correct

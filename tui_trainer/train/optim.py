@@ -9,22 +9,41 @@ from tui_trainer.config.schedule import lr_at
 from tui_trainer.config.schema import RunConfig
 
 
-def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
+def build_optimizer(
+    model: nn.Module, config: RunConfig, kernels: dict[str, bool] | None = None
+) -> torch.optim.Optimizer:
     """SGD (momentum, Nesterov), Adam or AdamW over the trainable parameters. Weight decay applies
-    to every parameter, as the reports' PyTorch code does."""
+    to every parameter, as the reports' PyTorch code does. `kernels` picks the implementation
+    (acceleration.optimizer_kernels: fused on CUDA)."""
     params = [p for p in model.parameters() if p.requires_grad]
     o = config.optim
+    extra = dict(kernels or {})
     if o.name == "sgd":
         return torch.optim.SGD(
-            params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay
+            params,
+            lr=o.lr,
+            momentum=o.momentum,
+            nesterov=o.nesterov,
+            weight_decay=o.weight_decay,
+            **extra,
         )
     if o.name == "adam":
         return torch.optim.Adam(
-            params, lr=o.lr, betas=(o.betas[0], o.betas[1]), eps=o.eps, weight_decay=o.weight_decay
+            params,
+            lr=o.lr,
+            betas=(o.betas[0], o.betas[1]),
+            eps=o.eps,
+            weight_decay=o.weight_decay,
+            **extra,
         )
     if o.name == "adamw":
         return torch.optim.AdamW(
-            params, lr=o.lr, betas=(o.betas[0], o.betas[1]), eps=o.eps, weight_decay=o.weight_decay
+            params,
+            lr=o.lr,
+            betas=(o.betas[0], o.betas[1]),
+            eps=o.eps,
+            weight_decay=o.weight_decay,
+            **extra,
         )
     raise ValueError(f"unknown optimizer {o.name!r}")  # the schema forbids this
 

@@ -29,6 +29,7 @@ from tui_trainer.errors import ConfigError, ExitCode, Problem, UnavailableError
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import write_toml_atomic
 from tui_trainer.store.layout import StudyPaths, create_study_dir
+from tui_trainer.train.acceleration import configure_device, resolve_precision
 from tui_trainer.train.data import LOADING_FIELDS, DatasetCache, split_problems
 from tui_trainer.train.device import device_name, resolve_device
 from tui_trainer.train.events import Broadcast, TrainingEvents
@@ -182,13 +183,14 @@ def create_study(
 def preflight(loaded: LoadedStudy, device: torch.device, data: DatasetCache) -> None:
     """Everything that can be found wrong before a directory is written: each distinct dataset
     loads (CIFAR found or downloaded) and leaves images in every split, pretrained weights are
-    at hand, and tracked parameter names exist."""
+    at hand, tracked parameter names exist, and the device can do the precision asked for."""
     problems: list[Problem] = []
     seen_data: set[str] = set()
     seen_models: set[str] = set()
     source = str(loaded.source)
     for run in loaded.runs:
         cfg = run.config
+        resolve_precision(cfg.train.precision, device)  # UnavailableError if it cannot
         data_key = cfg.data.model_dump_json(include=LOADING_FIELDS)
         splits = data.get(cfg.data, device)
         if data_key not in seen_data:
@@ -226,8 +228,7 @@ def run_study(
     """Train every run of `loaded` in order, telling `events` (the display) as it goes, and the
     study's trainer.log. Returns the states and the signal that stopped it."""
     device = resolve_device(device_spec or loaded.preset.train.device)
-    if device.type == "cpu" and torch.get_num_threads() > (os.cpu_count() or 1):
-        torch.set_num_threads(os.cpu_count() or 1)
+    configure_device(device)
     data = DatasetCache()
     preflight(loaded, device, data)
     paths = create_study(loaded, runs_dir, device, argv if argv is not None else sys.argv, into)

@@ -50,7 +50,7 @@ class TrainerApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(PresetsScreen(self.presets))
-        running = [s for s in list_studies(self.runs_dir) if s.state == "running"]
+        running = [s for s in list_studies(self.runs_dir, summaries=False) if s.state == "running"]
         if running:  # pick a live study up again
             self.push_screen(MonitorScreen(running[0].paths.root))
             self.notify(f"{running[0].id} is running")

@@ -82,6 +82,8 @@ class MonitorScreen(Screen):
         self.focused_run: str | None = None  # the only run charted, when set
         # what the second and third charts show: 'accuracy' (train and validation) or a column
         self.metrics = {"chart-acc": "accuracy", "chart-lr": "lr"}
+        self._cells: dict[tuple[str, str], object] = {}  # what the runs table shows
+        self._shown: dict[str, object] = {}  # what the title, ETA, progress and device show
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -114,12 +116,18 @@ class MonitorScreen(Screen):
         advanced = self._advance_replay()
         if not self.follower.poll() and self._drawn and not advanced:
             return
+        # The epoch charts are the costly part: they redraw when epoch rows arrive or the view
+        # changed; a new step row or a heartbeat only touches the step chart and the text.
+        everything = not self._drawn or advanced or self.follower.epochs_changed
         self._drawn = True
         series = list(self.follower.runs.values())
         self._update_title(series)
         self._update_table(series)
-        self._update_charts(series)
-        self.query_one("#device", Static).update(device_text(series))
+        if everything:
+            self._update_charts(series)
+        else:
+            self._update_step_chart(series)
+        self._show("#device", device_text(series))
 
     def _advance_replay(self) -> bool:
         if self.replay_epoch is None or self.replay_paused:
@@ -145,10 +153,14 @@ class MonitorScreen(Screen):
                 f"  replay epoch {shown}/{self._last_epoch()} x{self.replay_speed:g}{paused}",
                 "cyan",
             )
-        self.query_one("#study-title", Static).update(title)
+        self._show("#study-title", title)
         total = sum(s.status.get("epochs", 0) or 0 for s in series)
         done = sum(s.status.get("epoch", 0) or 0 for s in series)
-        self.query_one("#study-progress", ProgressBar).update(total=max(total, 1), progress=done)
+        if self._shown.get("#study-progress") != (total, done):
+            self._shown["#study-progress"] = (total, done)
+            self.query_one("#study-progress", ProgressBar).update(
+                total=max(total, 1), progress=done
+            )
         remaining = [s.figure("eta_s") for s in series if s.state == st.RUNNING]
         per_epoch = [
             s.figure("elapsed_s") / s.status["epoch"]
@@ -161,9 +173,18 @@ class MonitorScreen(Screen):
         eta = None
         if remaining and remaining[0] is not None:
             eta = remaining[0] + (sum(per_epoch) / len(per_epoch) * queued if per_epoch else 0)
-        self.query_one("#study-eta", Static).update(
-            f"ETA {duration(eta)}" if eta is not None else ""
+        self._show("#study-eta", f"ETA {duration(eta)}" if eta is not None else "")
+
+    def _show(self, selector: str, content: Text | str) -> None:
+        """Update a Static only when its content changed: every update re-renders it."""
+        key = (
+            (content.plain, content.spans, str(content.style))
+            if isinstance(content, Text)
+            else content
         )
+        if self._shown.get(selector) != key:
+            self._shown[selector] = key
+            self.query_one(selector, Static).update(content)
 
     def _update_table(self, series: list[RunSeries]) -> None:
         table = self.query_one("#runs", DataTable)
@@ -193,12 +214,15 @@ class MonitorScreen(Screen):
             )
             if run.name not in table.rows:
                 table.add_row(*cells, key=run.name)
-            else:
+            else:  # only what changed: each update re-renders the table
                 for column, value in zip(RUN_COLUMNS, cells, strict=True):
-                    table.update_cell(run.name, column, value)
+                    shown = (value.plain, str(value.style)) if isinstance(value, Text) else value
+                    if self._cells.get((run.name, column)) != shown:
+                        table.update_cell(run.name, column, value)
+                    self._cells[run.name, column] = shown
 
     def _update_charts(self, series: list[RunSeries]) -> None:
-        loss, acc, lr, steps = [], [], [], []
+        loss, acc, lr = [], [], []
         upto = self.replay_epoch
         self.query_one("#chart-acc", MetricChart).title = self.metrics["chart-acc"]
         self.query_one("#chart-lr", MetricChart).title = self.metrics["chart-lr"]
@@ -210,11 +234,17 @@ class MonitorScreen(Screen):
             loss.append((f"{run.name} val", *run.column("val_loss", upto), colour, DOTS))
             acc += self._metric_series(run, self.metrics["chart-acc"], upto, colour)
             lr += self._metric_series(run, self.metrics["chart-lr"], upto, colour)
-            if run.state == st.RUNNING:
-                steps.append((run.name, *run.current_epoch_steps(), colour, LINE))
         self.query_one("#chart-loss", MetricChart).show(loss)
         self.query_one("#chart-acc", MetricChart).show(acc)
         self.query_one("#chart-lr", MetricChart).show(lr)
+        self._update_step_chart(series)
+
+    def _update_step_chart(self, series: list[RunSeries]) -> None:
+        steps = [
+            (run.name, *run.current_epoch_steps(), run_colour(index), LINE)
+            for index, run in enumerate(series)
+            if self.charted(run.name) and run.state == st.RUNNING
+        ]
         self.query_one("#chart-steps", MetricChart).show(steps)
 
     def _update_log(self) -> None:

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
 from tui_trainer.console.formats import STATE_STYLES
-from tui_trainer.store.reader import StudyRecord, list_studies
+from tui_trainer.store.reader import StudyRecord, list_studies, load_study
 
 COLUMNS = ("", "study", "state", "runs", "best val acc", "test acc", "description")
 
@@ -49,14 +49,15 @@ class RunsScreen(Screen):
     def on_mount(self) -> None:
         table = self.query_one("#studies", DataTable)
         table.add_columns(*COLUMNS)
-        self.reload()
         table.focus()
 
     def on_screen_resume(self) -> None:
+        """Read the studies each time the screen shows, its first time included (Textual resumes
+        a screen when it is pushed): once, not twice, on opening."""
         self.reload()
 
     def reload(self) -> None:
-        self.studies = list_studies(self.runs_dir)
+        self.studies = list_studies(self.runs_dir, summaries=False)
         self.apply_filter(self.query_one("#filter", Input).value)
 
     @on(Input.Changed, "#filter")
@@ -115,5 +116,5 @@ class RunsScreen(Screen):
         chosen = [s for s in self.studies if s.id in self.marked]
         if not chosen and self._highlighted() is not None:
             chosen = [self._highlighted()]
-        if chosen:
-            self.app.push_screen(CompareScreen(chosen))
+        if chosen:  # the list was read without summaries; the comparison table needs them
+            self.app.push_screen(CompareScreen([load_study(s.paths.root) for s in chosen]))
