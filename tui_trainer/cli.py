@@ -10,10 +10,10 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,6 +23,8 @@ from tui_trainer.errors import ExitCode, TuiTrainerError, UsageError
 
 if TYPE_CHECKING:
     from tui_trainer.config.load import LoadedStudy
+    from tui_trainer.store.reader import RunRecord, StudyRecord
+    from tui_trainer.train.study import StudyResult
 
 RUNS_DIR_ENV = "TUI_TRAINER_RUNS_DIR"
 
@@ -187,6 +189,62 @@ def run(
     raise typer.Exit(int(code))
 
 
+@app.command()
+def resume(
+    ident: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID",
+            help="A study (id, unique part of one, 'latest' or a path): resume its unfinished "
+            "runs and start those that never started. STUDY/RUN: resume that run only.",
+            show_default=False,
+        ),
+    ],
+    runs_dir: RunsDirOption = Path("runs"),
+    device: Annotated[
+        Device | None,
+        typer.Option(
+            "--device",
+            help="Where to train. [default: the run's train.device]",
+            show_default=False,
+        ),
+    ] = None,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="Plain log lines even on a terminal.")
+    ] = False,
+    detached: Annotated[
+        bool,
+        typer.Option("--detached", hidden=True, help="Started by the app: ignore SIGHUP."),
+    ] = False,
+) -> None:
+    """Continue interrupted, crashed or failed runs from their last checkpoint.
+
+    Model, optimizer, schedule, gradient scaler, random states and data order are restored, and
+    rows logged after the checkpoint are cut, so the run goes on as if it had never stopped.
+    Refused while another trainer is writing the run. Exit codes as for `run`.
+    """
+    from tui_trainer.store.reader import resolve
+
+    with reported_errors():
+        study, run_record = resolve(runs_dir, ident)
+        if detached:
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        code = _train_or_resume(
+            lambda display: _resume(study, run_record, display, device),
+            use_live=sys.stdout.isatty() and not plain,
+        )
+    raise typer.Exit(int(code))
+
+
+def _resume(
+    study: StudyRecord, run_record: RunRecord | None, display: Any, device: Device | None
+) -> StudyResult:
+    from tui_trainer.train.study import resume_study
+
+    name = run_record.name if run_record is not None else None
+    return resume_study(study, name, display, device.value if device else None)
+
+
 def _toml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -194,8 +252,16 @@ def _toml_string(text: str) -> str:
 def _train(
     loaded: LoadedStudy, runs_dir: Path, use_live: bool, into: Path | None = None
 ) -> ExitCode:
-    from tui_trainer.console.plain import PlainLog
     from tui_trainer.train.study import run_study
+
+    return _train_or_resume(
+        lambda display: run_study(loaded, runs_dir, display, into=into), use_live
+    )
+
+
+def _train_or_resume(start: Callable[[Any], StudyResult], use_live: bool) -> ExitCode:
+    """Run `start(display)` with a live display on a terminal, plain lines otherwise."""
+    from tui_trainer.console.plain import PlainLog
 
     if use_live:
         from tui_trainer.console.live import LiveDisplay
@@ -204,7 +270,7 @@ def _train(
     else:
         display = PlainLog([sys.stdout], to_study_log=False)
     try:
-        result = run_study(loaded, runs_dir, display, into=into)
+        result = start(display)
     finally:
         display.close()
     typer.echo(f"study directory: {result.study_dir}")

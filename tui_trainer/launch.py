@@ -59,13 +59,18 @@ def launch(preset: Path, overrides: Sequence[str], runs_dir: Path, study_name: s
 
 
 def trainer_pid(study_dir: Path) -> int | None:
-    """The pid of the study's trainer if it is alive (checked against its start time)."""
+    """The pid of the study's trainer (the launch's, or the latest resume's) if it is alive
+    (checked against its start time)."""
     study = read_toml(Path(study_dir) / STUDY_FILE) or {}
-    launch_record = study.get("launch")
-    if not isinstance(launch_record, dict) or st.process_alive(launch_record) is not True:
-        return None
-    pid = launch_record.get("pid")
-    return pid if isinstance(pid, int) else None
+    records = [study.get("launch")]
+    resumes = study.get("resumes")
+    if isinstance(resumes, list):
+        records += resumes
+    for record in reversed(records):
+        if isinstance(record, dict) and st.process_alive(record) is True:
+            pid = record.get("pid")
+            return pid if isinstance(pid, int) else None
+    return None
 
 
 def stop(study_dir: Path) -> int:

@@ -43,12 +43,30 @@ def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = False) -> Non
                 handle.flush()
                 os.fsync(handle.fileno())
         os.replace(temp_name, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(path)  # a failed write() names no file: name the one meant
         raise
     if durable:
         fsync_directory(path.parent)
+
+
+def sweep_temp_files(directory: Path) -> list[Path]:
+    """Remove the temp files a killed writer left in `directory` (only call it while no other
+    process writes there: the run's lock is held). Returns what was removed."""
+    removed = []
+    try:
+        entries = list(Path(directory).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.name.startswith(TEMP_PREFIX) and entry.is_file() and not entry.is_symlink():
+            with contextlib.suppress(OSError):
+                entry.unlink()
+                removed.append(entry)
+    return removed
 
 
 def write_text_atomic(path: Path, text: str, *, durable: bool = False) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tui_trainer.store.atomic import write_bytes_atomic
+
 Cell = float | int | str | None
 Row = dict[str, Cell]
 
@@ -92,8 +94,13 @@ class CsvAppender:
         unknown = set(row) - set(self.fieldnames)
         if unknown:
             raise ValueError(f"{self.path}: unknown columns {sorted(unknown)}")
-        self._writer.writerow([format_cell(row.get(name)) for name in self.fieldnames])
-        self._file.flush()
+        try:
+            self._writer.writerow([format_cell(row.get(name)) for name in self.fieldnames])
+            self._file.flush()
+        except OSError as exc:
+            if exc.filename is None:
+                exc.filename = str(self.path)
+            raise
 
     def close(self) -> None:
         self._file.close()
@@ -166,6 +173,35 @@ class CsvFollower:
                 continue  # a damaged row: skipped, never misread
             rows.append({name: parse_cell(v) for name, v in zip(self.header, fields, strict=True)})
         return rows
+
+
+def cut_rows_after(path: Path, column: str, last: int) -> int:
+    """Keep the header and the complete rows whose `column` is at most `last`; drop the rest
+    (rows a resumed run will write again) and any torn tail. The kept lines are copied byte for
+    byte and the file is replaced atomically, so a kill during the cut leaves the old file.
+    Returns how many rows were dropped; a missing file is left missing."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return 0
+    lines = data.split(b"\n")[:-1]  # the part after the last newline is torn
+    if not lines:
+        write_bytes_atomic(path, b"", durable=True)
+        return 0
+    header = _split_fields(lines[0].decode("utf-8", errors="replace").rstrip("\r")) or []
+    index = header.index(column) if column in header else None
+    kept = [lines[0]]
+    for raw in lines[1:]:
+        fields = _split_fields(raw.decode("utf-8", errors="replace").rstrip("\r"))
+        if index is None or fields is None or len(fields) != len(header):
+            continue  # a damaged row: never kept
+        value = parse_cell(fields[index])
+        if isinstance(value, int) and value <= last:
+            kept.append(raw)
+    dropped = len(lines) - len(kept)
+    if dropped or data[-1:] != b"\n":
+        write_bytes_atomic(path, b"\n".join(kept) + b"\n", durable=True)
+    return dropped
 
 
 def read_rows(path: Path) -> list[Row]:

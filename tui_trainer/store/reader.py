@@ -90,13 +90,22 @@ class StudyRecord:
         return text if isinstance(text, str) else ""
 
     @property
+    def trainer(self) -> dict[str, Any]:
+        """The identity (pid, host, start time) of the study's latest trainer: the launch, or the
+        last `tui-trainer resume` of it."""
+        resumes = (self.study or {}).get("resumes")
+        if isinstance(resumes, list) and resumes and isinstance(resumes[-1], dict):
+            return resumes[-1]
+        return self.launch
+
+    @property
     def launched(self) -> datetime | None:
         value = self.launch.get("time")
         return value if isinstance(value, datetime) else None
 
     @property
     def state(self) -> str:
-        return study_state([run.state for run in self.runs], st.process_alive(self.launch))
+        return study_state([run.state for run in self.runs], st.process_alive(self.trainer))
 
 
 def study_state(run_states: list[str], trainer_alive: bool | None) -> str:

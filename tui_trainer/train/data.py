@@ -364,6 +364,11 @@ class BatchPipeline:
         )
 
 
+def epoch_order(count: int, generator: torch.Generator) -> torch.Tensor:
+    """The shuffle of one training epoch, drawn from the run's data generator."""
+    return torch.randperm(count, generator=generator, device=generator.device)
+
+
 def iterate_batches(
     splits: ImageSplits,
     indices: torch.Tensor,
@@ -371,17 +376,21 @@ def iterate_batches(
     pipeline: BatchPipeline,
     *,
     generator: torch.Generator | None = None,
+    order: torch.Tensor | None = None,
+    first_batch: int = 0,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(images, labels) batches over `indices`: shuffled and augmented when a generator is given.
 
     In training (generator given) a last batch of a single image is dropped: BatchNorm cannot
-    train on one sample.
+    train on one sample. `order` is the epoch's shuffle when it was drawn already (epoch_order);
+    `first_batch` skips the batches a resumed epoch has trained on.
     """
     if generator is not None:
-        order = torch.randperm(len(indices), generator=generator, device=generator.device)
+        if order is None:
+            order = epoch_order(len(indices), generator)
         indices = indices[order.to(indices.device)]
     count = len(indices)
-    for start in range(0, count, batch_size):
+    for start in range(first_batch * batch_size, count, batch_size):
         chosen = indices[start : start + batch_size]
         if generator is not None and len(chosen) < 2:
             break

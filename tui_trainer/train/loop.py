@@ -1,13 +1,20 @@
 """One run, top to bottom: build data, model, optimizer and schedule; train the epochs; evaluate;
 write metrics, checkpoints, summary and status into the run directory.
 
+A resumed run (`resume=True`) loads checkpoints/last.pt, restores every state it holds, cuts the
+rows of metrics.csv and steps.csv written after it, and goes on from that epoch and step: on the
+same device it writes the rows an uninterrupted run would have written.
+
 Loss and accuracy are accumulated on the device and read once per logging interval, so the loop
 does not wait on the device every step.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import math
+import os
 import random
 import threading
 import time
@@ -15,6 +22,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,10 +31,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from tui_trainer.config.sweep import RunSpec
+from tui_trainer.errors import UnavailableError
 from tui_trainer.store import status as st
-from tui_trainer.store.atomic import write_bytes_atomic, write_toml_atomic
-from tui_trainer.store.csvlog import CsvAppender
+from tui_trainer.store.atomic import read_toml, sweep_temp_files, write_toml_atomic
+from tui_trainer.store.csvlog import CsvAppender, cut_rows_after, read_rows
 from tui_trainer.store.layout import RunPaths
+from tui_trainer.train import checkpoint
 from tui_trainer.train.acceleration import (
     Precision,
     compile_model,
@@ -38,6 +48,7 @@ from tui_trainer.train.data import (
     BatchPipeline,
     DatasetCache,
     ImageSplits,
+    epoch_order,
     iterate_batches,
     steps_per_epoch,
 )
@@ -87,7 +98,35 @@ class Interrupted(Exception):
 
 
 class Diverged(Exception):
-    """The training loss became NaN or infinite."""
+    """The training loss (or the weights) became NaN or infinite."""
+
+
+class StorageError(UnavailableError):
+    """The run directory cannot be written (disk full, read-only, no permission): the study
+    stops, since every later write would fail too. What was written before stays intact."""
+
+
+# Errors of the file system the run directory lives on, as opposed to a bug or bad data.
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM}
+
+
+def storage_error(exc: OSError, run_root: Path) -> StorageError | None:
+    """A StorageError naming the path, when `exc` is a write failure inside the run directory."""
+    if exc.errno not in STORAGE_ERRNOS:
+        return None
+    filename = exc.filename or str(run_root)
+    if exc.errno in (errno.EACCES, errno.EPERM) and not _inside(Path(filename), run_root):
+        return None  # e.g. an unreadable dataset: not the run directory's fault
+    return StorageError(f"cannot write {filename}: {exc.strerror or os.strerror(exc.errno)}")
+
+
+def _inside(path: Path, run_root: Path) -> bool:
+    """Whether `path` is in the runs directory that holds `run_root` (runs/<study>/<run>)."""
+    try:
+        path.resolve().relative_to(run_root.resolve().parent.parent)
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -100,6 +139,18 @@ class EpochStats:
     # per tracked parameter: the 2-norm of its gradient (last step, or mean over the steps that
     # had one); None when it had none (frozen)
     grad_norms: dict[str, float | None]
+
+
+@dataclass
+class Progress:
+    """Where a run stands: what a resumed run starts from (an empty one starts at epoch 1)."""
+
+    epoch: int = 0  # finished epochs
+    partial: dict[str, Any] | None = None  # inside epoch `epoch + 1`: its order, step and sums
+    best_val_acc: float = -1.0
+    best_epoch: int = 0
+    elapsed_s: float = 0.0
+    last_row: dict[str, Any] = field(default_factory=dict)  # metrics.csv's last kept row
 
 
 @dataclass
@@ -138,13 +189,15 @@ class Session:
     sampler: DeviceSampler
     metrics_log: CsvAppender
     steps_log: CsvAppender
+    progress: Progress
     started: float = field(default_factory=time.perf_counter)
     best_val_acc: float = -1.0
     best_epoch: int = 0
 
     def close(self) -> None:
-        self.metrics_log.close()
-        self.steps_log.close()
+        for log in (self.metrics_log, self.steps_log):
+            with contextlib.suppress(OSError):  # a full disk: the rows written so far stay
+                log.close()
 
 
 class RunTrainer:
@@ -159,6 +212,7 @@ class RunTrainer:
         data: DatasetCache,
         events: TrainingEvents,
         stop: threading.Event,
+        resume: bool = False,
     ):
         self.spec = spec
         self.config = spec.config
@@ -167,12 +221,22 @@ class RunTrainer:
         self.data = data
         self.events = events
         self.stop = stop
+        self.resume = resume
+        before = (read_toml(paths.status) or {}) if resume else {}
+        resumed = {}
+        if resume:
+            count = before.get("resumes")
+            resumed = {
+                "resumes": (count if isinstance(count, int) else 0) + 1,
+                "resumed": utc_now(),
+            }
         self.status = st.StatusFile(
             paths.status,
             {
                 "state": st.RUNNING,
                 **st.process_identity(),
-                "started": utc_now(),
+                "started": before.get("started") or utc_now(),
+                **resumed,
                 "epoch": 0,
                 "epochs": spec.config.train.epochs,
                 "step": 0,
@@ -184,9 +248,11 @@ class RunTrainer:
     # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> RunOutcome:
-        self.status.start_heartbeat()
+        """Train the run. Raises StorageError (after recording what it can) when the run
+        directory cannot be written, and KeyboardInterrupt on a second Ctrl-C."""
         session: Session | None = None
         try:
+            self.status.start_heartbeat()
             session = self._setup()
             summary = self._train(session)
             self.status.finish(
@@ -198,23 +264,38 @@ class RunTrainer:
             self.events.run_finished(self.spec.name, st.COMPLETED, summary, "")
             return RunOutcome(st.COMPLETED, summary=summary)
         except Interrupted:
-            message = f"stopped by request after epoch {self.status.snapshot().get('epoch', 0)}"
+            now = self.status.snapshot()
+            message = f"stopped by request in epoch {now.get('epoch', 0) + 1}"
+            if now.get("step"):
+                message += f" at step {now['step']}"
             return self._end(st.INTERRUPTED, message)
         except Diverged as exc:
             return self._end(st.DIVERGED, str(exc))
         except KeyboardInterrupt:
             self._end(st.INTERRUPTED, "stopped at once (second interrupt)")
             raise
+        except OSError as exc:
+            problem = storage_error(exc, self.paths.root)
+            if problem is None:
+                return self._failed(exc)
+            self._end(st.FAILED, str(problem))
+            raise problem from None
         except Exception as exc:
-            self.events.note(f"{self.spec.name} failed:\n{traceback.format_exc()}", log_only=True)
-            return self._end(st.FAILED, f"{type(exc).__name__}: {exc}")
+            return self._failed(exc)
         finally:
             self.status.stop_heartbeat()
             if session is not None:
                 session.close()
 
+    def _failed(self, exc: Exception) -> RunOutcome:
+        self.events.note(f"{self.spec.name} failed:\n{traceback.format_exc()}", log_only=True)
+        return self._end(st.FAILED, f"{type(exc).__name__}: {exc}")
+
     def _end(self, state: str, message: str) -> RunOutcome:
-        self.status.finish(state, message=message)
+        try:
+            self.status.finish(state, message=message)
+        except OSError as exc:  # the disk is full: readers will call the run crashed
+            self.events.note(f"{self.spec.name}: could not record state {state}: {exc}")
         self.events.run_finished(self.spec.name, state, None, message)
         return RunOutcome(state, message=message)
 
@@ -247,36 +328,122 @@ class RunTrainer:
             trainable_parameters=trainable,
         )
         self.events.run_started(self.spec.name, cfg.train.epochs, per_epoch, name)
-        return Session(
+        scaler = precision.scaler(self.device)
+        scheduler = build_scheduler(optimizer, cfg, per_epoch)
+        pipeline = BatchPipeline.for_run(cfg, splits, self.device)
+        generator = torch.Generator(device=self.device).manual_seed(cfg.train.seed)
+        mix_rng = np.random.default_rng(cfg.train.seed)
+        tracked = tracked_parameters(model, cfg.train.track_grad_norm)
+        progress = Progress()
+        if self.resume:
+            progress = self._restore(model, optimizer, scheduler, scaler, generator, mix_rng)
+            self._cut_logs(progress, per_epoch)
+            if cfg.model.head_only_epochs and progress.epoch > cfg.model.head_only_epochs:
+                set_trainable(model, cfg.model, head_only=False)
+            self.status.update(
+                epoch=progress.epoch,
+                step=(progress.partial or {}).get("step", 0),
+                best_val_acc=progress.best_val_acc,
+                best_epoch=progress.best_epoch,
+            )
+        session = Session(
             splits=splits,
             model=model,
             forward=compile_model(model, cfg.train.compile),
             precision=precision,
-            scaler=precision.scaler(self.device),
+            scaler=scaler,
             optimizer=optimizer,
-            scheduler=build_scheduler(optimizer, cfg, per_epoch),
-            pipeline=BatchPipeline.for_run(cfg, splits, self.device),
-            generator=torch.Generator(device=self.device).manual_seed(cfg.train.seed),
-            mix_rng=np.random.default_rng(cfg.train.seed),
-            tracked=tracked_parameters(model, cfg.train.track_grad_norm),
+            scheduler=scheduler,
+            pipeline=pipeline,
+            generator=generator,
+            mix_rng=mix_rng,
+            tracked=tracked,
             steps_per_epoch=per_epoch,
             sampler=sampler,
             metrics_log=CsvAppender(
                 self.paths.metrics, metric_columns(splits.num_classes, cfg.train.track_grad_norm)
             ),
             steps_log=CsvAppender(self.paths.steps, STEP_COLUMNS),
+            progress=progress,
+            best_val_acc=progress.best_val_acc,
+            best_epoch=progress.best_epoch,
         )
+        session.started -= progress.elapsed_s
+        return session
+
+    # -- resuming ------------------------------------------------------------------------------
+
+    def _restore(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        scaler: torch.amp.GradScaler | None,
+        generator: torch.Generator,
+        mix_rng: np.random.Generator,
+    ) -> Progress:
+        """Load checkpoints/last.pt into the run's objects; the run's Progress. No checkpoint
+        (none written yet, or train.save_checkpoints off): the run starts over."""
+        name = self.spec.name
+        sweep_temp_files(self.paths.root)
+        sweep_temp_files(self.paths.checkpoints)
+        path = self.paths.checkpoints / checkpoint.LAST
+        if not path.exists():
+            self.events.note(f"{name}: no checkpoint to resume from; starting at epoch 1")
+            return Progress()
+        payload = checkpoint.load(path, map_location=self.device)
+        try:
+            model.load_state_dict(payload["model"])
+            optimizer.load_state_dict(payload["optimizer"])
+            scheduler.load_state_dict(payload["scheduler"])
+            if scaler is not None and payload.get("scaler"):
+                scaler.load_state_dict(payload["scaler"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise checkpoint.CheckpointError(
+                f"{path}: does not fit this run's model or optimizer ({exc})"
+            ) from None
+        if "rng" in payload:
+            checkpoint.restore_rng(payload["rng"], generator, mix_rng)
+        else:
+            self.events.note(
+                f"{name}: {path.name} predates saved random states; the resumed epochs draw "
+                "new ones and will not repeat an uninterrupted run exactly"
+            )
+        epoch = int(payload.get("epoch", 0))
+        partial = payload.get("partial")
+        where = f"epoch {epoch + 1}"
+        if partial:
+            where += f", step {partial['step'] + 1}"
+        self.events.note(f"{name}: resuming from {path.name} at {where}")
+        return Progress(
+            epoch=epoch,
+            partial=partial,
+            best_val_acc=float(payload.get("best_val_acc", -1.0)),
+            best_epoch=int(payload.get("best_epoch", 0)),
+            elapsed_s=float(payload.get("elapsed_s", 0.0)),
+        )
+
+    def _cut_logs(self, progress: Progress, per_epoch: int) -> None:
+        """Drop the rows written after the checkpoint: the resumed run writes them again."""
+        step = progress.epoch * per_epoch + (progress.partial or {}).get("step", 0)
+        dropped = cut_rows_after(self.paths.metrics, "epoch", progress.epoch)
+        cut_rows_after(self.paths.steps, "step", step)
+        if dropped:
+            self.events.note(f"{self.spec.name}: cut {dropped} epoch row(s) after the checkpoint")
+        rows = read_rows(self.paths.metrics)
+        progress.last_row = dict(rows[-1]) if rows else {}
 
     def _train(self, s: Session) -> dict[str, Any]:
         """Every epoch, then the test set; returns the summary."""
         cfg = self.config
         eval_batch = _eval_batch(cfg.data.batch_size)
-        last_row: dict[str, Any] = {}
-        for epoch in range(1, cfg.train.epochs + 1):
+        last_row: dict[str, Any] = s.progress.last_row
+        for epoch in range(s.progress.epoch + 1, cfg.train.epochs + 1):
             if cfg.model.head_only_epochs and epoch == cfg.model.head_only_epochs + 1:
                 set_trainable(s.model, cfg.model, head_only=False)
                 self.events.note(f"{self.spec.name}: epoch {epoch}, unfreezing feature blocks")
-            trained = self._train_epoch(s, epoch)
+            partial, s.progress.partial = s.progress.partial, None
+            trained = self._train_epoch(s, epoch, partial)
             val = evaluate(s.model, s.splits, s.splits.val, s.pipeline, eval_batch)
             elapsed = round(time.perf_counter() - s.started, 3)
             row = {
@@ -325,7 +492,10 @@ class RunTrainer:
 
     # -- one epoch -----------------------------------------------------------------------------
 
-    def _train_epoch(self, s: Session, epoch: int) -> EpochStats:
+    def _train_epoch(
+        self, s: Session, epoch: int, partial: Mapping[str, Any] | None = None
+    ) -> EpochStats:
+        """Train one epoch; `partial` (from a checkpoint) continues one stopped inside it."""
         cfg = self.config
         s.model.train()
         freeze_batchnorm_statistics(s.model)
@@ -338,12 +508,33 @@ class RunTrainer:
         epoch_loss, epoch_correct = zero.clone(), zero.clone()
         window_loss, window_correct = zero.clone(), zero.clone()
         epoch_images = window_images = 0
-        started = window_started = time.perf_counter()
+        done, seconds_before = 0, 0.0
         lr = s.optimizer.param_groups[0]["lr"]
+        if partial is None:
+            order = epoch_order(len(s.splits.train), s.generator)
+        else:
+            order, done = partial["order"].to(self.device), int(partial["step"])
+            sums = {key: value.clone() for key, value in partial["sums"].items()}
+            epoch_loss, epoch_correct = sums["epoch_loss"], sums["epoch_correct"]
+            window_loss, window_correct = sums["window_loss"], sums["window_correct"]
+            epoch_images = int(partial["epoch_images"])
+            window_images = int(partial["window_images"])
+            for name in s.tracked:
+                if name in partial["norm_sums"]:
+                    norm_sums[name] = partial["norm_sums"][name].clone()
+                    norm_steps[name] = int(partial["norm_steps"][name])
+            seconds_before, lr = float(partial["seconds"]), float(partial["lr"])
+        started = window_started = time.perf_counter()
         batches = iterate_batches(
-            s.splits, s.splits.train, cfg.data.batch_size, s.pipeline, generator=s.generator
+            s.splits,
+            s.splits.train,
+            cfg.data.batch_size,
+            s.pipeline,
+            generator=s.generator,
+            order=order,
+            first_batch=done,
         )
-        for step, (images, labels) in enumerate(batches, start=1):
+        for step, (images, labels) in enumerate(batches, start=done + 1):
             targets = labels
             if mixing:
                 lam = float(s.mix_rng.beta(cfg.data.mixup_alpha, cfg.data.mixup_alpha))
@@ -415,12 +606,31 @@ class RunTrainer:
                 window_images, window_started = 0, now
             self.events.step(self.spec.name, epoch, step, loss_value, images_per_s)
             if self.stop.is_set():
+                if cfg.train.save_checkpoints:
+                    partial_state = {
+                        "step": step,
+                        "order": order,
+                        "sums": {
+                            "epoch_loss": epoch_loss,
+                            "epoch_correct": epoch_correct,
+                            "window_loss": window_loss,
+                            "window_correct": window_correct,
+                        },
+                        "epoch_images": epoch_images,
+                        "window_images": window_images,
+                        "norm_sums": norm_sums,
+                        "norm_steps": norm_steps,
+                        "seconds": seconds_before + time.perf_counter() - started,
+                        "lr": lr,
+                    }
+                    self._check_finite(window_loss.item() / max(window_images, 1), epoch, step)
+                    self._save_checkpoints(s, epoch - 1, False, partial=partial_state)
                 raise Interrupted()
         if epoch_images == 0:
             raise RuntimeError("the epoch had no training batch")
         mean_loss = epoch_loss.item() / epoch_images
         self._check_finite(mean_loss, epoch, s.steps_per_epoch)
-        seconds = time.perf_counter() - started
+        seconds = seconds_before + time.perf_counter() - started
         accuracy = epoch_correct.item() / epoch_images
         norms = {
             name: total.item() / norm_steps[name] if norm_steps[name] else None
@@ -437,20 +647,41 @@ class RunTrainer:
 
     # -- outputs -------------------------------------------------------------------------------
 
-    def _save_checkpoints(self, s: Session, epoch: int, improved: bool) -> None:
+    def _save_checkpoints(
+        self,
+        s: Session,
+        epoch: int,
+        improved: bool,
+        partial: Mapping[str, Any] | None = None,
+    ) -> None:
+        """best.pt (when `improved`), then last.pt: last.pt is the commit point of an epoch, so
+        a kill between the two only repeats that epoch on resume. Non-finite weights are never
+        written: the run is diverged instead."""
         directory = self.paths.checkpoints
         directory.mkdir(exist_ok=True)
         weights = s.model.state_dict()
+        if not checkpoint.all_finite(weights):
+            where = f"epoch {epoch + 1}, step {partial['step']}" if partial else f"epoch {epoch}"
+            raise Diverged(
+                f"the weights became NaN or infinite by {where}; the learning rate "
+                f"(optim.lr = {self.config.optim.lr:g}) is likely too high for this model"
+            )
+        if improved:
+            checkpoint.save(directory / checkpoint.BEST, {"epoch": epoch, "model": weights})
         last = {
+            "format": checkpoint.FORMAT,
             "epoch": epoch,
             "model": weights,
             "optimizer": s.optimizer.state_dict(),
             "scheduler": s.scheduler.state_dict(),
+            "scaler": s.scaler.state_dict() if s.scaler is not None else None,
+            "rng": checkpoint.capture_rng(s.generator, s.mix_rng),
+            "best_val_acc": s.best_val_acc,
+            "best_epoch": s.best_epoch,
+            "elapsed_s": time.perf_counter() - s.started,
+            "partial": dict(partial) if partial is not None else None,
         }
-        write_bytes_atomic(directory / "last.pt", _serialize(last), durable=True)
-        if improved:
-            best = _serialize({"epoch": epoch, "model": weights})
-            write_bytes_atomic(directory / "best.pt", best, durable=True)
+        checkpoint.save(directory / checkpoint.LAST, last)
 
     def _summary(self, s: Session, test: Evaluation, last_row: Mapping[str, Any]) -> dict[str, Any]:
         total, trainable = count_parameters(s.model)
@@ -480,11 +711,3 @@ class RunTrainer:
 
 def _eval_batch(train_batch: int) -> int:
     return max(256, train_batch)
-
-
-def _serialize(obj: Any) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    return buffer.getvalue()

@@ -1,7 +1,9 @@
-"""Run a whole study: create its directory, record provenance, train each run in turn.
+"""Run a whole study: create its directory, record provenance, train each run in turn; or resume
+the unfinished runs of one.
 
-Signals: the first SIGINT or SIGTERM asks the current run to stop after its current step (the
-finished epochs stay on disk, the run reads `interrupted`); a second SIGINT stops at once.
+Signals: the first SIGINT or SIGTERM asks the current run to stop after its current step (it
+checkpoints there, the finished epochs stay on disk, the run reads `interrupted`); a second SIGINT
+stops at once. A trainer holds a flock on every run directory it writes (store/lock.py).
 """
 
 from __future__ import annotations
@@ -24,11 +26,16 @@ import torch
 
 from tui_trainer import __version__
 from tui_trainer.config.load import LoadedStudy
+from tui_trainer.config.schema import RunConfig
+from tui_trainer.config.sweep import RunSpec
 from tui_trainer.console.plain import PlainLog
 from tui_trainer.errors import ConfigError, ExitCode, Problem, UnavailableError
+from tui_trainer.store import resumable
 from tui_trainer.store import status as st
-from tui_trainer.store.atomic import write_toml_atomic
+from tui_trainer.store.atomic import read_toml, write_toml_atomic
 from tui_trainer.store.layout import StudyPaths, create_study_dir
+from tui_trainer.store.lock import LockHeld, RunLocks
+from tui_trainer.store.reader import StudyRecord
 from tui_trainer.train.acceleration import configure_device, resolve_precision
 from tui_trainer.train.data import LOADING_FIELDS, DatasetCache, split_problems
 from tui_trainer.train.device import device_name, resolve_device
@@ -232,28 +239,122 @@ def run_study(
     data = DatasetCache()
     preflight(loaded, device, data)
     paths = create_study(loaded, runs_dir, device, argv if argv is not None else sys.argv, into)
+    with RunLocks() as locks:
+        try:
+            locks.acquire_all(paths.run(run.name).root for run in loaded.runs)
+        except LockHeld as held:
+            raise UnavailableError(f"{held.path}: another trainer is writing it") from None
+        return _train_runs(paths, [(run, False) for run in loaded.runs], device, data, events)
+
+
+def _train_runs(
+    paths: StudyPaths,
+    runs: list[tuple[RunSpec, bool]],
+    device: torch.device,
+    data: DatasetCache,
+    events: TrainingEvents,
+    before: dict[str, str] | None = None,
+) -> StudyResult:
+    """Train `runs` ((spec, resume) pairs) in order under the stop signals. The result holds the
+    state of each of them; one never reached keeps its state from `before` (else queued)."""
     result = StudyResult(study_dir=paths.root)
     # trainer.log gets the plain lines whatever the display is.
     events = Broadcast(events, PlainLog(to_study_log=True))
-    events.study_started(
-        paths.id, paths.root, [(r.name, r.config.train.epochs) for r in loaded.runs]
-    )
+    events.study_started(paths.id, paths.root, [(r.name, r.config.train.epochs) for r, _ in runs])
     stop = StopSignals()
     with stop.installed():
         try:
-            for run in loaded.runs:
+            for run, resume in runs:
                 if stop.event.is_set():
                     break
-                trainer = RunTrainer(run, paths.run(run.name), device, data, events, stop.event)
+                trainer = RunTrainer(
+                    run, paths.run(run.name), device, data, events, stop.event, resume=resume
+                )
                 result.states[run.name] = trainer.run().state
         except KeyboardInterrupt:
             result.signal_number = int(signal.SIGINT)
         else:
             result.signal_number = stop.signal_number
-    for run in loaded.runs:
-        result.states.setdefault(run.name, st.QUEUED)
+    for run, _ in runs:
+        result.states.setdefault(run.name, (before or {}).get(run.name, st.QUEUED))
     events.study_finished(result.states)
     return result
 
 
-__all__ = ["StudyResult", "create_study", "run_study"]
+def run_config(path: Path) -> RunConfig:
+    """A run's config.toml, validated again (it may have been edited by hand)."""
+    import pydantic
+
+    data = read_toml(path)
+    if data is None:
+        raise ConfigError([Problem("missing or not valid TOML", source=str(path))])
+    try:
+        return RunConfig.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems = [
+            Problem(error["msg"], source=str(path), key=".".join(map(str, error["loc"])))
+            for error in exc.errors()
+        ]
+        raise ConfigError(problems) from None
+
+
+def resume_study(
+    study: StudyRecord,
+    run_name: str | None,
+    events: TrainingEvents,
+    device_spec: str | None = None,
+    argv: Sequence[str] | None = None,
+) -> StudyResult:
+    """Continue the unfinished runs of `study` (or only `run_name`) from their last checkpoints,
+    and start its runs that never started. Refuses (UnavailableError) when another trainer
+    writes any of them."""
+    targets = resumable.plan(study, run_name)
+    specs = []
+    for target in targets:
+        config = run_config(target.run.paths.config)
+        swept = target.run.status.get("swept")
+        values = dict(swept) if isinstance(swept, dict) else {}
+        specs.append((RunSpec(target.name, values, config), target.from_checkpoint))
+    paths = study.paths
+    with RunLocks() as locks:
+        try:
+            locks.acquire_all(target.run.paths.root for target in targets)
+        except LockHeld as held:
+            raise UnavailableError(
+                f"{held.path}: another trainer is writing it; stop that one first"
+            ) from None
+        device = resolve_device(device_spec or specs[0][0].config.train.device)
+        configure_device(device)
+        _record_resume(paths, [t.name for t in targets], device, argv or sys.argv)
+        before = {run.name: run.state for run in study.runs}
+        return _train_runs(paths, specs, device, DatasetCache(), events, before=before)
+
+
+def _record_resume(
+    paths: StudyPaths, names: list[str], device: torch.device, argv: Sequence[str]
+) -> None:
+    """Append this trainer to study.toml's `resumes`, so that readers (and the app's stop key)
+    find the live trainer of the study."""
+    study = read_toml(paths.study)
+    if study is None:
+        raise UnavailableError(f"{paths.study}: missing or not valid TOML")
+    resumes = study.get("resumes")
+    resumes = list(resumes) if isinstance(resumes, list) else []
+    resumes.append(
+        {
+            "time": datetime.now(timezone.utc).astimezone(),
+            **st.process_identity(),
+            "command": list(argv),
+            "runs": names,
+            "device": str(device),
+            "device_name": device_name(device),
+        }
+    )
+    study["resumes"] = resumes
+    try:
+        write_toml_atomic(paths.study, study, durable=True)
+    except OSError as exc:
+        raise UnavailableError(f"cannot write {paths.study}: {exc.strerror}") from None
+
+
+__all__ = ["StudyResult", "create_study", "resume_study", "run_study"]
