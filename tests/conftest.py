@@ -42,6 +42,8 @@ device = "cpu"
 log_every_steps = 5
 """
 
+FOUR_EPOCHS = TINY_PRESET.replace("epochs = 2", "epochs = 4")
+
 
 @pytest.fixture
 def write_preset(tmp_path: Path) -> Callable[..., Path]:
@@ -91,3 +93,27 @@ def cifar_data_dir(cifar_archives, tmp_path, monkeypatch) -> Path:
     monkeypatch.setattr(cifar, "SPECS", specs)
     monkeypatch.setenv("TUI_TRAINER_DATA", str(directory))
     return directory
+
+
+@pytest.fixture(scope="session")
+def four_epoch_reference(tmp_path_factory) -> dict:
+    """The rows and summary of an uninterrupted run of FOUR_EPOCHS, trained once per session:
+    what a resumed run must reproduce."""
+    from tests.test_training import Recorder
+    from tui_trainer.config import load_study
+    from tui_trainer.errors import ExitCode
+    from tui_trainer.store.atomic import read_toml
+    from tui_trainer.store.csvlog import read_rows
+    from tui_trainer.train.study import run_study
+
+    directory = tmp_path_factory.mktemp("reference")
+    preset = directory / "preset.toml"
+    preset.write_text(FOUR_EPOCHS)
+    result = run_study(load_study(preset), directory / "runs", Recorder(), argv=["test"])
+    assert result.exit_code == ExitCode.OK
+    run = result.study_dir / "run"
+    return {
+        "metrics": read_rows(run / "metrics.csv"),
+        "steps": read_rows(run / "steps.csv"),
+        "summary": read_toml(run / "summary.toml"),
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from typer.testing import CliRunner
 
@@ -298,3 +300,50 @@ def test_unquoted_dotted_sweep_key_gets_a_hint(write_preset):
 def test_an_absurdly_long_preset_path(runs_dir):
     output = cli_fails(["x" * 5000 + ".toml"], runs_dir)
     assert "cannot read: File name too long" in output
+
+
+# -- the hostile-input corpus: every malformed preset gets one located line and exit 2 --------
+
+HOSTILE_PRESETS = {
+    "syntax error": TINY_PRESET.replace("lr = 0.1", "lr = = 0.1"),
+    "unterminated string": TINY_PRESET.replace('name = "tiny"', 'name = "tiny'),
+    "wrong type": TINY_PRESET.replace("epochs = 2", 'epochs = "two"'),
+    "negative learning rate": TINY_PRESET.replace("lr = 0.1", "lr = -0.1"),
+    "zero learning rate": TINY_PRESET.replace("lr = 0.1", "lr = 0.0"),
+    "infinite learning rate": TINY_PRESET.replace("lr = 0.1", "lr = inf"),
+    "zero epochs": TINY_PRESET.replace("epochs = 2", "epochs = 0"),
+    "val fraction of one": TINY_PRESET.replace(
+        "batch_size = 64", "batch_size = 64\nval_fraction = 1.0"
+    ),
+    "val fraction above one": TINY_PRESET.replace(
+        "batch_size = 64", "batch_size = 64\nval_fraction = 1.5"
+    ),
+    "unknown dataset": TINY_PRESET.replace('"digits"', '"imagenet"'),
+    "unknown architecture": TINY_PRESET.replace('"mobilenet_v1"', '"vgg16"'),
+    "unknown key": TINY_PRESET.replace("seed = 0", "seed = 0\nseeds = 1"),
+    "empty sweep": TINY_PRESET + '\n[sweep]\n"optim.lr" = []\n',
+    "a sweep of a million runs": TINY_PRESET
+    + "\n[sweep]\n"
+    + "\n".join(
+        f'"train.{k}" = [{", ".join(str(i + 1) for i in range(100))}]'
+        for k in ("seed", "epochs", "log_every_steps")
+    )
+    + "\n",
+    "wrong type inside a sweep": TINY_PRESET + '\n[sweep]\n"train.epochs" = [1, "2"]\n',
+    "a table where a value belongs": TINY_PRESET.replace("lr = 0.1", "lr = {value = 0.1}"),
+}
+
+
+@pytest.mark.parametrize("case", [*HOSTILE_PRESETS, "non-UTF-8 bytes"])
+def test_hostile_presets_get_one_located_line_and_exit_2(tmp_path, case):
+    path = tmp_path / "hostile.toml"
+    if case == "non-UTF-8 bytes":
+        path.write_bytes(TINY_PRESET.replace('"tiny test study"', '"caf\xe9"').encode("latin-1"))
+    else:
+        path.write_text(HOSTILE_PRESETS[case], encoding="utf-8")
+    runs_dir = tmp_path / "runs"
+    output = cli_fails([str(path)], runs_dir)
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    (line,) = lines
+    assert re.match(rf"error: {re.escape(str(path))}:\d+(:\d+)?: \S", line), line

@@ -79,3 +79,15 @@ def test_compare_screen(snap_compare, study, runs_dir):
     assert snap_compare(
         create_app(runs_dir), terminal_size=SIZE, press=["r", "space", "down", "space", "c"]
     )
+
+
+def test_monitor_of_a_crashed_study_offers_resume(snap_compare, study, runs_dir):
+    from tests.unfinished import make_unfinished
+
+    make_unfinished(study, "lr=0.5", "crashed", epoch=7)
+
+    async def open_monitor(pilot):
+        await pilot.app.push_screen(MonitorScreen(study))
+        await pilot.pause(0.3)
+
+    assert snap_compare(create_app(runs_dir), terminal_size=SIZE, run_before=open_monitor)

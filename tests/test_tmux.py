@@ -1,5 +1,6 @@
 """The real `tui-trainer` in a real terminal (tmux): launch the quickstart, kill the terminal,
-and check that training finished anyway and that a fresh `tui-trainer` lists the study."""
+and check that training finished anyway and that a fresh `tui-trainer` lists the study; resume an
+interrupted study from the monitor."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tui_trainer.store.reader import list_studies
+from tests.conftest import TINY_PRESET
+from tui_trainer.store.atomic import read_toml
+from tui_trainer.store.reader import list_studies, load_study
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -73,5 +76,32 @@ def test_training_survives_the_terminal_and_is_listed_again(tmp_path):
         screen = tmux.wait_for(study.id)
         row = next(line for line in screen.splitlines() if study.id in line)
         assert "completed" in row and "1/1" in row
+    finally:
+        tmux("kill-server")
+
+
+def test_an_interrupted_study_is_resumed_from_the_monitor(tmp_path, write_preset):
+    from tests.unfinished import interrupted_study
+
+    runs_dir = tmp_path / "runs"
+    study = interrupted_study(write_preset(TINY_PRESET), runs_dir)
+    tmux = Tmux(f"tui-trainer-test-{uuid.uuid4().hex[:8]}")
+    python = Path(sys.executable)
+    try:
+        tmux.start(f"cd {os.getcwd()} && exec {python} -m tui_trainer --runs-dir {runs_dir}")
+        tmux.wait_for("quickstart")
+        tmux("send-keys", "-t", "app", "r")  # the runs browser
+        tmux.wait_for(study.name)
+        tmux("send-keys", "-t", "app", "Enter")  # its monitor
+        tmux.wait_for("interrupted  r resumes")
+        tmux("send-keys", "-t", "app", "r")
+        tmux.wait_for("Resume 1 run(s)")
+        tmux("send-keys", "-t", "app", "y")
+        tmux.wait_for("resuming")
+        tmux.wait_for("completed", timeout=300)
+        (run,) = load_study(study).runs
+        assert run.state == "completed" and run.epoch == 2
+        (resumed,) = read_toml(study / "study.toml")["resumes"]
+        assert resumed["runs"] == ["run"] and resumed["command"][1] == "resume"
     finally:
         tmux("kill-server")

@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input, Static
@@ -495,3 +496,330 @@ def test_editor_always_has_room_for_another_axis(runs_dir, write_preset):
             assert len(editor.checked.runs) == 2 * 2 * 1 * 2 * 2
 
     run(scenario())
+
+
+# -- resume: r in the monitor and the runs browser ------------------------------------------------
+
+
+class FakeTrainer:
+    """What the fake `launch.resume` returns: a trainer process that starts nothing."""
+
+    pid = 4242
+
+    def __init__(self, alive: bool = False):
+        self.alive = alive
+
+    def poll(self):
+        return None if self.alive else 0
+
+
+class Resumes(list):
+    """The calls of the fake `launch.resume`; `alive`: whether the trainers it returns run."""
+
+    alive = False
+
+
+@pytest.fixture
+def resumes(monkeypatch):
+    """tui_trainer.launch.resume replaced by one that trains nothing and notes its calls."""
+    from tui_trainer.launch import Launched
+
+    calls = Resumes()
+
+    def resume(study_dir, runs_dir, run_name=None):
+        calls.append((Path(study_dir), Path(runs_dir), run_name))
+        return Launched(Path(study_dir), FakeTrainer(alive=calls.alive))
+
+    monkeypatch.setattr("tui_trainer.launch.resume", resume)
+    return calls
+
+
+def record_notes(app) -> list[tuple[str, str]]:
+    """(message, severity) of every notification the app shows from now on."""
+    notes = []
+    notify = app.notify
+
+    def record(message, **kwargs):
+        notes.append((str(message), kwargs.get("severity", "information")))
+        return notify(message, **kwargs)
+
+    app.notify = record
+    return notes
+
+
+def title_of(screen) -> str:
+    return str(screen.query_one("#study-title", Static).render())
+
+
+@pytest.mark.parametrize("state", ["crashed", "interrupted"])
+def test_monitor_offers_resume_asks_then_resumes_and_stays(runs_dir, resumes, state):
+    from tests.unfinished import make_unfinished
+    from tui_trainer.store.synthetic import write_synthetic_study
+    from tui_trainer.ui.widgets.confirm import Confirm
+
+    study = write_synthetic_study(runs_dir)
+    make_unfinished(study, "lr=0.5", state, epoch=7)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            notes = record_notes(app)
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            monitor = app.screen
+            assert f"{state}  r resumes" in title_of(monitor)
+            runs = monitor.query_one("#runs", DataTable)
+            assert cell(runs, 2, 1) == state and cell(runs, 2, 2) == "7/15"
+            await pilot.press("r")
+            assert isinstance(app.screen, Confirm)
+            assert app.screen.question == (
+                f"Resume 1 run(s) of {study.name} from their last checkpoints?\nlr=0.5"
+            )
+            await pilot.press("n")  # changed my mind
+            assert app.screen is monitor and resumes == []
+            resumes.alive = True  # the resumed trainer is still starting
+            await pilot.press("r", "y")
+            await pilot.pause()
+            assert resumes == [(study, runs_dir, None)]
+            assert app.screen is monitor  # already the monitor of that study: stays
+            assert (f"resuming {study.name} (pid 4242)", "information") in notes
+            await pilot.press("r")  # again, before the new trainer wrote anything: refused
+            assert app.screen is monitor and len(resumes) == 1
+            assert notes[-1][0] == f"{study.name}: its trainer (pid 4242) is still running"
+
+    run(scenario())
+
+
+def test_resume_key_on_a_finished_or_live_study_says_why_and_starts_nothing(runs_dir, resumes):
+    from tui_trainer.store import status as st
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    finished = write_synthetic_study(runs_dir)
+    # a resumed study between two runs: nothing running, a run queued, its trainer (us) alive
+    between = write_synthetic_study(runs_dir, study_id="20261122-130000-r002-cifar100-lr")
+    status = read_toml(between / "lr=0.5" / "status.toml")
+    write_toml_atomic(between / "lr=0.5" / "status.toml", {**status, "state": "queued"})
+    (between / "lr=0.5" / "summary.toml").unlink()
+    data = read_toml(between / "study.toml")
+    write_toml_atomic(between / "study.toml", {**data, "resumes": [st.process_identity()]})
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            notes = record_notes(app)
+            await app.push_screen(MonitorScreen(finished))
+            await pilot.pause(0.3)
+            assert "r resumes" not in title_of(app.screen)
+            await pilot.press("r")
+            assert isinstance(app.screen, MonitorScreen)
+            assert notes[-1] == (
+                f"{finished.name}: nothing to resume (every run is completed or diverged)",
+                "warning",
+            )
+            await app.push_screen(MonitorScreen(between))
+            await pilot.pause(0.3)
+            assert "running" in title_of(app.screen)
+            await pilot.press("r")
+            assert isinstance(app.screen, MonitorScreen)
+            assert "the study is still running" in notes[-1][0]
+            app.resume_study(between)  # the app checks too, whoever asks
+            assert "the study is still running" in notes[-1][0]
+            assert notes[-1][1] == "error"
+        assert resumes == []
+
+    run(scenario())
+
+
+def test_runs_browser_resumes_the_highlighted_study(runs_dir, resumes):
+    from tests.unfinished import make_unfinished
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    finished = write_synthetic_study(runs_dir)
+    crashed = write_synthetic_study(runs_dir, study_id="20261122-130000-r002-cifar100-lr")
+    make_unfinished(crashed, "lr=0.05", "crashed", epoch=3)
+    make_unfinished(crashed, "lr=0.5", "crashed", epoch=2)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            notes = record_notes(app)
+            await pilot.press("r", "down")  # the runs browser, newest first: the finished one
+            browser = app.screen
+            assert isinstance(browser, RunsScreen)
+            await pilot.press("r")
+            assert app.screen is browser and "nothing to resume" in notes[-1][0]
+            await pilot.press("up", "r")
+            assert "Resume 2 run(s) of 20261122-130000-r002" in app.screen.question
+            await pilot.press("y")
+            await pilot.pause()
+            assert resumes == [(crashed, runs_dir, None)]
+            assert isinstance(app.screen, MonitorScreen)
+            assert app.screen.follower.paths.id == crashed.name
+            await pilot.press("escape")
+            assert app.screen is browser
+        assert not (finished / "lr=0.5" / "checkpoints").exists()
+
+    run(scenario())
+
+
+def test_an_unwritable_runs_directory_is_an_error_not_a_crash(write_preset, runs_dir, monkeypatch):
+    from tests.unfinished import make_unfinished
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    mine = write_preset(TINY_PRESET, name="mine.toml")
+
+    def refuse(directory, name, when=None):
+        raise PermissionError(13, "Permission denied", str(directory))
+
+    monkeypatch.setattr("tui_trainer.launch.create_study_dir", refuse)
+    study = write_synthetic_study(runs_dir)
+    make_unfinished(study, "lr=0.5", "interrupted")
+    (study / "trainer.log").unlink()
+    (study / "trainer.log").mkdir()  # where the resumed trainer's output would go
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            notes = record_notes(app)
+            table = app.screen.query_one("#presets", DataTable)
+            table.move_cursor(row=table.row_count - 1)
+            await pilot.press("enter", "enter")
+            assert isinstance(app.screen, LaunchScreen)  # still there, nothing started
+            assert notes[-1] == (f"cannot write {runs_dir}: Permission denied", "error")
+            await pilot.press("escape")
+            app.resume_study(study)
+            await pilot.pause()
+            assert notes[-1] == (f"cannot write {study / 'trainer.log'}: Is a directory", "error")
+            assert app.launched == [] and not isinstance(app.screen, MonitorScreen)
+
+    run(scenario())
+
+
+def test_the_monitor_follows_a_resumed_trainer(runs_dir):
+    """The files as a resumed trainer changes them: study.toml gains the new trainer, metrics.csv
+    is replaced by a cut copy (rows after the checkpoint dropped), the run reads running again,
+    a run waits queued between two runs, then the rows grow and the run completes."""
+    from tests.unfinished import dead_trainer, make_unfinished
+    from tui_trainer.store import status as st
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+    from tui_trainer.store.csvlog import cut_rows_after
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir, epochs=15)
+    data = read_toml(study / "study.toml")
+    data["launch"].update(dead_trainer())  # launched here; that trainer is gone
+    write_toml_atomic(study / "study.toml", data)
+    run_dir = study / "lr=0.5"
+    every_row = (run_dir / "metrics.csv").read_bytes().split(b"\n")  # header, epochs 1..15
+    make_unfinished(study, "lr=0.5", "interrupted", epoch=7)
+    metrics = run_dir / "metrics.csv"
+
+    def write_status(**fields):
+        status = read_toml(run_dir / "status.toml")
+        status.update(fields)
+        write_toml_atomic(run_dir / "status.toml", status)
+
+    def running(epoch):
+        write_status(state="running", epoch=epoch, heartbeat=st.utcnow(), **st.process_identity())
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            notes = record_notes(app)
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            monitor = app.screen
+            runs = monitor.query_one("#runs", DataTable)
+            loss = monitor.query_one("#chart-loss", MetricChart)
+            epochs = lambda: list(loss.series[4][1])  # noqa: E731  (lr=0.5 train)
+            assert "interrupted  r resumes" in title_of(monitor) and len(epochs()) == 7
+            assert notes == []  # opened interrupted: the title offers it, no toast
+
+            # the resume: the new trainer in study.toml, rows after its checkpoint cut
+            write_toml_atomic(study / "study.toml", {**data, "resumes": [st.process_identity()]})
+            inode = metrics.stat().st_ino
+            cut_rows_after(metrics, "epoch", 5)
+            assert metrics.stat().st_ino != inode  # replaced, not truncated in place
+            running(5)
+            await wait_for(pilot, lambda: cell(runs, 2, 1) == "running", timeout=20)
+            await wait_for(pilot, lambda: len(epochs()) == 5, timeout=20)
+            assert epochs() == [1.0, 2.0, 3.0, 4.0, 5.0]
+            assert "running" in title_of(monitor) and "r resumes" not in title_of(monitor)
+
+            # between two runs of the resumed trainer: nothing running, a run queued
+            write_status(state="queued")
+            await wait_for(pilot, lambda: cell(runs, 2, 1) == "queued", timeout=20)
+            await pilot.pause(0.3)
+            assert monitor.current_state() == "running" and "running" in title_of(monitor)
+
+            # stopped again while watched: a toast offers r
+            write_status(state="interrupted")
+            await wait_for(pilot, lambda: "interrupted" in title_of(monitor), timeout=20)
+            assert notes[-1] == (
+                f"{study.name} interrupted: press r to resume it from its last checkpoints",
+                "warning",
+            )
+
+            # resumed once more: the rows grow in place, then the run completes
+            running(5)
+            with open(metrics, "ab") as handle:
+                handle.write(b"\n".join(every_row[6:16]) + b"\n")
+            await wait_for(pilot, lambda: len(epochs()) == 15, timeout=20)
+            write_status(state="completed", epoch=15)
+            await wait_for(pilot, lambda: cell(runs, 2, 1) == "completed", timeout=20)
+            assert epochs() == [float(e) for e in range(1, 16)]
+            assert "completed" in title_of(monitor) and "r resumes" not in title_of(monitor)
+
+    run(scenario())
+
+
+@pytest.mark.slow
+def test_resume_from_the_monitor_trains_a_real_interrupted_study_to_the_end(
+    write_preset, runs_dir, monkeypatch
+):
+    import tui_trainer.launch
+    from tests.unfinished import interrupted_study
+    from tui_trainer.store.atomic import read_toml
+    from tui_trainer.store.csvlog import read_rows
+    from tui_trainer.store.reader import load_study as read_study
+
+    study = interrupted_study(write_preset(TINY_PRESET), runs_dir)
+    assert [row["epoch"] for row in read_rows(study / "run" / "metrics.csv")] == [1]
+    started = []
+    real_resume = tui_trainer.launch.resume
+
+    def resume(*args, **kwargs):
+        started.append(real_resume(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr("tui_trainer.launch.resume", resume)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            monitor = app.screen
+            assert "interrupted  r resumes" in title_of(monitor)
+            await pilot.press("r", "y")
+            runs = monitor.query_one("#runs", DataTable)
+            await wait_for(pilot, lambda: cell(runs, 0, 1) == "completed", timeout=120)
+            assert app.screen is monitor and cell(runs, 0, 2) == "2/2"
+            loss = monitor.query_one("#chart-loss", MetricChart)
+            assert list(loss.series[0][1]) == [1.0, 2.0]
+            log = monitor.query_one("#log")
+            await wait_for(pilot, lambda: any("study finished" in line for line in log.lines))
+
+    run(scenario())
+    (launched,) = started
+    assert launched.process.wait(timeout=60) == 0
+    (run_record,) = read_study(study).runs
+    assert run_record.state == "completed"
+    assert [row["epoch"] for row in read_rows(study / "run" / "metrics.csv")] == [1, 2]
+    (resumed,) = read_toml(study / "study.toml")["resumes"]
+    assert resumed["pid"] == launched.pid and resumed["runs"] == ["run"]
+    assert resumed["command"][1:] == [
+        *("resume", str(study.absolute()), "--runs-dir", str(runs_dir), "--plain", "--detached")
+    ]
+    assert "run completed" in (study / "trainer.log").read_text()

@@ -1,4 +1,4 @@
-"""Starting a study as a detached trainer process, and stopping it.
+"""Starting a study (or resuming one) as a detached trainer process, and stopping it.
 
 The trainer runs in its own session with its output appended to the study's trainer.log, so
 neither a closed TUI nor a dropped SSH link (SIGHUP) reaches it. Imports neither torch nor
@@ -41,13 +41,35 @@ def trainer_command(
     return command
 
 
+def resume_command(target: Path, runs_dir: Path) -> list[str]:
+    """`tui-trainer resume` of a study or run directory (an absolute path, which `resolve`
+    takes as a path, never as a study id), detached from the terminal's SIGHUP."""
+    command = [sys.executable, "-m", "tui_trainer", "resume", str(Path(target).absolute())]
+    return [*command, "--runs-dir", str(runs_dir), "--plain", "--detached"]
+
+
 def launch(preset: Path, overrides: Sequence[str], runs_dir: Path, study_name: str) -> Launched:
     """Reserve a study directory and start `tui-trainer run` into it, detached."""
     study_dir = create_study_dir(Path(runs_dir), study_name)
+    return _start(trainer_command(preset, overrides, runs_dir, study_dir), study_dir)
+
+
+def resume(study_dir: Path, runs_dir: Path, run_name: str | None = None) -> Launched:
+    """Start `tui-trainer resume` of the study (or of its run `run_name`), detached: it continues
+    the interrupted, crashed and failed runs from their last checkpoints and starts the queued
+    ones. Its output is appended to the study's trainer.log, after the earlier trainers'."""
+    study_dir = Path(study_dir)
+    target = study_dir / run_name if run_name is not None else study_dir
+    return _start(resume_command(target, runs_dir), study_dir)
+
+
+def _start(command: list[str], study_dir: Path) -> Launched:
+    """Start `command` in its own session (no SIGHUP from the app's terminal), stdin from
+    /dev/null, stdout and stderr appended to the study's trainer.log."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(study_dir / TRAINER_LOG, "ab") as log:
         process = subprocess.Popen(
-            trainer_command(preset, overrides, runs_dir, study_dir),
+            command,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

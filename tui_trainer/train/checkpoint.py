@@ -74,6 +74,7 @@ def capture_rng(generator: torch.Generator, mix_rng: np.random.Generator) -> dic
         "numpy": _numpy_global_state(),
         "torch": torch.get_rng_state(),
         "generator": generator.get_state(),
+        "generator_device": generator.device.type,
         "mix": mix_rng.bit_generator.state,
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -83,16 +84,26 @@ def capture_rng(generator: torch.Generator, mix_rng: np.random.Generator) -> dic
 
 def restore_rng(
     state: Mapping[str, Any], generator: torch.Generator, mix_rng: np.random.Generator
-) -> None:
+) -> list[str]:
+    """Put the saved random states back. Returns the ones that could not be (a run resumed on
+    another kind of device than it was saved on: its data generator's state does not carry over,
+    and the resumed epochs draw a different data order)."""
+    skipped = []
     random.setstate(_as_tuples(state["python"]))
     kind, keys, pos, has_gauss, gauss = state["numpy"]
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
     torch.set_rng_state(state["torch"].cpu())
-    generator.set_state(state["generator"].cpu())
+    if state.get("generator_device", generator.device.type) == generator.device.type:
+        generator.set_state(state["generator"].cpu())
+    else:
+        skipped.append("data order")
     mix_rng.bit_generator.state = dict(state["mix"])
     cuda = state.get("cuda")
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
+    elif cuda:
+        skipped.append("CUDA")
+    return skipped
 
 
 def _numpy_global_state() -> tuple[Any, ...]:

@@ -403,7 +403,13 @@ class RunTrainer:
                 f"{path}: does not fit this run's model or optimizer ({exc})"
             ) from None
         if "rng" in payload:
-            checkpoint.restore_rng(payload["rng"], generator, mix_rng)
+            skipped = checkpoint.restore_rng(payload["rng"], generator, mix_rng)
+            if skipped:
+                self.events.note(
+                    f"{name}: saved on another device; its {' and '.join(skipped)} random "
+                    "state does not carry over, so the resumed epochs will differ from an "
+                    "uninterrupted run"
+                )
         else:
             self.events.note(
                 f"{name}: {path.name} predates saved random states; the resumed epochs draw "

@@ -152,8 +152,9 @@ def create_study(
     argv: Sequence[str],
     into: Path | None = None,
 ) -> StudyPaths:
-    """Make the study directory (or fill `into`, reserved by a launcher) with study.toml, and
-    each run's config.toml and queued status."""
+    """Make the study directory (or fill `into`, reserved by a launcher) with each run's
+    config.toml and queued status, then study.toml: readers list a directory as a study only
+    once study.toml exists, so a trainer killed while creating it leaves no half-made study."""
     started = datetime.now(timezone.utc).astimezone()
     if into is not None and (not into.is_dir() or (into / "study.toml").exists()):
         raise UnavailableError(
@@ -165,9 +166,6 @@ def create_study(
             if into is not None
             else create_study_dir(runs_dir, loaded.preset.study.name, started.replace(tzinfo=None))
         )
-        study = loaded.preset.model_dump()
-        study["launch"] = launch_record(loaded, device, argv, started)
-        write_toml_atomic(paths.study, study, durable=True)
         for run in loaded.runs:
             run_paths = paths.run(run.name)
             run_paths.root.mkdir()
@@ -181,6 +179,9 @@ def create_study(
                     "swept": run.values,
                 },
             )
+        study = loaded.preset.model_dump()
+        study["launch"] = launch_record(loaded, device, argv, started)
+        write_toml_atomic(paths.study, study, durable=True)
     except OSError as exc:
         where = exc.filename or runs_dir
         raise UnavailableError(f"cannot write the study under {where}: {exc.strerror}") from None

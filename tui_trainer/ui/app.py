@@ -11,10 +11,13 @@ from pathlib import Path
 
 from textual.app import App
 
+from tui_trainer import launch as launcher
 from tui_trainer.config.presets import builtin_presets
-from tui_trainer.errors import TuiTrainerError
-from tui_trainer.launch import Launched, launch, stop
-from tui_trainer.store.reader import list_studies
+from tui_trainer.errors import TuiTrainerError, UnavailableError
+from tui_trainer.launch import Launched
+from tui_trainer.store.reader import StudyRecord, list_studies
+from tui_trainer.store.resumable import ResumeTarget
+from tui_trainer.ui.resuming import resume_plan
 from tui_trainer.ui.screens.monitor import MonitorScreen
 from tui_trainer.ui.screens.presets import PresetsScreen
 from tui_trainer.ui.screens.runs import RunsScreen
@@ -29,6 +32,18 @@ def preset_paths(extra: list[Path], user_dir: Path) -> list[Path]:
     for path in [*builtin_presets(), *user, *extra]:
         seen.setdefault(path.resolve(), None)
     return list(seen)
+
+
+def cannot_write(error: OSError, fallback: Path) -> str:
+    """`cannot write PATH: REASON` for an OSError met while creating a study's files."""
+    return f"cannot write {error.filename or fallback}: {error.strerror or error}"
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return Path(a) == Path(b)
 
 
 class TrainerApp(App):
@@ -61,15 +76,56 @@ class TrainerApp(App):
         self.launched = [item for item in self.launched if item.process.poll() is None]
 
     def launch_study(self, preset: Path, overrides: list[str], name: str) -> None:
-        item = launch(preset, overrides, self.runs_dir, name)
+        try:
+            item = launcher.launch(preset, overrides, self.runs_dir, name)
+        except OSError as error:  # an unwritable or full runs directory: say so, stay here
+            self.notify(cannot_write(error, self.runs_dir), severity="error")
+            return
         self.launched.append(item)
         self.pop_screen()  # the launch screen
         self.push_screen(MonitorScreen(item.study_dir))
         self.notify(f"started {item.study_dir.name} (pid {item.pid})")
 
+    def resume_study(self, study_dir: Path, run_name: str | None = None) -> Launched | None:
+        """Start `tui-trainer resume` of the study (or of one run of it), detached, and show the
+        study in the monitor (the one already showing it, if that is where we are). Checked
+        first: an error is shown, nothing started, when there is nothing to resume or a trainer
+        of the study is alive."""
+        study_dir = Path(study_dir)
+        try:
+            self.check_resume(study_dir, run_name)
+            item = launcher.resume(study_dir, self.runs_dir, run_name)
+        except TuiTrainerError as error:
+            self.notify(str(error), severity="error")
+            return None
+        except OSError as error:
+            self.notify(cannot_write(error, study_dir), severity="error")
+            return None
+        self.launched.append(item)
+        self.notify(f"resuming {study_dir.name} (pid {item.pid})")
+        screen = self.screen
+        if not (
+            isinstance(screen, MonitorScreen) and _same_dir(screen.follower.paths.root, study_dir)
+        ):
+            self.push_screen(MonitorScreen(study_dir))
+        return item
+
+    def check_resume(
+        self, study_dir: Path, run_name: str | None = None
+    ) -> tuple[StudyRecord, list[ResumeTarget]]:
+        """What resuming the study would do (resuming.resume_plan), refused also while a trainer
+        this app started for the study is alive: a resume started a moment ago has not yet
+        written itself into study.toml."""
+        for item in self.launched:
+            if _same_dir(item.study_dir, study_dir) and item.process.poll() is None:
+                raise UnavailableError(
+                    f"{Path(study_dir).name}: its trainer (pid {item.pid}) is still running"
+                )
+        return resume_plan(study_dir, run_name)
+
     def stop_study(self, study_dir: Path) -> None:
         try:
-            pid = stop(study_dir)
+            pid = launcher.stop(study_dir)
         except TuiTrainerError as error:
             self.notify(str(error), severity="error")
             return

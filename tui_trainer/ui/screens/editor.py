@@ -299,6 +299,13 @@ class EditorScreen(Screen):
         name = self.checked.preset.study.name
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         path = self.app.runs_dir / ".edited" / f"{name}-{stamp}.toml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self._preset_text(), encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self._preset_text(), encoding="utf-8")
+        except OSError as error:  # an unwritable runs directory: say so, stay here
+            self.notify(
+                f"cannot write {error.filename or path}: {error.strerror or error}",
+                severity="error",
+            )
+            return
         self.app.launch_study(path, [], name)

@@ -33,6 +33,7 @@ KEYS = {
     ],
     "Monitor": [
         ("s", "stop the study (asks first)"),
+        ("r", "resume unfinished runs from checkpoints (asks first)"),
         ("g", "log scale on the loss charts"),
         ("m", "what the second chart shows: accuracy, top-5, lr, images/s, gradient norms…"),
         ("n", "what the third chart shows (the learning rate at first)"),
@@ -47,6 +48,7 @@ KEYS = {
     "Runs browser": [
         ("/", "filter"),
         ("enter", "open the study"),
+        ("r", "resume the study (asks first) and open it in the monitor"),
         ("space", "mark a study for comparison"),
         ("c", "compare the marked studies (or the highlighted one)"),
         ("escape", "back"),

@@ -13,8 +13,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Log, ProgressBar, Static
 
 from tui_trainer.console.formats import STATE_STYLES, duration
+from tui_trainer.errors import TuiTrainerError
 from tui_trainer.store import status as st
+from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.follow import RunSeries, StudyFollower
+from tui_trainer.store.reader import StudyRecord, study_state
+from tui_trainer.ui.resuming import OFFERED_STATES, question
 from tui_trainer.ui.widgets.charts import DOTS, LINE, MetricChart, run_colour
 from tui_trainer.ui.widgets.confirm import Confirm
 
@@ -56,6 +60,7 @@ def device_text(series: list[RunSeries]) -> Text:
 class MonitorScreen(Screen):
     BINDINGS = [
         ("s", "stop", "Stop"),
+        ("r", "resume", "Resume"),
         ("g", "log_scale", "Log y"),
         ("m", "next_metric('chart-acc')", "Chart 2"),
         ("n", "next_metric('chart-lr')", "Chart 3"),
@@ -84,6 +89,9 @@ class MonitorScreen(Screen):
         self.metrics = {"chart-acc": "accuracy", "chart-lr": "lr"}
         self._cells: dict[tuple[str, str], object] = {}  # what the runs table shows
         self._shown: dict[str, object] = {}  # what the title, ETA, progress and device show
+        self._state: str | None = None  # the study's state when last drawn
+        self._study_file: tuple[int, int, int] | None = None  # study.toml's identity when read
+        self._trainer: dict = {}  # the study's latest trainer (launch or last resume)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -121,6 +129,7 @@ class MonitorScreen(Screen):
         everything = not self._drawn or advanced or self.follower.epochs_changed
         self._drawn = True
         series = list(self.follower.runs.values())
+        self._note_state(self.current_state())
         self._update_title(series)
         self._update_table(series)
         if everything:
@@ -141,11 +150,41 @@ class MonitorScreen(Screen):
     def _last_epoch(self) -> int:
         return max((s.last_epoch for s in self.follower.runs.values()), default=0)
 
+    def current_state(self) -> str:
+        """The study's state, judging its trainer by the latest one in study.toml: the launch's,
+        or after `tui-trainer resume` the resumed one's (between two runs of a resumed study the
+        launch's trainer is long gone, yet the study is not crashed). study.toml is read again
+        only when its file changed: one stat per refresh."""
+        path = self.follower.paths.study
+        try:
+            stat = path.stat()
+            identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            identity = None
+        if identity != self._study_file:
+            self._study_file = identity
+            study = read_toml(path) if identity else None
+            self._trainer = StudyRecord(self.follower.paths, study, []).trainer
+        states = [run.state for run in self.follower.runs.values()]
+        return study_state(states, st.process_alive(self._trainer))
+
+    def _note_state(self, state: str) -> None:
+        """Say so when a study watched here crashes or is interrupted: `r` resumes it."""
+        before, self._state = self._state, state
+        if before is not None and state != before and state in (st.CRASHED, st.INTERRUPTED):
+            self.notify(
+                f"{self.follower.paths.id} {state}: press r to resume it from its last checkpoints",
+                severity="warning",
+                timeout=10,
+            )
+
     def _update_title(self, series: list[RunSeries]) -> None:
-        state = self.follower.state
+        state = self._state or self.current_state()
         title = Text.assemble(
             (self.follower.paths.id, "bold"), "  ", (state, STATE_STYLES.get(state, ""))
         )
+        if state in OFFERED_STATES and self.replay_epoch is None:
+            title.append("  r resumes", "bold")
         if self.replay_epoch is not None:
             shown = min(int(self.replay_epoch), self._last_epoch())
             paused = "  paused" if self.replay_paused else ""
@@ -272,8 +311,22 @@ class MonitorScreen(Screen):
             Confirm(f"Stop {self.follower.paths.id}? Finished epochs are kept."), answer
         )
 
+    def action_resume(self) -> None:
+        root = self.follower.paths.root
+        try:
+            study, targets = self.app.check_resume(root)
+        except TuiTrainerError as error:  # nothing to resume, or a trainer is alive
+            self.notify(str(error), severity="warning")
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.app.resume_study(root)
+
+        self.app.push_screen(Confirm(question(study, targets)), answer)
+
     def action_replay(self) -> None:
-        if self.follower.state == st.RUNNING:
+        if self.current_state() == st.RUNNING:
             self.notify("the study is still running: replay it when it has finished")
             return
         if self._last_epoch() == 0:

@@ -1,5 +1,5 @@
 """The runs browser: every study under the runs directory, newest first, crashed ones shown as
-crashed, a text filter; enter opens a study in the monitor."""
+crashed, a text filter; enter opens a study in the monitor, r resumes it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
 from tui_trainer.console.formats import STATE_STYLES
+from tui_trainer.errors import TuiTrainerError
 from tui_trainer.store.reader import StudyRecord, list_studies, load_study
+from tui_trainer.ui.resuming import question
+from tui_trainer.ui.widgets.confirm import Confirm
 
 COLUMNS = ("", "study", "state", "runs", "best val acc", "test acc", "description")
 
@@ -25,6 +28,7 @@ def _best(values: list[float | None]) -> str:
 class RunsScreen(Screen):
     BINDINGS = [
         ("enter", "open", "Open"),
+        ("r", "resume", "Resume"),
         ("space", "mark", "Mark"),
         ("c", "compare", "Compare"),
         ("slash", "focus_filter", "Filter"),
@@ -101,6 +105,24 @@ class RunsScreen(Screen):
     def _highlighted(self) -> StudyRecord | None:
         table = self.query_one("#studies", DataTable)
         return self.shown[table.cursor_row] if 0 <= table.cursor_row < len(self.shown) else None
+
+    def action_resume(self) -> None:
+        """Resume the highlighted study (asks first), then follow it in the monitor."""
+        study = self._highlighted()
+        if study is None:
+            return
+        root = study.paths.root
+        try:
+            record, targets = self.app.check_resume(root)
+        except TuiTrainerError as error:  # nothing to resume, or a trainer is alive
+            self.notify(str(error), severity="warning")
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.app.resume_study(root)
+
+        self.app.push_screen(Confirm(question(record, targets)), answer)
 
     def action_mark(self) -> None:
         study = self._highlighted()

@@ -1,0 +1,76 @@
+"""Studies that `r` (tui-trainer resume) has something to do with: a synthetic one with a run
+crashed or interrupted halfway (no training: for the app's tests and snapshots), and a real
+interrupted one (a tiny study stopped by SIGTERM after its first epoch)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tui_trainer.store.atomic import read_toml, write_toml_atomic
+from tui_trainer.store.csvlog import cut_rows_after, read_rows
+
+
+def dead_trainer() -> dict:
+    """A process identity that reads as gone: this process's pid with another start time (the
+    pid taken over by a later process), so no pid has to be guessed free."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "pid_started": 1.0}
+
+
+def make_unfinished(study: Path, run: str = "lr=0.5", state: str = "crashed", epoch: int = 7):
+    """Turn a completed run of a synthetic study into one stopped after `epoch`: `interrupted`
+    as a trainer writes it on SIGTERM, or `crashed` (written as running, its trainer gone)."""
+    run_dir = Path(study) / run
+    cut_rows_after(run_dir / "metrics.csv", "epoch", epoch)
+    cut_rows_after(run_dir / "steps.csv", "epoch", epoch)
+    (run_dir / "summary.toml").unlink()
+    best = max(read_rows(run_dir / "metrics.csv"), key=lambda row: row["val_acc"])
+    status = read_toml(run_dir / "status.toml")
+    status.pop("test_acc", None)
+    status.update(epoch=epoch, best_val_acc=best["val_acc"], best_epoch=best["epoch"])
+    if state == "crashed":
+        status.update(state="running", heartbeat=datetime(2026, 11, 22, 12, 5, tzinfo=timezone.utc))
+        status.update(dead_trainer())
+    else:
+        status["state"] = state
+    write_toml_atomic(run_dir / "status.toml", status)
+    log = Path(study) / "trainer.log"  # the run's last line: its stop, or nothing (a crash)
+    last = f" {run} interrupted: stopped by request in epoch {epoch + 1}\n"
+    ended = f" {run} completed\n"
+    lines = log.read_text().splitlines(keepends=True)
+    lines = [
+        line[: -len(ended)] + last if line.endswith(ended) else line
+        for line in lines
+        if state == "interrupted" or not line.endswith(ended)
+    ]
+    log.write_text("".join(lines))
+    return run_dir
+
+
+def interrupted_study(preset: Path, runs_dir: Path) -> Path:
+    """Train `preset` (the tiny two-epoch study) in this process and stop it with SIGTERM as its
+    first epoch ends: the run is left interrupted with one epoch and its checkpoint, as
+    `tui-trainer run` leaves it on SIGTERM."""
+    from tui_trainer.config import load_study
+    from tui_trainer.train.study import run_study
+
+    class StopAfterEpochOne:
+        def __getattr__(self, name):
+            def event(*args, **kwargs):
+                if name == "epoch_ended" and args[1]["epoch"] == 1:
+                    os.kill(os.getpid(), signal.SIGTERM)
+
+            return event
+
+    result = run_study(load_study(preset), runs_dir, StopAfterEpochOne(), argv=["test"])
+    assert set(result.states.values()) == {"interrupted"}, result.states
+    # The trainer was this process, which goes on: record it as gone, as a trainer process is
+    # once it has exited (else the study reads as still running and is not resumed).
+    study_file = result.study_dir / "study.toml"
+    study = read_toml(study_file)
+    study["launch"].update(dead_trainer())
+    write_toml_atomic(study_file, study)
+    return result.study_dir
