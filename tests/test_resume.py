@@ -103,6 +103,10 @@ def test_kill_9_then_resume_writes_the_same_metrics_as_an_uninterrupted_run(
     summary = read_toml(run / "summary.toml")
     assert summary["test_acc"] == reference["summary"]["test_acc"]
     assert read_toml(run.parent / "study.toml")["resumes"][0]["runs"] == ["run"]
+    # a resumed study's study.toml still runs again as a preset
+    from tui_trainer.config import load_study as load_preset
+
+    assert [r.name for r in load_preset(run.parent / "study.toml").runs] == ["run"]
 
 
 def test_sigterm_inside_an_epoch_checkpoints_there_and_resume_continues_exactly(
@@ -360,3 +364,24 @@ def test_random_states_round_trip_and_cuda_states_are_kept(monkeypatch, tmp_path
     # resumed on a machine with another number of GPUs: said, not silently wrong
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert checkpoint.restore_rng(loaded, generator, mix) == ["CUDA"]
+
+
+def test_a_run_killed_in_its_test_evaluation_resumes_straight_to_it(write_preset, runs_dir):
+    _, result = train(write_preset, runs_dir)
+    run = result.study_dir / "run"
+    summary = read_toml(run / "summary.toml")
+    metrics = (run / "metrics.csv").read_bytes()
+    (run / "summary.toml").unlink()
+    (run / "confusion.csv").unlink()
+    status = read_toml(run / "status.toml")
+    write_toml_atomic(run / "status.toml", {**status, "state": "running", "pid": 2**22 + 1})
+
+    recorder = Recorder()
+    again = resume_study(load_study(result.study_dir), None, recorder)
+    assert again.states == {"run": st.COMPLETED}
+    assert not [event for event in recorder.events if event[0] == "epoch_ended"]
+    assert (run / "metrics.csv").read_bytes() == metrics
+    resumed = read_toml(run / "summary.toml")
+    for key in ("test_acc", "test_loss", "best_epoch", "best_val_acc", "final_val_acc", "epochs"):
+        assert resumed[key] == summary[key], key
+    assert (run / "confusion.csv").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -186,6 +187,25 @@ def test_two_studies_in_the_same_second_get_their_own_directories(tmp_path):
     second = create_study_dir(tmp_path, "lr", when)
     assert first.name == "20261122-030405-lr"
     assert second.name == "20261122-030405-lr-2"
+
+
+def _reserve(args):
+    runs_dir, start = args
+    from tui_trainer.store.layout import create_study_dir
+
+    while time.time() < start:  # all processes try in the same instant
+        pass
+    return create_study_dir(Path(runs_dir), "lr", datetime(2026, 11, 22, 3, 4, 5)).name
+
+
+def test_racing_processes_never_share_a_study_directory(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    start = time.time() + 1.0
+    with ProcessPoolExecutor(max_workers=6) as pool:
+        names = list(pool.map(_reserve, [(str(tmp_path), start)] * 24))
+    assert len(set(names)) == 24
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
 
 
 def test_safe_names():

@@ -146,7 +146,7 @@ def run(
         Device | None,
         typer.Option(
             "--device",
-            help="Where to train; sets train.device. [default: the preset's, normally auto]",
+            help="Where to train; sets train.device. \\[default: the preset's, normally auto]",
             show_default=False,
         ),
     ] = None,
@@ -155,7 +155,7 @@ def run(
         typer.Option(
             "--data-dir",
             help="Where the datasets are (or are downloaded to); sets data.data_dir. "
-            "[default: $TUI_TRAINER_DATA, else ~/.cache/tui-trainer/data]",
+            "\\[default: $TUI_TRAINER_DATA, else ~/.cache/tui-trainer/data]",
             show_default=False,
         ),
     ] = None,
@@ -170,7 +170,8 @@ def run(
     """Run every run of a study, headless. Writes runs/<study-id>/ as it goes.
 
     Exit codes: 0 all runs completed, 1 a run failed or diverged, 2 bad preset or option,
-    3 the machine lacks the device or data, 130/143 stopped by SIGINT/SIGTERM.
+    3 the machine lacks the device or data or the runs directory cannot be written,
+    130/143 stopped by SIGINT/SIGTERM (finished epochs kept: `tui-trainer resume` goes on).
     """
     from tui_trainer.config.load import load_study
     from tui_trainer.config.presets import resolve_preset
@@ -205,7 +206,7 @@ def resume(
         Device | None,
         typer.Option(
             "--device",
-            help="Where to train. [default: the run's train.device]",
+            help="Where to train. \\[default: the run's train.device]",
             show_default=False,
         ),
     ] = None,

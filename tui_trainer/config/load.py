@@ -24,8 +24,9 @@ from tui_trainer.config.schema import SECTION_MODELS, StudyPreset
 from tui_trainer.config.sweep import RunSpec, expand_sweep
 from tui_trainer.errors import ConfigError, Problem
 
-# A study.toml written by the trainer is a valid preset: its [launch] table is ignored.
-IGNORED_TABLES = ("launch",)
+# A study.toml written by the trainer is a valid preset: its [launch] table and the
+# [[resumes]] records of `tui-trainer resume` are ignored.
+IGNORED_TABLES = ("launch", "resumes")
 
 _TOML_POSITION_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_END_RE = re.compile(r"\s*\(at end of document\)\s*$")

@@ -265,9 +265,11 @@ class RunTrainer:
             return RunOutcome(st.COMPLETED, summary=summary)
         except Interrupted:
             now = self.status.snapshot()
-            message = f"stopped by request in epoch {now.get('epoch', 0) + 1}"
             if now.get("step"):
-                message += f" at step {now['step']}"
+                message = f"stopped by request in epoch {now.get('epoch', 0) + 1} at step "
+                message += str(now["step"])
+            else:
+                message = f"stopped by request after epoch {now.get('epoch', 0)}"
             return self._end(st.INTERRUPTED, message)
         except Diverged as exc:
             return self._end(st.DIVERGED, str(exc))
