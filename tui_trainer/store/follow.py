@@ -72,14 +72,17 @@ class StudyFollower:
         self._metrics: dict[str, CsvFollower] = {}
         self._steps: dict[str, CsvFollower] = {}
         self._status_seen: dict[str, tuple[int, int, int]] = {}
+        self._study_seen = _identity(self.paths.study)
         self._log_offset = 0
         self._seen_log = False
         self.epochs_changed = False
 
     @property
     def state(self) -> str:
+        """The study's state, its trainer judged by the latest one in study.toml: the launch's,
+        or after `tui-trainer resume` the resumed one's."""
         return study_state(
-            [r.state for r in self.runs.values()], st.process_alive(self.record.launch)
+            [r.state for r in self.runs.values()], st.process_alive(self.record.trainer)
         )
 
     def poll(self) -> bool:
@@ -88,8 +91,12 @@ class StudyFollower:
         and step rows."""
         changed = False
         self.epochs_changed = False
-        if not self.record.runs or self.record.study is None:
-            self.record = load_study(self.paths.root)
+        study_seen = _identity(self.paths.study)
+        if not self.record.runs or self.record.study is None or study_seen != self._study_seen:
+            # study.toml appears, or is rewritten by `tui-trainer resume`: one stat per poll
+            self._study_seen = study_seen
+            self.record = load_study(self.paths.root, summaries=False)
+            changed = True
         for run in self.record.runs:
             series = self.runs.get(run.name)
             if series is None:
@@ -119,11 +126,9 @@ class StudyFollower:
     def _read_status(self, name: str, path: Path, last: dict[str, Any]) -> dict[str, Any]:
         """status.toml, parsed again only when its file changed (it is replaced atomically, so
         a new inode, size or mtime means new content)."""
-        try:
-            stat = path.stat()
-        except OSError:
+        identity = _identity(path)
+        if identity is None:
             return {}
-        identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
         if self._status_seen.get(name) == identity:
             return last
         self._status_seen[name] = identity
@@ -160,3 +165,12 @@ class StudyFollower:
             lines = lines[1:]  # the first line read from the middle is partial
         self._seen_log = True
         return lines
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is replaced or rewritten: inode, size, mtime."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)

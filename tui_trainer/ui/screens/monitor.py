@@ -15,9 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Log, ProgressBar, Static
 from tui_trainer.console.formats import STATE_STYLES, duration
 from tui_trainer.errors import TuiTrainerError
 from tui_trainer.store import status as st
-from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.follow import RunSeries, StudyFollower
-from tui_trainer.store.reader import StudyRecord, study_state
 from tui_trainer.ui.resuming import OFFERED_STATES, question
 from tui_trainer.ui.widgets.charts import DOTS, LINE, MetricChart, run_colour
 from tui_trainer.ui.widgets.confirm import Confirm
@@ -90,8 +88,6 @@ class MonitorScreen(Screen):
         self._cells: dict[tuple[str, str], object] = {}  # what the runs table shows
         self._shown: dict[str, object] = {}  # what the title, ETA, progress and device show
         self._state: str | None = None  # the study's state when last drawn
-        self._study_file: tuple[int, int, int] | None = None  # study.toml's identity when read
-        self._trainer: dict = {}  # the study's latest trainer (launch or last resume)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -151,22 +147,7 @@ class MonitorScreen(Screen):
         return max((s.last_epoch for s in self.follower.runs.values()), default=0)
 
     def current_state(self) -> str:
-        """The study's state, judging its trainer by the latest one in study.toml: the launch's,
-        or after `tui-trainer resume` the resumed one's (between two runs of a resumed study the
-        launch's trainer is long gone, yet the study is not crashed). study.toml is read again
-        only when its file changed: one stat per refresh."""
-        path = self.follower.paths.study
-        try:
-            stat = path.stat()
-            identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        except OSError:
-            identity = None
-        if identity != self._study_file:
-            self._study_file = identity
-            study = read_toml(path) if identity else None
-            self._trainer = StudyRecord(self.follower.paths, study, []).trainer
-        states = [run.state for run in self.follower.runs.values()]
-        return study_state(states, st.process_alive(self._trainer))
+        return self.follower.state
 
     def _note_state(self, state: str) -> None:
         """Say so when a study watched here crashes or is interrupted: `r` resumes it."""
