@@ -114,6 +114,7 @@ def test_sigkill_at_random_points_never_costs_a_finished_epoch(tmp_path, four_ep
     summary = read_toml(run / "summary.toml")
     assert summary["test_acc"] == four_epoch_reference["summary"]["test_acc"], where
     assert not list(run.rglob(TEMP_PREFIX + "*")), "stale temp files were swept on resume"
+    print(where)  # pytest -s shows where the kills landed
 
 
 WRITER = textwrap.dedent(
