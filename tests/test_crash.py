@@ -277,3 +277,53 @@ def test_a_second_sigint_stops_at_once_and_corrupts_nothing(
     again = resume_study(load_study(result.study_dir), None, Recorder())
     assert again.states == {"run": st.COMPLETED}
     assert learned(read_rows(run / "metrics.csv")) == learned(four_epoch_reference["metrics"])
+
+
+@pytest.mark.parametrize("command", ["launch", "resume"])
+def test_a_detached_trainer_ignores_sighup(write_preset, runs_dir, command):
+    """What a dropped SSH link sends: the trainers the app starts (`run --into`, `resume
+    --detached`) keep training through it."""
+    from tui_trainer import launch
+
+    preset = write_preset(FOUR_EPOCHS.replace("epochs = 4", "epochs = 50"))
+    if command == "launch":
+        started = launch.launch(preset, [], runs_dir, "tiny")
+    else:
+        interrupted = runs_dir / "source"
+        events = Recorder(
+            on_epoch=lambda name, row: row["epoch"] == 1 and os.kill(os.getpid(), signal.SIGINT)
+        )
+        _, result = train(
+            write_preset,
+            interrupted,
+            FOUR_EPOCHS.replace("epochs = 4", "epochs = 50"),
+            events=events,
+        )
+        _forget_trainer(result.study_dir)
+        started = launch.resume(result.study_dir, interrupted)
+    process = started.process
+    try:
+        metrics = started.study_dir / "run" / "metrics.csv"
+        deadline = time.monotonic() + 120
+        while len(read_rows(metrics)) < 2 and time.monotonic() < deadline:
+            assert process.poll() is None, (started.study_dir / "trainer.log").read_text()
+            time.sleep(0.05)
+        rows = len(read_rows(metrics))
+        os.kill(process.pid, signal.SIGHUP)
+        while len(read_rows(metrics)) < rows + 1 and time.monotonic() < deadline:
+            assert process.poll() is None, "SIGHUP stopped the trainer"
+            time.sleep(0.05)
+        assert len(read_rows(metrics)) > rows
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert process.returncode == 143
+
+
+def _forget_trainer(study_dir: Path) -> None:
+    """The study was trained in this (live) test process: record its trainer as gone."""
+    from tui_trainer.store.atomic import write_toml_atomic
+
+    study = read_toml(study_dir / "study.toml")
+    study["launch"]["pid"] = 2**22 + 1
+    write_toml_atomic(study_dir / "study.toml", study)

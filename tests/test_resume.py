@@ -385,3 +385,33 @@ def test_a_run_killed_in_its_test_evaluation_resumes_straight_to_it(write_preset
     for key in ("test_acc", "test_loss", "best_epoch", "best_val_acc", "final_val_acc", "epochs"):
         assert resumed[key] == summary[key], key
     assert (run / "confusion.csv").exists()
+
+
+def test_resume_records_from_racing_trainers_are_all_kept_and_old_temp_files_swept(
+    write_preset, runs_dir
+):
+    import threading
+
+    from tui_trainer.train.study import _record_resume
+
+    _, result = train(write_preset, runs_dir, TINY_PRESET.replace("epochs = 2", "epochs = 1"))
+    paths = load_study(result.study_dir).paths
+    stale = result.study_dir / ".tmp-study.toml.abc123"
+    stale.write_text("half a study.toml")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    fresh = result.study_dir / ".tmp-study.toml.def456"  # a live writer's, a moment old
+    fresh.write_text("being written")
+
+    threads = [
+        threading.Thread(
+            target=_record_resume, args=(paths, [f"run{i}"], torch.device("cpu"), ["test"])
+        )
+        for i in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    records = read_toml(paths.study)["resumes"]
+    assert sorted(r["runs"][0] for r in records) == [f"run{i}" for i in range(8)]
+    assert not stale.exists() and fresh.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,11 @@ def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = False) -> Non
     status files skip that (they are rewritten every second), checkpoints and summaries use it.
     """
     path = Path(path)
-    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX + path.name + ".", dir=path.parent)
+    try:
+        fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX + path.name + ".", dir=path.parent)
+    except OSError as exc:
+        exc.filename = str(path)  # not the temp name: the file the caller meant to write
+        raise
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -53,17 +58,21 @@ def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = False) -> Non
         fsync_directory(path.parent)
 
 
-def sweep_temp_files(directory: Path) -> list[Path]:
-    """Remove the temp files a killed writer left in `directory` (only call it while no other
-    process writes there: the run's lock is held). Returns what was removed."""
+def sweep_temp_files(directory: Path, older_than_s: float = 0.0) -> list[Path]:
+    """Remove the temp files a killed writer left in `directory`: all of them where no other
+    process writes (the run's lock is held), else those older than `older_than_s`, which no
+    live writer still needs. Returns what was removed."""
     removed = []
     try:
         entries = list(Path(directory).iterdir())
     except OSError:
         return removed
+    now = time.time()
     for entry in entries:
-        if entry.name.startswith(TEMP_PREFIX) and entry.is_file() and not entry.is_symlink():
-            with contextlib.suppress(OSError):
+        if not entry.name.startswith(TEMP_PREFIX) or entry.is_symlink():
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file() and now - entry.stat().st_mtime >= older_than_s:
                 entry.unlink()
                 removed.append(entry)
     return removed

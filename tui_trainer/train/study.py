@@ -32,9 +32,9 @@ from tui_trainer.console.plain import PlainLog
 from tui_trainer.errors import ConfigError, ExitCode, Problem, UnavailableError
 from tui_trainer.store import resumable
 from tui_trainer.store import status as st
-from tui_trainer.store.atomic import read_toml, write_toml_atomic
+from tui_trainer.store.atomic import read_toml, sweep_temp_files, write_toml_atomic
 from tui_trainer.store.layout import StudyPaths, create_study_dir
-from tui_trainer.store.lock import LockHeld, RunLocks
+from tui_trainer.store.lock import LockHeld, RunLocks, held
 from tui_trainer.store.reader import StudyRecord
 from tui_trainer.train.acceleration import configure_device, resolve_precision
 from tui_trainer.train.data import LOADING_FIELDS, DatasetCache, split_problems
@@ -42,6 +42,8 @@ from tui_trainer.train.device import device_name, resolve_device
 from tui_trainer.train.events import Broadcast, TrainingEvents
 from tui_trainer.train.loop import RunTrainer, tracked_parameters
 from tui_trainer.train.models import build_model, ensure_weights
+
+STALE_TEMP_S = 60.0  # a temp file this old in a study directory is no live writer's
 
 
 @dataclass
@@ -336,6 +338,19 @@ def _record_resume(
 ) -> None:
     """Append this trainer to study.toml's `resumes`, so that readers (and the app's stop key)
     find the live trainer of the study."""
+    try:
+        with held(paths.root):  # two resumes of one study at once: both records kept
+            _append_resume(paths, names, device, argv)
+    except OSError as exc:
+        where = exc.filename or paths.study
+        raise UnavailableError(f"cannot write {where}: {exc.strerror}") from None
+    # what a trainer killed while writing study.toml left (old enough to be no one's)
+    sweep_temp_files(paths.root, older_than_s=STALE_TEMP_S)
+
+
+def _append_resume(
+    paths: StudyPaths, names: list[str], device: torch.device, argv: Sequence[str]
+) -> None:
     study = read_toml(paths.study)
     if study is None:
         raise UnavailableError(f"{paths.study}: missing or not valid TOML")
@@ -352,10 +367,7 @@ def _record_resume(
         }
     )
     study["resumes"] = resumes
-    try:
-        write_toml_atomic(paths.study, study, durable=True)
-    except OSError as exc:
-        raise UnavailableError(f"cannot write {paths.study}: {exc.strerror}") from None
+    write_toml_atomic(paths.study, study, durable=True)
 
 
 __all__ = ["StudyResult", "create_study", "resume_study", "run_study"]
