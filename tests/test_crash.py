@@ -269,7 +269,7 @@ def test_a_second_sigint_stops_at_once_and_corrupts_nothing(
     status = read_toml(run / "status.toml")
     assert status["state"] == st.INTERRUPTED
     assert status["message"] == "stopped at once (second interrupt)"
-    assert result.exit_code == 130
+    assert result.exit_code == 130 and result.states == {"run": st.INTERRUPTED}
     assert [row["epoch"] for row in read_rows(run / "metrics.csv")] == [1]
     saved = checkpoint.load(run / "checkpoints" / checkpoint.LAST)
     assert saved["epoch"] == 1 and saved["partial"] is None  # no checkpoint taken on the way out

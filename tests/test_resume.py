@@ -415,3 +415,110 @@ def test_resume_records_from_racing_trainers_are_all_kept_and_old_temp_files_swe
     records = read_toml(paths.study)["resumes"]
     assert sorted(r["runs"][0] for r in records) == [f"run{i}" for i in range(8)]
     assert not stale.exists() and fresh.exists()
+
+
+def _interrupted_after_epoch_1(write_preset, runs_dir, text=FOUR_EPOCHS) -> Path:
+    events = Recorder(
+        on_epoch=lambda name, row: row["epoch"] == 1 and os.kill(os.getpid(), signal.SIGINT)
+    )
+    _, result = train(write_preset, runs_dir, text, events=events)
+    return result.study_dir
+
+
+def test_a_kill_between_last_and_best_checkpoint_is_repaired_on_resume(write_preset, runs_dir):
+    study_dir = _interrupted_after_epoch_1(write_preset, runs_dir)
+    checkpoints = study_dir / "run" / "checkpoints"
+    (checkpoints / "best.pt").unlink()  # killed after last.pt of epoch 1, before best.pt
+    recorder = Recorder()
+    resume_study(load_study(study_dir), None, recorder)
+    notes = [event[1] for event in recorder.events if event[0] == "note"]
+    assert "run: rewrote best.pt of epoch 1" in notes
+    summary = read_toml(study_dir / "run" / "summary.toml")
+    best = checkpoint.load(checkpoints / "best.pt")
+    assert best["epoch"] == summary["best_epoch"]
+
+
+def test_a_checkpoint_of_an_older_version_resumes_with_its_best_epoch_from_the_rows(
+    write_preset, runs_dir
+):
+    study_dir = _interrupted_after_epoch_1(write_preset, runs_dir)
+    last = study_dir / "run" / "checkpoints" / "last.pt"
+    old = checkpoint.load(last)
+    old = {key: old[key] for key in ("epoch", "model", "optimizer", "scheduler")}
+    torch.save(old, last)  # the format before random states and best figures were saved
+    first_val_acc = read_rows(study_dir / "run" / "metrics.csv")[0]["val_acc"]
+    recorder = Recorder()
+    assert resume_study(load_study(study_dir), None, recorder).states == {"run": "completed"}
+    notes = " ".join(event[1] for event in recorder.events if event[0] == "note")
+    assert "predates saved random states" in notes
+    rows = read_rows(study_dir / "run" / "metrics.csv")
+    summary = read_toml(study_dir / "run" / "summary.toml")
+    assert summary["best_val_acc"] == max(row["val_acc"] for row in rows) >= first_val_acc
+
+
+def test_resume_refuses_a_study_whose_log_is_a_symlink(write_preset, runs_dir, tmp_path):
+    study_dir = _interrupted_after_epoch_1(write_preset, runs_dir)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (study_dir / "trainer.log").unlink()
+    (study_dir / "trainer.log").symlink_to(victim)
+    with pytest.raises(UsageError, match=r"trainer\.log is a symlink"):
+        resume_study(load_study(study_dir), None, Recorder())
+    from tui_trainer.console.plain import PlainLog
+
+    log = PlainLog(to_study_log=True)  # and the log writer never follows it anyway
+    log.study_started("x", study_dir, [("run", 1)])
+    log.close()
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_file_system_that_cannot_lock_still_trains_and_says_so(
+    write_preset, runs_dir, monkeypatch
+):
+    import errno
+
+    from tui_trainer.store import lock
+
+    def flock(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(lock.fcntl, "flock", flock)
+    recorder = Recorder()
+    _, result = train(write_preset, runs_dir, TINY_PRESET, events=recorder)
+    assert result.states == {"run": "completed"}
+    notes = [event[1] for event in recorder.events if event[0] == "note"]
+    assert any("this file system cannot lock run directories" in note for note in notes)
+
+
+def test_a_lock_that_cannot_be_made_is_one_line_not_a_traceback(
+    write_preset, runs_dir, monkeypatch
+):
+    import errno
+
+    from typer.testing import CliRunner
+
+    from tui_trainer.cli import app
+    from tui_trainer.store import lock
+
+    def too_many(directory):
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE), str(directory / ".lock"))
+
+    monkeypatch.setattr(lock, "_open_lock_file", too_many)
+    result = CliRunner().invoke(app, ["run", str(write_preset()), "--runs-dir", str(runs_dir)])
+    assert result.exit_code == ExitCode.UNAVAILABLE
+    assert "Too many open files" in result.output and "Traceback" not in result.output
+    assert study_dirs_of(runs_dir) == []  # no study.toml: nothing half-made is listed
+
+
+def study_dirs_of(runs_dir: Path) -> list[Path]:
+    from tui_trainer.store.reader import study_dirs
+
+    return study_dirs(runs_dir)
+
+
+def test_a_stop_during_the_only_runs_last_epoch_exits_0(write_preset, runs_dir):
+    events = Recorder(
+        on_epoch=lambda name, row: row["epoch"] == 2 and os.kill(os.getpid(), signal.SIGTERM)
+    )
+    _, result = train(write_preset, runs_dir, TINY_PRESET, events=events)
+    assert result.states == {"run": "completed"} and result.exit_code == ExitCode.OK

@@ -81,6 +81,10 @@ def reported_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         _print_error("interrupted")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except OSError as error:  # the last net: a file system error is a line, not a traceback
+        where = f"{error.filename}: " if error.filename else ""
+        _print_error(f"{where}{error.strerror or error}")
+        raise typer.Exit(int(ExitCode.UNAVAILABLE)) from None
 
 
 def _version(value: bool) -> None:

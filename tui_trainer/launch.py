@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tui_trainer.errors import UsageError
 from tui_trainer.store import status as st
-from tui_trainer.store.atomic import read_toml
+from tui_trainer.store.atomic import open_for_append, read_toml
 from tui_trainer.store.layout import STUDY_FILE, TRAINER_LOG, create_study_dir
 
 
@@ -67,7 +67,7 @@ def _start(command: list[str], study_dir: Path) -> Launched:
     """Start `command` in its own session (no SIGHUP from the app's terminal), stdin from
     /dev/null, stdout and stderr appended to the study's trainer.log."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with open(study_dir / TRAINER_LOG, "ab") as log:
+    with open_for_append(study_dir / TRAINER_LOG, binary=True) as log:
         process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,

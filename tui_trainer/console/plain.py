@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from tui_trainer.store.atomic import open_for_append
 from tui_trainer.store.layout import TRAINER_LOG
 
 
@@ -55,7 +56,8 @@ class PlainLog:
         self, study_id: str, study_dir: Path, runs: Sequence[tuple[str, int]]
     ) -> None:
         if self.to_study_log and not _is_same_file(study_dir / TRAINER_LOG):
-            self._log_file = open(study_dir / TRAINER_LOG, "a", encoding="utf-8")  # noqa: SIM115
+            with contextlib.suppress(OSError):  # unwritable, or a symlink: the log is skipped
+                self._log_file = open_for_append(study_dir / TRAINER_LOG)
         self._epochs = dict(runs)
         self._line(f"study {study_id}: {len(runs)} run(s) in {study_dir}")
 

@@ -78,6 +78,16 @@ def sweep_temp_files(directory: Path, older_than_s: float = 0.0) -> list[Path]:
     return removed
 
 
+def open_for_append(path: Path, binary: bool = False) -> Any:
+    """`path` opened for appending (created if missing), never through a symlink: a log file
+    that a hostile study links elsewhere is refused (OSError ELOOP), not written through."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o644)
+    if binary:
+        return os.fdopen(fd, "ab")
+    return os.fdopen(fd, "a", encoding="utf-8")
+
+
 def write_text_atomic(path: Path, text: str, *, durable: bool = False) -> None:
     write_bytes_atomic(path, text.encode("utf-8"), durable=durable)
 

@@ -102,6 +102,17 @@ class CsvAppender:
                 exc.filename = str(self.path)
             raise
 
+    def sync(self) -> None:
+        """Make the rows appended so far durable (fsync): done before a checkpoint that counts
+        on them."""
+        self._file.flush()
+        try:
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            if exc.filename is None:
+                exc.filename = str(self.path)
+            raise
+
     def close(self) -> None:
         self._file.close()
 

@@ -2,8 +2,10 @@
 writes, for as long as it lives. The kernel drops the lock when the process ends, however it ends,
 so a trainer killed with SIGKILL never leaves a stale lock behind.
 
-Where flock does not exist (Windows) locking is skipped; the liveness check in status.py still
-refuses to resume a run whose trainer is alive.
+The lock is taken on a small file, `<run>/.lock`, opened for writing: that also works on NFS,
+where flock is emulated with byte-range locks that need a writable descriptor. Where a file system
+cannot lock at all (or on Windows, which has no flock), locking is skipped and said so; the
+liveness check in status.py still refuses to resume a run whose trainer is alive.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ try:
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
+LOCK_FILE = ".lock"
+
+_HELD = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+# The file system cannot lock (some FUSE and network file systems).
+_UNSUPPORTED = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.EBADF)
+
 
 class LockHeld(Exception):
     """Another process holds the lock of `path`."""
@@ -28,29 +36,43 @@ class LockHeld(Exception):
         self.path = path
 
 
+def _open_lock_file(directory: Path) -> int:
+    """The lock file of `directory`, opened for writing; never through a symlink."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    return os.open(Path(directory) / LOCK_FILE, flags, 0o644)
+
+
 class RunLocks:
-    """Exclusive locks on run directories, held until `release()` (or the process ends)."""
+    """Exclusive locks on run directories, held until `release()` (or the process ends).
+
+    `unsupported` names the directories whose file system could not lock (they are written
+    unlocked)."""
 
     def __init__(self) -> None:
         self._fds: dict[Path, int] = {}
+        self.unsupported: list[Path] = []
 
     def acquire(self, directory: Path) -> None:
-        """Lock `directory` without waiting; LockHeld when another process has it."""
+        """Lock `directory` without waiting; LockHeld when another process has it. OSError when
+        the lock file cannot be made (a read-only or full disk)."""
         directory = Path(directory)
         if directory in self._fds or fcntl is None:
             return
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        fd = _open_lock_file(directory)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            if exc.errno in _HELD:
                 raise LockHeld(directory) from None
+            if exc.errno in _UNSUPPORTED:
+                self.unsupported.append(directory)
+                return
             raise
         self._fds[directory] = fd
 
     def acquire_all(self, directories: Iterable[Path]) -> None:
-        """All of them or none: on LockHeld the ones taken so far are released."""
+        """All of them or none: on any error the ones taken so far are released."""
         taken: list[Path] = []
         try:
             for directory in directories:
@@ -79,16 +101,36 @@ class RunLocks:
         self.release()
 
 
+def allow_open_files(locks: int) -> None:
+    """Raise this process's soft limit on open files so that `locks` lock files (a sweep of up
+    to 1000 runs holds one each) fit beside what torch opens; as far as the hard limit allows."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    want = locks + 512
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= want:
+        return
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 @contextlib.contextmanager
 def held(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `directory` for a short read-modify-write of a file in it,
-    waiting for any other holder (a study directory: no trainer holds its lock for long)."""
+    """Hold `directory`'s lock for a short read-modify-write of a file in it, waiting for any
+    other holder (a study directory: no trainer holds its lock for long)."""
     if fcntl is None:
         yield
         return
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    fd = _open_lock_file(directory)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno not in _UNSUPPORTED:
+                raise
         yield
     finally:
         os.close(fd)
@@ -96,16 +138,16 @@ def held(directory: Path) -> Iterator[None]:
 
 def is_locked(directory: Path) -> bool | None:
     """Whether some process holds `directory`'s lock (None where that cannot be told)."""
-    if fcntl is None:
-        return None
+    if fcntl is None or not (Path(directory) / LOCK_FILE).is_file():
+        return None if fcntl is None else False
     try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        fd = os.open(Path(directory) / LOCK_FILE, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
+    except OSError as exc:
+        return True if exc.errno in _HELD else None
     finally:
         os.close(fd)  # also drops the lock just taken
     return False

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from tui_trainer.errors import UnavailableError, UsageError
 from tui_trainer.store import status as st
-from tui_trainer.store.layout import CHECKPOINTS_DIR, is_safe_name
+from tui_trainer.store.layout import CHECKPOINTS_DIR, STUDY_FILE, TRAINER_LOG, is_safe_name
+from tui_trainer.store.lock import LOCK_FILE
 from tui_trainer.store.reader import RunRecord, StudyRecord
 
 RESUMABLE = (st.INTERRUPTED, st.CRASHED, st.FAILED, st.QUEUED, st.UNKNOWN)
@@ -85,6 +86,9 @@ def check_inside(study: StudyRecord, targets: Iterable[ResumeTarget]) -> None:
     """Refuse a run whose directory or written files are symlinks or named so that they would
     lead outside the study directory (a hand-edited or hostile study.toml)."""
     root = study.paths.root.resolve()
+    for name in (STUDY_FILE, TRAINER_LOG, LOCK_FILE):
+        if (study.paths.root / name).is_symlink():
+            raise UsageError(f"refusing to resume {study.paths.root}: {name} is a symlink")
     for target in targets:
         run_dir = target.run.paths.root
         problem = None
@@ -93,13 +97,17 @@ def check_inside(study: StudyRecord, targets: Iterable[ResumeTarget]) -> None:
         elif run_dir.is_symlink() or run_dir.resolve().parent != root:
             problem = "its directory is a symlink out of the study"
         else:
-            for name in (*WRITTEN_FILES, CHECKPOINTS_DIR):
+            for name in (*WRITTEN_FILES, CHECKPOINTS_DIR, LOCK_FILE):
                 if (run_dir / name).is_symlink():
                     problem = f"{name} is a symlink"
                     break
             checkpoints = run_dir / CHECKPOINTS_DIR
             if problem is None and checkpoints.is_dir():
-                for entry in checkpoints.iterdir():
+                try:
+                    entries = list(checkpoints.iterdir())
+                except OSError as exc:
+                    raise UsageError(f"cannot read {checkpoints}: {exc.strerror}") from None
+                for entry in entries:
                     if entry.is_symlink():
                         problem = f"{CHECKPOINTS_DIR}/{entry.name} is a symlink"
                         break

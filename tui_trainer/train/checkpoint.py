@@ -79,6 +79,8 @@ def capture_rng(generator: torch.Generator, mix_rng: np.random.Generator) -> dic
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
+    if generator.device.type == "mps":
+        state["mps"] = torch.mps.get_rng_state()
     return state
 
 
@@ -103,6 +105,11 @@ def restore_rng(
         torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
     elif cuda:
         skipped.append("CUDA")
+    mps = state.get("mps")
+    if mps is not None and generator.device.type == "mps":
+        torch.mps.set_rng_state(mps.cpu())
+    elif mps is not None:
+        skipped.append("MPS")
     return skipped
 
 

@@ -224,7 +224,7 @@ class RunTrainer:
         self.resume = resume
         before = (read_toml(paths.status) or {}) if resume else {}
         resumed = {}
-        if resume:
+        if resume and before.get("state") not in (None, st.QUEUED):  # it had started before
             count = before.get("resumes")
             resumed = {
                 "resumes": (count if isinstance(count, int) else 0) + 1,
@@ -391,7 +391,8 @@ class RunTrainer:
         sweep_temp_files(self.paths.checkpoints)
         path = self.paths.checkpoints / checkpoint.LAST
         if not path.exists():
-            self.events.note(f"{name}: no checkpoint to resume from; starting at epoch 1")
+            if read_rows(self.paths.metrics) or read_rows(self.paths.steps):
+                self.events.note(f"{name}: no checkpoint to resume from; starting at epoch 1")
             return Progress()
         payload = checkpoint.load(path, map_location=self.device)
         try:
@@ -423,13 +424,29 @@ class RunTrainer:
         if partial:
             where += f", step {partial['step'] + 1}"
         self.events.note(f"{name}: resuming from {path.name} at {where}")
-        return Progress(
+        progress = Progress(
             epoch=epoch,
             partial=partial,
             best_val_acc=float(payload.get("best_val_acc", -1.0)),
             best_epoch=int(payload.get("best_epoch", 0)),
             elapsed_s=float(payload.get("elapsed_s", 0.0)),
         )
+        self._repair_best(progress, payload["model"])
+        return progress
+
+    def _repair_best(self, progress: Progress, weights: Mapping[str, torch.Tensor]) -> None:
+        """best.pt is written after last.pt: a kill between the two leaves best.pt one best
+        behind. The weights last.pt holds are then the best epoch's: write them."""
+        if progress.best_epoch != progress.epoch or progress.partial or not progress.epoch:
+            return
+        best = self.paths.checkpoints / checkpoint.BEST
+        try:
+            saved = checkpoint.load(best)["epoch"] if best.exists() else None
+        except checkpoint.CheckpointError:
+            saved = None
+        if saved != progress.epoch:
+            checkpoint.save(best, {"epoch": progress.epoch, "model": weights})
+            self.events.note(f"{self.spec.name}: rewrote {best.name} of epoch {progress.epoch}")
 
     def _cut_logs(self, progress: Progress, per_epoch: int) -> None:
         """Drop the rows written after the checkpoint: the resumed run writes them again."""
@@ -440,6 +457,10 @@ class RunTrainer:
             self.events.note(f"{self.spec.name}: cut {dropped} epoch row(s) after the checkpoint")
         rows = read_rows(self.paths.metrics)
         progress.last_row = dict(rows[-1]) if rows else {}
+        if progress.best_val_acc < 0 and rows:  # a checkpoint of an older version
+            best = max(rows, key=lambda row: _number(row.get("val_acc")))
+            progress.best_val_acc = _number(best.get("val_acc"))
+            progress.best_epoch = int(_number(best.get("epoch")))
 
     def _train(self, s: Session) -> dict[str, Any]:
         """Every epoch, then the test set; returns the summary."""
@@ -476,6 +497,8 @@ class RunTrainer:
                 s.best_val_acc, s.best_epoch = val.acc, epoch
             if cfg.train.save_checkpoints:
                 self._save_checkpoints(s, epoch, improved)
+            else:
+                self._check_weights(s, f"epoch {epoch}")
             self.status.update(
                 epoch=epoch,
                 step=0,
@@ -662,20 +685,16 @@ class RunTrainer:
         improved: bool,
         partial: Mapping[str, Any] | None = None,
     ) -> None:
-        """best.pt (when `improved`), then last.pt: last.pt is the commit point of an epoch, so
-        a kill between the two only repeats that epoch on resume. Non-finite weights are never
-        written: the run is diverged instead."""
+        """last.pt, then best.pt (when `improved`). last.pt is the commit point of an epoch:
+        the rows before it are synced to disk first, and a kill before best.pt is written is
+        repaired on resume (_repair_best). Non-finite weights are never written: the run is
+        diverged instead."""
         directory = self.paths.checkpoints
         directory.mkdir(exist_ok=True)
-        weights = s.model.state_dict()
-        if not checkpoint.all_finite(weights):
-            where = f"epoch {epoch + 1}, step {partial['step']}" if partial else f"epoch {epoch}"
-            raise Diverged(
-                f"the weights became NaN or infinite by {where}; the learning rate "
-                f"(optim.lr = {self.config.optim.lr:g}) is likely too high for this model"
-            )
-        if improved:
-            checkpoint.save(directory / checkpoint.BEST, {"epoch": epoch, "model": weights})
+        where = f"epoch {epoch + 1}, step {partial['step']}" if partial else f"epoch {epoch}"
+        weights = self._check_weights(s, where)
+        s.metrics_log.sync()
+        s.steps_log.sync()
         last = {
             "format": checkpoint.FORMAT,
             "epoch": epoch,
@@ -690,6 +709,19 @@ class RunTrainer:
             "partial": dict(partial) if partial is not None else None,
         }
         checkpoint.save(directory / checkpoint.LAST, last)
+        if improved:
+            checkpoint.save(directory / checkpoint.BEST, {"epoch": epoch, "model": weights})
+
+    def _check_weights(self, s: Session, where: str) -> dict[str, torch.Tensor]:
+        """The model's state dict; Diverged when a weight or statistic is NaN or infinite (the
+        loss can stay finite a step longer than the weights)."""
+        weights = s.model.state_dict()
+        if not checkpoint.all_finite(weights):
+            raise Diverged(
+                f"the weights became NaN or infinite by {where}; the learning rate "
+                f"(optim.lr = {self.config.optim.lr:g}) is likely too high for this model"
+            )
+        return weights
 
     def _summary(self, s: Session, test: Evaluation, last_row: Mapping[str, Any]) -> dict[str, Any]:
         total, trainable = count_parameters(s.model)
@@ -715,6 +747,10 @@ class RunTrainer:
             "device": str(self.device),
             "device_name": device_name(self.device),
         }
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else -1.0
 
 
 def _eval_batch(train_batch: int) -> int:

@@ -34,8 +34,8 @@ from tui_trainer.store import resumable
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import read_toml, sweep_temp_files, write_toml_atomic
 from tui_trainer.store.layout import StudyPaths, create_study_dir
-from tui_trainer.store.lock import LockHeld, RunLocks, held
-from tui_trainer.store.reader import StudyRecord
+from tui_trainer.store.lock import LockHeld, RunLocks, allow_open_files, held
+from tui_trainer.store.reader import StudyRecord, load_study
 from tui_trainer.train.acceleration import configure_device, resolve_precision
 from tui_trainer.train.data import LOADING_FIELDS, DatasetCache, split_problems
 from tui_trainer.train.device import device_name, resolve_device
@@ -54,12 +54,12 @@ class StudyResult:
 
     @property
     def exit_code(self) -> ExitCode:
+        if all(state == st.COMPLETED for state in self.states.values()):
+            return ExitCode.OK  # even when a signal came during the last run's test evaluation
         if self.signal_number == signal.SIGTERM:
             return ExitCode.TERMINATED
         if self.signal_number is not None:
             return ExitCode.INTERRUPTED
-        if all(state == st.COMPLETED for state in self.states.values()):
-            return ExitCode.OK
         return ExitCode.RUN_FAILED
 
 
@@ -153,10 +153,13 @@ def create_study(
     device: torch.device,
     argv: Sequence[str],
     into: Path | None = None,
+    locks: RunLocks | None = None,
 ) -> StudyPaths:
     """Make the study directory (or fill `into`, reserved by a launcher) with each run's
     config.toml and queued status, then study.toml: readers list a directory as a study only
-    once study.toml exists, so a trainer killed while creating it leaves no half-made study."""
+    once study.toml exists, so a trainer killed while creating it leaves no half-made study.
+    Each run directory is locked into `locks` before study.toml makes the study visible, so no
+    `resume` can take a run of it."""
     started = datetime.now(timezone.utc).astimezone()
     if into is not None and (not into.is_dir() or (into / "study.toml").exists()):
         raise UnavailableError(
@@ -171,6 +174,8 @@ def create_study(
         for run in loaded.runs:
             run_paths = paths.run(run.name)
             run_paths.root.mkdir()
+            if locks is not None:
+                locks.acquire(run_paths.root)
             write_toml_atomic(run_paths.config, run.config.model_dump(), durable=True)
             write_toml_atomic(
                 run_paths.status,
@@ -187,6 +192,8 @@ def create_study(
     except OSError as exc:
         where = exc.filename or runs_dir
         raise UnavailableError(f"cannot write the study under {where}: {exc.strerror}") from None
+    except LockHeld as held:  # only a hand-made directory passed as --into can be locked
+        raise UnavailableError(f"{held.path}: another trainer is writing it") from None
     return paths
 
 
@@ -241,13 +248,12 @@ def run_study(
     configure_device(device)
     data = DatasetCache()
     preflight(loaded, device, data)
-    paths = create_study(loaded, runs_dir, device, argv if argv is not None else sys.argv, into)
+    allow_open_files(len(loaded.runs))
     with RunLocks() as locks:
-        try:
-            locks.acquire_all(paths.run(run.name).root for run in loaded.runs)
-        except LockHeld as held:
-            raise UnavailableError(f"{held.path}: another trainer is writing it") from None
-        return _train_runs(paths, [(run, False) for run in loaded.runs], device, data, events)
+        argv = argv if argv is not None else sys.argv
+        paths = create_study(loaded, runs_dir, device, argv, into, locks)
+        runs = [(run, False) for run in loaded.runs]
+        return _train_runs(paths, runs, device, data, events, unlocked=locks.unsupported)
 
 
 def _train_runs(
@@ -257,6 +263,7 @@ def _train_runs(
     data: DatasetCache,
     events: TrainingEvents,
     before: dict[str, str] | None = None,
+    unlocked: Sequence[Path] = (),
 ) -> StudyResult:
     """Train `runs` ((spec, resume) pairs) in order under the stop signals. The result holds the
     state of each of them; one never reached keeps its state from `before` (else queued)."""
@@ -264,18 +271,27 @@ def _train_runs(
     # trainer.log gets the plain lines whatever the display is.
     events = Broadcast(events, PlainLog(to_study_log=True))
     events.study_started(paths.id, paths.root, [(r.name, r.config.train.epochs) for r, _ in runs])
+    if unlocked:
+        events.note(
+            f"this file system cannot lock run directories ({unlocked[0]}): a second trainer "
+            "is kept off a live run only by its heartbeat"
+        )
     stop = StopSignals()
     with stop.installed():
+        current = None
         try:
             for run, resume in runs:
                 if stop.event.is_set():
                     break
+                current = run.name
                 trainer = RunTrainer(
                     run, paths.run(run.name), device, data, events, stop.event, resume=resume
                 )
                 result.states[run.name] = trainer.run().state
         except KeyboardInterrupt:
             result.signal_number = int(signal.SIGINT)
+            if current is not None:
+                result.states.setdefault(current, st.INTERRUPTED)
         else:
             result.signal_number = stop.signal_number
     for run, _ in runs:
@@ -312,13 +328,8 @@ def resume_study(
     and start its runs that never started. Refuses (UnavailableError) when another trainer
     writes any of them."""
     targets = resumable.plan(study, run_name)
-    specs = []
-    for target in targets:
-        config = run_config(target.run.paths.config)
-        swept = target.run.status.get("swept")
-        values = dict(swept) if isinstance(swept, dict) else {}
-        specs.append((RunSpec(target.name, values, config), target.from_checkpoint))
     paths = study.paths
+    allow_open_files(len(targets))
     with RunLocks() as locks:
         try:
             locks.acquire_all(target.run.paths.root for target in targets)
@@ -326,11 +337,29 @@ def resume_study(
             raise UnavailableError(
                 f"{held.path}: another trainer is writing it; stop that one first"
             ) from None
+        except OSError as exc:
+            where = exc.filename or paths.root
+            raise UnavailableError(f"cannot lock {where}: {exc.strerror}") from None
+        # What the runs are now that no one else can write them: another trainer may have
+        # started or finished one of them between the plan and the locks.
+        study = load_study(paths.root)
+        fresh = resumable.plan(study, run_name)
+        if [t.name for t in fresh] != [t.name for t in targets]:
+            raise UnavailableError(f"{study.id}: its runs changed while resuming; try again")
+        specs = []
+        for target in fresh:
+            config = run_config(target.run.paths.config)
+            swept = target.run.status.get("swept")
+            values = dict(swept) if isinstance(swept, dict) else {}
+            # a queued run resumes too: if a trainer started it and died, its rows are cut
+            specs.append((RunSpec(target.name, values, config), True))
         device = resolve_device(device_spec or specs[0][0].config.train.device)
         configure_device(device)
-        _record_resume(paths, [t.name for t in targets], device, argv or sys.argv)
+        _record_resume(paths, [t.name for t in fresh], device, argv or sys.argv)
         before = {run.name: run.state for run in study.runs}
-        return _train_runs(paths, specs, device, DatasetCache(), events, before=before)
+        return _train_runs(
+            paths, specs, device, DatasetCache(), events, before=before, unlocked=locks.unsupported
+        )
 
 
 def _record_resume(
