@@ -215,6 +215,12 @@ def test_a_healthy_run_in_a_long_step_is_never_shown_crashed(write_preset, runs_
     assert st.RUNNING in seen and st.CRASHED not in seen
 
 
+def runs_listing(runs_dir: Path) -> str:
+    """What `tui-trainer runs` prints."""
+    command = [sys.executable, "-m", "tui_trainer", "runs", "--runs-dir", str(runs_dir)]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
 def test_a_killed_trainer_reads_crashed_at_once_in_runs(write_preset, runs_dir):
     preset = write_preset(FOUR_EPOCHS.replace("epochs = 4", "epochs = 50"))
     process = subprocess.Popen(
@@ -229,23 +235,13 @@ def test_a_killed_trainer_reads_crashed_at_once_in_runs(write_preset, runs_dir):
             if statuses and (read_toml(statuses[0]) or {}).get("state") == "running":
                 break
             time.sleep(0.05)
-        listing = subprocess.run(
-            [sys.executable, "-m", "tui_trainer", "runs", "--runs-dir", str(runs_dir)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        listing = runs_listing(runs_dir)
         assert "running" in listing and "crashed" not in listing
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
     killed = time.monotonic()
-    listing = subprocess.run(
-        [sys.executable, "-m", "tui_trainer", "runs", "--runs-dir", str(runs_dir)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    listing = runs_listing(runs_dir)
     assert time.monotonic() - killed < 5.0
     assert "crashed" in listing and "running" not in listing
 

@@ -17,10 +17,11 @@ from tui_trainer.errors import TuiTrainerError, UnavailableError
 from tui_trainer.launch import Launched
 from tui_trainer.store.reader import StudyRecord, list_studies
 from tui_trainer.store.resumable import ResumeTarget
-from tui_trainer.ui.resuming import resume_plan
+from tui_trainer.ui.resuming import question, resume_plan
 from tui_trainer.ui.screens.monitor import MonitorScreen
 from tui_trainer.ui.screens.presets import PresetsScreen
 from tui_trainer.ui.screens.runs import RunsScreen
+from tui_trainer.ui.widgets.confirm import Confirm
 
 USER_PRESETS_DIR = Path("~/.config/tui-trainer/presets")
 
@@ -85,6 +86,21 @@ class TrainerApp(App):
         self.pop_screen()  # the launch screen
         self.push_screen(MonitorScreen(item.study_dir))
         self.notify(f"started {item.study_dir.name} (pid {item.pid})")
+
+    def ask_resume(self, study_dir: Path) -> None:
+        """`r` in the monitor and the runs browser: say why when there is nothing to resume,
+        else ask, then resume."""
+        try:
+            study, targets = self.check_resume(study_dir)
+        except TuiTrainerError as error:  # nothing to resume, or a trainer is alive
+            self.notify(str(error), severity="warning")
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.resume_study(study_dir)
+
+        self.push_screen(Confirm(question(study, targets)), answer)
 
     def resume_study(self, study_dir: Path, run_name: str | None = None) -> Launched | None:
         """Start `tui-trainer resume` of the study (or of one run of it), detached, and show the

@@ -13,10 +13,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Log, ProgressBar, Static
 
 from tui_trainer.console.formats import STATE_STYLES, duration
-from tui_trainer.errors import TuiTrainerError
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import RunSeries, StudyFollower
-from tui_trainer.ui.resuming import OFFERED_STATES, question
+from tui_trainer.ui.resuming import OFFERED_STATES
 from tui_trainer.ui.widgets.charts import DOTS, LINE, MetricChart, run_colour
 from tui_trainer.ui.widgets.confirm import Confirm
 
@@ -293,18 +292,7 @@ class MonitorScreen(Screen):
         )
 
     def action_resume(self) -> None:
-        root = self.follower.paths.root
-        try:
-            study, targets = self.app.check_resume(root)
-        except TuiTrainerError as error:  # nothing to resume, or a trainer is alive
-            self.notify(str(error), severity="warning")
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.app.resume_study(root)
-
-        self.app.push_screen(Confirm(question(study, targets)), answer)
+        self.app.ask_resume(self.follower.paths.root)
 
     def action_replay(self) -> None:
         if self.current_state() == st.RUNNING:

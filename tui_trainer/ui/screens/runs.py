@@ -12,10 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
 from tui_trainer.console.formats import STATE_STYLES
-from tui_trainer.errors import TuiTrainerError
 from tui_trainer.store.reader import StudyRecord, list_studies, load_study
-from tui_trainer.ui.resuming import question
-from tui_trainer.ui.widgets.confirm import Confirm
 
 COLUMNS = ("", "study", "state", "runs", "best val acc", "test acc", "description")
 
@@ -111,18 +108,7 @@ class RunsScreen(Screen):
         study = self._highlighted()
         if study is None:
             return
-        root = study.paths.root
-        try:
-            record, targets = self.app.check_resume(root)
-        except TuiTrainerError as error:  # nothing to resume, or a trainer is alive
-            self.notify(str(error), severity="warning")
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.app.resume_study(root)
-
-        self.app.push_screen(Confirm(question(record, targets)), answer)
+        self.app.ask_resume(study.paths.root)
 
     def action_mark(self) -> None:
         study = self._highlighted()
