@@ -68,11 +68,11 @@ def _cpu():
 
 
 def run_tui_trainer(seed: int) -> list[tuple[int, float, float]]:
-    from tui_trainer.config.load import load_study
+    from tui_trainer.config.load import load_preset
     from tui_trainer.store.layout import StudyPaths
     from tui_trainer.train.study import run_study
 
-    loaded = load_study(PRESET, [f"train.seed={seed}", "train.device=cpu"])
+    loaded = load_preset(PRESET, [f"train.seed={seed}", "train.device=cpu"])
     with tempfile.TemporaryDirectory() as scratch:
         runs = Path(scratch)
         listener = _CheckpointEvaluator(
@@ -92,12 +92,12 @@ def run_plain_loop(seed: int) -> list[tuple[int, float, float]]:
     import torch.nn.functional as F
     from torchvision import transforms
 
-    from tui_trainer.config.load import load_study
+    from tui_trainer.config.load import load_preset
     from tui_trainer.train.data import load_splits, normalization
     from tui_trainer.train.models import build_model
     from tui_trainer.train.optim import build_scheduler
 
-    config = load_study(PRESET, [f"train.seed={seed}"]).runs[0].config
+    config = load_preset(PRESET, [f"train.seed={seed}"]).runs[0].config
     splits = load_splits(config.data)
     mean, std = normalization(config, splits)
     normalize = transforms.Normalize(mean, std)

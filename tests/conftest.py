@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny presets written into a temporary directory."""
+"""Shared fixtures: tiny presets written into a temporary directory, CIFAR archives, a reference
+run. The helpers they use are in tests/helpers.py."""
 
 from __future__ import annotations
 
@@ -8,41 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
-# A real study small enough for tests: quarter-width MobileNet v1 on digits, CPU, a few epochs.
-TINY_PRESET = """\
-[study]
-name = "tiny"
-description = "tiny test study"
-
-[data]
-dataset = "digits"
-augment = ["crop"]
-batch_size = 64
-
-[model]
-arch = "mobilenet_v1"
-width_mult = 0.25
-
-[optim]
-name = "sgd"
-lr = 0.1
-momentum = 0.9
-nesterov = true
-weight_decay = 5e-4
-
-[schedule]
-name = "cosine"
-
-[train]
-epochs = 2
-seed = 0
-device = "cpu"
-log_every_steps = 5
-"""
-
-FOUR_EPOCHS = TINY_PRESET.replace("epochs = 2", "epochs = 4")
+from tests.helpers import FOUR_EPOCHS, TINY_PRESET
 
 
 @pytest.fixture
@@ -99,8 +66,8 @@ def cifar_data_dir(cifar_archives, tmp_path, monkeypatch) -> Path:
 def four_epoch_reference(tmp_path_factory) -> dict:
     """The rows and summary of an uninterrupted run of FOUR_EPOCHS, trained once per session:
     what a resumed run must reproduce."""
-    from tests.test_training import Recorder
-    from tui_trainer.config import load_study
+    from tests.helpers import Recorder
+    from tui_trainer.config import load_preset
     from tui_trainer.errors import ExitCode
     from tui_trainer.store.atomic import read_toml
     from tui_trainer.store.csvlog import read_rows
@@ -109,7 +76,7 @@ def four_epoch_reference(tmp_path_factory) -> dict:
     directory = tmp_path_factory.mktemp("reference")
     preset = directory / "preset.toml"
     preset.write_text(FOUR_EPOCHS)
-    result = run_study(load_study(preset), directory / "runs", Recorder(), argv=["test"])
+    result = run_study(load_preset(preset), directory / "runs", Recorder(), argv=["test"])
     assert result.exit_code == ExitCode.OK
     run = result.study_dir / "run"
     return {

@@ -13,13 +13,13 @@ import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from tests.conftest import TINY_PRESET
+from tests.helpers import TINY_PRESET
 from tui_trainer.cli import app
-from tui_trainer.config import load_study
+from tui_trainer.config import load_preset
 from tui_trainer.errors import ExitCode, UnavailableError
 from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.csvlog import read_rows
-from tui_trainer.train import acceleration, loop, study
+from tui_trainer.train import acceleration, session, study
 from tui_trainer.train.acceleration import (
     Precision,
     compile_model,
@@ -97,7 +97,7 @@ def test_optimizers_are_fused_on_cuda_and_the_cpu_and_default_elsewhere():
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
 def test_build_optimizer_passes_the_kernel_choice(write_preset, name):
     sgd_only = [] if name == "sgd" else ["optim.nesterov=false", "optim.momentum=0"]
-    config = load_study(write_preset(), [f"optim.name={name}", *sgd_only]).runs[0].config
+    config = load_preset(write_preset(), [f"optim.name={name}", *sgd_only]).runs[0].config
     model = nn.Linear(3, 2)
     assert build_optimizer(model, config, {"foreach": False}).defaults["foreach"] is False
     assert build_optimizer(model, config).defaults["foreach"] is None  # torch's own default
@@ -152,12 +152,12 @@ def test_the_gradient_scaler_path_trains(write_preset, runs_dir, monkeypatch):
     """The fp16 path of CUDA (autocast, scaled loss, unscaled gradient norms, scaler.step) run on
     the CPU with bf16 and torch's CPU gradient scaler."""
     scaled = Precision("fp16", torch.bfloat16, scaled=True)
-    monkeypatch.setattr(loop, "resolve_precision", lambda setting, device: scaled)
+    monkeypatch.setattr(session, "resolve_precision", lambda setting, device: scaled)
     monkeypatch.setattr(study, "resolve_precision", lambda setting, device: scaled)
     text = TINY_PRESET.replace("epochs = 2", "epochs = 1") + (
         'track_grad_norm = ["layers.0.conv1.weight"]\n'
     )
-    result = run_study(load_study(write_preset(text)), runs_dir, Silent(), argv=["test"])
+    result = run_study(load_preset(write_preset(text)), runs_dir, Silent(), argv=["test"])
     assert result.exit_code == ExitCode.OK
     run = result.study_dir / "run"
     assert read_toml(run / "status.toml")["precision"] == "fp16"
@@ -182,7 +182,7 @@ def test_a_compiled_run_trains(write_preset, runs_dir):
     """train.compile = true through the real loop, including the small-map depthwise layers of
     the last blocks (a custom autograd function inside the compiled graph)."""
     text = TINY_PRESET.replace("epochs = 2", "epochs = 1") + "compile = true\n"
-    result = run_study(load_study(write_preset(text)), runs_dir, Silent(), argv=["test"])
+    result = run_study(load_preset(write_preset(text)), runs_dir, Silent(), argv=["test"])
     assert result.exit_code == ExitCode.OK
     run = result.study_dir / "run"
     assert read_toml(run / "status.toml")["compiled"] is True

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import TINY_PRESET
+from tests.helpers import TINY_PRESET
 from tui_trainer.cli import app
 from tui_trainer.config.schema import DataSection
 from tui_trainer.errors import UnavailableError

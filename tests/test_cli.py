@@ -9,7 +9,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import TINY_PRESET
+from tests.helpers import TINY_PRESET
 from tui_trainer import __version__
 from tui_trainer.cli import app
 

@@ -7,9 +7,9 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import TINY_PRESET
+from tests.helpers import TINY_PRESET
 from tui_trainer.cli import app
-from tui_trainer.config import load_study
+from tui_trainer.config import load_preset
 from tui_trainer.errors import ConfigError
 
 runner = CliRunner()
@@ -17,7 +17,7 @@ runner = CliRunner()
 
 def errors_of(path, overrides=()) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        load_study(path, overrides)
+        load_preset(path, overrides)
     return info.value.lines()
 
 
@@ -169,7 +169,7 @@ def test_bad_set_overrides(write_preset, runs_dir, override, expected):
 
 
 def test_good_overrides_are_typed_by_the_schema(write_preset):
-    study = load_study(
+    study = load_preset(
         write_preset(),
         [
             "optim.lr=0.05",
@@ -257,14 +257,14 @@ def test_values_that_cannot_train_sensibly_are_config_errors(write_preset, overr
 
 
 def test_text_fields_take_set_values_as_text(write_preset):
-    study = load_study(write_preset(), ["study.name=2024", "study.description=true"])
+    study = load_preset(write_preset(), ["study.name=2024", "study.description=true"])
     assert study.preset.study.name == "2024" and study.preset.study.description == "true"
 
 
 def test_a_byte_order_mark_is_accepted(tmp_path):
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf" + TINY_PRESET.encode())
-    assert load_study(path).runs[0].config.optim.lr == 0.1
+    assert load_preset(path).runs[0].config.optim.lr == 0.1
 
 
 def test_error_at_the_end_of_a_file_without_final_newline(write_preset):
@@ -286,8 +286,7 @@ def test_unicode_line_separators_do_not_shift_line_numbers(write_preset):
 
 def test_deeply_nested_arrays_are_an_error_not_a_crash(write_preset, runs_dir):
     path = write_preset(TINY_PRESET + "x = " + "[" * 5000 + "]" * 5000 + "\n")
-    output = cli_fails([str(path)], runs_dir)
-    assert "nested too deeply" in output or "unknown key" in output
+    assert errors_of(path) == [f"{path}: TOML nested too deeply"]
     output = cli_fails([str(write_preset()), "--set", "optim.lr=" + "[" * 5000], runs_dir)
     assert "optim.lr" in output
 

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from tui_trainer.console.live import LiveDisplay
 from tui_trainer.console.plain import PlainLog, epoch_line
+from tui_trainer.store.schema import RunSummary
 
 ROW = {
     "epoch": 1,
@@ -31,7 +32,7 @@ def drive(listener, study_dir: Path, after_steps=lambda: None) -> None:
         listener.step("lr=0.1", 1, step, 0.75 if logged else None, 512.0 if logged else None)
     after_steps()
     listener.epoch_ended("lr=0.1", ROW)
-    listener.run_finished("lr=0.1", "completed", {"test_acc": 0.9123, "best_val_acc": 0.85}, "")
+    listener.run_finished("lr=0.1", "completed", RunSummary(test_acc=0.9123, best_val_acc=0.85), "")
     listener.run_started("lr=0.2", 2, 4, "cpu")
     listener.run_finished("lr=0.2", "diverged", None, "loss became nan in epoch 1 by step 3")
     listener.study_finished({"lr=0.1": "completed", "lr=0.2": "diverged"})

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FOUR_EPOCHS
-from tests.test_training import TIMING_COLUMNS, Recorder, train
+from tests.helpers import FOUR_EPOCHS, TIMING_COLUMNS, Recorder, train
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import TEMP_PREFIX, read_toml, sweep_temp_files
 from tui_trainer.store.csvlog import read_rows
-from tui_trainer.store.reader import load_study, study_dirs
+from tui_trainer.store.reader import read_study, study_dirs
+from tui_trainer.store.schema import read_status
 from tui_trainer.train import checkpoint, loop
 from tui_trainer.train.study import resume_study
 
@@ -42,7 +42,7 @@ def steps_learned(rows):
 
 def check_after_kill(study_dir: Path, reference: dict, where: str) -> int:
     """Everything a killed trainer must leave; returns the finished epochs on disk."""
-    study = load_study(study_dir)
+    study = read_study(study_dir)
     (run,) = study.runs
     assert run.state in (st.CRASHED, st.QUEUED, st.COMPLETED), where
     assert study.state in (st.CRASHED, st.COMPLETED), where
@@ -103,7 +103,7 @@ def test_sigkill_at_random_points_never_costs_a_finished_epoch(tmp_path, four_ep
         study_dir = found[0]
         done = check_after_kill(study_dir, four_epoch_reference, where)
         history[-1] += f" ({done} epochs on disk)"
-        if load_study(study_dir).state == st.COMPLETED:
+        if read_study(study_dir).state == st.COMPLETED:
             break
     assert study_dir is not None
     run = study_dir / "run"
@@ -196,8 +196,8 @@ def test_a_healthy_run_in_a_long_step_is_never_shown_crashed(write_preset, runs_
     def watch():
         while not stop.is_set():
             for path in runs_dir.glob("*/run/status.toml"):
-                status = read_toml(path)
-                if status:
+                status = read_status(path)
+                if status is not None:
                     seen.append(st.effective_state(status))
             time.sleep(0.1)
 
@@ -270,14 +270,14 @@ def test_a_second_sigint_stops_at_once_and_corrupts_nothing(
     saved = checkpoint.load(run / "checkpoints" / checkpoint.LAST)
     assert saved["epoch"] == 1 and saved["partial"] is None  # no checkpoint taken on the way out
 
-    again = resume_study(load_study(result.study_dir), None, Recorder())
+    again = resume_study(read_study(result.study_dir), None, Recorder())
     assert again.states == {"run": st.COMPLETED}
     assert learned(read_rows(run / "metrics.csv")) == learned(four_epoch_reference["metrics"])
 
 
 @pytest.mark.parametrize("command", ["launch", "resume"])
 def test_a_detached_trainer_ignores_sighup(write_preset, runs_dir, command):
-    """What a dropped SSH link sends: the trainers the app starts (`run --into`, `resume
+    """What a dropped SSH link sends: the trainers the app starts (`run --detached`, `resume
     --detached`) keep training through it."""
     from tui_trainer import launch
 

@@ -3,10 +3,10 @@ that keeps comments."""
 
 from __future__ import annotations
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 from tui_trainer import tomlcompat
 from tui_trainer.config import edit
-from tui_trainer.config.load import load_study
+from tui_trainer.config.load import load_preset
 from tui_trainer.config.schema import SECTION_MODELS
 
 
@@ -47,7 +47,7 @@ def test_values_round_trip_through_text():
 
 
 def test_check_keys_errors_and_expands_the_sweep():
-    data = load_study(REPO / "presets" / "quickstart.toml").preset.model_dump()
+    data = load_preset(REPO / "presets" / "quickstart.toml").preset.model_dump()
     data["optim"]["lr"] = -1.0
     data["train"]["epochs"] = "many"
     checked = edit.check(data)
@@ -69,7 +69,7 @@ def test_check_keys_errors_and_expands_the_sweep():
 def test_saving_keeps_comments_and_changes_only_what_changed(tmp_path):
     source = REPO / "presets" / "quickstart.toml"
     original = source.read_text()
-    loaded = load_study(source)
+    loaded = load_preset(source)
     baseline = loaded.preset.model_dump()
     edited = loaded.preset.model_copy(deep=True)
     edited.optim.lr = 0.02
@@ -82,6 +82,6 @@ def test_saving_keeps_comments_and_changes_only_what_changed(tmp_path):
     assert text.startswith("# The offline quickstart")
     assert "lr = 0.02" in text and "resize = 40" in text
     assert "test_fraction = 0.2" in text and "pct_start" not in text  # untouched defaults stay out
-    again = load_study(path)
+    again = load_preset(path)
     assert again.preset.optim.lr == 0.02 and [r.name for r in again.runs] == ["seed=0", "seed=1"]
     assert tomlcompat.loads(text)["sweep"] == {"train.seed": [0, 1]}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from tests.conftest import TINY_PRESET
+from tests.helpers import TINY_PRESET
 from tui_trainer.cli import app
 from tui_trainer.config.schema import DataSection
 from tui_trainer.errors import UnavailableError
@@ -82,3 +84,32 @@ def test_training_on_an_image_folder(write_preset, tmp_path):
     assert result.exit_code == 0, result.output
     (confusion,) = (tmp_path / "runs").glob("*/run/confusion.csv")
     assert confusion.read_text().splitlines()[0] == "true\\predicted,cat,dog,fox"
+
+
+@pytest.mark.parametrize("layout", ["flat", "train-test"])
+def test_params_counts_an_image_folder_head_from_its_class_folders(write_preset, tmp_path, layout):
+    root = tmp_path / "pets"
+    if layout == "flat":
+        make_folder(root, per_class=1)
+    else:
+        make_folder(root / "train", per_class=1)
+        make_folder(root / "test", per_class=1)
+    text = TINY_PRESET.replace(
+        'dataset = "digits"', f'dataset = "imagefolder"\ndata_dir = "{root}"'
+    )
+    result = CliRunner().invoke(app, ["params", str(write_preset(text))])
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)["run"]
+    assert counts["classes"] == 3
+    head = 256 * 3 + 3  # width 0.25: 256 features into a 3-class linear head
+    ten_class = json.loads(CliRunner().invoke(app, ["params", str(write_preset())]).stdout)["run"]
+    assert counts["total"] == ten_class["total"] - (256 * 10 + 10) + head
+
+
+def test_params_of_a_missing_image_folder_says_where_it_looked(write_preset, tmp_path):
+    text = TINY_PRESET.replace(
+        'dataset = "digits"', f'dataset = "imagefolder"\ndata_dir = "{tmp_path / "nope"}"'
+    )
+    result = CliRunner().invoke(app, ["params", str(write_preset(text))])
+    assert result.exit_code == 3
+    assert f"imagefolder: {tmp_path / 'nope'} is not a directory" in result.output

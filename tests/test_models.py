@@ -152,7 +152,7 @@ def test_cli_with_missing_weights_exits_3_before_creating_anything(
 ):
     from typer.testing import CliRunner
 
-    from tests.conftest import TINY_PRESET
+    from tests.helpers import TINY_PRESET
     from tui_trainer.cli import app
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
@@ -182,8 +182,8 @@ def test_v2_v3_only_settings_are_refused_for_v1(setting):
 
 
 def test_two_phases_log_no_gradient_norm_while_frozen(write_preset, runs_dir):
-    from tests.conftest import TINY_PRESET
-    from tui_trainer.config import load_study
+    from tests.helpers import TINY_PRESET
+    from tui_trainer.config import load_preset
     from tui_trainer.store.csvlog import read_rows
     from tui_trainer.train.study import run_study
 
@@ -196,7 +196,7 @@ def test_two_phases_log_no_gradient_norm_while_frozen(write_preset, runs_dir):
         "log_every_steps = 5\n"
         'track_grad_norm = ["features.1.block.0.0.weight", "classifier.3.weight"]',
     )
-    result = run_study(load_study(write_preset(text)), runs_dir, _Quiet())
+    result = run_study(load_preset(write_preset(text)), runs_dir, _Quiet())
     assert result.states == {"run": "completed"}
     rows = read_rows(result.study_dir / "run" / "metrics.csv")
     assert rows[0]["grad_norm:features.1.block.0.0.weight"] is None  # frozen in phase one

@@ -95,7 +95,7 @@ def test_follower_tells_epoch_rows_from_steps_and_heartbeats(runs_dir):
     assert live.steps[-1]["step"] == 305
     make_live(study, epoch=16)  # a heartbeat
     assert follower.poll() and not follower.epochs_changed
-    assert live.status["epoch"] == 16
+    assert live.status.epoch == 16
     assert not follower.poll()  # nothing new: status.toml is not parsed again
     append(study / RUN / "metrics.csv", EPOCH_ROW)
     assert follower.poll() and follower.epochs_changed and live.last_epoch == 16
@@ -131,8 +131,8 @@ def test_runs_list_without_summaries_still_has_the_headline_figures(runs_dir):
     (full,), (light,) = list_studies(runs_dir), list_studies(runs_dir, summaries=False)
     assert all(run.summary is None for run in light.runs)
     for a, b in zip(full.runs, light.runs, strict=True):
-        assert a.figure("test_acc") == b.figure("test_acc") is not None
-        assert a.figure("best_val_acc") == b.figure("best_val_acc") is not None
+        assert a.test_acc == b.test_acc is not None
+        assert a.best_val_acc == b.best_val_acc is not None
 
 
 def test_chart_builds_only_when_its_data_or_size_changed(monkeypatch):

@@ -8,7 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from tui_trainer.cli import app
-from tui_trainer.config import load_study
+from tui_trainer.config import load_preset
 from tui_trainer.config.presets import builtin_presets
 from tui_trainer.config.sweep import format_value
 from tui_trainer.store.atomic import read_toml
@@ -45,7 +45,7 @@ def test_every_study_of_the_reports_has_a_preset():
 
 @pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.stem)
 def test_preset_validates_and_names_its_report(preset):
-    study = load_study(preset)
+    study = load_preset(preset)
     assert study.runs
     if preset.stem != "quickstart":
         assert study.preset.study.description.startswith(f"Report {preset.stem[1:4]}")
@@ -55,7 +55,7 @@ def test_preset_validates_and_names_its_report(preset):
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", REPORT_PRESETS, ids=lambda p: p.stem)
 def test_preset_runs_one_epoch_on_a_tiny_archive(preset, cifar_data_dir, fake_hub, tmp_path):
-    study = load_study(preset)
+    study = load_preset(preset)
     first = study.runs[0]
     overrides = [f"{key}={_toml(value)}" for key, value in first.values.items()]
     overrides += ["train.epochs=1", "train.device=cpu"]

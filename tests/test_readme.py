@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 from tui_trainer.config.reference import markdown_reference
 from tui_trainer.config.schema import SECTION_MODELS
 

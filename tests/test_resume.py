@@ -14,16 +14,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import FOUR_EPOCHS, TINY_PRESET
-from tests.test_training import TIMING_COLUMNS, Recorder, train
+from tests.helpers import FOUR_EPOCHS, TIMING_COLUMNS, TINY_PRESET, Recorder, train
 from tui_trainer.errors import ExitCode, UnavailableError, UsageError
 from tui_trainer.store import resumable
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import read_toml, write_toml_atomic
 from tui_trainer.store.csvlog import read_rows
 from tui_trainer.store.lock import RunLocks, is_locked
-from tui_trainer.store.reader import load_study
-from tui_trainer.train import checkpoint
+from tui_trainer.store.reader import read_study
+from tui_trainer.train import checkpoint, random_state
 from tui_trainer.train.study import resume_study
 
 STEP_LEARNED = ["epoch", "step", "loss", "acc", "lr"]
@@ -89,7 +88,7 @@ def test_kill_9_then_resume_writes_the_same_metrics_as_an_uninterrupted_run(
     finally:
         trainer.send_signal(signal.SIGKILL)
         trainer.wait()
-    assert load_study(run.parent).runs[0].state == st.CRASHED
+    assert read_study(run.parent).runs[0].state == st.CRASHED
     assert not is_locked(run), "the kernel dropped the killed trainer's lock"
 
     resumed = cli("resume", "latest", "--runs-dir", str(runs_dir), "--plain")
@@ -104,7 +103,7 @@ def test_kill_9_then_resume_writes_the_same_metrics_as_an_uninterrupted_run(
     assert summary["test_acc"] == reference["summary"]["test_acc"]
     assert read_toml(run.parent / "study.toml")["resumes"][0]["runs"] == ["run"]
     # a resumed study's study.toml still runs again as a preset
-    from tui_trainer.config import load_study as load_preset
+    from tui_trainer.config import load_preset
 
     assert [r.name for r in load_preset(run.parent / "study.toml").runs] == ["run"]
 
@@ -128,7 +127,7 @@ def test_sigterm_inside_an_epoch_checkpoints_there_and_resume_continues_exactly(
     assert saved["epoch"] == 1 and saved["partial"]["step"] == 7
     assert [row["epoch"] for row in read_rows(run / "metrics.csv")] == [1]
 
-    again = resume_study(load_study(result.study_dir), None, Recorder())
+    again = resume_study(read_study(result.study_dir), None, Recorder())
     assert again.exit_code == ExitCode.OK and again.states == {"run": st.COMPLETED}
     assert learned(read_rows(run / "metrics.csv")) == learned(reference["metrics"])
     assert steps_learned(read_rows(run / "steps.csv")) == steps_learned(reference["steps"])
@@ -155,9 +154,9 @@ def test_resume_cuts_rows_written_after_the_checkpoint(write_preset, runs_dir, r
     with open(run / "steps.csv", "a") as handle:
         handle.write("2,36,0.5,0.8")
     assert [row["epoch"] for row in read_rows(run / "metrics.csv")] == [1, 2]
-    assert load_study(result.study_dir).runs[0].state == st.CRASHED
+    assert read_study(result.study_dir).runs[0].state == st.CRASHED
 
-    again = resume_study(load_study(result.study_dir), "run", Recorder())
+    again = resume_study(read_study(result.study_dir), "run", Recorder())
     assert again.states == {"run": st.COMPLETED}
     rows = read_rows(run / "metrics.csv")
     assert [row["epoch"] for row in rows] == [1, 2, 3, 4]  # epoch 2 once, not twice
@@ -175,20 +174,20 @@ def test_a_study_resumes_its_interrupted_and_never_started_runs(write_preset, ru
     before = (result.study_dir / "seed=0" / "metrics.csv").read_bytes()
 
     recorder = Recorder()
-    again = resume_study(load_study(result.study_dir), None, recorder)
+    again = resume_study(read_study(result.study_dir), None, recorder)
     assert again.states == {"seed=1": "completed", "seed=2": "completed"}
     assert again.exit_code == ExitCode.OK
     assert (result.study_dir / "seed=0" / "metrics.csv").read_bytes() == before  # untouched
     started = [event[1] for event in recorder.events if event[0] == "run_started"]
     assert started == ["seed=1", "seed=2"]
-    assert load_study(result.study_dir).state == st.COMPLETED
+    assert read_study(result.study_dir).state == st.COMPLETED
     for name in ("seed=1", "seed=2"):
         assert [r["epoch"] for r in read_rows(result.study_dir / name / "metrics.csv")] == [1, 2]
 
     with pytest.raises(UsageError, match="nothing to resume"):
-        resume_study(load_study(result.study_dir), None, Recorder())
+        resume_study(read_study(result.study_dir), None, Recorder())
     with pytest.raises(UsageError, match="seed=0 is completed: nothing to resume"):
-        resume_study(load_study(result.study_dir), "seed=0", Recorder())
+        resume_study(read_study(result.study_dir), "seed=0", Recorder())
 
 
 def test_a_run_without_a_checkpoint_starts_over(write_preset, runs_dir):
@@ -198,7 +197,7 @@ def test_a_run_without_a_checkpoint_starts_over(write_preset, runs_dir):
     )
     _, result = train(write_preset, runs_dir, text, events=events)
     recorder = Recorder()
-    again = resume_study(load_study(result.study_dir), "run", recorder)
+    again = resume_study(read_study(result.study_dir), "run", recorder)
     assert again.states == {"run": "completed"}
     notes = [event[1] for event in recorder.events if event[0] == "note"]
     assert "run: no checkpoint to resume from; starting at epoch 1" in notes
@@ -217,7 +216,7 @@ def test_a_live_run_is_never_resumed_twice(write_preset, runs_dir):
         other.acquire(run)
         assert is_locked(run)
         with pytest.raises(UnavailableError, match="another trainer is writing it"):
-            resume_study(load_study(result.study_dir), None, Recorder())
+            resume_study(read_study(result.study_dir), None, Recorder())
     assert (run / "metrics.csv").read_bytes() == metrics
 
     # Its status says running and its pid is alive (this process).
@@ -226,7 +225,7 @@ def test_a_live_run_is_never_resumed_twice(write_preset, runs_dir):
         {**status, "state": "running", **st.process_identity(), "heartbeat": st.utcnow()},
     )
     with pytest.raises(UnavailableError, match="a trainer is still writing run"):
-        resume_study(load_study(result.study_dir), "run", Recorder())
+        resume_study(read_study(result.study_dir), "run", Recorder())
 
 
 def test_resume_of_a_live_trainer_is_refused_from_the_command_line(write_preset, runs_dir):
@@ -255,7 +254,7 @@ def test_a_diverged_run_is_not_resumed(write_preset, runs_dir):
     status = read_toml(run / "status.toml")
     write_toml_atomic(run / "status.toml", {**status, "state": "diverged"})
     with pytest.raises(UsageError, match="diverged; resuming would diverge again"):
-        resumable.plan(load_study(result.study_dir), "run")
+        resumable.plan(read_study(result.study_dir), "run")
 
 
 class _Payload:
@@ -280,7 +279,7 @@ def test_a_crafted_pickle_checkpoint_is_refused_and_nothing_runs(write_preset, r
 
     with pytest.raises(checkpoint.CheckpointError, match="refused: it holds Python objects"):
         checkpoint.load(run / "checkpoints" / "last.pt")
-    again = resume_study(load_study(result.study_dir), "run", Recorder())
+    again = resume_study(read_study(result.study_dir), "run", Recorder())
     assert again.states == {"run": st.FAILED}
     assert not marker.exists(), "the pickled call ran"
     message = read_toml(run / "status.toml")["message"]
@@ -310,7 +309,7 @@ def test_resume_refuses_run_files_that_are_symlinks(write_preset, runs_dir, tmp_
     os.replace(target, outside / link)
     target.symlink_to(outside / link)
     with pytest.raises(UsageError, match=f"refusing to resume .*: {link} is a symlink"):
-        resume_study(load_study(result.study_dir), None, Recorder())
+        resume_study(read_study(result.study_dir), None, Recorder())
 
 
 def test_run_names_from_files_cannot_leave_the_study(write_preset, runs_dir, tmp_path):
@@ -321,15 +320,15 @@ def test_run_names_from_files_cannot_leave_the_study(write_preset, runs_dir, tmp
     study["launch"]["runs"] = ["../../victim", "/etc", "run"]
     write_toml_atomic(study_file, study)
     (tmp_path / "victim").mkdir()
-    record = load_study(result.study_dir)
+    record = read_study(result.study_dir)
     assert [run.name for run in record.runs] == ["run"]
     # a run directory that is a symlink to another place is not a run of the study
     (result.study_dir / "escape").symlink_to(tmp_path / "victim", target_is_directory=True)
     study["launch"]["runs"] = ["run", "escape"]
     write_toml_atomic(study_file, study)
-    assert [run.name for run in load_study(result.study_dir).runs] == ["run"]
+    assert [run.name for run in read_study(result.study_dir).runs] == ["run"]
     with pytest.raises(UsageError):
-        resume_study(load_study(result.study_dir), "escape", Recorder())
+        resume_study(read_study(result.study_dir), "escape", Recorder())
 
 
 def test_random_states_round_trip_and_cuda_states_are_kept(monkeypatch, tmp_path):
@@ -347,14 +346,14 @@ def test_random_states_round_trip_and_cuda_states_are_kept(monkeypatch, tmp_path
     monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: cuda_states)
     monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.extend)
 
-    saved = checkpoint.capture_rng(generator, mix)
+    saved = random_state.capture_random_states(generator, mix)
     path = tmp_path / "rng.pt"
     checkpoint.save(path, {"model": {}, "rng": saved})
     loaded = checkpoint.load(path)["rng"]
     draws = (random.random(), np.random.rand(), torch.rand(1), torch.rand(1, generator=generator))
     mixed = mix.beta(0.2, 0.2)
 
-    assert checkpoint.restore_rng(loaded, generator, mix) == []
+    assert random_state.restore_random_states(loaded, generator, mix) == []
     assert (random.random(), np.random.rand()) == draws[:2]
     assert torch.equal(torch.rand(1), draws[2])
     assert torch.equal(torch.rand(1, generator=generator), draws[3])
@@ -363,7 +362,7 @@ def test_random_states_round_trip_and_cuda_states_are_kept(monkeypatch, tmp_path
 
     # resumed on a machine with another number of GPUs: said, not silently wrong
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    assert checkpoint.restore_rng(loaded, generator, mix) == ["CUDA"]
+    assert random_state.restore_random_states(loaded, generator, mix) == ["CUDA"]
 
 
 def test_a_run_killed_in_its_test_evaluation_resumes_straight_to_it(write_preset, runs_dir):
@@ -377,7 +376,7 @@ def test_a_run_killed_in_its_test_evaluation_resumes_straight_to_it(write_preset
     write_toml_atomic(run / "status.toml", {**status, "state": "running", "pid": 2**22 + 1})
 
     recorder = Recorder()
-    again = resume_study(load_study(result.study_dir), None, recorder)
+    again = resume_study(read_study(result.study_dir), None, recorder)
     assert again.states == {"run": st.COMPLETED}
     assert not [event for event in recorder.events if event[0] == "epoch_ended"]
     assert (run / "metrics.csv").read_bytes() == metrics
@@ -395,7 +394,7 @@ def test_resume_records_from_racing_trainers_are_all_kept_and_old_temp_files_swe
     from tui_trainer.train.study import _record_resume
 
     _, result = train(write_preset, runs_dir, TINY_PRESET.replace("epochs = 2", "epochs = 1"))
-    paths = load_study(result.study_dir).paths
+    paths = read_study(result.study_dir).paths
     stale = result.study_dir / ".tmp-study.toml.abc123"
     stale.write_text("half a study.toml")
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
@@ -430,7 +429,7 @@ def test_a_kill_between_last_and_best_checkpoint_is_repaired_on_resume(write_pre
     checkpoints = study_dir / "run" / "checkpoints"
     (checkpoints / "best.pt").unlink()  # killed after last.pt of epoch 1, before best.pt
     recorder = Recorder()
-    resume_study(load_study(study_dir), None, recorder)
+    resume_study(read_study(study_dir), None, recorder)
     notes = [event[1] for event in recorder.events if event[0] == "note"]
     assert "run: rewrote best.pt of epoch 1" in notes
     summary = read_toml(study_dir / "run" / "summary.toml")
@@ -448,7 +447,7 @@ def test_a_checkpoint_of_an_older_version_resumes_with_its_best_epoch_from_the_r
     torch.save(old, last)  # the format before random states and best figures were saved
     first_val_acc = read_rows(study_dir / "run" / "metrics.csv")[0]["val_acc"]
     recorder = Recorder()
-    assert resume_study(load_study(study_dir), None, recorder).states == {"run": "completed"}
+    assert resume_study(read_study(study_dir), None, recorder).states == {"run": "completed"}
     notes = " ".join(event[1] for event in recorder.events if event[0] == "note")
     assert "predates saved random states" in notes
     rows = read_rows(study_dir / "run" / "metrics.csv")
@@ -463,7 +462,7 @@ def test_resume_refuses_a_study_whose_log_is_a_symlink(write_preset, runs_dir, t
     (study_dir / "trainer.log").unlink()
     (study_dir / "trainer.log").symlink_to(victim)
     with pytest.raises(UsageError, match=r"trainer\.log is a symlink"):
-        resume_study(load_study(study_dir), None, Recorder())
+        resume_study(read_study(study_dir), None, Recorder())
     from tui_trainer.console.plain import PlainLog
 
     log = PlainLog(to_study_log=True)  # and the log writer never follows it anyway

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 from tui_trainer.store.synthetic import write_synthetic_study
 from tui_trainer.ui.app import create_app
 from tui_trainer.ui.screens.monitor import MonitorScreen
@@ -82,7 +82,7 @@ def test_compare_screen(snap_compare, study, runs_dir):
 
 
 def test_monitor_of_a_crashed_study_offers_resume(snap_compare, study, runs_dir):
-    from tests.unfinished import make_unfinished
+    from tests.helpers import make_unfinished
 
     make_unfinished(study, "lr=0.5", "crashed", epoch=7)
 

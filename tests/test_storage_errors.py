@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import FOUR_EPOCHS, TINY_PRESET
+from tests.helpers import FOUR_EPOCHS, TINY_PRESET
 from tui_trainer.cli import app
 from tui_trainer.store import csvlog
 from tui_trainer.store import status as st

@@ -11,12 +11,23 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import fake_study
 from tui_trainer.errors import UsageError
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import read_toml, write_toml_atomic
 from tui_trainer.store.csvlog import CsvAppender, CsvFollower, parse_cell, read_rows
 from tui_trainer.store.layout import StudyPaths, create_study_dir, is_safe_name
-from tui_trainer.store.reader import list_studies, load_study, resolve, study_state
+from tui_trainer.store.reader import list_studies, read_study, resolve, study_state
+from tui_trainer.store.schema import (
+    DeviceFigures,
+    RunStatus,
+    RunSummary,
+    TrainerRecord,
+    read_status,
+    read_summary,
+    write_status,
+    write_summary,
+)
 
 
 def test_csv_round_trip_keeps_exact_values(tmp_path):
@@ -108,13 +119,15 @@ def test_toml_atomic_write_and_tolerant_read(tmp_path):
     assert read_toml(tmp_path / "missing.toml") is None
 
 
-def _running(pid: int, beat_age_s: float = 0.0, **extra) -> dict:
+def _running(pid: int, beat_age_s: float = 0.0, **extra) -> RunStatus:
     beat = datetime.now(timezone.utc) - timedelta(seconds=beat_age_s)
-    return {"state": "running", "pid": pid, "host": os.uname().nodename, "heartbeat": beat, **extra}
+    fields = {"state": "running", "pid": pid, "host": os.uname().nodename, "heartbeat": beat}
+    return RunStatus(**{**fields, **extra})
 
 
 def test_live_process_with_fresh_heartbeat_is_running():
-    assert st.effective_state({**_running(os.getpid()), **st.process_identity()}) == st.RUNNING
+    started = st.process_identity()["pid_started"]
+    assert st.effective_state(_running(os.getpid(), pid_started=started)) == st.RUNNING
 
 
 def test_dead_pid_reads_as_crashed():
@@ -124,32 +137,32 @@ def test_dead_pid_reads_as_crashed():
 
 
 def test_reused_pid_reads_as_crashed():
-    status = {**_running(os.getpid()), "pid_started": st.process_identity()["pid_started"] - 1000}
+    status = _running(os.getpid(), pid_started=st.process_identity()["pid_started"] - 1000)
     assert st.effective_state(status) == st.CRASHED
 
 
 def test_stale_heartbeat_reads_as_crashed_even_if_pid_lives():
-    status = {**_running(os.getpid(), beat_age_s=st.HEARTBEAT_STALE_S + 5)}
+    status = _running(os.getpid(), beat_age_s=st.HEARTBEAT_STALE_S + 5)
     assert st.effective_state(status) == st.CRASHED
 
 
 def test_other_hosts_run_is_judged_by_heartbeat_alone():
-    fresh = {**_running(999_999), "host": "another-machine"}
+    fresh = _running(999_999, host="another-machine")
     assert st.effective_state(fresh) == st.RUNNING
-    stale = {**_running(999_999, beat_age_s=600), "host": "another-machine"}
+    stale = _running(999_999, beat_age_s=600, host="another-machine")
     assert st.effective_state(stale) == st.CRASHED
 
 
 def test_written_final_states_are_kept_and_garbage_is_unknown():
-    assert st.effective_state({"state": "completed", "pid": 1}) == "completed"
-    assert st.effective_state({"state": "exploded"}) == st.UNKNOWN
+    assert st.effective_state(RunStatus(state="completed", pid=1)) == "completed"
+    assert st.effective_state(RunStatus(state="exploded")) == st.UNKNOWN
     assert st.effective_state(None) == st.UNKNOWN
 
 
 def test_status_file_heartbeat_thread_keeps_writing(tmp_path):
     status = st.StatusFile(
         tmp_path / "status.toml",
-        {"state": "running", "epoch": 0},
+        RunStatus(state="running"),
         sample=lambda: {"cpu_percent": 12.5},
     )
     status.start_heartbeat(interval=0.05)
@@ -216,24 +229,10 @@ def test_safe_names():
         StudyPaths(Path("/x")).run("../etc")
 
 
-def _fake_study(runs_dir, study_id, runs, launch_runs=None, state="completed"):
-    root = runs_dir / study_id
-    root.mkdir(parents=True)
-    launch = {"time": datetime(2026, 1, 1, tzinfo=timezone.utc), "runs": launch_runs or runs}
-    write_toml_atomic(root / "study.toml", {"study": {"name": "x"}, "launch": launch})
-    for name in runs:
-        (root / name).mkdir()
-        write_toml_atomic(
-            root / name / "status.toml",
-            {"state": state, "epoch": 2, "epochs": 2, "best_val_acc": 0.5},
-        )
-    return root
-
-
 def test_list_and_resolve(runs_dir):
-    _fake_study(runs_dir, "20260101-000000-alpha", ["run"])
-    _fake_study(runs_dir, "20260102-000000-beta", ["lr=0.1", "lr=0.2"])
-    _fake_study(runs_dir, "20260103-000000-beta", ["run"])
+    fake_study(runs_dir, "20260101-000000-alpha", ["run"])
+    fake_study(runs_dir, "20260102-000000-beta", ["lr=0.1", "lr=0.2"])
+    fake_study(runs_dir, "20260103-000000-beta", ["run"])
     studies = list_studies(runs_dir)
     assert [s.id for s in studies] == [
         "20260103-000000-beta",
@@ -244,7 +243,7 @@ def test_list_and_resolve(runs_dir):
     assert resolve(runs_dir, "alpha")[0].id == "20260101-000000-alpha"
     assert resolve(runs_dir, "20260102")[0].id == "20260102-000000-beta"
     _, run = resolve(runs_dir, "20260102/lr=0.2")
-    assert run is not None and run.name == "lr=0.2" and run.figure("best_val_acc") == 0.5
+    assert run is not None and run.name == "lr=0.2" and run.best_val_acc == 0.5
     _, run = resolve(runs_dir, str(runs_dir / "20260102-000000-beta" / "lr=0.1"))
     assert run is not None and run.name == "lr=0.1"
     with pytest.raises(UsageError, match="matches several studies"):
@@ -256,19 +255,19 @@ def test_list_and_resolve(runs_dir):
 
 
 def test_hostile_run_names_in_study_toml_are_ignored(runs_dir):
-    root = _fake_study(
+    root = fake_study(
         runs_dir, "20260101-000000-x", ["run"], launch_runs=["run", "../../etc", "/abs"]
     )
-    assert [r.name for r in load_study(root).runs] == ["run"]
+    assert [r.name for r in read_study(root).runs] == ["run"]
 
 
 def test_symlinked_run_directory_is_not_followed(runs_dir, tmp_path):
-    root = _fake_study(runs_dir, "20260101-000000-x", ["run"], launch_runs=["run", "evil"])
+    root = fake_study(runs_dir, "20260101-000000-x", ["run"], launch_runs=["run", "evil"])
     outside = tmp_path / "outside"
     outside.mkdir()
     write_toml_atomic(outside / "status.toml", {"state": "completed"})
     (root / "evil").symlink_to(outside)
-    assert [r.name for r in load_study(root).runs] == ["run"]
+    assert [r.name for r in read_study(root).runs] == ["run"]
 
 
 def test_parse_cell_takes_only_what_the_writer_writes():
@@ -295,7 +294,7 @@ def test_another_users_process_is_not_called_dead(monkeypatch):
 
 
 def test_a_path_that_is_not_a_study_is_refused(runs_dir, tmp_path):
-    _fake_study(runs_dir, "20260101-000000-alpha", ["run"])
+    fake_study(runs_dir, "20260101-000000-alpha", ["run"])
     for ident in (str(tmp_path), "/", "./nothing", "x" * 5000):
         with pytest.raises(UsageError):
             resolve(runs_dir, ident)
@@ -306,7 +305,7 @@ def test_tables_survive_hostile_values(runs_dir):
 
     from tui_trainer.cli import app
 
-    root = _fake_study(runs_dir, "20260101-000000-x", ["run"])
+    root = fake_study(runs_dir, "20260101-000000-x", ["run"])
     study = read_toml(root / "study.toml")
     study["launch"].update(overrides=[1, "a=b"], time=datetime(1, 1, 1))
     write_toml_atomic(root / "study.toml", study)
@@ -317,3 +316,83 @@ def test_tables_survive_hostile_values(runs_dir):
     for args in (["runs"], ["show", "latest"], ["show", "latest/run"]):
         result = CliRunner().invoke(app, [*args, "--runs-dir", str(runs_dir)])
         assert result.exit_code == 0, (args, result.output)
+
+
+def test_status_and_summary_round_trip_through_their_one_writer(tmp_path):
+    beat = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    status = RunStatus(
+        state="running",
+        pid=42,
+        epoch=3,
+        epochs=10,
+        swept={"optim.lr": 0.05},
+        best_val_acc=0.5,
+        heartbeat=beat,
+        device_figures=DeviceFigures(cpu_percent=12.5, gpu_mem_total_mb=81559.0),
+    )
+    write_status(tmp_path / "status.toml", status)
+    assert read_status(tmp_path / "status.toml") == status
+    summary = RunSummary(run="lr=0.05", test_acc=0.75, test_images=359, epochs=10)
+    write_summary(tmp_path / "summary.toml", summary)
+    assert read_summary(tmp_path / "summary.toml") == summary
+    assert "test_loss" not in read_toml(tmp_path / "summary.toml")  # None is left out
+
+
+def test_a_value_of_the_wrong_type_reads_as_absent_never_as_a_crash(tmp_path):
+    path = tmp_path / "status.toml"
+    write_toml_atomic(
+        path,
+        {
+            "state": "completed",
+            "epoch": "3",
+            "epochs": True,
+            "best_val_acc": 7,
+            "test_acc": 10**400,
+            "swept": ["not", "a", "table"],
+            "device_figures": {"rss_mb": "lots", "cpu_percent": 50},
+            "from_a_newer_version": 1,
+        },
+    )
+    status = read_status(path)
+    assert status == RunStatus(
+        state="completed",
+        best_val_acc=7.0,  # an integer where a float belongs is that float
+        device_figures=DeviceFigures(cpu_percent=50.0),
+    )
+    assert read_status(tmp_path / "missing.toml") is None
+
+
+def test_the_status_writer_refuses_a_field_status_toml_does_not_have(tmp_path):
+    status = st.StatusFile(tmp_path / "status.toml", RunStatus(state="running"))
+    with pytest.raises(TypeError, match="no field 'epcoh'"):
+        status.update(epcoh=3)
+
+
+def test_the_live_trainer_is_the_newest_record_whose_process_lives():
+    from tests.helpers import dead_trainer
+
+    alive = TrainerRecord(**st.process_identity(), runs=["a"])
+    dead = TrainerRecord(**dead_trainer(), runs=["b"])
+    elsewhere = TrainerRecord(pid=1, host="another-machine", runs=["c"])
+    # `resume S/a` still trains after a later `resume S/b` has ended
+    assert st.live_trainer([dead, alive, dead]) is alive
+    assert st.trainers_alive([dead, alive, dead]) is True
+    assert st.live_trainer([alive, dead]) is alive
+    assert st.live_trainer([dead, dead]) is None and st.trainers_alive([dead, dead]) is False
+    # nothing alive here: the newest decides, and another host's trainer cannot be judged
+    assert st.trainers_alive([dead, elsewhere]) is None
+    assert st.trainers_alive([]) is None
+
+
+def test_readers_and_the_stop_key_find_the_same_live_trainer(runs_dir):
+    from tests.helpers import dead_trainer
+    from tui_trainer.launch import trainer_pid
+
+    root = fake_study(runs_dir, "20260101-000000-x", ["a", "b"], state="queued")
+    study = read_toml(root / "study.toml")
+    study["launch"].update(dead_trainer())
+    study["resumes"] = [st.process_identity(), dead_trainer()]
+    write_toml_atomic(root / "study.toml", study)
+    (record,) = list_studies(runs_dir)
+    assert record.state == st.QUEUED  # a live trainer between runs: not crashed
+    assert trainer_pid(root) == os.getpid()

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY_PRESET
+from tests.helpers import TINY_PRESET
 from tui_trainer.store.atomic import read_toml
-from tui_trainer.store.reader import list_studies, load_study
+from tui_trainer.store.reader import list_studies, read_study
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -81,7 +81,7 @@ def test_training_survives_the_terminal_and_is_listed_again(tmp_path):
 
 
 def test_an_interrupted_study_is_resumed_from_the_monitor(tmp_path, write_preset):
-    from tests.unfinished import interrupted_study
+    from tests.helpers import interrupted_study
 
     runs_dir = tmp_path / "runs"
     study = interrupted_study(write_preset(TINY_PRESET), runs_dir)
@@ -99,7 +99,7 @@ def test_an_interrupted_study_is_resumed_from_the_monitor(tmp_path, write_preset
         tmux("send-keys", "-t", "app", "y")
         tmux.wait_for("resuming")
         tmux.wait_for("completed", timeout=300)
-        (run,) = load_study(study).runs
+        (run,) = read_study(study).runs
         assert run.state == "completed" and run.epoch == 2
         (resumed,) = read_toml(study / "study.toml")["resumes"]
         assert resumed["runs"] == ["run"] and resumed["command"][1] == "resume"

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from tests.conftest import TINY_PRESET
-from tests.test_store import _fake_study
-from tui_trainer.config import load_study
+from tests.helpers import TINY_PRESET, fake_study
+from tui_trainer.config import load_preset
 from tui_trainer.launch import trainer_pid
 from tui_trainer.store.reader import list_studies
 from tui_trainer.ui.app import create_app
@@ -107,7 +106,7 @@ def test_launch_validates_as_you_type_then_trains_and_monitors(write_preset, run
             )
         (study,) = list_studies(runs_dir)
         assert study.state == "completed"
-        assert study.launch["overrides"] == ["optim.lr=0.05", "sweep.train.seed=[0, 1]"]
+        assert study.launch.overrides == ["optim.lr=0.05", "sweep.train.seed=[0, 1]"]
 
     run(scenario())
 
@@ -176,9 +175,9 @@ def test_a_running_study_is_opened_again_at_start(write_preset, runs_dir):
 
 
 def test_runs_browser_filters_and_opens(runs_dir):
-    _fake_study(runs_dir, "20260101-000000-alpha", ["run"])
-    _fake_study(runs_dir, "20260102-000000-beta", ["lr=0.1", "lr=0.2"], state="failed")
-    _fake_study(runs_dir, "20260103-000000-gamma", ["run"], state="interrupted")
+    fake_study(runs_dir, "20260101-000000-alpha", ["run"])
+    fake_study(runs_dir, "20260102-000000-beta", ["lr=0.1", "lr=0.2"], state="failed")
+    fake_study(runs_dir, "20260103-000000-gamma", ["run"], state="interrupted")
 
     async def scenario():
         app = create_app(runs_dir)
@@ -338,7 +337,7 @@ def test_editor_validates_each_field_saves_as_and_launches(write_preset, runs_di
             await pilot.press("enter")
             saved = user_dir / "my-lr.toml"
             assert saved.read_text().startswith("# my own study")
-            study = load_study(saved)
+            study = load_preset(saved)
             assert study.preset.study.name == "my-lr" and study.preset.optim.lr == 0.02
             assert [r.name for r in study.runs] == ["seed=0", "seed=1"]
             await pilot.press("ctrl+l")
@@ -444,7 +443,7 @@ def test_presets_show_a_time_estimate_once_a_setup_was_timed_here(runs_dir):
 
     from tui_trainer.store.atomic import read_toml, write_toml_atomic
 
-    root = _fake_study(runs_dir, "20260101-000000-quickstart", ["run"])
+    root = fake_study(runs_dir, "20260101-000000-quickstart", ["run"])
     study = read_toml(root / "study.toml")
     study["launch"]["host"] = socket.gethostname()
     write_toml_atomic(root / "study.toml", study)
@@ -553,7 +552,7 @@ def title_of(screen) -> str:
 
 @pytest.mark.parametrize("state", ["crashed", "interrupted"])
 def test_monitor_offers_resume_asks_then_resumes_and_stays(runs_dir, resumes, state):
-    from tests.unfinished import make_unfinished
+    from tests.helpers import make_unfinished
     from tui_trainer.store.synthetic import write_synthetic_study
     from tui_trainer.ui.widgets.confirm import Confirm
 
@@ -632,7 +631,7 @@ def test_resume_key_on_a_finished_or_live_study_says_why_and_starts_nothing(runs
 
 
 def test_runs_browser_resumes_the_highlighted_study(runs_dir, resumes):
-    from tests.unfinished import make_unfinished
+    from tests.helpers import make_unfinished
     from tui_trainer.store.synthetic import write_synthetic_study
 
     finished = write_synthetic_study(runs_dir)
@@ -664,7 +663,7 @@ def test_runs_browser_resumes_the_highlighted_study(runs_dir, resumes):
 
 
 def test_an_unwritable_runs_directory_is_an_error_not_a_crash(write_preset, runs_dir, monkeypatch):
-    from tests.unfinished import make_unfinished
+    from tests.helpers import make_unfinished
     from tui_trainer.store.synthetic import write_synthetic_study
 
     mine = write_preset(TINY_PRESET, name="mine.toml")
@@ -700,7 +699,7 @@ def test_the_monitor_follows_a_resumed_trainer(runs_dir):
     """The files as a resumed trainer changes them: study.toml gains the new trainer, metrics.csv
     is replaced by a cut copy (rows after the checkpoint dropped), the run reads running again,
     a run waits queued between two runs, then the rows grow and the run completes."""
-    from tests.unfinished import dead_trainer, make_unfinished
+    from tests.helpers import dead_trainer, make_unfinished
     from tui_trainer.store import status as st
     from tui_trainer.store.atomic import read_toml, write_toml_atomic
     from tui_trainer.store.csvlog import cut_rows_after
@@ -779,10 +778,10 @@ def test_resume_from_the_monitor_trains_a_real_interrupted_study_to_the_end(
     write_preset, runs_dir, monkeypatch
 ):
     import tui_trainer.launch
-    from tests.unfinished import interrupted_study
+    from tests.helpers import interrupted_study
     from tui_trainer.store.atomic import read_toml
     from tui_trainer.store.csvlog import read_rows
-    from tui_trainer.store.reader import load_study as read_study
+    from tui_trainer.store.reader import read_study
 
     study = interrupted_study(write_preset(TINY_PRESET), runs_dir)
     assert [row["epoch"] for row in read_rows(study / "run" / "metrics.csv")] == [1]

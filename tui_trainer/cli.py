@@ -57,6 +57,22 @@ RunsDirOption = Annotated[
 ]
 
 
+DetachedOption = Annotated[
+    bool,
+    typer.Option(
+        "--detached",
+        hidden=True,
+        help="Started detached by the app: a closed terminal or SSH link (SIGHUP) must not stop "
+        "training.",
+    ),
+]
+
+
+def _ignore_hangups() -> None:
+    """A detached trainer outlives the terminal it was started from."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
 def _stdout_console() -> Console:
     # Piped output (a file, `less`, CI) gets wide lines so that tables are not cut.
     return Console(width=None if sys.stdout.isatty() else 200, soft_wrap=False)
@@ -168,8 +184,11 @@ def run(
     ] = False,
     into: Annotated[
         Path | None,
-        typer.Option("--into", hidden=True, help="A study directory reserved by the TUI."),
+        typer.Option(
+            "--into", hidden=True, help="Write into this empty study directory reserved by the app."
+        ),
     ] = None,
+    detached: DetachedOption = False,
 ) -> None:
     """Run every run of a study, headless. Writes runs/<study-id>/ as it goes.
 
@@ -177,7 +196,7 @@ def run(
     3 the machine lacks the device or data or the runs directory cannot be written,
     130/143 stopped by SIGINT/SIGTERM (finished epochs kept: `tui-trainer resume` goes on).
     """
-    from tui_trainer.config.load import load_study
+    from tui_trainer.config.load import load_preset
     from tui_trainer.config.presets import resolve_preset
 
     with reported_errors():
@@ -186,10 +205,9 @@ def run(
             settings.append(f"train.device={device.value}")
         if data_dir is not None:
             settings.append(f"data.data_dir={_toml_string(str(data_dir))}")
-        loaded = load_study(resolve_preset(preset), settings)
-        if into is not None:
-            # launched detached by the TUI: a closed terminal or SSH link must not stop training
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        loaded = load_preset(resolve_preset(preset), settings)
+        if detached:
+            _ignore_hangups()
         code = _train(loaded, runs_dir, use_live=sys.stdout.isatty() and not plain, into=into)
     raise typer.Exit(int(code))
 
@@ -217,10 +235,7 @@ def resume(
     plain: Annotated[
         bool, typer.Option("--plain", help="Plain log lines even on a terminal.")
     ] = False,
-    detached: Annotated[
-        bool,
-        typer.Option("--detached", hidden=True, help="Started by the app: ignore SIGHUP."),
-    ] = False,
+    detached: DetachedOption = False,
 ) -> None:
     """Continue interrupted, crashed or failed runs from their last checkpoint.
 
@@ -233,7 +248,7 @@ def resume(
     with reported_errors():
         study, run_record = resolve(runs_dir, ident)
         if detached:
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            _ignore_hangups()
         code = _train_or_resume(
             lambda display: _resume(study, run_record, display, device),
             use_live=sys.stdout.isatty() and not plain,
@@ -311,7 +326,7 @@ def show(
 ) -> None:
     """Show a study (one row per run) or a run (config, summary, per-epoch table)."""
     from tui_trainer.console.tables import run_view, study_view
-    from tui_trainer.store.reader import load_run_details, resolve
+    from tui_trainer.store.reader import read_run_details, resolve
 
     with reported_errors():
         study, run_record = resolve(runs_dir, ident)
@@ -319,7 +334,7 @@ def show(
         if run_record is None:
             console.print(study_view(study))
         else:
-            console.print(run_view(study, load_run_details(run_record)))
+            console.print(run_view(study, read_run_details(run_record)))
 
 
 class ExportFormat(str, Enum):
@@ -360,7 +375,7 @@ def export(
     """Export a study's comparison table (one row per run), and optionally its curves."""
     from tui_trainer.console.export import to_csv, to_markdown, write_plots
     from tui_trainer.store.compare import comparison
-    from tui_trainer.store.reader import load_run_details, resolve
+    from tui_trainer.store.reader import read_run_details, resolve
 
     with reported_errors():
         study, run_record = resolve(runs_dir, ident)
@@ -377,7 +392,7 @@ def export(
                 raise UsageError(f"cannot write {output}: {exc.strerror}") from None
             typer.echo(f"wrote {output}", err=True)
         if plots is not None:
-            runs = [load_run_details(run) for run in study.runs]
+            runs = [read_run_details(run) for run in study.runs]
             try:
                 written = write_plots(runs, plots, study.id)
             except OSError as exc:
@@ -388,31 +403,21 @@ def export(
 @app.command()
 def models() -> None:
     """The architectures, their native input size and parameter counts (10 and 100 classes)."""
-    from rich.table import Table
-
     from tui_trainer.config.schema import ARCHITECTURES, PRETRAINABLE, ModelSection
+    from tui_trainer.console.catalog import ModelRow, models_table
     from tui_trainer.train.models import NATIVE_INPUT, build_model, count_parameters, weights_path
 
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in (
-        "arch",
-        "input",
-        "params (10 classes)",
-        "params (100 classes)",
-        "ImageNet weights",
-    ):
-        table.add_column(
-            column, justify="left" if column in ("arch", "ImageNet weights") else "right"
-        )
+    rows = []
     for arch in ARCHITECTURES:
-        counts = [count_parameters(build_model(ModelSection(arch=arch), n))[0] for n in (10, 100)]
-        size = NATIVE_INPUT[arch]
-        weights = "-"
+        ten, hundred = (
+            count_parameters(build_model(ModelSection(arch=arch), n))[0] for n in (10, 100)
+        )
+        weights = None
         if arch in PRETRAINABLE:
             path = weights_path(arch)
-            weights = f"{path.name} ({'cached' if path.is_file() else 'not cached'})"
-        table.add_row(arch, f"{size}x{size}", f"{counts[0]:,}", f"{counts[1]:,}", weights)
-    _stdout_console().print(table)
+            weights = (path.name, path.is_file())
+        rows.append(ModelRow(arch, NATIVE_INPUT[arch], ten, hundred, weights))
+    _stdout_console().print(models_table(rows))
 
 
 @app.command()
@@ -428,53 +433,40 @@ def params(
     it, so that the app itself never imports torch)."""
     import json
 
-    from tui_trainer.config.load import load_study
+    from tui_trainer.config.load import load_preset
     from tui_trainer.config.presets import resolve_preset
 
     with reported_errors():
-        loaded = load_study(resolve_preset(preset), list(overrides or []))
+        loaded = load_preset(resolve_preset(preset), list(overrides or []))
+        from tui_trainer.train.data import class_count
         from tui_trainer.train.models import build_model, count_parameters, set_trainable
 
         counts = {}
-        classes = {"digits": 10, "cifar10": 10, "cifar100": 100}
         for run in loaded.runs:
             cfg = run.config
-            n = classes.get(cfg.data.dataset, 10)
-            if cfg.data.dataset == "cifar100" and cfg.data.coarse_labels:
-                n = 20
-            model = build_model(cfg.model.model_copy(update={"pretrained": False}), n)
+            classes = class_count(cfg.data)
+            model = build_model(cfg.model.model_copy(update={"pretrained": False}), classes)
             set_trainable(model, cfg.model, head_only=False)
             total, trainable = count_parameters(model)
-            counts[run.name] = {"total": total, "trainable": trainable, "classes": n}
+            counts[run.name] = {"total": total, "trainable": trainable, "classes": classes}
         typer.echo(json.dumps(counts))
 
 
 @app.command()
 def presets() -> None:
     """List the built-in presets with their run counts."""
-    from rich.table import Table
-
-    from tui_trainer.config.load import load_study
+    from tui_trainer.config.load import load_preset
     from tui_trainer.config.presets import builtin_presets
+    from tui_trainer.console.catalog import presets_table
     from tui_trainer.errors import ConfigError
 
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("preset", "runs", "epochs", "description"):
-        table.add_column(column, justify="right" if column in ("runs", "epochs") else "left")
+    entries: list[tuple[Path, LoadedStudy | ConfigError]] = []
     for path in builtin_presets():
         try:
-            study = load_study(path)
+            entries.append((path, load_preset(path)))
         except ConfigError as error:
-            table.add_row(path.stem, "-", "-", f"[red]invalid: {error.lines()[0]}[/]")
-            continue
-        epochs = sorted({run.config.train.epochs for run in study.runs})
-        table.add_row(
-            path.stem,
-            str(len(study.runs)),
-            ",".join(map(str, epochs)),
-            study.preset.study.description,
-        )
-    _stdout_console().print(table)
+            entries.append((path, error))
+    _stdout_console().print(presets_table(entries))
 
 
 def main() -> None:

@@ -5,8 +5,11 @@ Nothing here imports torch or textual: the CLI renders these as one line per pro
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass
 from enum import IntEnum
+from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -81,3 +84,31 @@ class UnavailableError(TuiTrainerError):
     """The machine lacks what the study needs: a device, a dataset file, writable disk."""
 
     exit_code = ExitCode.UNAVAILABLE
+
+
+class StorageError(UnavailableError):
+    """The run directory cannot be written (disk full, read-only, no permission): the study
+    stops, since every later write would fail too. What was written before stays intact."""
+
+
+# Errors of the file system the run directory lives on, as opposed to a bug or bad data.
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM}
+
+
+def storage_error(exc: OSError, run_root: Path) -> StorageError | None:
+    """A StorageError naming the path, when `exc` is a write failure inside the runs directory
+    that holds `run_root` (runs/<study>/<run>)."""
+    if exc.errno not in STORAGE_ERRNOS:
+        return None
+    filename = exc.filename or str(run_root)
+    if exc.errno in (errno.EACCES, errno.EPERM) and not _inside(Path(filename), run_root):
+        return None  # e.g. an unreadable dataset: not the run directory's fault
+    return StorageError(f"cannot write {filename}: {exc.strerror or os.strerror(exc.errno)}")
+
+
+def _inside(path: Path, run_root: Path) -> bool:
+    try:
+        path.resolve().relative_to(run_root.resolve().parent.parent)
+    except (ValueError, OSError):
+        return False
+    return True

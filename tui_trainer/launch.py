@@ -19,6 +19,7 @@ from tui_trainer.errors import UsageError
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import open_for_append, read_toml
 from tui_trainer.store.layout import STUDY_FILE, TRAINER_LOG, create_study_dir
+from tui_trainer.store.schema import trainer_records
 
 
 @dataclass
@@ -35,7 +36,7 @@ def trainer_command(
     preset: Path, overrides: Sequence[str], runs_dir: Path, study_dir: Path
 ) -> list[str]:
     command = [sys.executable, "-m", "tui_trainer", "run", str(preset), "--runs-dir", str(runs_dir)]
-    command += ["--into", str(study_dir), "--plain"]
+    command += ["--into", str(study_dir), "--plain", "--detached"]
     for override in overrides:
         command += ["--set", override]
     return command
@@ -81,18 +82,9 @@ def _start(command: list[str], study_dir: Path) -> Launched:
 
 
 def trainer_pid(study_dir: Path) -> int | None:
-    """The pid of the study's trainer (the launch's, or the latest resume's) if it is alive
-    (checked against its start time)."""
-    study = read_toml(Path(study_dir) / STUDY_FILE) or {}
-    records = [study.get("launch")]
-    resumes = study.get("resumes")
-    if isinstance(resumes, list):
-        records += resumes
-    for record in reversed(records):
-        if isinstance(record, dict) and st.process_alive(record) is True:
-            pid = record.get("pid")
-            return pid if isinstance(pid, int) else None
-    return None
+    """The pid of the study's live trainer (store.status.live_trainer), if one is alive."""
+    live = st.live_trainer(trainer_records(read_toml(Path(study_dir) / STUDY_FILE)))
+    return live.pid if live is not None else None
 
 
 def stop(study_dir: Path) -> int:

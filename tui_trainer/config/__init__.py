@@ -3,7 +3,7 @@
 Imports neither torch nor textual (DESIGN.md's import rule).
 """
 
-from tui_trainer.config.load import LoadedStudy, load_study, parse_override
+from tui_trainer.config.load import LoadedStudy, load_preset, parse_override
 from tui_trainer.config.schema import RunConfig, StudyPreset
 from tui_trainer.config.sweep import RunSpec
 
@@ -12,6 +12,6 @@ __all__ = [
     "RunConfig",
     "RunSpec",
     "StudyPreset",
-    "load_study",
+    "load_preset",
     "parse_override",
 ]

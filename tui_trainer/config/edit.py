@@ -16,12 +16,9 @@ import tomlkit
 from pydantic import ValidationError
 
 from tui_trainer import tomlcompat
-from tui_trainer.config.load import Locator
 from tui_trainer.config.messages import describe_error
-from tui_trainer.config.positions import KeyPositions
 from tui_trainer.config.schema import SECTION_MODELS, StudyPreset
-from tui_trainer.config.sweep import RunSpec, expand_sweep
-from tui_trainer.errors import ConfigError
+from tui_trainer.config.sweep import RunSpec, SweepError, expand_sweep
 
 EDITED_SECTIONS = ("study", "data", "model", "optim", "schedule", "train")
 
@@ -147,9 +144,9 @@ def check(data: Mapping[str, Any]) -> Checked:
             errors.setdefault(key, message)
         return Checked(None, [], errors)
     try:
-        runs = expand_sweep(preset, Locator("editor", KeyPositions(""), []))
-    except ConfigError as error:
-        return Checked(preset, [], {"sweep": "; ".join(p.render() for p in error.problems)})
+        runs = expand_sweep(preset)
+    except SweepError as error:
+        return Checked(preset, [], {"sweep": str(error)})
     return Checked(preset, runs, {})
 
 

@@ -21,7 +21,7 @@ from tui_trainer import tomlcompat
 from tui_trainer.config.messages import describe_error, render_key
 from tui_trainer.config.positions import KeyPositions
 from tui_trainer.config.schema import SECTION_MODELS, StudyPreset
-from tui_trainer.config.sweep import RunSpec, expand_sweep
+from tui_trainer.config.sweep import RunSpec, SweepError, expand_sweep
 from tui_trainer.errors import ConfigError, Problem
 
 # A study.toml written by the trainer is a valid preset: its [launch] table and the
@@ -30,6 +30,7 @@ IGNORED_TABLES = ("launch", "resumes")
 
 _TOML_POSITION_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_END_RE = re.compile(r"\s*\(at end of document\)\s*$")
+MAX_NESTING = 64  # levels of tables and arrays in a preset: no real one comes near
 _OVERRIDE_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
@@ -104,24 +105,44 @@ def read_preset_text(path: Path) -> str:
 
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:
-    """Parse TOML; a syntax error becomes `source:line:col: message`."""
+    """Parse TOML; a syntax error becomes `source:line:col: message`. Values nested deeper than
+    MAX_NESTING are refused whether or not the parser itself can hold them."""
     try:
-        return tomlcompat.loads(text)
+        data = tomlcompat.loads(text)
     except RecursionError:
-        raise ConfigError([Problem("TOML nested too deeply", source=source)]) from None
+        data = None
     except tomlcompat.TOMLDecodeError as exc:
-        message = str(exc)
-        line = col = None
-        position = _TOML_POSITION_RE.search(message)
-        if position:
-            line, col = int(position.group(1)), int(position.group(2))
-            message = message[: position.start()]
-        elif _TOML_END_RE.search(message):
-            message = _TOML_END_RE.sub("", message) + " (at end of file)"
-            line = text.count("\n") + (0 if text.endswith("\n") else 1)
-        raise ConfigError(
-            [Problem(f"TOML syntax: {message}", source=source, line=line, col=col)]
-        ) from None
+        raise _syntax_error(exc, text, source) from None
+    if data is None or _nesting(data) > MAX_NESTING:
+        raise ConfigError([Problem("TOML nested too deeply", source=source)])
+    return data
+
+
+def _nesting(value: Any) -> int:
+    """How deep tables and arrays nest in `value` (walked without recursion)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _syntax_error(exc: Exception, text: str, source: str) -> ConfigError:
+    """`source:line:col: TOML syntax: message` from the parser's error."""
+    message = str(exc)
+    line = col = None
+    position = _TOML_POSITION_RE.search(message)
+    if position:
+        line, col = int(position.group(1)), int(position.group(2))
+        message = message[: position.start()]
+    elif _TOML_END_RE.search(message):
+        message = _TOML_END_RE.sub("", message) + " (at end of file)"
+        line = text.count("\n") + (0 if text.endswith("\n") else 1)
+    return ConfigError([Problem(f"TOML syntax: {message}", source=source, line=line, col=col)])
 
 
 def parse_override(text: str) -> Override:
@@ -198,7 +219,7 @@ def validate_preset(data: Mapping[str, Any], locator: Locator) -> StudyPreset:
         raise ConfigError(problems) from None
 
 
-def load_study(path: str | Path, overrides: Sequence[str] = ()) -> LoadedStudy:
+def load_preset(path: str | Path, overrides: Sequence[str] = ()) -> LoadedStudy:
     """Load, override, validate and expand a preset. Raises ConfigError, touching no files."""
     path = Path(path)
     source = str(path)
@@ -210,7 +231,11 @@ def load_study(path: str | Path, overrides: Sequence[str] = ()) -> LoadedStudy:
     locator = Locator(source, KeyPositions(text), parsed_overrides)
     data = apply_overrides(data, parsed_overrides)
     preset = validate_preset(data, locator)
-    runs = expand_sweep(preset, locator)
+    try:
+        runs = expand_sweep(preset)
+    except SweepError as error:
+        problems = [locator.problem(p.loc, p.message, key=p.key) for p in error.problems]
+        raise ConfigError(problems) from None
     return LoadedStudy(source=path, preset=preset, runs=runs, overrides=parsed_overrides)
 
 
@@ -218,7 +243,7 @@ __all__ = [
     "LoadedStudy",
     "Locator",
     "Override",
-    "load_study",
+    "load_preset",
     "parse_override",
     "parse_toml",
 ]

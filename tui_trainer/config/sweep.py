@@ -1,4 +1,8 @@
-"""Expand a study's sweep into one run config per combination, each named from its values."""
+"""Expand a study's sweep into one run config per combination, each named from its values.
+
+Problems are reported by config key path (SweepError); where that key is written, a file line or
+a --set, is the loader's to add (config/load.py), so expanding a sweep needs no file.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,11 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
-from tui_trainer.config.messages import describe_error
+from tui_trainer.config.messages import describe_error, render_key
 from tui_trainer.config.schema import (
     SECTION_MODELS,
     SWEEPABLE_SECTIONS,
@@ -20,10 +24,6 @@ from tui_trainer.config.schema import (
     RunConfig,
     StudyPreset,
 )
-from tui_trainer.errors import ConfigError, Problem
-
-if TYPE_CHECKING:
-    from tui_trainer.config.load import Locator
 
 MAX_RUNS = 1000
 SINGLE_RUN_NAME = "run"
@@ -38,6 +38,27 @@ SHORT_LABELS = {
 }
 
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._+=,-]")
+
+
+@dataclass(frozen=True)
+class SweepProblem:
+    """One problem of a sweep, at a config key path such as ("sweep", "optim.lr"). `key` names
+    it where the path alone would not (a value's index: sweep."optim.lr"[2])."""
+
+    loc: tuple[str, ...]
+    message: str
+    key: str | None = None
+
+    def render(self) -> str:
+        return f"{self.key or render_key(self.loc)}: {self.message}"
+
+
+class SweepError(ValueError):
+    """The sweep cannot be expanded: every problem found, by key path."""
+
+    def __init__(self, problems: list[SweepProblem]):
+        super().__init__("; ".join(problem.render() for problem in problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -92,7 +113,7 @@ def _with_values(base: dict[str, Any], keys: Sequence[str], combo: Sequence[Any]
     return data
 
 
-def _check_axes(preset: StudyPreset, locator: Locator) -> list[Problem]:
+def _check_axes(preset: StudyPreset) -> list[SweepProblem]:
     problems = []
     sections = ", ".join(SWEEPABLE_SECTIONS)
     for key, values in preset.sweep.items():
@@ -100,27 +121,25 @@ def _check_axes(preset: StudyPreset, locator: Locator) -> list[Problem]:
         where = ("sweep", key)
         if len(parts) != 2 or parts[0] not in SWEEPABLE_SECTIONS:
             problems.append(
-                locator.problem(
-                    where, f"sweep keys are 'section.key' with section one of {sections}"
-                )
+                SweepProblem(where, f"sweep keys are 'section.key' with section one of {sections}")
             )
         elif parts[1] not in SECTION_MODELS[parts[0]].model_fields:
             allowed = ", ".join(SECTION_MODELS[parts[0]].model_fields)
-            problems.append(locator.problem(where, f"unknown key (expected one of: {allowed})"))
+            problems.append(SweepProblem(where, f"unknown key (expected one of: {allowed})"))
         elif key in UNSWEEPABLE_KEYS:
-            problems.append(locator.problem(where, "cannot be swept: a study uses one device"))
+            problems.append(SweepProblem(where, "cannot be swept: a study uses one device"))
         elif not values:
-            problems.append(locator.problem(where, "needs at least one value"))
+            problems.append(SweepProblem(where, "needs at least one value"))
         elif len(values) <= MAX_RUNS:  # longer axes fail the run-count check below
             seen: list[Any] = []
             for value in values:
                 if any(value == s and type(value) is type(s) for s in seen):
-                    problems.append(locator.problem(where, f"value {value!r} appears twice"))
+                    problems.append(SweepProblem(where, f"value {value!r} appears twice"))
                 seen.append(value)
     return problems
 
 
-def _check_values(preset: StudyPreset, base: dict[str, Any], locator: Locator) -> list[Problem]:
+def _check_values(preset: StudyPreset, base: dict[str, Any]) -> list[SweepProblem]:
     """Validate each swept value on its own so that an error names the value's index."""
     problems = []
     for key, values in preset.sweep.items():
@@ -133,25 +152,26 @@ def _check_values(preset: StudyPreset, base: dict[str, Any], locator: Locator) -
                     loc, message = describe_error(error, SECTION_MODELS)
                     if tuple(loc[:2]) == (section, name):
                         label = f'sweep."{key}"[{index}]'
-                        problems.append(locator.problem(("sweep", key), message, key=label))
+                        problems.append(SweepProblem(("sweep", key), message, key=label))
     return problems
 
 
-def expand_sweep(preset: StudyPreset, locator: Locator) -> list[RunSpec]:
-    """One RunSpec per combination of the sweep's values (cartesian product, in file order)."""
-    problems = _check_axes(preset, locator)
+def expand_sweep(preset: StudyPreset) -> list[RunSpec]:
+    """One RunSpec per combination of the sweep's values (cartesian product, in file order).
+    Raises SweepError with every problem found."""
+    problems = _check_axes(preset)
     if problems:
-        raise ConfigError(problems)
+        raise SweepError(problems)
     keys = list(preset.sweep)
     count = math.prod(len(v) for v in preset.sweep.values())
     if count > MAX_RUNS:
-        raise ConfigError(
-            [locator.problem(("sweep",), f"expands to {count:,} runs; at most {MAX_RUNS} allowed")]
+        raise SweepError(
+            [SweepProblem(("sweep",), f"expands to {count:,} runs; at most {MAX_RUNS} allowed")]
         )
     base = preset.base_config().model_dump()
-    problems = _check_values(preset, base, locator)
+    problems = _check_values(preset, base)
     if problems:
-        raise ConfigError(problems)
+        raise SweepError(problems)
 
     combos = list(itertools.product(*preset.sweep.values()))
     names = run_names(keys, combos)
@@ -162,10 +182,10 @@ def expand_sweep(preset: StudyPreset, locator: Locator) -> list[RunSpec]:
         except ValidationError as exc:
             loc, message = describe_error(exc.errors()[0], SECTION_MODELS)
             problems.append(
-                locator.problem(("sweep",), f"run {name}: {'.'.join(map(str, loc))}: {message}")
+                SweepProblem(("sweep",), f"run {name}: {'.'.join(map(str, loc))}: {message}")
             )
             continue
         runs.append(RunSpec(name=name, values=dict(zip(keys, combo, strict=True)), config=config))
     if problems:
-        raise ConfigError(problems)
+        raise SweepError(problems)
     return runs

@@ -19,6 +19,7 @@ from rich.progress import (
 )
 
 from tui_trainer.console.formats import STATE_STYLES
+from tui_trainer.store.schema import RunSummary
 
 
 class LiveDisplay:
@@ -94,14 +95,12 @@ class LiveDisplay:
         completed = float(row.get("epoch", 0))
         self.progress.update(self._runs[name], completed=completed)
 
-    def run_finished(
-        self, name: str, state: str, summary: Mapping[str, Any] | None, message: str
-    ) -> None:
+    def run_finished(self, name: str, state: str, summary: RunSummary | None, message: str) -> None:
         style = STATE_STYLES.get(state, "")
         info = f"[{style}]{state}[/]" if style else state
-        if summary and isinstance(summary.get("test_acc"), float):
-            best = summary.get("best_val_acc", 0.0)
-            info += f"  test acc {summary['test_acc']:.4f}  best val {best:.4f}"
+        if summary is not None and summary.test_acc is not None:
+            best = summary.best_val_acc or 0.0
+            info += f"  test acc {summary.test_acc:.4f}  best val {best:.4f}"
         if message:
             info += f"  [dim]{message}[/]"
         task = self._runs[name]

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from tui_trainer.store.atomic import open_for_append
 from tui_trainer.store.layout import TRAINER_LOG
+from tui_trainer.store.schema import RunSummary
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -72,14 +73,12 @@ class PlainLog:
     def epoch_ended(self, name: str, row: Mapping[str, Any]) -> None:
         self._line(epoch_line(name, self._epochs.get(name), row))
 
-    def run_finished(
-        self, name: str, state: str, summary: Mapping[str, Any] | None, message: str
-    ) -> None:
+    def run_finished(self, name: str, state: str, summary: RunSummary | None, message: str) -> None:
         text = f"{name} {state}"
-        if summary:
-            text += f": test_loss {_fmt(summary.get('test_loss'))}"
-            text += f"  test_acc {_fmt(summary.get('test_acc'))}"
-            text += f"  ({_fmt(summary.get('wall_time_s'), 1)}s)"
+        if summary is not None:
+            text += f": test_loss {_fmt(summary.test_loss)}"
+            text += f"  test_acc {_fmt(summary.test_acc)}"
+            text += f"  ({_fmt(summary.wall_time_s, 1)}s)"
         if message:
             text += f": {message}"
         self._line(text)

@@ -15,6 +15,7 @@ from tui_trainer.console.formats import STATE_STYLES, duration
 from tui_trainer.store.compare import comparison
 from tui_trainer.store.csvlog import Row
 from tui_trainer.store.reader import RunRecord, StudyRecord
+from tui_trainer.store.status import COMPLETED
 
 
 def state_text(state: str) -> Text:
@@ -58,13 +59,13 @@ def studies_table(studies: Sequence[StudyRecord]) -> Table:
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for study in studies:
-        done = sum(1 for run in study.runs if run.state == "completed")
+        done = sum(1 for run in study.runs if run.state == COMPLETED)
         table.add_row(
             Text(study.id, style="bold"),
             state_text(study.state),
             f"{done}/{len(study.runs)} runs",
-            fmt(_best([run.figure("best_val_acc") for run in study.runs])),
-            fmt(_best([run.figure("test_acc") for run in study.runs])),
+            fmt(_best([run.best_val_acc for run in study.runs])),
+            fmt(_best([run.test_acc for run in study.runs])),
             fmt(study.launched),
         )
         for run in study.runs:
@@ -72,8 +73,8 @@ def studies_table(studies: Sequence[StudyRecord]) -> Table:
                 f"  {run.name}",
                 state_text(run.state),
                 _progress(run),
-                fmt(run.figure("best_val_acc")),
-                fmt(run.figure("test_acc")),
+                fmt(run.best_val_acc),
+                fmt(run.test_acc),
                 "",
             )
     return table
@@ -90,11 +91,11 @@ def study_view(study: StudyRecord) -> RenderableType:
     if study.description:
         lines.append(Text(study.description, style="italic"))
     details = [
-        ("preset", launch.get("preset")),
-        ("overrides", " ".join(map(str, _as_list(launch.get("overrides")))) or None),
-        ("launched", fmt(launch.get("time")) if launch.get("time") else None),
-        ("host", launch.get("host")),
-        ("device", launch.get("device_name") or launch.get("device")),
+        ("preset", launch.preset),
+        ("overrides", " ".join(launch.overrides or []) or None),
+        ("launched", fmt(launch.time) if launch.time else None),
+        ("host", launch.host),
+        ("device", launch.device_name or launch.device),
     ]
     for label, value in details:
         if value:
@@ -117,10 +118,6 @@ def study_view(study: StudyRecord) -> RenderableType:
                 cells.append(fmt(value, 6 if column in swept else 4))
         table.add_row(*cells)
     return Group(*lines, Text(""), table)
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def metrics_table(rows: Sequence[Row]) -> Table:
@@ -163,14 +160,14 @@ def run_view(study: StudyRecord, run: RunRecord) -> RenderableType:
     header.append_text(state_text(run.state))
     header.append(f"  epoch {_progress(run)}")
     parts: list[RenderableType] = [header]
-    message = run.status.get("message")
-    if isinstance(message, str) and message:
-        parts.append(Text(message, style="yellow"))
+    if run.status.message:
+        parts.append(Text(run.status.message, style="yellow"))
     if run.config:
         parts += [Text(""), Text("config", style="bold underline")]
         parts.append(Text(tomlcompat.dumps(run.config).rstrip()))
-    if run.summary:
-        parts += [Text(""), Text("summary", style="bold underline"), summary_table(run.summary)]
+    if run.summary is not None:
+        summary = summary_table(run.summary.to_toml())
+        parts += [Text(""), Text("summary", style="bold underline"), summary]
     parts += [Text(""), Text("epochs", style="bold underline")]
     parts.append(
         metrics_table(run.metrics) if run.metrics else Text("no finished epoch yet", style="dim")

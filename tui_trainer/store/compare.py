@@ -10,7 +10,9 @@ from typing import Any
 
 from tui_trainer.store.reader import RunRecord, StudyRecord
 
-FIGURE_COLUMNS = (
+# (summary.toml field, status.toml field, column label): a completed run shows its summary's
+# number, a running one the latest its status holds (None: status.toml has no such number).
+HEADLINE_COLUMNS = (
     ("final_train_loss", "train_loss", "train loss"),
     ("final_train_acc", "train_acc", "train acc"),
     ("final_val_loss", "val_loss", "val loss"),
@@ -19,9 +21,9 @@ FIGURE_COLUMNS = (
     ("best_epoch", "best_epoch", "best epoch"),
     ("test_loss", "test_loss", "test loss"),
     ("test_acc", "test_acc", "test acc"),
-    ("test_top5", "test_top5", "test top-5"),
-    ("test_precision", "test_precision", "precision"),
-    ("test_recall", "test_recall", "recall"),
+    ("test_top5", None, "test top-5"),
+    ("test_precision", None, "precision"),
+    ("test_recall", None, "recall"),
     ("wall_time_s", "elapsed_s", "time (s)"),
 )
 
@@ -29,40 +31,32 @@ FIGURE_COLUMNS = (
 @dataclass(frozen=True)
 class Comparison:
     swept: list[str]  # the sweep's keys, in file order
-    columns: list[str]  # "run", the swept keys, "state", "epochs", then the figures
+    columns: list[str]  # "run", the swept keys, "state", "epochs", then the headline numbers
     rows: list[list[Any]]
 
 
-def swept_keys(study: StudyRecord) -> list[str]:
-    sweep = (study.study or {}).get("sweep")
-    return [str(k) for k in sweep] if isinstance(sweep, dict) else []
-
-
 def swept_value(run: RunRecord, key: str) -> Any:
-    for source in (run.summary or {}, run.status):
-        swept = source.get("swept")
-        if isinstance(swept, dict) and key in swept:
+    for swept in (run.summary.swept if run.summary is not None else {}, run.status.swept):
+        if key in swept:
             return swept[key]
     return None
 
 
-def _figure(run: RunRecord, summary_key: str, status_key: str) -> float | int | None:
-    for source, key in ((run.summary or {}, summary_key), (run.status, status_key)):
-        value = source.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+def _headline(run: RunRecord, summary_field: str, status_field: str | None) -> float | int | None:
+    if run.summary is not None:
+        value = getattr(run.summary, summary_field)
+        if value is not None:
             return value
-    return None
+    return getattr(run.status, status_field) if status_field is not None else None
 
 
 def comparison(study: StudyRecord, runs: Sequence[RunRecord] | None = None) -> Comparison:
-    """One row per run; a running run shows its latest figures (from status.toml)."""
-    keys = swept_keys(study)
-    columns = ["run", *keys, "state", "epochs", *[label for _, _, label in FIGURE_COLUMNS]]
+    """One row per run; a running run shows its latest numbers (from status.toml)."""
+    keys = study.sweep_keys
+    columns = ["run", *keys, "state", "epochs", *[label for _, _, label in HEADLINE_COLUMNS]]
     rows = []
     for run in runs if runs is not None else study.runs:
         epochs = f"{run.epoch}/{run.epochs if run.epochs is not None else '?'}"
-        figures = [
-            _figure(run, summary_key, status_key) for summary_key, status_key, _ in FIGURE_COLUMNS
-        ]
-        rows.append([run.name, *[swept_value(run, k) for k in keys], run.state, epochs, *figures])
+        headlines = [_headline(run, summary, status) for summary, status, _ in HEADLINE_COLUMNS]
+        rows.append([run.name, *[swept_value(run, k) for k in keys], run.state, epochs, *headlines])
     return Comparison(swept=keys, columns=columns, rows=rows)

@@ -6,23 +6,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tui_trainer.store import status as st
-from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.csvlog import CsvFollower, Row
 from tui_trainer.store.layout import StudyPaths
-from tui_trainer.store.reader import StudyRecord, headline, load_study, study_state
+from tui_trainer.store.reader import Headlines, StudyRecord, read_study, study_state
+from tui_trainer.store.schema import RunStatus, RunSummary, read_status, read_summary
 
 
 @dataclass
-class RunSeries:
+class RunSeries(Headlines):
     """Everything a monitor shows of one run, kept up to date by StudyFollower.poll()."""
 
     name: str
-    status: dict[str, Any] = field(default_factory=dict)
+    status: RunStatus = field(default_factory=RunStatus)
     state: str = st.UNKNOWN
-    summary: dict[str, Any] | None = None
+    summary: RunSummary | None = None
     epochs: list[Row] = field(default_factory=list)  # metrics.csv rows
     steps: list[Row] = field(default_factory=list)  # steps.csv rows (not of a run seen over)
 
@@ -41,8 +40,8 @@ class RunSeries:
 
     def current_epoch_steps(self) -> tuple[list[float], list[float]]:
         """(fractional epoch, loss) of the steps of the epoch in progress."""
-        per_epoch = self.status.get("steps_per_epoch")
-        if not isinstance(per_epoch, int) or per_epoch <= 0 or not self.steps:
+        per_epoch = self.status.steps_per_epoch
+        if per_epoch is None or per_epoch <= 0 or not self.steps:
             return [], []
         last_epoch = self.steps[-1].get("epoch")
         xs, ys = [], []
@@ -58,16 +57,13 @@ class RunSeries:
         epoch = self.epochs[-1].get("epoch") if self.epochs else 0
         return epoch if isinstance(epoch, int) else 0
 
-    def figure(self, key: str) -> float | None:
-        return headline(self.summary, self.status, key)
-
 
 class StudyFollower:
     """Incremental reader of one study directory."""
 
     def __init__(self, root: Path):
         self.paths = StudyPaths(Path(root))
-        self.record: StudyRecord = load_study(self.paths.root)
+        self.record: StudyRecord = read_study(self.paths.root)
         self.runs: dict[str, RunSeries] = {}
         self._metrics: dict[str, CsvFollower] = {}
         self._steps: dict[str, CsvFollower] = {}
@@ -82,7 +78,7 @@ class StudyFollower:
         """The study's state, its trainer judged by the latest one in study.toml: the launch's,
         or after `tui-trainer resume` the resumed one's."""
         return study_state(
-            [r.state for r in self.runs.values()], st.process_alive(self.record.trainer)
+            [r.state for r in self.runs.values()], st.trainers_alive(self.record.trainers)
         )
 
     def poll(self) -> bool:
@@ -95,7 +91,7 @@ class StudyFollower:
         if not self.record.runs or self.record.study is None or study_seen != self._study_seen:
             # study.toml appears, or is rewritten by `tui-trainer resume`: one stat per poll
             self._study_seen = study_seen
-            self.record = load_study(self.paths.root, summaries=False)
+            self.record = read_study(self.paths.root, summaries=False)
             changed = True
         for run in self.record.runs:
             series = self.runs.get(run.name)
@@ -108,12 +104,12 @@ class StudyFollower:
             if status != series.status:
                 series.status = status
                 changed = True
-            state = st.effective_state(status) if status else st.UNKNOWN
+            state = st.effective_state(status)
             if state != series.state:
                 series.state = state
                 changed = True
             if series.summary is None and state in st.FINAL_STATES:
-                series.summary = read_toml(run.paths.summary)
+                series.summary = read_summary(run.paths.summary)
                 changed = changed or series.summary is not None
             if self._extend(series.epochs, self._metrics[run.name]):
                 changed = self.epochs_changed = True
@@ -123,16 +119,17 @@ class StudyFollower:
                 changed |= self._extend(series.steps, self._steps[run.name])
         return changed
 
-    def _read_status(self, name: str, path: Path, last: dict[str, Any]) -> dict[str, Any]:
+    def _read_status(self, name: str, path: Path, last: RunStatus) -> RunStatus:
         """status.toml, parsed again only when its file changed (it is replaced atomically, so
-        a new inode, size or mtime means new content)."""
+        a new inode, size or mtime means new content). Missing or unreadable: an empty status,
+        whose state reads as unknown."""
         identity = _identity(path)
         if identity is None:
-            return {}
+            return RunStatus()
         if self._status_seen.get(name) == identity:
             return last
         self._status_seen[name] = identity
-        return read_toml(path) or {}
+        return read_status(path) or RunStatus()
 
     @staticmethod
     def _extend(rows: list[Row], follower: CsvFollower) -> bool:

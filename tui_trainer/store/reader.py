@@ -17,28 +17,43 @@ from tui_trainer.store import status as st
 from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.csvlog import Row, read_rows
 from tui_trainer.store.layout import STATUS_FILE, STUDY_FILE, RunPaths, StudyPaths, is_safe_name
+from tui_trainer.store.schema import (
+    RunStatus,
+    RunSummary,
+    TrainerRecord,
+    read_status,
+    read_summary,
+    trainer_records,
+)
 
 
-def headline(
-    summary: Mapping[str, Any] | None, status: Mapping[str, Any], key: str
-) -> float | None:
-    """A headline number: from summary.toml when the run has one, else from status.toml."""
-    for source in (summary or {}, status):
-        value = source.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    return None
+class Headlines:
+    """A run's headline numbers, for tables: from summary.toml once the run has one, else the
+    latest that status.toml holds. Mixed into RunRecord and follow.RunSeries."""
+
+    status: RunStatus
+    summary: RunSummary | None
+
+    @property
+    def best_val_acc(self) -> float | None:
+        summary = self.summary.best_val_acc if self.summary is not None else None
+        return summary if summary is not None else self.status.best_val_acc
+
+    @property
+    def test_acc(self) -> float | None:
+        summary = self.summary.test_acc if self.summary is not None else None
+        return summary if summary is not None else self.status.test_acc
 
 
 @dataclass
-class RunRecord:
-    """One run as read from disk. `metrics` is filled only by `load_run_details`."""
+class RunRecord(Headlines):
+    """One run as read from disk. `config` and `metrics` are filled only by `read_run_details`."""
 
     study_id: str
     paths: RunPaths
-    status: dict[str, Any]
+    status: RunStatus
     state: str
-    summary: dict[str, Any] | None
+    summary: RunSummary | None
     config: dict[str, Any] | None = None
     metrics: list[Row] = field(default_factory=list)
 
@@ -48,16 +63,11 @@ class RunRecord:
 
     @property
     def epoch(self) -> int:
-        value = self.status.get("epoch", 0)
-        return value if isinstance(value, int) else 0
+        return self.status.epoch
 
     @property
     def epochs(self) -> int | None:
-        value = self.status.get("epochs")
-        return value if isinstance(value, int) else None
-
-    def figure(self, key: str) -> float | None:
-        return headline(self.summary, self.status, key)
+        return self.status.epochs
 
 
 @dataclass
@@ -73,9 +83,15 @@ class StudyRecord:
         return self.paths.id
 
     @property
-    def launch(self) -> dict[str, Any]:
+    def launch(self) -> TrainerRecord:
+        """The trainer that created the study, with its provenance."""
         launch = (self.study or {}).get("launch")
-        return launch if isinstance(launch, dict) else {}
+        return TrainerRecord.from_toml(launch if isinstance(launch, dict) else None)
+
+    @property
+    def trainers(self) -> list[TrainerRecord]:
+        """Every trainer of the study, oldest first: the launch, then each resume."""
+        return trainer_records(self.study)
 
     @property
     def name(self) -> str:
@@ -90,22 +106,18 @@ class StudyRecord:
         return text if isinstance(text, str) else ""
 
     @property
-    def trainer(self) -> dict[str, Any]:
-        """The identity (pid, host, start time) of the study's latest trainer: the launch, or the
-        last `tui-trainer resume` of it."""
-        resumes = (self.study or {}).get("resumes")
-        if isinstance(resumes, list) and resumes and isinstance(resumes[-1], dict):
-            return resumes[-1]
-        return self.launch
+    def sweep_keys(self) -> list[str]:
+        """The swept config keys, in file order."""
+        sweep = (self.study or {}).get("sweep")
+        return [str(key) for key in sweep] if isinstance(sweep, dict) else []
 
     @property
     def launched(self) -> datetime | None:
-        value = self.launch.get("time")
-        return value if isinstance(value, datetime) else None
+        return self.launch.time
 
     @property
     def state(self) -> str:
-        return study_state([run.state for run in self.runs], st.process_alive(self.trainer))
+        return study_state([run.state for run in self.runs], st.trainers_alive(self.trainers))
 
 
 def study_state(run_states: list[str], trainer_alive: bool | None) -> str:
@@ -133,8 +145,8 @@ def study_state(run_states: list[str], trainer_alive: bool | None) -> str:
 
 def _run_names(paths: StudyPaths, study: Mapping[str, Any] | None) -> list[str]:
     launch = (study or {}).get("launch")
-    names = launch.get("runs") if isinstance(launch, dict) else None
-    if isinstance(names, list) and all(isinstance(n, str) for n in names):
+    names = TrainerRecord.from_toml(launch if isinstance(launch, dict) else None).runs
+    if names is not None:
         return [n for n in names if is_safe_name(n)]
     try:
         return sorted(
@@ -146,28 +158,29 @@ def _run_names(paths: StudyPaths, study: Mapping[str, Any] | None) -> list[str]:
         return []
 
 
-def load_run(
+def read_run(
     study_id: str, paths: RunPaths, now: datetime | None = None, summary: bool = True
 ) -> RunRecord:
     """A run's status and (unless `summary` is False) its summary.toml."""
-    status = read_toml(paths.status) or {}
+    status = read_status(paths.status)
     return RunRecord(
         study_id=study_id,
         paths=paths,
-        status=status,
-        state=st.effective_state(status, now) if status else st.UNKNOWN,
-        summary=read_toml(paths.summary) if summary else None,
+        status=status or RunStatus(),
+        state=st.effective_state(status, now),
+        summary=read_summary(paths.summary) if summary else None,
     )
 
 
-def load_run_details(run: RunRecord) -> RunRecord:
+def read_run_details(run: RunRecord) -> RunRecord:
     """Add the run's config and every complete metrics row."""
     run.config = read_toml(run.paths.config)
     run.metrics = read_rows(run.paths.metrics)
     return run
 
 
-def load_study(root: Path, now: datetime | None = None, summaries: bool = True) -> StudyRecord:
+def read_study(root: Path, now: datetime | None = None, summaries: bool = True) -> StudyRecord:
+    """A study directory as it is now: study.toml and each run's status (and summary)."""
     paths = StudyPaths(Path(root))
     study = read_toml(paths.study)
     runs = []
@@ -175,7 +188,7 @@ def load_study(root: Path, now: datetime | None = None, summaries: bool = True) 
         run_paths = paths.run(name)
         if run_paths.root.is_symlink() or not run_paths.root.is_dir():
             continue
-        runs.append(load_run(paths.id, run_paths, now, summaries))
+        runs.append(read_run(paths.id, run_paths, now, summaries))
     return StudyRecord(paths=paths, study=study, runs=runs)
 
 
@@ -196,7 +209,7 @@ def list_studies(runs_dir: Path, summaries: bool = True) -> list[StudyRecord]:
     """Every study under `runs_dir`, newest first. With `summaries` False the runs' summary.toml
     files are not read: status.toml has the headline figures (best validation and test
     accuracy), and a list of hundreds of studies opens in half the time."""
-    return [load_study(path, summaries=summaries) for path in study_dirs(runs_dir)]
+    return [read_study(path, summaries=summaries) for path in study_dirs(runs_dir)]
 
 
 def resolve(runs_dir: Path, ident: str) -> tuple[StudyRecord, RunRecord | None]:
@@ -208,9 +221,9 @@ def resolve(runs_dir: Path, ident: str) -> tuple[StudyRecord, RunRecord | None]:
     path = Path(ident)
     if _looks_like_path(ident) or _is_dir(path):
         if _is_file(path / STUDY_FILE):
-            return load_study(path), None
+            return read_study(path), None
         if _is_file(path / STATUS_FILE) and _is_file(path.parent / STUDY_FILE):
-            return _pick_run(load_study(path.parent), path.name)
+            return _pick_run(read_study(path.parent), path.name)
         raise UsageError(f"{ident} is not a study or run directory")
     study_part, _, run_part = ident.partition("/")
     study = _find_study(Path(runs_dir), study_part)
@@ -248,7 +261,7 @@ def _find_study(runs_dir: Path, ident: str) -> StudyRecord:
     if not dirs:
         raise UsageError(f"no studies under {runs_dir}/ yet (start one with `tui-trainer run`)")
     if ident in ("latest", ""):
-        return load_study(dirs[0])
+        return read_study(dirs[0])
     for matcher in (
         lambda name: name == ident,
         lambda name: name.startswith(ident),
@@ -256,7 +269,7 @@ def _find_study(runs_dir: Path, ident: str) -> StudyRecord:
     ):
         found = [d for d in dirs if matcher(d.name)]
         if len(found) == 1:
-            return load_study(found[0])
+            return read_study(found[0])
         if len(found) > 1:
             shown = ", ".join(d.name for d in found[:5])
             more = f" and {len(found) - 5} more" if len(found) > 5 else ""

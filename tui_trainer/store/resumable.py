@@ -13,14 +13,24 @@ from dataclasses import dataclass
 
 from tui_trainer.errors import UnavailableError, UsageError
 from tui_trainer.store import status as st
-from tui_trainer.store.layout import CHECKPOINTS_DIR, STUDY_FILE, TRAINER_LOG, is_safe_name
+from tui_trainer.store.layout import (
+    CHECKPOINTS_DIR,
+    CONFUSION_FILE,
+    METRICS_FILE,
+    STATUS_FILE,
+    STEPS_FILE,
+    STUDY_FILE,
+    SUMMARY_FILE,
+    TRAINER_LOG,
+    is_safe_name,
+)
 from tui_trainer.store.lock import LOCK_FILE
 from tui_trainer.store.reader import RunRecord, StudyRecord
 
 RESUMABLE = (st.INTERRUPTED, st.CRASHED, st.FAILED, st.QUEUED, st.UNKNOWN)
 
 # The files a resumed run writes: none of them may be a symlink, which could point outside.
-WRITTEN_FILES = ("status.toml", "metrics.csv", "steps.csv", "summary.toml", "confusion.csv")
+WRITTEN_FILES = (STATUS_FILE, METRICS_FILE, STEPS_FILE, SUMMARY_FILE, CONFUSION_FILE)
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,7 @@ def plan(study: StudyRecord, run_name: str | None = None) -> list[ResumeTarget]:
 
 
 def _live(study: StudyRecord, runs: list[RunRecord]) -> UnavailableError:
-    described = ", ".join(f"{run.name} (pid {run.status.get('pid', '?')})" for run in runs)
+    described = ", ".join(f"{run.name} (pid {run.status.pid or '?'})" for run in runs)
     return UnavailableError(
         f"{study.id}: a trainer is still writing {described}; stop it first (s in the app, "
         "or kill -TERM PID)"

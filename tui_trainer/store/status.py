@@ -1,20 +1,23 @@
-"""status.toml: a run's state, pid and heartbeat, rewritten atomically about once a second, and
-the liveness rule readers apply to it."""
+"""A run's state: the states status.toml can hold, its writer (rewritten atomically about once a
+second by a heartbeat thread), and the liveness rules readers apply: when a running run has
+crashed, and which of a study's trainers is alive. What the file holds is store/schema.py's
+RunStatus."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from tui_trainer.store.atomic import write_toml_atomic
+from tui_trainer.store.schema import DeviceFigures, RunStatus, TrainerRecord, write_status
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -72,26 +75,23 @@ def process_alive(identity: Mapping[str, Any]) -> bool | None:
         return False
 
 
-def heartbeat_age(status: Mapping[str, Any], now: datetime | None = None) -> float | None:
-    beat = status.get("heartbeat")
-    if not isinstance(beat, datetime):
+def heartbeat_age(status: RunStatus, now: datetime | None = None) -> float | None:
+    beat = status.heartbeat
+    if beat is None:
         return None
     if beat.tzinfo is None:
         beat = beat.replace(tzinfo=timezone.utc)
     return ((now or utcnow()) - beat).total_seconds()
 
 
-def effective_state(status: Mapping[str, Any] | None, now: datetime | None = None) -> str:
+def effective_state(status: RunStatus | None, now: datetime | None = None) -> str:
     """The state a reader should show: the written one, except that a run written as running
     whose process is gone, or whose heartbeat is stale, is crashed."""
-    if not status:
+    if status is None or status.state not in WRITTEN_STATES:
         return UNKNOWN
-    state = status.get("state")
-    if state not in WRITTEN_STATES:
-        return UNKNOWN
-    if state != RUNNING:
-        return state
-    if process_alive(status) is False:
+    if status.state != RUNNING:
+        return status.state
+    if process_alive(status.identity) is False:
         return CRASHED
     age = heartbeat_age(status, now)
     if age is None or age > HEARTBEAT_STALE_S:
@@ -99,22 +99,41 @@ def effective_state(status: Mapping[str, Any] | None, now: datetime | None = Non
     return RUNNING
 
 
+def live_trainer(trainers: Sequence[TrainerRecord]) -> TrainerRecord | None:
+    """The study's live trainer: the newest of its trainers (launch, then resumes) whose process
+    is alive here. Two can be alive at once (`resume S/a` and `resume S/b`); the newest is the one
+    a stop goes to first."""
+    for record in reversed(trainers):
+        if process_alive(record.identity) is True:
+            return record
+    return None
+
+
+def trainers_alive(trainers: Sequence[TrainerRecord]) -> bool | None:
+    """Whether a trainer of the study is alive: True when any is; otherwise what the newest one
+    says (False: gone; None: it cannot be checked from here, another host's, or no record)."""
+    if live_trainer(trainers) is not None:
+        return True
+    return process_alive(trainers[-1].identity) if trainers else None
+
+
 class StatusFile:
     """The writer of one run's status.toml.
 
-    The training loop calls `update(...)` as often as it likes (a dict update); a background
-    thread writes the file once a second with a fresh heartbeat, so a long step or evaluation never
-    looks like a crash. `write()` writes at once (state changes).
+    The training loop calls `update(...)` as often as it likes (fields of RunStatus set under a
+    lock; a name RunStatus lacks is a TypeError at once); a background thread writes the file once
+    a second with a fresh heartbeat, so a long step or evaluation never looks like a crash.
+    `write()` writes at once (state changes).
     """
 
     def __init__(
         self,
         path: Path,
-        initial: Mapping[str, Any],
-        sample: Callable[[], Mapping[str, Any]] | None = None,
+        initial: RunStatus,
+        sample: Callable[[], Mapping[str, float]] | None = None,
     ):
         self.path = Path(path)
-        self._data: dict[str, Any] = dict(initial)
+        self._status = dataclasses.replace(initial)
         self.sample = sample
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -122,22 +141,24 @@ class StatusFile:
 
     def update(self, **fields: Any) -> None:
         with self._lock:
-            self._data.update(fields)
+            for name, value in fields.items():
+                if name not in _STATUS_FIELDS:
+                    raise TypeError(f"status.toml has no field {name!r}")
+                setattr(self._status, name, value)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> RunStatus:
         with self._lock:
-            return dict(self._data)
+            return dataclasses.replace(self._status)
 
     def write(self) -> None:
-        extra = {}
+        figures = None
         if self.sample is not None:
             with contextlib.suppress(Exception):  # device figures are best effort
-                extra = dict(self.sample())
+                figures = DeviceFigures.from_toml(self.sample())
         with self._lock:
-            if extra:
-                self._data["device_figures"] = extra
-            data = {**self._data, "heartbeat": utcnow()}
-            write_toml_atomic(self.path, data)
+            if figures is not None:
+                self._status.device_figures = figures
+            write_status(self.path, dataclasses.replace(self._status, heartbeat=utcnow()))
 
     def start_heartbeat(self, interval: float = HEARTBEAT_INTERVAL_S) -> None:
         self.write()
@@ -163,3 +184,6 @@ class StatusFile:
         self.stop_heartbeat()
         self.update(state=state, finished=utcnow(), **fields)
         self.write()
+
+
+_STATUS_FIELDS = frozenset(spec.name for spec in dataclasses.fields(RunStatus))

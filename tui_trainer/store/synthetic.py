@@ -10,20 +10,18 @@ from pathlib import Path
 from tui_trainer.store.atomic import write_toml_atomic
 from tui_trainer.store.csvlog import CsvAppender
 from tui_trainer.store.layout import StudyPaths
+from tui_trainer.store.schema import (
+    STEP_COLUMNS,
+    DeviceFigures,
+    RunStatus,
+    RunSummary,
+    metric_columns,
+    write_status,
+    write_summary,
+)
+from tui_trainer.store.status import COMPLETED
 
-METRIC_COLUMNS = [
-    "epoch",
-    "train_loss",
-    "train_acc",
-    "val_loss",
-    "val_acc",
-    "val_top5",
-    "lr",
-    "epoch_time_s",
-    "images_per_s",
-    "elapsed_s",
-]
-STEP_COLUMNS = ["epoch", "step", "loss", "acc", "lr", "images_per_s", "device_util", "elapsed_s"]
+CLASSES = 100  # a CIFAR-100 study: metrics.csv has val_top5
 
 
 def curve(epoch: int, epochs: int, rate: float, floor: float, start: float) -> float:
@@ -69,7 +67,7 @@ def write_synthetic_study(
         best = 0.0
         best_epoch = 0
         with (
-            CsvAppender(run.metrics, METRIC_COLUMNS) as metrics,
+            CsvAppender(run.metrics, metric_columns(CLASSES)) as metrics,
             CsvAppender(run.steps, STEP_COLUMNS) as steps,
         ):
             for epoch in range(1, epochs + 1):
@@ -108,49 +106,47 @@ def write_synthetic_study(
                     )
         test_acc = round(best - 0.01, 4)
         write_toml_atomic(run.config, {"optim": {"lr": lr}, "train": {"epochs": epochs}})
-        write_toml_atomic(
+        write_status(
             run.status,
-            {
-                "state": "completed",
-                "epoch": epochs,
-                "epochs": epochs,
-                "steps_per_epoch": steps_per_epoch,
-                "swept": {"optim.lr": lr},
-                "best_val_acc": best,
-                "best_epoch": best_epoch,
-                "test_acc": test_acc,
-                "device": "cuda:0",
-                "device_name": "NVIDIA H100 80GB HBM3",
-                "device_figures": {
-                    "cpu_percent": 12.0,
-                    "process_cpu_percent": 101.0,
-                    "rss_mb": 2310.0,
-                    "ram_percent": 9.0,
-                    "gpu_util_percent": 97.0,
-                    "gpu_mem_used_mb": 9216.0,
-                    "gpu_mem_total_mb": 81559.0,
-                },
-            },
+            RunStatus(
+                state=COMPLETED,
+                epoch=epochs,
+                epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
+                swept={"optim.lr": lr},
+                best_val_acc=best,
+                best_epoch=best_epoch,
+                test_acc=test_acc,
+                device="cuda:0",
+                device_name="NVIDIA H100 80GB HBM3",
+                device_figures=DeviceFigures(
+                    cpu_percent=12.0,
+                    process_cpu_percent=101.0,
+                    rss_mb=2310.0,
+                    ram_percent=9.0,
+                    gpu_util_percent=97.0,
+                    gpu_mem_used_mb=9216.0,
+                    gpu_mem_total_mb=81559.0,
+                ),
+            ),
         )
-        write_toml_atomic(
+        write_summary(
             run.summary,
-            {
-                "swept": {"optim.lr": lr},
-                "test_acc": test_acc,
-                "test_loss": 2.1 + 0.1 * index,
-                "best_epoch": best_epoch,
-                "best_val_acc": best,
-                "final_train_loss": round(curve(epochs, epochs, rate, 1.2 + 0.2 * index, 4.6), 4),
-                "final_train_acc": round(
+            RunSummary(
+                swept={"optim.lr": lr},
+                test_acc=test_acc,
+                test_loss=2.1 + 0.1 * index,
+                best_epoch=best_epoch,
+                best_val_acc=best,
+                final_train_loss=round(curve(epochs, epochs, rate, 1.2 + 0.2 * index, 4.6), 4),
+                final_train_acc=round(
                     1 - curve(epochs, epochs, rate, 0.35 + 0.04 * index, 0.99), 4
                 ),
-                "final_val_loss": round(curve(epochs, epochs, rate, 1.9 + 0.15 * index, 4.6), 4),
-                "final_val_acc": round(
-                    1 - curve(epochs, epochs, rate, 0.45 + 0.04 * index, 0.99), 4
-                ),
-                "epochs": epochs,
-                "wall_time_s": 10.0 * epochs,
-            },
+                final_val_loss=round(curve(epochs, epochs, rate, 1.9 + 0.15 * index, 4.6), 4),
+                final_val_acc=round(1 - curve(epochs, epochs, rate, 0.45 + 0.04 * index, 0.99), 4),
+                epochs=epochs,
+                wall_time_s=10.0 * epochs,
+            ),
         )
     (paths.log).write_text(
         "".join(f"2026-11-22 12:{i:02d}:00 {name} completed\n" for i, name in enumerate(names))

@@ -10,6 +10,7 @@ from typing import Any
 
 from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.reader import list_studies
+from tui_trainer.store.status import COMPLETED
 
 SetupKey = tuple[str, str, float, int | None]
 
@@ -35,12 +36,13 @@ def epoch_seconds(runs_dir: Path) -> dict[SetupKey, float]:
     host = socket.gethostname()
     timings: dict[SetupKey, float] = {}
     for study in list_studies(runs_dir):  # newest first: the first timing of a setup wins
-        if study.launch.get("host") != host:
+        if study.launch.host != host:
             continue
         for run in study.runs:
-            summary = run.summary or {}
-            wall, epochs = summary.get("wall_time_s"), summary.get("epochs")
-            if run.state != "completed" or not isinstance(wall, (int, float)) or not epochs:
+            if run.state != COMPLETED or run.summary is None:
+                continue
+            wall, epochs = run.summary.wall_time_s, run.summary.epochs
+            if wall is None or not epochs or epochs < 0:
                 continue
             key = setup_key(read_toml(run.paths.config) or {})
             if key is not None and key not in timings:

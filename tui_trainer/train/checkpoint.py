@@ -1,5 +1,6 @@
 """Checkpoints: what a run needs to continue exactly where it stopped, written durably and loaded
-without running pickled code.
+without running pickled code; and, side by side, saving them as a run trains and restoring one
+when it resumes (RunCheckpoints).
 
 `last.pt` holds the model, optimizer, schedule and gradient-scaler states, the epoch and step, the
 random states (Python, NumPy, torch, CUDA, the run's data generator and its mixup generator) and,
@@ -9,24 +10,29 @@ weights of the best validation epoch. Both are plain tensors and containers: the
 
 Writes go to a temp file in the same directory, are fsynced, renamed over the old file and the
 directory is fsynced (store.atomic.write_bytes_atomic): a kill at any moment leaves the previous
-checkpoint or the new one, never a torn one.
+checkpoint or the new one, never a torn one. last.pt is an epoch's commit point: the rows before
+it are synced first, and best.pt follows it (a kill between the two is repaired on resume).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import pickle
-import random
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from tui_trainer.errors import UnavailableError
-from tui_trainer.store.atomic import write_bytes_atomic
+from tui_trainer.store.atomic import sweep_temp_files, write_bytes_atomic
+from tui_trainer.store.csvlog import cut_rows_after, read_rows
+from tui_trainer.store.layout import RunPaths
+from tui_trainer.train.progress import BestEpoch, EpochState, ResumePoint
+from tui_trainer.train.random_state import capture_random_states, restore_random_states
+from tui_trainer.train.session import Session
 
 FORMAT = 1
 LAST = "last.pt"
@@ -64,65 +70,144 @@ def load(path: Path, map_location: torch.device | str = "cpu") -> dict[str, Any]
     return payload
 
 
-# -- random states -------------------------------------------------------------------------------
+# -- one run's checkpoints -------------------------------------------------------------------------
 
 
-def capture_rng(generator: torch.Generator, mix_rng: np.random.Generator) -> dict[str, Any]:
-    """Every random state a run draws from, as tensors, ints and lists."""
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": _numpy_global_state(),
-        "torch": torch.get_rng_state(),
-        "generator": generator.get_state(),
-        "generator_device": generator.device.type,
-        "mix": mix_rng.bit_generator.state,
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    if generator.device.type == "mps":
-        state["mps"] = torch.mps.get_rng_state()
-    return state
+class RunCheckpoints:
+    """checkpoints/last.pt and best.pt of one run: `save` as it trains, `restore` when it
+    resumes. `note` tells the study's log what a restore did."""
+
+    def __init__(self, paths: RunPaths, note: Callable[[str], None]):
+        self.paths = paths
+        self.note = note
+
+    @property
+    def last(self) -> Path:
+        return self.paths.checkpoints / LAST
+
+    @property
+    def best(self) -> Path:
+        return self.paths.checkpoints / BEST
+
+    def save(
+        self,
+        session: Session,
+        epoch: int,
+        weights: Mapping[str, torch.Tensor],
+        *,
+        improved: bool = False,
+        partial: EpochState | None = None,
+    ) -> None:
+        """last.pt after `epoch` finished epochs (and inside the next one, with `partial`), then
+        best.pt when `improved`. `weights` are the model's, checked finite by the caller."""
+        self.paths.checkpoints.mkdir(exist_ok=True)
+        session.logs.sync()
+        save(
+            self.last,
+            {
+                "format": FORMAT,
+                "epoch": epoch,
+                "model": weights,
+                "optimizer": session.optimizer.state_dict(),
+                "scheduler": session.scheduler.state_dict(),
+                "scaler": session.scaler.state_dict() if session.scaler is not None else None,
+                "rng": capture_random_states(session.generator, session.mix_rng),
+                "best_val_acc": session.best.val_acc,
+                "best_epoch": session.best.epoch,
+                "elapsed_s": session.elapsed(),
+                "partial": partial.state_dict() if partial is not None else None,
+            },
+        )
+        if improved:
+            save(self.best, {"epoch": epoch, "model": weights})
+
+    def restore(self, session: Session) -> ResumePoint:
+        """Put last.pt's states back into `session`'s objects, repair best.pt, and cut the rows
+        of metrics.csv and steps.csv written after last.pt (the resumed run writes them again).
+        No checkpoint (none written yet, or train.save_checkpoints off): the run starts over."""
+        sweep_temp_files(self.paths.root)
+        sweep_temp_files(self.paths.checkpoints)
+        point = self._load_into(session) if self.last.exists() else self._start_over()
+        self._cut_rows(point, session.steps_per_epoch)
+        return point
+
+    def _start_over(self) -> ResumePoint:
+        if read_rows(self.paths.metrics) or read_rows(self.paths.steps):
+            self.note(f"{self.paths.name}: no checkpoint to resume from; starting at epoch 1")
+        return ResumePoint()
+
+    def _load_into(self, session: Session) -> ResumePoint:
+        name, path = self.paths.name, self.last
+        payload = load(path, map_location=session.device)
+        try:
+            session.model.load_state_dict(payload["model"])
+            session.optimizer.load_state_dict(payload["optimizer"])
+            session.scheduler.load_state_dict(payload["scheduler"])
+            if session.scaler is not None and payload.get("scaler"):
+                session.scaler.load_state_dict(payload["scaler"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(
+                f"{path}: does not fit this run's model or optimizer ({exc})"
+            ) from None
+        if "rng" in payload:
+            skipped = restore_random_states(payload["rng"], session.generator, session.mix_rng)
+            if skipped:
+                self.note(
+                    f"{name}: saved on another device; its {' and '.join(skipped)} random "
+                    "state does not carry over, so the resumed epochs will differ from an "
+                    "uninterrupted run"
+                )
+        else:
+            self.note(
+                f"{name}: {path.name} predates saved random states; the resumed epochs draw "
+                "new ones and will not repeat an uninterrupted run exactly"
+            )
+        partial = payload.get("partial")
+        point = ResumePoint(
+            epoch=int(payload.get("epoch", 0)),
+            partial=(
+                EpochState.from_state(partial, session.tracked, session.device) if partial else None
+            ),
+            best=BestEpoch(
+                float(payload.get("best_val_acc", -1.0)), int(payload.get("best_epoch", 0))
+            ),
+            elapsed_s=float(payload.get("elapsed_s", 0.0)),
+        )
+        where = f"epoch {point.epoch + 1}"
+        if point.partial is not None:
+            where += f", step {point.step + 1}"
+        self.note(f"{name}: resuming from {path.name} at {where}")
+        self._repair_best(point, payload["model"])
+        return point
+
+    def _repair_best(self, point: ResumePoint, weights: Mapping[str, torch.Tensor]) -> None:
+        """best.pt is written after last.pt: a kill between the two leaves best.pt one best
+        behind. The weights last.pt holds are then the best epoch's: write them."""
+        if point.best.epoch != point.epoch or point.partial is not None or not point.epoch:
+            return
+        try:
+            saved = load(self.best)["epoch"] if self.best.exists() else None
+        except CheckpointError:
+            saved = None
+        if saved != point.epoch:
+            save(self.best, {"epoch": point.epoch, "model": weights})
+            self.note(f"{self.paths.name}: rewrote {self.best.name} of epoch {point.epoch}")
+
+    def _cut_rows(self, point: ResumePoint, steps_per_epoch: int) -> None:
+        """Drop the rows written after the checkpoint; keep the last row for the summary."""
+        dropped = cut_rows_after(self.paths.metrics, "epoch", point.epoch)
+        cut_rows_after(self.paths.steps, "step", point.epoch * steps_per_epoch + point.step)
+        if dropped:
+            self.note(f"{self.paths.name}: cut {dropped} epoch row(s) after the checkpoint")
+        rows = read_rows(self.paths.metrics)
+        point.last_row = dict(rows[-1]) if rows else {}
+        if point.best.val_acc < 0 and rows:  # a checkpoint of an older version
+            best = max(rows, key=lambda row: _number(row.get("val_acc")))
+            point.best = BestEpoch(_number(best.get("val_acc")), int(_number(best.get("epoch"))))
 
 
-def restore_rng(
-    state: Mapping[str, Any], generator: torch.Generator, mix_rng: np.random.Generator
-) -> list[str]:
-    """Put the saved random states back. Returns the ones that could not be (a run resumed on
-    another kind of device than it was saved on: its data generator's state does not carry over,
-    and the resumed epochs draw a different data order)."""
-    skipped = []
-    random.setstate(_as_tuples(state["python"]))
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
-    torch.set_rng_state(state["torch"].cpu())
-    if state.get("generator_device", generator.device.type) == generator.device.type:
-        generator.set_state(state["generator"].cpu())
-    else:
-        skipped.append("data order")
-    mix_rng.bit_generator.state = dict(state["mix"])
-    cuda = state.get("cuda")
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
-    elif cuda:
-        skipped.append("CUDA")
-    mps = state.get("mps")
-    if mps is not None and generator.device.type == "mps":
-        torch.mps.set_rng_state(mps.cpu())
-    elif mps is not None:
-        skipped.append("MPS")
-    return skipped
-
-
-def _numpy_global_state() -> tuple[Any, ...]:
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return (kind, keys.tolist(), int(pos), int(has_gauss), float(gauss))
-
-
-def _as_tuples(value: Any) -> Any:
-    """random.setstate wants tuples all the way down."""
-    if isinstance(value, (list, tuple)):
-        return tuple(_as_tuples(v) for v in value)
-    return value
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else -1.0
 
 
 def all_finite(state_dict: Mapping[str, torch.Tensor]) -> bool:

@@ -22,6 +22,7 @@ from tui_trainer.train import cifar
 from tui_trainer.train.augment import random_crop, random_hflip, random_rotate
 
 DIGITS_SIZE = 32
+DIGITS_CLASSES = 10
 DATA_DIR_ENV = "TUI_TRAINER_DATA"
 DEFAULT_DATA_DIR = Path("~/.cache/tui-trainer/data")
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -172,12 +173,31 @@ def load_cifar_splits(config: DataSection) -> ImageSplits:
     return _splits(images, labels, train, val, test, arrays.class_names)
 
 
+def class_count(config: DataSection) -> int:
+    """How many classes the [data] section's dataset has (the size of the model's head), without
+    reading its images: an image folder's class folders are counted."""
+    if config.dataset == "digits":
+        return DIGITS_CLASSES
+    if config.dataset == "cifar10":
+        return 10
+    if config.dataset == "cifar100":
+        return 20 if config.coarse_labels else 100
+    if config.dataset == "imagefolder":
+        root = data_dir(config)
+        return len(_class_folders(root / "train" if _has_train_test(root) else root))
+    raise ValueError(f"unknown dataset {config.dataset!r}")  # the schema forbids this
+
+
+def _has_train_test(root: Path) -> bool:
+    return (root / "train").is_dir() and (root / "test").is_dir()
+
+
 def load_imagefolder_splits(config: DataSection) -> ImageSplits:
     """data_dir/<class>/<image> (held out like digits), or data_dir/train/<class> and
     data_dir/test/<class> (validation held out of train). Images are decoded and resized to
     image_size once, at load time."""
     root = data_dir(config)
-    if (root / "train").is_dir() and (root / "test").is_dir():
+    if _has_train_test(root):
         names = _class_folders(root / "train")
         train_images, train_labels = _read_folder(root / "train", names, config.image_size)
         test_images, test_labels = _read_folder(root / "test", names, config.image_size)

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from tui_trainer.store.schema import RunSummary
+
 
 class TrainingEvents(Protocol):
     def study_started(
@@ -24,7 +26,7 @@ class TrainingEvents(Protocol):
     def epoch_ended(self, name: str, row: Mapping[str, Any]) -> None: ...
 
     def run_finished(
-        self, name: str, state: str, summary: Mapping[str, Any] | None, message: str
+        self, name: str, state: str, summary: RunSummary | None, message: str
     ) -> None: ...
 
     def study_finished(self, states: Mapping[str, str]) -> None: ...

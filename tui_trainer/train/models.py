@@ -266,3 +266,16 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return total, trainable
+
+
+def tracked_parameters(model: nn.Module, names: list[str]) -> dict[str, nn.Parameter]:
+    """The parameters named in train.track_grad_norm; a ValueError names any that is missing."""
+    available = dict(model.named_parameters())
+    missing = [name for name in names if name not in available]
+    if missing:
+        examples = ", ".join(n for n in available if n.endswith("weight"))
+        raise ValueError(
+            f"train.track_grad_norm: no parameter {', '.join(missing)} in this model "
+            f"(it has e.g. {examples[:200]}...)"
+        )
+    return {name: available[name] for name in names}

@@ -35,13 +35,14 @@ from tui_trainer.store import status as st
 from tui_trainer.store.atomic import read_toml, sweep_temp_files, write_toml_atomic
 from tui_trainer.store.layout import StudyPaths, create_study_dir
 from tui_trainer.store.lock import LockHeld, RunLocks, allow_open_files, held
-from tui_trainer.store.reader import StudyRecord, load_study
+from tui_trainer.store.reader import StudyRecord, read_study
+from tui_trainer.store.schema import RunStatus, TrainerRecord, write_status
 from tui_trainer.train.acceleration import configure_device, resolve_precision
 from tui_trainer.train.data import LOADING_FIELDS, DatasetCache, split_problems
 from tui_trainer.train.device import device_name, resolve_device
 from tui_trainer.train.events import Broadcast, TrainingEvents
-from tui_trainer.train.loop import RunTrainer, tracked_parameters
-from tui_trainer.train.models import build_model, ensure_weights
+from tui_trainer.train.loop import RunTrainer
+from tui_trainer.train.models import build_model, ensure_weights, tracked_parameters
 
 STALE_TEMP_S = 60.0  # a temp file this old in a study directory is no live writer's
 
@@ -123,22 +124,34 @@ def versions() -> dict[str, str]:
 
 def launch_record(
     loaded: LoadedStudy, device: torch.device, argv: Sequence[str], started: datetime
-) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "time": started,
+) -> TrainerRecord:
+    """study.toml's [launch]: this trainer, what it was asked to run, and its provenance."""
+    return TrainerRecord(
+        time=started,
         **st.process_identity(),
-        "user": _user(),
-        "command": list(argv),
-        "cwd": os.getcwd(),
-        "preset": str(loaded.source),
-        "overrides": [o.text for o in loaded.overrides],
-        "device": str(device),
-        "device_name": device_name(device),
-        "runs": [run.name for run in loaded.runs],
-        "versions": versions(),
-        "git_commit": git_commit(),
-    }
-    return record
+        command=list(argv),
+        runs=[run.name for run in loaded.runs],
+        device=str(device),
+        device_name=device_name(device),
+        user=_user(),
+        cwd=os.getcwd(),
+        preset=str(loaded.source),
+        overrides=[o.text for o in loaded.overrides],
+        versions=versions(),
+        git_commit=git_commit(),
+    )
+
+
+def resume_record(names: list[str], device: torch.device, argv: Sequence[str]) -> TrainerRecord:
+    """One [[resumes]] entry of study.toml: this trainer and the runs it goes on with."""
+    return TrainerRecord(
+        time=datetime.now(timezone.utc).astimezone(),
+        **st.process_identity(),
+        command=list(argv),
+        runs=names,
+        device=str(device),
+        device_name=device_name(device),
+    )
 
 
 def _user() -> str | None:
@@ -177,17 +190,12 @@ def create_study(
             if locks is not None:
                 locks.acquire(run_paths.root)
             write_toml_atomic(run_paths.config, run.config.model_dump(), durable=True)
-            write_toml_atomic(
+            write_status(
                 run_paths.status,
-                {
-                    "state": st.QUEUED,
-                    "epoch": 0,
-                    "epochs": run.config.train.epochs,
-                    "swept": run.values,
-                },
+                RunStatus(state=st.QUEUED, epochs=run.config.train.epochs, swept=run.values),
             )
         study = loaded.preset.model_dump()
-        study["launch"] = launch_record(loaded, device, argv, started)
+        study["launch"] = launch_record(loaded, device, argv, started).to_toml()
         write_toml_atomic(paths.study, study, durable=True)
     except OSError as exc:
         where = exc.filename or runs_dir
@@ -342,15 +350,14 @@ def resume_study(
             raise UnavailableError(f"cannot lock {where}: {exc.strerror}") from None
         # What the runs are now that no one else can write them: another trainer may have
         # started or finished one of them between the plan and the locks.
-        study = load_study(paths.root)
+        study = read_study(paths.root)
         fresh = resumable.plan(study, run_name)
         if [t.name for t in fresh] != [t.name for t in targets]:
             raise UnavailableError(f"{study.id}: its runs changed while resuming; try again")
         specs = []
         for target in fresh:
             config = run_config(target.run.paths.config)
-            swept = target.run.status.get("swept")
-            values = dict(swept) if isinstance(swept, dict) else {}
+            values = dict(target.run.status.swept)
             # a queued run resumes too: if a trainer started it and died, its rows are cut
             specs.append((RunSpec(target.name, values, config), True))
         device = resolve_device(device_spec or specs[0][0].config.train.device)
@@ -385,16 +392,7 @@ def _append_resume(
         raise UnavailableError(f"{paths.study}: missing or not valid TOML")
     resumes = study.get("resumes")
     resumes = list(resumes) if isinstance(resumes, list) else []
-    resumes.append(
-        {
-            "time": datetime.now(timezone.utc).astimezone(),
-            **st.process_identity(),
-            "command": list(argv),
-            "runs": names,
-            "device": str(device),
-            "device_name": device_name(device),
-        }
-    )
+    resumes.append(resume_record(names, device, argv).to_toml())
     study["resumes"] = resumes
     write_toml_atomic(paths.study, study, durable=True)
 

@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from tui_trainer.errors import UnavailableError
 from tui_trainer.store import status as st
-from tui_trainer.store.reader import StudyRecord, load_study
+from tui_trainer.store.reader import StudyRecord, read_study
 from tui_trainer.store.resumable import ResumeTarget, plan
 
 # The study states for which the monitor and the runs browser say that `r` resumes.
@@ -25,13 +25,13 @@ def resume_plan(
 ) -> tuple[StudyRecord, list[ResumeTarget]]:
     """The study and the runs `tui-trainer resume` would continue or start. UsageError when
     there is nothing to resume, UnavailableError while a trainer of the study is alive."""
-    study = load_study(Path(study_dir))
+    study = read_study(Path(study_dir))
     targets = plan(study, run_name)
-    if st.process_alive(study.trainer) is True:
-        pid = study.trainer.get("pid", "?")
+    live = st.live_trainer(study.trainers)
+    if live is not None:
         raise UnavailableError(
-            f"{study.id}: the study is still running (trainer pid {pid}): its queued runs are "
-            "that trainer's to start"
+            f"{study.id}: the study is still running (trainer pid {live.pid}): its queued runs "
+            "are that trainer's to start"
         )
     return study, targets
 

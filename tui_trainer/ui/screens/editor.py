@@ -21,7 +21,7 @@ from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
 
 from tui_trainer import tomlcompat
 from tui_trainer.config import edit
-from tui_trainer.config.load import load_study
+from tui_trainer.config.load import load_preset
 from tui_trainer.config.schedule import lr_curve
 from tui_trainer.ui.widgets.charts import LINE, MetricChart
 
@@ -71,7 +71,7 @@ class EditorScreen(Screen):
         super().__init__()
         self.preset_path = preset
         self.original_text = preset.read_text(encoding="utf-8")
-        loaded = load_study(preset)
+        loaded = load_preset(preset)
         self.baseline: dict[str, Any] = loaded.preset.model_dump()
         self.specs = edit.field_specs()
         self.checked = edit.Checked(loaded.preset, loaded.runs, {})

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
-from tui_trainer.config.load import LoadedStudy, load_study
+from tui_trainer.config.load import LoadedStudy, load_preset
 from tui_trainer.errors import ConfigError
 from tui_trainer.ui.screens.presets import display_path
 
@@ -57,7 +57,7 @@ class LaunchScreen(Screen):
             out.update(Text.assemble(("error: ", "red"), str(exc)))
             return
         try:
-            self.loaded = load_study(self.preset, self.overrides)
+            self.loaded = load_preset(self.preset, self.overrides)
         except ConfigError as error:
             self.loaded = None
             out.update(

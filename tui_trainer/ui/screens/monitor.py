@@ -34,24 +34,28 @@ def device_text(series: list[RunSeries]) -> Text:
     """GPU name, utilization and memory as the trainer reports them; CPU and RAM without a GPU."""
     live = [s for s in series if s.state == st.RUNNING] or series
     for run in live:
-        figures = run.status.get("device_figures")
-        if not isinstance(figures, dict):
+        figures = run.status.device_figures
+        if figures is None:
             continue
-        name = str(run.status.get("device_name", run.status.get("device", "")))
+        name = run.status.device_name or run.status.device or ""
         text = Text.assemble((name, "bold"), "\n")
-        if "gpu_mem_total_mb" in figures:
-            util = figures.get("gpu_util_percent")
-            used = figures.get("gpu_mem_used_mb", 0) / 1024
-            total = figures.get("gpu_mem_total_mb", 0) / 1024
+        if figures.gpu_mem_total_mb is not None:
+            util = figures.gpu_util_percent
+            used = (figures.gpu_mem_used_mb or 0) / 1024
+            total = figures.gpu_mem_total_mb / 1024
             util_text = "-" if util is None else f"{util:.0f}"
             text.append(f"GPU {util_text}%  mem {used:.1f}/{total:.1f} GiB\n")
         text.append(
-            f"CPU {figures.get('cpu_percent', '-')}%  "
-            f"trainer {figures.get('process_cpu_percent', '-')}%  "
-            f"RSS {figures.get('rss_mb', 0):.0f} MB  RAM {figures.get('ram_percent', '-')}%"
+            f"CPU {_percent(figures.cpu_percent)}%  "
+            f"trainer {_percent(figures.process_cpu_percent)}%  "
+            f"RSS {figures.rss_mb or 0:.0f} MB  RAM {_percent(figures.ram_percent)}%"
         )
         return text
     return Text("no device figures yet", style="dim")
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else str(value)
 
 
 class MonitorScreen(Screen):
@@ -173,22 +177,20 @@ class MonitorScreen(Screen):
                 "cyan",
             )
         self._show("#study-title", title)
-        total = sum(s.status.get("epochs", 0) or 0 for s in series)
-        done = sum(s.status.get("epoch", 0) or 0 for s in series)
+        total = sum(s.status.epochs or 0 for s in series)
+        done = sum(s.status.epoch for s in series)
         if self._shown.get("#study-progress") != (total, done):
             self._shown["#study-progress"] = (total, done)
             self.query_one("#study-progress", ProgressBar).update(
                 total=max(total, 1), progress=done
             )
-        remaining = [s.figure("eta_s") for s in series if s.state == st.RUNNING]
+        remaining = [s.status.eta_s for s in series if s.state == st.RUNNING]
         per_epoch = [
-            s.figure("elapsed_s") / s.status["epoch"]
+            s.status.elapsed_s / s.status.epoch
             for s in series
-            if s.figure("elapsed_s")
-            and isinstance(s.status.get("epoch"), int)
-            and s.status["epoch"] > 0
+            if s.status.elapsed_s and s.status.epoch > 0
         ]
-        queued = sum(s.status.get("epochs", 0) or 0 for s in series if s.state == st.QUEUED)
+        queued = sum(s.status.epochs or 0 for s in series if s.state == st.QUEUED)
         eta = None
         if remaining and remaining[0] is not None:
             eta = remaining[0] + (sum(per_epoch) / len(per_epoch) * queued if per_epoch else 0)
@@ -210,14 +212,14 @@ class MonitorScreen(Screen):
         limit = self.replay_epoch
         for index, run in enumerate(series):
             if limit is None:
-                state, epoch = run.state, run.status.get("epoch", 0)
-                best, test = run.figure("best_val_acc"), run.figure("test_acc")
+                state, epoch = run.state, run.status.epoch
+                best, test = run.best_val_acc, run.test_acc
             else:  # what the study looked like at that epoch
                 _, val = run.column("val_acc", up_to=limit)
                 epoch = len(val)
                 state = run.state if epoch >= run.last_epoch else "replay"
                 best = max(val) if val else None
-                test = run.figure("test_acc") if state == run.state else None
+                test = run.test_acc if state == run.state else None
             cells = (
                 Text(
                     run.name,
@@ -226,10 +228,10 @@ class MonitorScreen(Screen):
                     else "dim",
                 ),
                 Text(state, style=STATE_STYLES.get(state, "cyan")),
-                f"{epoch}/{run.status.get('epochs', '?')}",
+                f"{epoch}/{run.status.epochs if run.status.epochs is not None else '?'}",
                 _fmt(best),
                 _fmt(test),
-                duration(run.figure("eta_s")) if run.state == st.RUNNING else "",
+                duration(run.status.eta_s) if run.state == st.RUNNING else "",
             )
             if run.name not in table.rows:
                 table.add_row(*cells, key=run.name)

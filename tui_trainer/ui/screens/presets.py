@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tui_trainer.config.load import LoadedStudy, load_study
+from tui_trainer.config.load import LoadedStudy, load_preset
 from tui_trainer.console.formats import duration
 from tui_trainer.errors import ConfigError
 from tui_trainer.store.timing import epoch_seconds, setup_key
@@ -60,7 +60,7 @@ def load_entries(paths: list[Path]) -> list[PresetEntry]:
     entries = []
     for path in paths:
         try:
-            entries.append(PresetEntry(path, load_study(path)))
+            entries.append(PresetEntry(path, load_preset(path)))
         except ConfigError as error:
             entries.append(PresetEntry(path, None, error.lines()[0]))
     return entries

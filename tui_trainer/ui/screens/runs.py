@@ -12,7 +12,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
 from tui_trainer.console.formats import STATE_STYLES
-from tui_trainer.store.reader import StudyRecord, list_studies, load_study
+from tui_trainer.store import status as st
+from tui_trainer.store.reader import StudyRecord, list_studies, read_study
 
 COLUMNS = ("", "study", "state", "runs", "best val acc", "test acc", "description")
 
@@ -76,14 +77,14 @@ class RunsScreen(Screen):
             if not all(word in haystack for word in words):
                 continue
             self.shown.append(study)
-            done = sum(1 for run in study.runs if run.state == "completed")
+            done = sum(1 for run in study.runs if run.state == st.COMPLETED)
             table.add_row(
                 "✓" if study.id in self.marked else " ",
                 study.id,
                 Text(state, style=STATE_STYLES.get(state, "")),
                 f"{done}/{len(study.runs)}",
-                _best([run.figure("best_val_acc") for run in study.runs]),
-                _best([run.figure("test_acc") for run in study.runs]),
+                _best([run.best_val_acc for run in study.runs]),
+                _best([run.test_acc for run in study.runs]),
                 Text(study.description[:60]),
                 key=study.id,
             )
@@ -125,4 +126,4 @@ class RunsScreen(Screen):
         if not chosen and self._highlighted() is not None:
             chosen = [self._highlighted()]
         if chosen:  # the list was read without summaries; the comparison table needs them
-            self.app.push_screen(CompareScreen([load_study(s.paths.root) for s in chosen]))
+            self.app.push_screen(CompareScreen([read_study(s.paths.root) for s in chosen]))

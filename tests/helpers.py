@@ -1,6 +1,6 @@
-"""Studies that `r` (tui-trainer resume) has something to do with: a synthetic one with a run
-crashed or interrupted halfway (no training: for the app's tests and snapshots), and a real
-interrupted one (a tiny study stopped by SIGTERM after its first epoch)."""
+"""What the test modules share: tiny presets, training a study in-process, studies written by hand,
+and studies left unfinished for `resume` (synthetic ones with a run crashed or interrupted halfway,
+and a real one stopped by SIGTERM after its first epoch). Fixtures live in conftest.py."""
 
 from __future__ import annotations
 
@@ -10,8 +10,99 @@ import socket
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tui_trainer.config import load_preset
 from tui_trainer.store.atomic import read_toml, write_toml_atomic
 from tui_trainer.store.csvlog import cut_rows_after, read_rows
+
+# -- presets ---------------------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A real study small enough for tests: quarter-width MobileNet v1 on digits, CPU, a few epochs.
+TINY_PRESET = """\
+[study]
+name = "tiny"
+description = "tiny test study"
+
+[data]
+dataset = "digits"
+augment = ["crop"]
+batch_size = 64
+
+[model]
+arch = "mobilenet_v1"
+width_mult = 0.25
+
+[optim]
+name = "sgd"
+lr = 0.1
+momentum = 0.9
+nesterov = true
+weight_decay = 5e-4
+
+[schedule]
+name = "cosine"
+
+[train]
+epochs = 2
+seed = 0
+device = "cpu"
+log_every_steps = 5
+"""
+
+FOUR_EPOCHS = TINY_PRESET.replace("epochs = 2", "epochs = 4")
+
+
+# -- training in this process ----------------------------------------------------------------------
+
+DIGITS_PER_CLASS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]  # sklearn's digits
+TIMING_COLUMNS = {"epoch_time_s", "images_per_s", "elapsed_s"}
+
+
+class Recorder:
+    """TrainingEvents that remembers what it was told; optionally acts on an epoch's end."""
+
+    def __init__(self, on_epoch=None):
+        self.events: list[tuple] = []
+        self.on_epoch = on_epoch
+
+    def __getattr__(self, name):
+        def record(*args, **kwargs):
+            self.events.append((name, *args))
+            if name == "epoch_ended" and self.on_epoch:
+                self.on_epoch(*args)
+
+        return record
+
+
+def train(write_preset, runs_dir, text=TINY_PRESET, overrides=(), events=None):
+    """Load `text` as a preset (written by the write_preset fixture) and train it here."""
+    from tui_trainer.train.study import run_study
+
+    loaded = load_preset(write_preset(text), list(overrides))
+    result = run_study(loaded, runs_dir, events or Recorder(), argv=["test"])
+    return loaded, result
+
+
+# -- studies without training ----------------------------------------------------------------------
+
+
+def fake_study(runs_dir, study_id, runs, launch_runs=None, state="completed"):
+    """A study directory written by hand, no training: `runs` each in `state` at epoch 2/2."""
+    root = runs_dir / study_id
+    root.mkdir(parents=True)
+    launch = {"time": datetime(2026, 1, 1, tzinfo=timezone.utc), "runs": launch_runs or runs}
+    write_toml_atomic(root / "study.toml", {"study": {"name": "x"}, "launch": launch})
+    for name in runs:
+        (root / name).mkdir()
+        write_toml_atomic(
+            root / name / "status.toml",
+            {"state": state, "epoch": 2, "epochs": 2, "best_val_acc": 0.5},
+        )
+    return root
+
+
+# -- unfinished studies, for resume ----------------------------------------------------------------
 
 
 def dead_trainer() -> dict:
@@ -54,7 +145,6 @@ def interrupted_study(preset: Path, runs_dir: Path) -> Path:
     """Train `preset` (the tiny two-epoch study) in this process and stop it with SIGTERM as its
     first epoch ends: the run is left interrupted with one epoch and its checkpoint, as
     `tui-trainer run` leaves it on SIGTERM."""
-    from tui_trainer.config import load_study
     from tui_trainer.train.study import run_study
 
     class StopAfterEpochOne:
@@ -65,7 +155,7 @@ def interrupted_study(preset: Path, runs_dir: Path) -> Path:
 
             return event
 
-    result = run_study(load_study(preset), runs_dir, StopAfterEpochOne(), argv=["test"])
+    result = run_study(load_preset(preset), runs_dir, StopAfterEpochOne(), argv=["test"])
     assert set(result.states.values()) == {"interrupted"}, result.states
     # The trainer was this process, which goes on: record it as gone, as a trainer process is
     # once it has exited (else the study reads as still running and is not resumed).

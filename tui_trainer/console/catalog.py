@@ -1,0 +1,63 @@
+"""Rich tables of what tui-trainer offers: `tui-trainer models` and `tui-trainer presets`. The
+CLI computes what needs torch (parameter counts) and hands the numbers in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+
+from tui_trainer.config.load import LoadedStudy
+from tui_trainer.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    arch: str
+    input_size: int  # native input, square
+    params_10: int  # with a 10-class head
+    params_100: int
+    weights: tuple[str, bool] | None  # ImageNet weights file and whether it is cached
+
+
+def models_table(rows: Sequence[ModelRow]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("arch")
+    table.add_column("input", justify="right")
+    table.add_column("params (10 classes)", justify="right")
+    table.add_column("params (100 classes)", justify="right")
+    table.add_column("ImageNet weights")
+    for row in rows:
+        weights = "-"
+        if row.weights is not None:
+            name, cached = row.weights
+            weights = f"{name} ({'cached' if cached else 'not cached'})"
+        size = f"{row.input_size}x{row.input_size}"
+        table.add_row(row.arch, size, f"{row.params_10:,}", f"{row.params_100:,}", weights)
+    return table
+
+
+def presets_table(entries: Sequence[tuple[Path, LoadedStudy | ConfigError]]) -> Table:
+    """One row per preset file: its runs, their epochs and its description, or why it is
+    invalid."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("preset")
+    table.add_column("runs", justify="right")
+    table.add_column("epochs", justify="right")
+    table.add_column("description")
+    for path, study in entries:
+        if isinstance(study, ConfigError):
+            problem = Text(f"invalid: {study.lines()[0]}", style="red")
+            table.add_row(path.stem, "-", "-", problem)
+            continue
+        epochs = sorted({run.config.train.epochs for run in study.runs})
+        table.add_row(
+            path.stem,
+            str(len(study.runs)),
+            ",".join(map(str, epochs)),
+            Text(study.preset.study.description),
+        )
+    return table
