@@ -15,6 +15,7 @@ from tui_trainer.store.schema import (
     DeviceFigures,
     RunStatus,
     RunSummary,
+    TrainerRecord,
     metric_columns,
     write_status,
     write_summary,
@@ -50,14 +51,14 @@ def write_synthetic_study(
                 "description": "Synthetic learning-rate study",
             },
             "sweep": {"optim.lr": list(learning_rates)},
-            "launch": {
-                "time": launched,
-                "host": "gpu-box",
-                "runs": names,
-                "device": "cuda:0",
-                "device_name": "NVIDIA H100 80GB HBM3",
-                "overrides": [],
-            },
+            "launch": TrainerRecord(
+                time=launched,
+                host="gpu-box",
+                runs=names,
+                device="cuda:0",
+                device_name="NVIDIA H100 80GB HBM3",
+                overrides=[],
+            ).to_toml(),
         },
     )
     for index, (name, lr) in enumerate(zip(names, learning_rates, strict=True)):
