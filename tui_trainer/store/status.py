@@ -111,10 +111,16 @@ def live_trainer(trainers: Sequence[TrainerRecord]) -> TrainerRecord | None:
 
 def trainers_alive(trainers: Sequence[TrainerRecord]) -> bool | None:
     """Whether a trainer of the study is alive: True when any is; otherwise what the newest one
-    says (False: gone; None: it cannot be checked from here, another host's, or no record)."""
-    if live_trainer(trainers) is not None:
-        return True
-    return process_alive(trainers[-1].identity) if trainers else None
+    says (False: gone; None: it cannot be checked from here, another host's, or no record).
+    One process check per record, newest first."""
+    newest: bool | None = None
+    for index, record in enumerate(reversed(trainers)):
+        alive = process_alive(record.identity)
+        if alive is True:
+            return True
+        if index == 0:
+            newest = alive
+    return newest
 
 
 class StatusFile:
