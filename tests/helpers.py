@@ -164,3 +164,69 @@ def interrupted_study(preset: Path, runs_dir: Path) -> Path:
     study["launch"].update(dead_trainer())
     write_toml_atomic(study_file, study)
     return result.study_dir
+
+
+# -- hostile files ---------------------------------------------------------------------------------
+
+
+def within(seconds: float, function, *args, **kwargs):
+    """`function(*args)`'s result, or its exception; fails the test (instead of hanging it) when
+    it has not returned after `seconds`: what a reader blocked on a FIFO would do."""
+    import threading
+
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"{getattr(function, '__name__', function)} blocked"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def make_fifo(path: Path) -> Path:
+    """A FIFO at `path` (a file there is replaced): opening it for reading blocks until a
+    writer comes, and none ever does."""
+    if path.exists() or path.is_symlink():
+        path.unlink()
+    os.mkfifo(path)
+    return path
+
+
+# -- images and the app ----------------------------------------------------------------------------
+
+
+def make_folder(root, classes=("cat", "dog", "fox"), per_class=12, size=20):
+    """An image folder: one sub-folder of PNGs per class (and a file that is not an image)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for index, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = np.full((size, size + 4, 3), index * 80, dtype=np.uint8) + rng.integers(
+                0, 30, (size, size + 4, 3), dtype=np.uint8
+            )
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+        (root / name / "notes.txt").write_text("not an image")
+
+
+def record_notes(app) -> list[tuple[str, str]]:
+    """(message, severity) of every notification the app shows from now on."""
+    notes = []
+    notify = app.notify
+
+    def record(message, **kwargs):
+        notes.append((str(message), kwargs.get("severity", "information")))
+        return notify(message, **kwargs)
+
+    app.notify = record
+    return notes

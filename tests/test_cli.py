@@ -193,3 +193,38 @@ def test_models_lists_architectures_with_sizes_and_parameters():
     line = next(line for line in result.output.splitlines() if line.startswith("mobilenet_v1"))
     assert re.search(r"32x32\s+3,217,226\s+3,309,476", line)
     assert re.search(r"mobilenet_v3_large\s+224x224\s+4,214,842", result.output)
+
+
+def test_the_app_exits_non_zero_when_it_crashes(tmp_path, monkeypatch):
+    """Textual catches an exception in the app, prints it and returns; the command must not
+    then exit 0 as if all went well."""
+    from textual.app import App
+
+    class Crashing(App):
+        def on_mount(self) -> None:
+            raise RuntimeError("a bug")
+
+        def run(self, **kwargs):  # no terminal here: headless
+            return super().run(headless=True)
+
+    class OnATerminal:
+        """sys as the command sees it on a terminal (CliRunner's stdout is not one)."""
+
+        def __getattr__(self, name):
+            return getattr(sys, name)
+
+        @property
+        def stdout(self):
+            class Terminal:
+                def __getattr__(self, name):
+                    return getattr(sys.stdout, name)
+
+                def isatty(self):
+                    return True
+
+            return Terminal()
+
+    monkeypatch.setattr("tui_trainer.ui.app.create_app", lambda *args: Crashing())
+    monkeypatch.setattr("tui_trainer.cli.sys", OnATerminal())
+    result = runner.invoke(app, ["--runs-dir", str(tmp_path)])
+    assert result.exit_code == 1

@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-from PIL import Image
 from typer.testing import CliRunner
 
-from tests.helpers import TINY_PRESET
+from tests.helpers import TINY_PRESET, make_folder
 from tui_trainer.cli import app
 from tui_trainer.config.schema import DataSection
 from tui_trainer.errors import UnavailableError
 from tui_trainer.train.data import load_splits
-
-
-def make_folder(root, classes=("cat", "dog", "fox"), per_class=12, size=20):
-    rng = np.random.default_rng(0)
-    for index, name in enumerate(classes):
-        (root / name).mkdir(parents=True)
-        for i in range(per_class):
-            pixels = np.full((size, size + 4, 3), index * 80, dtype=np.uint8) + rng.integers(
-                0, 30, (size, size + 4, 3), dtype=np.uint8
-            )
-            Image.fromarray(pixels).save(root / name / f"{i}.png")
-        (root / name / "notes.txt").write_text("not an image")
 
 
 def test_class_folders_become_labelled_resized_splits(tmp_path):

@@ -279,12 +279,14 @@ def test_a_crafted_pickle_checkpoint_is_refused_and_nothing_runs(write_preset, r
 
     with pytest.raises(checkpoint.CheckpointError, match="refused: it holds Python objects"):
         checkpoint.load(run / "checkpoints" / "last.pt")
-    again = resume_study(read_study(result.study_dir), "run", Recorder())
-    assert again.states == {"run": st.FAILED}
+    status = (run / "status.toml").read_bytes()
+    # resume checks last.pt before it changes anything: refused, the run left as it was
+    with pytest.raises(checkpoint.CheckpointError) as refused:
+        resume_study(read_study(result.study_dir), "run", Recorder())
+    assert "last.pt: refused: it holds Python objects other than tensors" in str(refused.value)
     assert not marker.exists(), "the pickled call ran"
-    message = read_toml(run / "status.toml")["message"]
-    assert "last.pt: refused: it holds Python objects other than tensors" in message
-    assert (run / "metrics.csv").read_bytes() == metrics  # nothing cut before the load failed
+    assert (run / "status.toml").read_bytes() == status
+    assert (run / "metrics.csv").read_bytes() == metrics
 
 
 def test_a_damaged_checkpoint_is_a_clear_error(tmp_path):
@@ -294,6 +296,13 @@ def test_a_damaged_checkpoint_is_a_clear_error(tmp_path):
         checkpoint.load(path)
     with pytest.raises(checkpoint.CheckpointError, match="no such checkpoint"):
         checkpoint.load(tmp_path / "missing.pt")
+    path.write_bytes(b"")  # a kill before a single byte was written, by hand or by a tool
+    with pytest.raises(checkpoint.CheckpointError) as empty:
+        checkpoint.load(path)
+    assert str(empty.value) == f"{path}: not a readable checkpoint (the file is empty)"
+    path.write_bytes(b"garbage")  # not a pickle at all: damaged, not code refused
+    with pytest.raises(checkpoint.CheckpointError, match=r"not a readable checkpoint \(.+\)$"):
+        checkpoint.load(path)
 
 
 @pytest.mark.parametrize("link", ["checkpoints", "metrics.csv", "status.toml"])

@@ -184,14 +184,23 @@ def test_status_file_heartbeat_thread_keeps_writing(tmp_path):
 
 
 def test_study_state():
-    assert study_state(["completed", "diverged"], None) == "completed"
-    assert study_state(["completed", "running", "queued"], True) == "running"
-    assert study_state(["completed", "queued"], True) == "running"  # between two runs
-    assert study_state(["completed", "queued"], False) == "crashed"  # trainer died between runs
-    assert study_state(["crashed", "queued"], False) == "crashed"
-    assert study_state(["completed", "interrupted", "queued"], False) == "interrupted"
-    assert study_state(["failed", "completed"], None) == "failed"
-    assert study_state(["queued", "queued"], None) == "queued"
+    alive, gone, stopped, unknown = (
+        st.TrainerEnd.ALIVE,
+        st.TrainerEnd.GONE,
+        st.TrainerEnd.STOPPED,
+        st.TrainerEnd.UNKNOWN,
+    )
+    assert study_state(["completed", "diverged"], unknown) == "completed"
+    assert study_state(["completed", "running", "queued"], alive) == "running"
+    assert study_state(["completed", "queued"], alive) == "running"  # between two runs
+    assert study_state(["completed", "queued"], gone) == "crashed"  # trainer died between runs
+    # stopped by a signal between runs (or in the last test evaluation): interrupted, not crashed
+    assert study_state(["completed", "queued"], stopped) == "interrupted"
+    assert study_state(["crashed", "queued"], gone) == "crashed"
+    assert study_state(["completed", "interrupted", "queued"], gone) == "interrupted"
+    assert study_state(["completed", "stalled", "queued"], alive) == "stalled"
+    assert study_state(["failed", "completed"], unknown) == "failed"
+    assert study_state(["queued", "queued"], unknown) == "queued"
 
 
 def test_two_studies_in_the_same_second_get_their_own_directories(tmp_path):
@@ -395,4 +404,128 @@ def test_readers_and_the_stop_key_find_the_same_live_trainer(runs_dir):
     write_toml_atomic(root / "study.toml", study)
     (record,) = list_studies(runs_dir)
     assert record.state == st.QUEUED  # a live trainer between runs: not crashed
-    assert trainer_pid(root) == os.getpid()
+    assert st.live_trainer(record.trainers).pid == os.getpid()
+    # the stop key signals only a process proved to be that trainer: this one is pytest
+    assert trainer_pid(root) is None
+
+
+def test_a_run_listed_twice_is_read_once_reported_and_never_resumed(runs_dir):
+    from tui_trainer.store import resumable
+
+    root = fake_study(runs_dir, "20260101-000000-x", ["a", "b"], launch_runs=["a", "b", "a"])
+    study = read_study(root)
+    assert [run.name for run in study.runs] == ["a", "b"]
+    assert study.problems == ["study.toml lists run 'a' more than once"]
+    with pytest.raises(UsageError, match=r"refusing to resume .*lists run 'a' more than once"):
+        resumable.plan(study)
+
+
+def test_a_study_this_user_cannot_read_is_listed_as_unreadable():
+    """A study whose directory is closed to the user (root reads everything, so as root the
+    listing runs as nobody) is listed as unreadable, not left out."""
+    import shutil
+    import tempfile
+
+    as_user: list[str] = []
+    if os.getuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("setpriv is not installed")
+        as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    shared = Path(tempfile.mkdtemp(prefix="tui-trainer-perm-", dir="/tmp"))
+    try:
+        shared.chmod(0o755)
+        runs = shared / "runs"
+        open_study = fake_study(runs, "20260101-000000-open", ["a"])
+        closed = fake_study(runs, "20260102-000000-closed", ["a"])
+        for path in [runs, *runs.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        closed.chmod(0o700 if as_user else 0o000)
+        result = subprocess.run(
+            [*as_user, sys.executable, "-m", "tui_trainer", "runs", "--runs-dir", runs],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        rows = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[1:]}
+        assert rows[closed.name] == "unreadable" and rows[open_study.name] == "completed"
+    finally:
+        closed.chmod(0o755)
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_an_unreadable_study_says_why(tmp_path, monkeypatch):
+    root = fake_study(tmp_path / "runs", "20260101-000000-x", ["a"])
+    (root / "study.toml").unlink()
+    (root / "study.toml").mkdir()  # there, but not a file
+    (study,) = list_studies(tmp_path / "runs")
+    assert study.state == "unreadable"
+    assert study.problems == ["cannot read study.toml: not a regular file (a directory)"]
+
+
+def test_a_50_mb_torn_last_line_is_read_once_not_on_every_poll(tmp_path, monkeypatch):
+    from tui_trainer.store import lines
+
+    path = tmp_path / "metrics.csv"
+    path.write_bytes(b"epoch,loss\n1,0.5\n" + b"x" * (50 << 20))
+    read: list[int] = []
+    real_open = lines.open_regular
+
+    def counting_open(target):
+        handle = real_open(target)
+        original = handle.read
+
+        def counted(size=-1):
+            data = original(size)
+            read.append(len(data))
+            return data
+
+        handle.read = counted
+        return handle
+
+    monkeypatch.setattr(lines, "open_regular", counting_open)
+    follower = CsvFollower(path)
+    assert follower.poll() == [{"epoch": 1, "loss": 0.5}]
+    first = sum(read)
+    assert first >= 50 << 20
+    for _ in range(3):  # idle polls: nothing read again
+        assert follower.poll() == []
+    assert sum(read) == first
+    with open(path, "ab") as handle:  # the writer ends the line (damaged: skipped), adds a row
+        handle.write(b"\n2,0.25\n")
+    assert follower.poll() == [{"epoch": 2, "loss": 0.25}]
+    assert sum(read) - first == len(b"\n2,0.25\n")
+
+
+def test_files_are_created_with_the_umask_like_the_appended_ones(tmp_path):
+    from tui_trainer.store.atomic import write_bytes_atomic
+
+    previous = os.umask(0o027)
+    try:
+        write_bytes_atomic(tmp_path / "status.toml", b"x = 1\n")
+        write_bytes_atomic(tmp_path / "last.pt", b"...", durable=True)
+        with CsvAppender(tmp_path / "metrics.csv", ["epoch"]) as log:
+            log.append({"epoch": 1})
+    finally:
+        os.umask(previous)
+    modes = {path.name: path.stat().st_mode & 0o777 for path in tmp_path.iterdir()}
+    assert modes == {"status.toml": 0o640, "last.pt": 0o640, "metrics.csv": 0o640}
+
+
+def test_a_refused_replace_names_the_file_meant_not_the_temp_file(tmp_path, monkeypatch):
+    """An immutable study.toml (chattr +i) refuses the rename with both names; the error names
+    study.toml."""
+    import errno
+
+    from tui_trainer.store import atomic
+
+    def immutable(source, target):
+        raise PermissionError(errno.EPERM, "Operation not permitted", source, None, target)
+
+    monkeypatch.setattr(atomic.os, "replace", immutable)
+    with pytest.raises(PermissionError) as caught:
+        write_toml_atomic(tmp_path / "study.toml", {"a": 1})
+    assert caught.value.filename == str(tmp_path / "study.toml")
+    assert str(caught.value) == f"[Errno 1] Operation not permitted: '{tmp_path / 'study.toml'}'"
+    assert list(tmp_path.iterdir()) == []  # nor is the temp file left behind

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from tests.helpers import TINY_PRESET, fake_study
+from tests.helpers import TINY_PRESET, fake_study, record_notes
 from tui_trainer.config import load_preset
 from tui_trainer.launch import trainer_pid
 from tui_trainer.store.reader import list_studies
@@ -533,19 +533,6 @@ def resumes(monkeypatch):
     return calls
 
 
-def record_notes(app) -> list[tuple[str, str]]:
-    """(message, severity) of every notification the app shows from now on."""
-    notes = []
-    notify = app.notify
-
-    def record(message, **kwargs):
-        notes.append((str(message), kwargs.get("severity", "information")))
-        return notify(message, **kwargs)
-
-    app.notify = record
-    return notes
-
-
 def title_of(screen) -> str:
     return str(screen.query_one("#study-title", Static).render())
 
@@ -689,7 +676,11 @@ def test_an_unwritable_runs_directory_is_an_error_not_a_crash(write_preset, runs
             await pilot.press("escape")
             app.resume_study(study)
             await pilot.pause()
-            assert notes[-1] == (f"cannot write {study / 'trainer.log'}: Is a directory", "error")
+            # checked before anything starts: the log the resumed trainer would write to
+            assert notes[-1] == (
+                f"refusing to resume {study}: trainer.log is a directory, not a regular file",
+                "error",
+            )
             assert app.launched == [] and not isinstance(app.screen, MonitorScreen)
 
     run(scenario())

@@ -79,10 +79,14 @@ def _stdout_console() -> Console:
 
 
 def _print_error(line: str) -> None:
+    """One line on stderr. Made printable: an error may quote what a file holds (a key of a
+    hostile preset, a path in a study), and nothing from a file reaches the terminal raw."""
+    from tui_trainer.printable import printable
+
     prefix = (
         typer.style("error:", fg=typer.colors.RED, bold=True) if sys.stderr.isatty() else "error:"
     )
-    typer.echo(f"{prefix} {line}", err=True)
+    typer.echo(f"{prefix} {printable(line)}", err=True)
 
 
 @contextlib.contextmanager
@@ -140,7 +144,10 @@ def main_options(
         raise typer.Exit(int(ExitCode.USAGE))
     from tui_trainer.ui.app import create_app
 
-    create_app(runs_dir, list(preset or [])).run()
+    app_ = create_app(runs_dir, list(preset or []))
+    app_.run()
+    if app_.return_code:  # the app crashed (Textual printed why): say so in the exit code
+        raise typer.Exit(app_.return_code)
 
 
 @app.command()
@@ -232,6 +239,16 @@ def resume(
             show_default=False,
         ),
     ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where the datasets are (or may be downloaded to); replaces the runs' "
+            "data.data_dir. \\[default: the run's; a data_dir named in its config.toml is only "
+            "read: resume never creates it or downloads into it]",
+            show_default=False,
+        ),
+    ] = None,
     plain: Annotated[
         bool, typer.Option("--plain", help="Plain log lines even on a terminal.")
     ] = False,
@@ -241,7 +258,9 @@ def resume(
 
     Model, optimizer, schedule, gradient scaler, random states and data order are restored, and
     rows logged after the checkpoint are cut, so the run goes on as if it had never stopped.
-    Refused while another trainer is writing the run. Exit codes as for `run`.
+    Refused while another trainer is writing the run, and, before anything is changed, when
+    the run's files are not what a resume can continue (a changed header, a missing row, a
+    checkpoint out of step with the rows). Exit codes as for `run`.
     """
     from tui_trainer.store.reader import resolve
 
@@ -250,19 +269,23 @@ def resume(
         if detached:
             _ignore_hangups()
         code = _train_or_resume(
-            lambda display: _resume(study, run_record, display, device),
+            lambda display: _resume(study, run_record, display, device, data_dir),
             use_live=sys.stdout.isatty() and not plain,
         )
     raise typer.Exit(int(code))
 
 
 def _resume(
-    study: StudyRecord, run_record: RunRecord | None, display: Any, device: Device | None
+    study: StudyRecord,
+    run_record: RunRecord | None,
+    display: Any,
+    device: Device | None,
+    data_dir: Path | None,
 ) -> StudyResult:
     from tui_trainer.train.study import resume_study
 
     name = run_record.name if run_record is not None else None
-    return resume_study(study, name, display, device.value if device else None)
+    return resume_study(study, name, display, device.value if device else None, data_dir=data_dir)
 
 
 def _toml_string(text: str) -> str:

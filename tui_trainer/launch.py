@@ -15,9 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from tui_trainer.errors import UsageError
+from tui_trainer.printable import printable
 from tui_trainer.store import status as st
-from tui_trainer.store.atomic import open_for_append, read_toml
+from tui_trainer.store.atomic import read_toml
+from tui_trainer.store.files import open_for_append
 from tui_trainer.store.layout import STUDY_FILE, TRAINER_LOG, create_study_dir
 from tui_trainer.store.schema import trainer_records
 
@@ -82,16 +86,29 @@ def _start(command: list[str], study_dir: Path) -> Launched:
 
 
 def trainer_pid(study_dir: Path) -> int | None:
-    """The pid of the study's live trainer (store.status.live_trainer), if one is alive."""
+    """The pid of the study's live trainer, when one is alive (store.status.live_trainer) and
+    provably that trainer (store.status.verified_trainer: pid, start time and command)."""
+    process = _verified(study_dir)
+    return process.pid if process is not None else None
+
+
+def _verified(study_dir: Path) -> psutil.Process | None:
     live = st.live_trainer(trainer_records(read_toml(Path(study_dir) / STUDY_FILE)))
-    return live.pid if live is not None else None
+    return st.verified_trainer(live) if live is not None else None
 
 
 def stop(study_dir: Path) -> int:
     """Ask the study's trainer to stop (SIGTERM: finish the step, keep the finished epochs,
-    mark the run interrupted). Returns the pid signalled."""
-    pid = trainer_pid(study_dir)
-    if pid is None:
-        raise UsageError(f"{Path(study_dir).name}: no live trainer to stop")
-    os.kill(pid, signal.SIGTERM)
-    return pid
+    mark the run interrupted). Returns the pid signalled. Only a process verified to be the
+    study's trainer is signalled: a pid that study.toml names is not trusted by itself (a
+    hand-made or tampered study could name any process)."""
+    process = _verified(study_dir)
+    if process is None:
+        raise UsageError(f"{printable(Path(study_dir).name)}: no live trainer to stop")
+    try:
+        process.send_signal(signal.SIGTERM)  # psutil refuses a pid reused since it was checked
+    except psutil.Error as exc:
+        raise UsageError(
+            f"{printable(Path(study_dir).name)}: cannot stop its trainer: {exc}"
+        ) from None
+    return process.pid

@@ -23,6 +23,7 @@ from tui_trainer.config.positions import KeyPositions
 from tui_trainer.config.schema import SECTION_MODELS, StudyPreset
 from tui_trainer.config.sweep import RunSpec, SweepError, expand_sweep
 from tui_trainer.errors import ConfigError, Problem
+from tui_trainer.store.files import MAX_PRESET_BYTES, NotRegularFile, read_limited
 
 # A study.toml written by the trainer is a valid preset: its [launch] table and the
 # [[resumes]] records of `tui-trainer resume` are ignored.
@@ -83,14 +84,23 @@ class Locator:
 
 
 def read_preset_text(path: Path) -> str:
-    """The preset's text; a missing, unreadable or non-UTF-8 file is a located ConfigError."""
+    """The preset's text; a missing, unreadable, non-regular (a FIFO, /dev/zero), oversized or
+    non-UTF-8 file is a located ConfigError. A symlink is followed (presets are the user's own
+    files, often linked from a dotfiles repository), but what it leads to must be a regular
+    file."""
     source = str(path)
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path, MAX_PRESET_BYTES, follow_links=True)
     except FileNotFoundError:
         raise ConfigError([Problem("no such preset file", source=source)]) from None
     except IsADirectoryError:
         raise ConfigError([Problem("is a directory, not a preset file", source=source)]) from None
+    except NotRegularFile as exc:
+        if "directory" in (exc.strerror or ""):
+            message = "is a directory, not a preset file"
+        else:
+            message = f"cannot read: {exc.strerror}"
+        raise ConfigError([Problem(message, source=source)]) from None
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError([Problem(f"cannot read: {reason}", source=source)]) from None

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from tui_trainer.config.load import LoadedStudy
 from tui_trainer.errors import ConfigError
+from tui_trainer.printable import printable
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,14 @@ def presets_table(entries: Sequence[tuple[Path, LoadedStudy | ConfigError]]) -> 
     table.add_column("description")
     for path, study in entries:
         if isinstance(study, ConfigError):
-            problem = Text(f"invalid: {study.lines()[0]}", style="red")
-            table.add_row(path.stem, "-", "-", problem)
+            problem = Text(printable(f"invalid: {study.lines()[0]}"), style="red")
+            table.add_row(printable(path.stem), "-", "-", problem)
             continue
         epochs = sorted({run.config.train.epochs for run in study.runs})
         table.add_row(
-            path.stem,
+            printable(path.stem),
             str(len(study.runs)),
             ",".join(map(str, epochs)),
-            Text(study.preset.study.description),
+            Text(printable(study.preset.study.description, multiline=True)),
         )
     return table

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tui_trainer.console.formats import plottable
 from tui_trainer.errors import UsageError
 from tui_trainer.store.compare import Comparison
 from tui_trainer.store.csvlog import Row
@@ -115,9 +116,5 @@ def write_plots(runs: Sequence[RunRecord], directory: Path, title: str) -> list[
 
 
 def _series(rows: Sequence[Row], column: str) -> list[tuple[float, float]]:
-    points = []
-    for row in rows:
-        x, y = row.get("epoch"), row.get(column)
-        if isinstance(x, (int, float)) and isinstance(y, (int, float)) and math.isfinite(y):
-            points.append((float(x), float(y)))
-    return points
+    xs, ys = plottable([row.get("epoch") for row in rows], [row.get(column) for row in rows])
+    return list(zip(xs, ys, strict=True))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 STATE_STYLES = {
     "running": "bold cyan",
+    "stalled": "bold yellow",
     "completed": "green",
     "failed": "red",
     "crashed": "bold red",
@@ -13,6 +15,7 @@ STATE_STYLES = {
     "interrupted": "yellow",
     "queued": "dim",
     "unknown": "dim",
+    "unreadable": "bold red",
 }
 
 
@@ -23,3 +26,40 @@ def duration(seconds: float | None) -> str:
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def number(value: float, digits: int = 4) -> str:
+    """A figure with `digits` decimals; one too large for that (a hand-edited 1e308) in
+    scientific notation instead of three hundred digits."""
+    if math.isfinite(value) and abs(value) >= 1e9:
+        return f"{value:.{digits}g}"
+    return f"{value:.{digits}f}"
+
+
+# Charts draw values between these magnitudes: no loss, accuracy, rate or epoch lives outside
+# them, and the plotting libraries fail there (plotext's and matplotlib's axis arithmetic
+# overflows near 1e308, and a log axis underflows near 5e-324).
+PLOT_LIMIT = 1e100
+PLOT_FLOOR = 1e-100
+
+
+def plottable(
+    xs: Sequence[float], ys: Sequence[float], *, log_y: bool = False
+) -> tuple[list[float], list[float]]:
+    """The points of a series a chart can draw: both coordinates finite numbers within
+    ±PLOT_LIMIT, and, on a log axis, y of at least PLOT_FLOOR. A NaN, an infinity or a
+    hand-edited 1e308 is left out of the picture, never passed to the plotting library; a
+    magnitude under PLOT_FLOOR (5e-324) is drawn as the 0 it looks like on a linear axis."""
+    keep_x, keep_y = [], []
+    for x, y in zip(xs, ys, strict=False):
+        if isinstance(x, bool) or isinstance(y, bool):
+            continue
+        if not isinstance(x, (int, float)) or not isinstance(y, (int, float)):
+            continue
+        if not (abs(x) <= PLOT_LIMIT and abs(y) <= PLOT_LIMIT):  # False for NaN too
+            continue
+        if log_y and not y >= PLOT_FLOOR:
+            continue
+        keep_x.append(float(x) if abs(x) >= PLOT_FLOOR else 0.0)
+        keep_y.append(float(y) if abs(y) >= PLOT_FLOOR else 0.0)
+    return keep_x, keep_y

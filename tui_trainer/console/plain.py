@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from tui_trainer.store.atomic import open_for_append
+from tui_trainer.store.files import open_for_append
 from tui_trainer.store.layout import TRAINER_LOG
 from tui_trainer.store.schema import RunSummary
 
@@ -56,11 +56,16 @@ class PlainLog:
     def study_started(
         self, study_id: str, study_dir: Path, runs: Sequence[tuple[str, int]]
     ) -> None:
+        skipped = None
         if self.to_study_log and not _is_same_file(study_dir / TRAINER_LOG):
-            with contextlib.suppress(OSError):  # unwritable, or a symlink: the log is skipped
+            try:
                 self._log_file = open_for_append(study_dir / TRAINER_LOG)
+            except OSError as exc:  # unwritable, a symlink, a FIFO, hard-linked: skipped
+                skipped = f"{exc.filename or TRAINER_LOG}: {exc.strerror or exc}; not logging there"
         self._epochs = dict(runs)
         self._line(f"study {study_id}: {len(runs)} run(s) in {study_dir}")
+        if skipped is not None:
+            self._line(skipped)
 
     def run_started(self, name: str, epochs: int, steps_per_epoch: int, device: str) -> None:
         self._line(f"{name} started: {epochs} epochs x {steps_per_epoch} steps on {device}")

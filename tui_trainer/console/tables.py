@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from tui_trainer import tomlcompat
-from tui_trainer.console.formats import STATE_STYLES, duration
+from tui_trainer.console.formats import STATE_STYLES, duration, number
+from tui_trainer.printable import printable
 from tui_trainer.store.compare import comparison
 from tui_trainer.store.csvlog import Row
 from tui_trainer.store.reader import RunRecord, StudyRecord
@@ -28,7 +29,9 @@ def fmt(value: Any, digits: int = 4) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        return number(value, digits)
+    if isinstance(value, str):
+        return printable(value, limit=80)
     if isinstance(value, datetime):
         try:
             return value.astimezone().strftime("%Y-%m-%d %H:%M")
@@ -68,6 +71,8 @@ def studies_table(studies: Sequence[StudyRecord]) -> Table:
             fmt(_best([run.test_acc for run in study.runs])),
             fmt(study.launched),
         )
+        for problem in study.problems:
+            table.add_row(Text(f"  {problem}", style="yellow"), "", "", "", "", "")
         for run in study.runs:
             table.add_row(
                 f"  {run.name}",
@@ -90,6 +95,8 @@ def study_view(study: StudyRecord) -> RenderableType:
     lines: list[RenderableType] = [header]
     if study.description:
         lines.append(Text(study.description, style="italic"))
+    for problem in study.problems:
+        lines.append(Text(problem, style="yellow"))
     details = [
         ("preset", launch.preset),
         ("overrides", " ".join(launch.overrides or []) or None),
@@ -136,8 +143,8 @@ def _cell(column: str, value: Any) -> str:
         if column == "lr":
             return f"{value:.4g}"
         if column.endswith("_s") or column == "images_per_s":
-            return f"{value:.1f}"
-        return f"{value:.4f}"
+            return number(value, 1)
+        return number(value)
     return fmt(value)
 
 
@@ -164,7 +171,11 @@ def run_view(study: StudyRecord, run: RunRecord) -> RenderableType:
         parts.append(Text(run.status.message, style="yellow"))
     if run.config:
         parts += [Text(""), Text("config", style="bold underline")]
-        parts.append(Text(tomlcompat.dumps(run.config).rstrip()))
+        try:
+            text = printable(tomlcompat.dumps(run.config).rstrip(), multiline=True)
+        except (RecursionError, ValueError, TypeError):  # nested beyond what can be written
+            text = "(config.toml cannot be shown: nested too deeply)"
+        parts.append(Text(text))
     if run.summary is not None:
         summary = summary_table(run.summary.to_toml())
         parts += [Text(""), Text("summary", style="bold underline"), summary]

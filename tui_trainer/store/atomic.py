@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_trainer import tomlcompat
+from tui_trainer.store.files import MAX_TOML_BYTES, creation_mode, read_limited
 
 TEMP_PREFIX = ".tmp-"
 
@@ -43,6 +44,7 @@ def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = False) -> Non
         raise
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), creation_mode())  # mkstemp's 0600: follow the umask
             handle.write(data)
             if durable:
                 handle.flush()
@@ -51,8 +53,12 @@ def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = False) -> Non
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
-        if isinstance(exc, OSError) and exc.filename is None:
-            exc.filename = str(path)  # a failed write() names no file: name the one meant
+        if isinstance(exc, OSError):
+            # name the file meant, never the temp file: a failed write() names no file, and a
+            # refused rename (an immutable file) names both
+            if exc.filename2 is not None:
+                raise OSError(exc.errno, exc.strerror, str(path)) from None
+            exc.filename = str(path)
         raise
     if durable:
         fsync_directory(path.parent)
@@ -78,16 +84,6 @@ def sweep_temp_files(directory: Path, older_than_s: float = 0.0) -> list[Path]:
     return removed
 
 
-def open_for_append(path: Path, binary: bool = False) -> Any:
-    """`path` opened for appending (created if missing), never through a symlink: a log file
-    that a hostile study links elsewhere is refused (OSError ELOOP), not written through."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags, 0o644)
-    if binary:
-        return os.fdopen(fd, "ab")
-    return os.fdopen(fd, "a", encoding="utf-8")
-
-
 def write_text_atomic(path: Path, text: str, *, durable: bool = False) -> None:
     write_bytes_atomic(path, text.encode("utf-8"), durable=durable)
 
@@ -97,8 +93,9 @@ def write_toml_atomic(path: Path, data: Mapping[str, Any], *, durable: bool = Fa
 
 
 def read_toml(path: Path) -> dict[str, Any] | None:
-    """The parsed file, or None when it is missing, unreadable or not valid TOML."""
+    """The parsed file, or None when it is missing, unreadable, not a regular file (a FIFO
+    would block), a symlink, larger than MAX_TOML_BYTES, or not valid TOML."""
     try:
-        return tomlcompat.loads(Path(path).read_text(encoding="utf-8"))
+        return tomlcompat.loads(read_limited(path, MAX_TOML_BYTES).decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomlcompat.TOMLDecodeError, ValueError, RecursionError):
         return None

@@ -3,6 +3,10 @@
 The writer appends one row per call and flushes it, so a reader in another process sees it at
 once. The reader counts only newline-terminated rows: a torn last line, as a killed writer leaves
 it, is "not written yet", never a wrong number. Column order is fixed by the header.
+
+The reader is total over any bytes: a cell is an int (within 64 bits), a float, empty (None) or
+text made printable (a 5000-digit "number" is text, not a crash); a line over
+lines.MAX_LINE_BYTES is skipped; only regular files are opened (store/files.py).
 """
 
 from __future__ import annotations
@@ -16,13 +20,19 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tui_trainer.printable import printable
 from tui_trainer.store.atomic import write_bytes_atomic
+from tui_trainer.store.files import open_for_append, open_for_update, open_regular
+from tui_trainer.store.lines import LineFollower
 
 Cell = float | int | str | None
 Row = dict[str, Cell]
 
 # ASCII only: float() would also take "1_5" and non-ASCII digits, which no writer produces.
-_INT_RE = re.compile(r"^[+-]?[0-9]+$")
+# An int has at most 19 digits (64 bits); a longer run of digits is not a number any writer
+# produced (and int() refuses more than 4300 of them).
+_INT_RE = re.compile(r"^[+-]?[0-9]{1,19}$")
+INT_LIMIT = 2**63
 _FLOAT_RE = re.compile(
     r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$|^[+-]?(nan|inf|infinity)$", re.I
 )
@@ -40,24 +50,27 @@ def format_cell(value: Any) -> str:
 
 
 def parse_cell(text: str) -> Cell:
-    """The value of a CSV cell: int, float (nan/inf included), None for empty, else the text."""
+    """The value of a CSV cell: int (64-bit), float (nan/inf included), None for empty, else
+    the text, made printable."""
     text = text.strip()
     if text == "":
         return None
     first = text[0]
     if first.isdigit() or first in "+-.":  # most cells are numbers: try the cheap test first
         if _INT_RE.match(text):
-            return int(text)
-        if _FLOAT_RE.match(text):
+            value = int(text)
+            if -INT_LIMIT <= value < INT_LIMIT:
+                return value
+        elif len(text) <= 400 and _FLOAT_RE.match(text):
             return float(text)
-    elif _FLOAT_RE.match(text):  # nan, inf, infinity
+    elif len(text) <= 20 and _FLOAT_RE.match(text):  # nan, inf, infinity
         return float(text)
-    return text
+    return printable(text)
 
 
 def _drop_torn_tail(path: Path) -> None:
     """Cut a last line that has no newline (a writer killed mid-row) so appends start clean."""
-    with open(path, "rb+") as handle:
+    with open_for_update(path) as handle:
         size = handle.seek(0, os.SEEK_END)
         if size == 0:
             return
@@ -84,7 +97,7 @@ class CsvAppender:
             header = read_header(self.path)
             if header != self.fieldnames:
                 raise ValueError(f"{self.path}: header {header} differs from {self.fieldnames}")
-        self._file = open(self.path, "a", encoding="utf-8", newline="")  # noqa: SIM115 - held
+        self._file = open_for_append(self.path)  # a regular file with one link, no symlink
         self._writer = csv.writer(self._file, lineterminator="\n")
         if fresh:
             self._writer.writerow(self.fieldnames)
@@ -123,7 +136,7 @@ class CsvAppender:
         self.close()
 
 
-def _split_fields(line: str) -> list[str] | None:
+def split_fields(line: str) -> list[str] | None:
     """The fields of one CSV line; None when it is not valid CSV (or a field is oversized)."""
     try:
         return next(csv.reader(io.StringIO(line)), [])
@@ -132,58 +145,53 @@ def _split_fields(line: str) -> list[str] | None:
 
 
 def read_header(path: Path) -> list[str] | None:
+    """The header of a CSV log as written (not made printable: it is compared, not shown);
+    None when the file is missing, unreadable or has no complete first line."""
     try:
-        with open(path, "rb") as handle:
-            first = handle.readline()
+        with open_regular(path) as handle:
+            first = handle.readline(1 << 20)
     except OSError:
         return None
     if not first.endswith(b"\n"):
         return None
-    return _split_fields(first.decode("utf-8", errors="replace").rstrip("\r\n"))
+    return split_fields(first.decode("utf-8", errors="replace").rstrip("\r\n"))
 
 
 class CsvFollower:
     """Reads the complete rows of a growing CSV file, each poll returning only the new ones.
 
     A file that shrinks (replaced or cut back on resume) is read again from the start; `poll`
-    then returns every row and `reset` is True until the next poll.
+    then returns every row and `reset` is True until the next poll. Header names are made
+    printable; a row whose field count differs from the header's is skipped.
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.header: list[str] | None = None
-        self.reset = False
-        self._offset = 0
-        self._identity: tuple[int, int] | None = None
+        self._lines = LineFollower(self.path)
+
+    @property
+    def reset(self) -> bool:
+        return self._lines.reset
 
     def poll(self) -> list[Row]:
-        self.reset = False
-        try:
-            with open(self.path, "rb") as handle:
-                stat = os.fstat(handle.fileno())
-                identity = (stat.st_dev, stat.st_ino)
-                if stat.st_size < self._offset or (self._identity not in (None, identity)):
-                    self._offset, self.header, self.reset = 0, None, True
-                self._identity = identity
-                handle.seek(self._offset)
-                chunk = handle.read()
-        except OSError:
-            return []
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            return []
-        self._offset += end + 1
+        lines = self._lines.poll()
+        if self._lines.reset:
+            self.header = None
         rows: list[Row] = []
-        for raw in chunk[: end + 1].split(b"\n")[:-1]:
-            line = raw.decode("utf-8", errors="replace").rstrip("\r")
+        for raw in lines:
+            fields = None if raw is None else split_fields(_decode(raw))
             if self.header is None:
-                self.header = _split_fields(line) or []
+                self.header = [printable(name) for name in fields or []]
                 continue
-            fields = _split_fields(line)
             if fields is None or len(fields) != len(self.header):
-                continue  # a damaged row: skipped, never misread
+                continue  # a damaged or oversized row: skipped, never misread
             rows.append({name: parse_cell(v) for name, v in zip(self.header, fields, strict=True)})
         return rows
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip("\r")
 
 
 def cut_rows_after(path: Path, column: str, last: int) -> int:
@@ -192,18 +200,19 @@ def cut_rows_after(path: Path, column: str, last: int) -> int:
     byte and the file is replaced atomically, so a kill during the cut leaves the old file.
     Returns how many rows were dropped; a missing file is left missing."""
     try:
-        data = Path(path).read_bytes()
+        with open_regular(path) as handle:
+            data = handle.read()
     except FileNotFoundError:
         return 0
     lines = data.split(b"\n")[:-1]  # the part after the last newline is torn
     if not lines:
         write_bytes_atomic(path, b"", durable=True)
         return 0
-    header = _split_fields(lines[0].decode("utf-8", errors="replace").rstrip("\r")) or []
+    header = split_fields(_decode(lines[0])) or []
     index = header.index(column) if column in header else None
     kept = [lines[0]]
     for raw in lines[1:]:
-        fields = _split_fields(raw.decode("utf-8", errors="replace").rstrip("\r"))
+        fields = split_fields(_decode(raw))
         if index is None or fields is None or len(fields) != len(header):
             continue  # a damaged row: never kept
         value = parse_cell(fields[index])

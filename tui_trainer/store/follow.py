@@ -7,11 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui_trainer.printable import printable
 from tui_trainer.store import status as st
 from tui_trainer.store.csvlog import CsvFollower, Row
 from tui_trainer.store.layout import StudyPaths
+from tui_trainer.store.lines import LineFollower
 from tui_trainer.store.reader import Headlines, StudyRecord, read_study, study_state
 from tui_trainer.store.schema import RunStatus, RunSummary, read_status, read_summary
+
+LOG_TAIL_BYTES = 64 * 1024  # how much of trainer.log a monitor shows when it opens
 
 
 @dataclass
@@ -69,16 +73,17 @@ class StudyFollower:
         self._steps: dict[str, CsvFollower] = {}
         self._status_seen: dict[str, tuple[int, int, int]] = {}
         self._study_seen = _identity(self.paths.study)
-        self._log_offset = 0
-        self._seen_log = False
+        self._log = LineFollower(self.paths.log, tail_bytes=LOG_TAIL_BYTES)
         self.epochs_changed = False
 
     @property
     def state(self) -> str:
         """The study's state, its trainer judged by the latest one in study.toml: the launch's,
         or after `tui-trainer resume` the resumed one's."""
+        if self.record.study is None and self.record.problems and not self.runs:
+            return self.record.state  # unreadable
         return study_state(
-            [r.state for r in self.runs.values()], st.trainers_alive(self.record.trainers)
+            [r.state for r in self.runs.values()], st.trainer_end(self.record.trainers)
         )
 
     def poll(self) -> bool:
@@ -104,7 +109,7 @@ class StudyFollower:
             if status != series.status:
                 series.status = status
                 changed = True
-            state = st.effective_state(status)
+            state = st.effective_state(status, run_dir=run.paths.root)
             if state != series.state:
                 series.state = state
                 changed = True
@@ -139,35 +144,20 @@ class StudyFollower:
         rows.extend(new)
         return bool(new) or follower.reset
 
-    def new_log_lines(self, first_bytes: int = 64 * 1024) -> list[str]:
-        """Complete lines appended to trainer.log since the last call (the first call returns
-        the end of the file, at most `first_bytes`)."""
-        try:
-            with open(self.paths.log, "rb") as handle:
-                size = handle.seek(0, 2)
-                if size < self._log_offset:  # replaced
-                    self._log_offset = 0
-                start = self._log_offset if self._log_offset else max(0, size - first_bytes)
-                handle.seek(start)
-                data = handle.read()
-        except OSError:
-            return []
-        end = data.rfind(b"\n")
-        if end < 0:
-            self._log_offset = self._log_offset or start
-            return []
-        self._log_offset = start + end + 1
-        lines = data[:end].decode("utf-8", errors="replace").split("\n")
-        if start and not self._seen_log:
-            lines = lines[1:]  # the first line read from the middle is partial
-        self._seen_log = True
-        return lines
+    def new_log_lines(self) -> list[str]:
+        """Complete lines appended to trainer.log since the last call, made printable (the
+        first call returns the end of the file, at most LOG_TAIL_BYTES)."""
+        return [
+            printable(line.decode("utf-8", errors="replace").rstrip("\r"))
+            for line in self._log.poll()
+            if line is not None
+        ]
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:
     """What changes when a file is replaced or rewritten: inode, size, mtime."""
     try:
-        stat = path.stat()
+        stat = path.lstat()
     except OSError:
         return None
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from tui_trainer.printable import printable
+
 STUDY_FILE = "study.toml"
 TRAINER_LOG = "trainer.log"
 CONFIG_FILE = "config.toml"
@@ -60,7 +62,7 @@ class RunPaths:
 
     @property
     def name(self) -> str:
-        return self.root.name
+        return printable(self.root.name)
 
     @property
     def config(self) -> Path:
@@ -99,7 +101,8 @@ class StudyPaths:
 
     @property
     def id(self) -> str:
-        return self.root.name
+        """The study's id, as shown: its directory's name, made printable."""
+        return printable(self.root.name)
 
     @property
     def study(self) -> Path:

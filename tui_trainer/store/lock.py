@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -22,6 +24,9 @@ except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = ".lock"
+# How long taking a lock waits for its holder to let go: a reader probing whether a run is
+# stalled (is_locked) holds it for microseconds, and must not make a trainer give up.
+ACQUIRE_WAIT_S = 0.5
 
 _HELD = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
 # The file system cannot lock (some FUSE and network file systems).
@@ -36,10 +41,17 @@ class LockHeld(Exception):
         self.path = path
 
 
-def _open_lock_file(directory: Path) -> int:
-    """The lock file of `directory`, opened for writing; never through a symlink."""
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    return os.open(Path(directory) / LOCK_FILE, flags, 0o644)
+def _open_lock_file(directory: Path, create: bool = True) -> int:
+    """The lock file of `directory`, opened for writing; never through a symlink, and only a
+    regular file (OSError otherwise)."""
+    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_NONBLOCK", 0) | (os.O_CREAT if create else 0)
+    path = Path(directory) / LOCK_FILE
+    fd = os.open(path, flags, 0o666)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return fd
 
 
 class RunLocks:
@@ -52,23 +64,30 @@ class RunLocks:
         self._fds: dict[Path, int] = {}
         self.unsupported: list[Path] = []
 
-    def acquire(self, directory: Path) -> None:
-        """Lock `directory` without waiting; LockHeld when another process has it. OSError when
-        the lock file cannot be made (a read-only or full disk)."""
+    def acquire(self, directory: Path, wait_s: float = ACQUIRE_WAIT_S) -> None:
+        """Lock `directory`, waiting at most `wait_s` for another holder to let go; LockHeld
+        when another process still has it. OSError when the lock file cannot be made (a
+        read-only or full disk) or is not a regular file."""
         directory = Path(directory)
         if directory in self._fds or fcntl is None:
             return
         fd = _open_lock_file(directory)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in _HELD:
-                raise LockHeld(directory) from None
-            if exc.errno in _UNSUPPORTED:
-                self.unsupported.append(directory)
-                return
-            raise
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno in _HELD and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    continue
+                os.close(fd)
+                if exc.errno in _HELD:
+                    raise LockHeld(directory) from None
+                if exc.errno in _UNSUPPORTED:
+                    self.unsupported.append(directory)
+                    return
+                raise
         self._fds[directory] = fd
 
     def acquire_all(self, directories: Iterable[Path]) -> None:
@@ -137,11 +156,14 @@ def held(directory: Path) -> Iterator[None]:
 
 
 def is_locked(directory: Path) -> bool | None:
-    """Whether some process holds `directory`'s lock (None where that cannot be told)."""
-    if fcntl is None or not (Path(directory) / LOCK_FILE).is_file():
-        return None if fcntl is None else False
+    """Whether some process holds `directory`'s lock (None where that cannot be told). The
+    probe takes the lock for an instant when it is free; `RunLocks.acquire` waits that out."""
+    if fcntl is None:
+        return None
     try:
-        fd = os.open(Path(directory) / LOCK_FILE, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+        fd = _open_lock_file(Path(directory), create=False)
+    except FileNotFoundError:
+        return False
     except OSError:
         return None
     try:

@@ -1,11 +1,15 @@
 """Tolerant readers of the run directory: studies and runs as the CLI and the TUI show them.
 
-Nothing read from disk is trusted: a missing or garbled file reads as absent, run names that
-would leave the study directory are ignored, and liveness follows store.status.effective_state.
+Nothing read from disk is trusted: a missing, garbled or non-regular file reads as absent, run
+names that would leave the study directory are ignored (and one listed twice is read once, and
+reported), every string is made printable, a study that cannot be read is listed as unreadable
+with the reason (never silently left out), and liveness follows store.status.effective_state.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_trainer.errors import UsageError
+from tui_trainer.printable import printable
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.csvlog import Row, read_rows
@@ -77,6 +82,9 @@ class StudyRecord:
     paths: StudyPaths
     study: dict[str, Any] | None
     runs: list[RunRecord]
+    # what is wrong with the study's files, as a reader found it: study.toml unreadable, a run
+    # listed twice. Shown beside the study; `resume` refuses a study with problems.
+    problems: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -97,19 +105,19 @@ class StudyRecord:
     def name(self) -> str:
         study = (self.study or {}).get("study")
         name = study.get("name") if isinstance(study, dict) else None
-        return name if isinstance(name, str) else self.id
+        return printable(name) if isinstance(name, str) else self.id
 
     @property
     def description(self) -> str:
         study = (self.study or {}).get("study")
         text = study.get("description") if isinstance(study, dict) else None
-        return text if isinstance(text, str) else ""
+        return printable(text) if isinstance(text, str) else ""
 
     @property
     def sweep_keys(self) -> list[str]:
         """The swept config keys, in file order."""
         sweep = (self.study or {}).get("sweep")
-        return [str(key) for key in sweep] if isinstance(sweep, dict) else []
+        return [printable(str(key)) for key in sweep] if isinstance(sweep, dict) else []
 
     @property
     def launched(self) -> datetime | None:
@@ -117,45 +125,64 @@ class StudyRecord:
 
     @property
     def state(self) -> str:
-        return study_state([run.state for run in self.runs], st.trainers_alive(self.trainers))
+        if self.study is None and self.problems:
+            return UNREADABLE
+        return study_state([run.state for run in self.runs], st.trainer_end(self.trainers))
 
 
-def study_state(run_states: list[str], trainer_alive: bool | None) -> str:
-    """One word for a study: running, crashed, interrupted, failed, queued or completed.
+_STUDY_ID_RE = re.compile(r"^[0-9]{8}-[0-9]{6}-")  # layout.study_id_for
+UNREADABLE = "unreadable"  # a study directory whose study.toml cannot be read (its permissions)
+
+
+def study_state(run_states: list[str], trainer: st.TrainerEnd) -> str:
+    """One word for a study: running, stalled, crashed, interrupted, failed, queued or
+    completed. `trainer` is how its newest trainer stands (store.status.trainer_end).
 
     Diverged runs are an outcome of a sweep, not a failure of the study."""
     states = set(run_states)
     if not states:
         return st.UNKNOWN
-    if st.RUNNING in states:
-        return st.RUNNING
-    if st.CRASHED in states:
-        return st.CRASHED
-    if st.INTERRUPTED in states:
-        return st.INTERRUPTED
-    if st.FAILED in states:
-        return st.FAILED
+    for state in (st.RUNNING, st.STALLED, st.CRASHED, st.INTERRUPTED, st.FAILED):
+        if state in states:
+            return state
     if st.QUEUED in states or st.UNKNOWN in states:
-        # Between two runs the trainer is alive with nothing running; dead, it crashed there.
-        if trainer_alive is False:
+        # Between two runs the trainer is alive with nothing running. Gone without a word, it
+        # crashed there; stopped by a signal (or an error it reported), the study was
+        # interrupted there and its queued runs wait for `resume`.
+        if trainer is st.TrainerEnd.GONE:
             return st.CRASHED
+        if trainer is st.TrainerEnd.STOPPED:
+            return st.INTERRUPTED
         return st.QUEUED if states <= {st.QUEUED} else st.RUNNING
     return st.COMPLETED
 
 
-def _run_names(paths: StudyPaths, study: Mapping[str, Any] | None) -> list[str]:
+def _run_names(
+    paths: StudyPaths, study: Mapping[str, Any] | None, problems: list[str]
+) -> list[str]:
+    """The study's runs in launch order (study.toml's [launch] runs), each once; without a
+    launch record, the directories that hold a status.toml. A name that is not a plain
+    directory name, or that is listed twice, is reported in `problems`."""
     launch = (study or {}).get("launch")
     names = TrainerRecord.from_toml(launch if isinstance(launch, dict) else None).runs
-    if names is not None:
-        return [n for n in names if is_safe_name(n)]
-    try:
-        return sorted(
-            p.name
-            for p in paths.root.iterdir()
-            if p.is_dir() and not p.is_symlink() and (p / STATUS_FILE).exists()
-        )
-    except OSError:
-        return []
+    if names is None:
+        try:
+            names = sorted(
+                p.name
+                for p in paths.root.iterdir()
+                if p.is_dir() and not p.is_symlink() and (p / STATUS_FILE).exists()
+            )
+        except OSError:
+            return []
+    kept: list[str] = []
+    for name in names:
+        if not is_safe_name(name):
+            problems.append(f"a run named {printable(name)!r} is not a plain directory name")
+        elif name in kept:
+            problems.append(f"study.toml lists run {name!r} more than once")
+        else:
+            kept.append(name)
+    return kept
 
 
 def read_run(
@@ -167,7 +194,7 @@ def read_run(
         study_id=study_id,
         paths=paths,
         status=status or RunStatus(),
-        state=st.effective_state(status, now),
+        state=st.effective_state(status, now, paths.root),
         summary=read_summary(paths.summary) if summary else None,
     )
 
@@ -183,25 +210,47 @@ def read_study(root: Path, now: datetime | None = None, summaries: bool = True) 
     """A study directory as it is now: study.toml and each run's status (and summary)."""
     paths = StudyPaths(Path(root))
     study = read_toml(paths.study)
+    problems: list[str] = []
+    if study is None:
+        problems.append(_unreadable(paths.study))
     runs = []
-    for name in _run_names(paths, study):
+    for name in _run_names(paths, study, problems):
         run_paths = paths.run(name)
         if run_paths.root.is_symlink() or not run_paths.root.is_dir():
             continue
         runs.append(read_run(paths.id, run_paths, now, summaries))
-    return StudyRecord(paths=paths, study=study, runs=runs)
+    return StudyRecord(paths=paths, study=study, runs=runs, problems=problems)
+
+
+def _unreadable(path: Path) -> str:
+    """Why a TOML file of the study could not be read, in a few words."""
+    from tui_trainer.store.files import MAX_TOML_BYTES, read_limited
+
+    try:
+        read_limited(path, MAX_TOML_BYTES)
+    except OSError as exc:
+        return f"cannot read {path.name}: {exc.strerror or exc}"
+    return f"{path.name} is not valid TOML"
 
 
 def study_dirs(runs_dir: Path) -> list[Path]:
-    """Study directories under `runs_dir`, newest first (ids start with the launch time)."""
+    """Study directories under `runs_dir`, newest first (ids start with the launch time): each
+    directory that holds a study.toml, or whose study.toml cannot even be looked for (a study
+    this user may not read is listed as unreadable, not left out)."""
     try:
-        entries = [
-            p
-            for p in Path(runs_dir).iterdir()
-            if p.is_dir() and not p.is_symlink() and (p / STUDY_FILE).exists()
-        ]
+        candidates = [p for p in Path(runs_dir).iterdir() if p.is_dir() and not p.is_symlink()]
     except OSError:
         return []
+    entries = []
+    for path in candidates:
+        try:
+            os.lstat(path / STUDY_FILE)
+        except FileNotFoundError:
+            continue  # not a study (exports/, a directory being reserved)
+        except OSError:  # no permission to look inside: a study that cannot be read
+            if not _STUDY_ID_RE.match(path.name):
+                continue
+        entries.append(path)
     return sorted(entries, key=lambda p: p.name, reverse=True)
 
 

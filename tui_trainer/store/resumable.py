@@ -8,13 +8,19 @@ checkpoint, so it is left alone. A run whose trainer is alive is never touched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from tui_trainer.errors import UnavailableError, UsageError
+from tui_trainer.printable import printable
 from tui_trainer.store import status as st
+from tui_trainer.store.atomic import read_toml
+from tui_trainer.store.csvlog import parse_cell, split_fields
+from tui_trainer.store.files import open_regular, regular_or_missing
 from tui_trainer.store.layout import (
     CHECKPOINTS_DIR,
+    CONFIG_FILE,
     CONFUSION_FILE,
     METRICS_FILE,
     STATUS_FILE,
@@ -26,11 +32,15 @@ from tui_trainer.store.layout import (
 )
 from tui_trainer.store.lock import LOCK_FILE
 from tui_trainer.store.reader import RunRecord, StudyRecord
+from tui_trainer.store.schema import STEP_COLUMNS, TOP5_MIN_CLASSES, metric_columns
 
 RESUMABLE = (st.INTERRUPTED, st.CRASHED, st.FAILED, st.QUEUED, st.UNKNOWN)
 
 # The files a resumed run writes: none of them may be a symlink, which could point outside.
 WRITTEN_FILES = (STATUS_FILE, METRICS_FILE, STEPS_FILE, SUMMARY_FILE, CONFUSION_FILE)
+# The files written in place (appended to): nor may they be hard links to a file elsewhere. The
+# others are replaced by a rename, which leaves any other link of the old file as it was.
+APPENDED = (METRICS_FILE, STEPS_FILE, TRAINER_LOG)
 
 
 @dataclass(frozen=True)
@@ -47,23 +57,29 @@ def is_resumable(state: str) -> bool:
     return state in RESUMABLE
 
 
+LIVE = (st.RUNNING, st.STALLED)  # a trainer holds the run: never resumed
+
+
 def study_resumable(study: StudyRecord) -> bool:
     """Whether `tui-trainer resume STUDY` has something to do (and nothing of it is live)."""
     states = [run.state for run in study.runs]
-    return st.RUNNING not in states and any(is_resumable(s) for s in states)
+    return not set(LIVE) & set(states) and any(is_resumable(s) for s in states)
 
 
 def plan(study: StudyRecord, run_name: str | None = None) -> list[ResumeTarget]:
     """The runs to resume, in study order: the named one, or every resumable run of the study.
-    UsageError when there is nothing to resume; UnavailableError when a run is live."""
-    live = [run for run in study.runs if run.state == st.RUNNING]
+    UsageError when there is nothing to resume or the study's files are not what a resume can
+    safely continue; UnavailableError when a run is live."""
+    if study.problems:
+        raise UsageError(f"refusing to resume {study.id}: {'; '.join(study.problems)}")
+    live = [run for run in study.runs if run.state in LIVE]
     if run_name is not None:
         chosen = [run for run in study.runs if run.name == run_name]
         if not chosen:
             names = ", ".join(run.name for run in study.runs) or "none"
             raise UsageError(f"study {study.id} has no run {run_name!r} (its runs: {names})")
         run = chosen[0]
-        if run.state == st.RUNNING:
+        if run.state in LIVE:
             raise _live(study, [run])
         if run.state == st.COMPLETED:
             raise UsageError(f"{study.id}/{run.name} is completed: nothing to resume")
@@ -81,11 +97,33 @@ def plan(study: StudyRecord, run_name: str | None = None) -> list[ResumeTarget]:
             raise UsageError(f"{study.id}: nothing to resume (every run is completed or diverged)")
     targets = [ResumeTarget(run, run.state != st.QUEUED) for run in runs]
     check_inside(study, targets)
+    for target in targets:
+        check_history(target.run.paths.root, possible_metric_headers(target.run.paths.config))
     return targets
+
+
+def possible_metric_headers(config: Path) -> list[list[str]]:
+    """The headers metrics.csv can have for the run whose config.toml is `config`: with and
+    without val_top5 (which needs the dataset's class count to choose; the trainer checks the
+    exact one), with a column per tracked gradient norm. UsageError when config.toml cannot
+    be read."""
+    data = read_toml(config)
+    train = data.get("train") if isinstance(data, dict) else None
+    if not isinstance(train, dict):
+        raise UsageError(f"refusing to resume {printable(str(config))}: missing or not valid TOML")
+    tracked = train.get("track_grad_norm", [])
+    tracked = [str(name) for name in tracked] if isinstance(tracked, list) else []
+    return [metric_columns(TOP5_MIN_CLASSES, tracked), metric_columns(2, tracked)]
 
 
 def _live(study: StudyRecord, runs: list[RunRecord]) -> UnavailableError:
     described = ", ".join(f"{run.name} (pid {run.status.pid or '?'})" for run in runs)
+    if any(run.state == st.STALLED for run in runs):
+        return UnavailableError(
+            f"{study.id}: a trainer still holds {described} but has written no heartbeat for "
+            f"over {st.HEARTBEAT_STALE_S:.0f} s (stopped with SIGSTOP or Ctrl-Z? `kill -CONT PID` "
+            "lets it go on; `kill -TERM PID`, then resume, to stop it)"
+        )
     return UnavailableError(
         f"{study.id}: a trainer is still writing {described}; stop it first (s in the app, "
         "or kill -TERM PID)"
@@ -93,12 +131,15 @@ def _live(study: StudyRecord, runs: list[RunRecord]) -> UnavailableError:
 
 
 def check_inside(study: StudyRecord, targets: Iterable[ResumeTarget]) -> None:
-    """Refuse a run whose directory or written files are symlinks or named so that they would
-    lead outside the study directory (a hand-edited or hostile study.toml)."""
+    """Refuse a run whose directory or files would lead outside the study directory or could
+    not be opened safely: a run named so that it leaves the study, a symlinked directory, or a
+    file of the run or the study that is a symlink, a FIFO, a device (anything but a regular
+    file). Checked by lstat, before anything is opened or written."""
     root = study.paths.root.resolve()
     for name in (STUDY_FILE, TRAINER_LOG, LOCK_FILE):
-        if (study.paths.root / name).is_symlink():
-            raise UsageError(f"refusing to resume {study.paths.root}: {name} is a symlink")
+        problem = regular_or_missing(study.paths.root / name, single_link=name in APPENDED)
+        if problem is not None:
+            raise UsageError(f"refusing to resume {study.paths.root}: {name} {problem}")
     for target in targets:
         run_dir = target.run.paths.root
         problem = None
@@ -107,19 +148,119 @@ def check_inside(study: StudyRecord, targets: Iterable[ResumeTarget]) -> None:
         elif run_dir.is_symlink() or run_dir.resolve().parent != root:
             problem = "its directory is a symlink out of the study"
         else:
-            for name in (*WRITTEN_FILES, CHECKPOINTS_DIR, LOCK_FILE):
-                if (run_dir / name).is_symlink():
-                    problem = f"{name} is a symlink"
-                    break
-            checkpoints = run_dir / CHECKPOINTS_DIR
-            if problem is None and checkpoints.is_dir():
-                try:
-                    entries = list(checkpoints.iterdir())
-                except OSError as exc:
-                    raise UsageError(f"cannot read {checkpoints}: {exc.strerror}") from None
-                for entry in entries:
-                    if entry.is_symlink():
-                        problem = f"{CHECKPOINTS_DIR}/{entry.name} is a symlink"
-                        break
+            problem = _file_problem(run_dir)
         if problem:
             raise UsageError(f"refusing to resume {run_dir}: {problem}")
+
+
+def _file_problem(run_dir: Path) -> str | None:
+    for name in (CONFIG_FILE, *WRITTEN_FILES, LOCK_FILE):
+        problem = regular_or_missing(run_dir / name, single_link=name in APPENDED)
+        if problem is not None:
+            return f"{name} {problem}"
+    checkpoints = run_dir / CHECKPOINTS_DIR
+    if checkpoints.is_symlink():
+        return f"{CHECKPOINTS_DIR} is a symlink"
+    if not checkpoints.exists():
+        return None
+    if not checkpoints.is_dir():
+        return f"{CHECKPOINTS_DIR} is not a directory"
+    try:
+        entries = sorted(checkpoints.iterdir())
+    except OSError as exc:
+        return f"cannot read {CHECKPOINTS_DIR}: {exc.strerror}"
+    for entry in entries:
+        problem = regular_or_missing(entry)
+        if problem is not None:
+            return f"{CHECKPOINTS_DIR}/{printable(entry.name)} {problem}"
+    return None
+
+
+# -- the history a resumed run continues -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class History:
+    """What metrics.csv holds of a run about to be resumed: its finished epochs, 1..epochs."""
+
+    epochs: int
+
+
+def check_history(
+    run_dir: Path, metric_headers: Sequence[Sequence[str]], resumed_by: str = "resume"
+) -> History:
+    """Check, before anything is changed, that a run's logs are the ones tui-trainer writes and
+    a resume can continue: metrics.csv's header is one of `metric_headers` (the header this
+    run's config gives) and its rows are epochs 1, 2, ... n, each whole; steps.csv's header is
+    STEP_COLUMNS. A resume cuts rows written after its checkpoint, so a file it would misread
+    (a spreadsheet's byte-order mark, a renamed column, a damaged or missing row) would lose
+    rows: it is refused with the reason, and nothing is touched (UsageError)."""
+    name = printable(run_dir.name)
+    metrics = run_dir / METRICS_FILE
+    header, rows, problem = _scan(metrics, "epoch")
+    if problem is None and header is not None and list(header) not in map(list, metric_headers):
+        problem = _header_problem(header, metric_headers[0])
+    if problem is None:
+        expected = list(range(1, len(rows) + 1))
+        if rows != expected:
+            problem = f"its epochs are {_numbers(rows)}, not 1 to {len(rows)} in order"
+    if problem is None:
+        steps_header, _, problem = _scan(run_dir / STEPS_FILE, "step")
+        if (
+            problem is None
+            and steps_header is not None
+            and list(steps_header) != list(STEP_COLUMNS)
+        ):
+            problem = _header_problem(steps_header, STEP_COLUMNS).replace(METRICS_FILE, STEPS_FILE)
+            metrics = run_dir / STEPS_FILE
+    if problem is not None:
+        raise UsageError(
+            f"refusing to {resumed_by} {name}: {metrics.name} {problem}; nothing was changed"
+        )
+    return History(epochs=len(rows))
+
+
+def _scan(path: Path, column: str) -> tuple[list[str] | None, list[int], str | None]:
+    """(header, the `column` value of each complete row, a problem) of a CSV log as written;
+    a missing or empty file has no header and no rows. The torn last line a killed writer
+    leaves is not a row (a resume cuts it)."""
+    try:
+        with open_regular(path) as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None, [], None
+    except OSError as exc:
+        return None, [], f"cannot be read ({exc.strerror or exc})"
+    lines = data.split(b"\n")[:-1]
+    if not lines:
+        return None, [], None
+    header = split_fields(lines[0].decode("utf-8", errors="replace").rstrip("\r"))
+    if not header:
+        return None, [], "has no header line"
+    if column not in header:
+        return header, [], None  # the header check says what is wrong
+    index = header.index(column)
+    values: list[int] = []
+    for number, raw in enumerate(lines[1:], start=2):
+        fields = split_fields(raw.decode("utf-8", errors="replace").rstrip("\r"))
+        value = parse_cell(fields[index]) if fields and len(fields) > index else None
+        if fields is None or len(fields) != len(header) or not isinstance(value, int):
+            return header, values, f"line {number} is not a whole row"
+        values.append(value)
+    return header, values, None
+
+
+def _header_problem(header: Sequence[str], expected: Sequence[str]) -> str:
+    written = ",".join(header)
+    why = ""
+    if written.startswith("\ufeff"):
+        why = " (it starts with a byte-order mark: saved by a spreadsheet?)"
+    return (
+        f"has the header {printable(written, limit=120)!r}{why}, not the one this run writes "
+        f"({','.join(expected)!r}); restore it"
+    )
+
+
+def _numbers(values: Sequence[int]) -> str:
+    shown = " ".join(map(str, values[:12]))
+    return shown + (" ..." if len(values) > 12 else "")

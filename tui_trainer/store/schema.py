@@ -6,7 +6,8 @@ The trainer writes status.toml and summary.toml only through `write_status` and 
 readers get the same records back from `read_status` and `read_summary`. Nothing read is trusted:
 a key that is missing, or whose value has the wrong type (a hand-edited file, a newer version's
 file), reads as the field's default, never as a crash in whoever shows it. Keys a record does not
-know are ignored, so an older reader still reads a newer run.
+know are ignored, so an older reader still reads a newer run. Every string read is made printable
+(tui_trainer/printable.py): a record's text can be shown on a terminal as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from tui_trainer.printable import printable, printable_value
 from tui_trainer.store.atomic import read_toml, write_toml_atomic
 
 # -- metrics.csv and steps.csv ---------------------------------------------------------------------
@@ -105,13 +107,15 @@ def _check_for(hint: Any) -> Callable[[Any], Any]:
         )
     if hint is float:
         return _as_float
-    if hint in (str, datetime):
-        return lambda value: value if isinstance(value, hint) else _ABSENT
+    if hint is str:
+        return lambda value: printable(value) if isinstance(value, str) else _ABSENT
+    if hint is datetime:
+        return lambda value: value if isinstance(value, datetime) else _ABSENT
     if origin is dict:
-        return lambda value: dict(value) if isinstance(value, dict) else _ABSENT
+        return lambda value: printable_value(value) if isinstance(value, dict) else _ABSENT
     if origin is list and typing.get_args(hint) == (str,):
         return lambda value: (
-            list(value)
+            [printable(v) for v in value]
             if isinstance(value, list) and all(isinstance(v, str) for v in value)
             else _ABSENT
         )
@@ -274,6 +278,10 @@ class TrainerRecord(TomlRecord):
     overrides: list[str] | None = None
     versions: dict[str, Any] | None = None
     git_commit: str | None = None
+    # written when the trainer exits, however it ends but a kill: a study whose trainer is gone
+    # without these crashed; with them it stopped (a signal, a full disk) and says how
+    ended: datetime | None = None
+    exit_code: int | None = None
 
     @property
     def identity(self) -> dict[str, Any]:

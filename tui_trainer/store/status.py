@@ -1,7 +1,13 @@
 """A run's state: the states status.toml can hold, its writer (rewritten atomically about once a
 second by a heartbeat thread), and the liveness rules readers apply: when a running run has
-crashed, and which of a study's trainers is alive. What the file holds is store/schema.py's
-RunStatus."""
+crashed or stalled, which of a study's trainers is alive, and whether a process is a study's
+trainer before anyone signals it. What the file holds is store/schema.py's RunStatus.
+
+Nothing a file says about a process is taken on trust: a process is the one a record names only
+when its pid, host and start time all match (a pid alone may have been reused, or typed by hand),
+and a process is signalled only when its command line is also that of the recorded tui-trainer
+trainer (`verified_trainer`).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +18,13 @@ import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from tui_trainer.store.lock import is_locked
 from tui_trainer.store.schema import DeviceFigures, RunStatus, TrainerRecord, write_status
 
 QUEUED = "queued"
@@ -26,6 +34,9 @@ FAILED = "failed"
 INTERRUPTED = "interrupted"
 DIVERGED = "diverged"
 CRASHED = "crashed"  # never written: what a reader calls a running run whose trainer is gone
+# never written: a running run whose heartbeat stopped while its trainer still holds the run's
+# lock (paused with SIGSTOP or Ctrl-Z, or a frozen file system): alive, so never resumed
+STALLED = "stalled"
 UNKNOWN = "unknown"  # never written: a missing or unreadable status file
 
 WRITTEN_STATES = (QUEUED, RUNNING, COMPLETED, FAILED, INTERRUPTED, DIVERGED)
@@ -52,11 +63,13 @@ def process_identity(pid: int | None = None) -> dict[str, Any]:
     }
 
 
-def process_alive(identity: Mapping[str, Any]) -> bool | None:
-    """True/False when `identity` (pid, host, pid_started) can be checked here, None when it is
-    another host's process or the record has no pid."""
+def _process(identity: Mapping[str, Any]) -> psutil.Process | bool | None:
+    """The live process `identity` names (pid, host and start time all matching); False when
+    it is gone (no such pid, a zombie, or the pid now belongs to a process started at another
+    time); None when that cannot be told here: another host's process, another user's, a record
+    without a pid, or one without a start time (a pid alone proves nothing)."""
     pid = identity.get("pid")
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31:
         return None
     if identity.get("host") not in (None, socket.gethostname()):
         return None
@@ -65,14 +78,21 @@ def process_alive(identity: Mapping[str, Any]) -> bool | None:
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
         started = identity.get("pid_started")
+        if isinstance(started, bool) or not isinstance(started, (int, float)):
+            return None
         # A different start time means the pid now belongs to another process.
-        return not (
-            isinstance(started, (int, float)) and abs(process.create_time() - started) > 1.0
-        )
+        return process if abs(process.create_time() - started) <= 1.0 else False
     except psutil.AccessDenied:
         return None  # it exists, but is another user's: judge by the heartbeat
     except (psutil.NoSuchProcess, ValueError, OverflowError):
         return False
+
+
+def process_alive(identity: Mapping[str, Any]) -> bool | None:
+    """True/False when `identity` (pid, host, pid_started) can be checked here; None when it is
+    another host's or user's process, or the record lacks a pid or a start time."""
+    process = _process(identity)
+    return process if process is None or isinstance(process, bool) else True
 
 
 def heartbeat_age(status: RunStatus, now: datetime | None = None) -> float | None:
@@ -84,9 +104,13 @@ def heartbeat_age(status: RunStatus, now: datetime | None = None) -> float | Non
     return ((now or utcnow()) - beat).total_seconds()
 
 
-def effective_state(status: RunStatus | None, now: datetime | None = None) -> str:
+def effective_state(
+    status: RunStatus | None, now: datetime | None = None, run_dir: Path | None = None
+) -> str:
     """The state a reader should show: the written one, except that a run written as running
-    whose process is gone, or whose heartbeat is stale, is crashed."""
+    whose process is gone, or whose heartbeat is stale, is crashed; and one whose heartbeat is
+    stale while some process still holds its lock (`run_dir`'s .lock; a trainer paused with
+    SIGSTOP, or on another host of a shared file system) is stalled, not dead."""
     if status is None or status.state not in WRITTEN_STATES:
         return UNKNOWN
     if status.state != RUNNING:
@@ -94,33 +118,104 @@ def effective_state(status: RunStatus | None, now: datetime | None = None) -> st
     if process_alive(status.identity) is False:
         return CRASHED
     age = heartbeat_age(status, now)
-    if age is None or age > HEARTBEAT_STALE_S:
-        return CRASHED
-    return RUNNING
+    if age is not None and age <= HEARTBEAT_STALE_S:
+        return RUNNING
+    if run_dir is not None and is_locked(run_dir) is True:
+        return STALLED
+    return CRASHED
+
+
+def _ended(record: TrainerRecord) -> bool:
+    """A trainer that wrote its end is not alive, whatever its pid now is."""
+    return record.ended is not None
 
 
 def live_trainer(trainers: Sequence[TrainerRecord]) -> TrainerRecord | None:
     """The study's live trainer: the newest of its trainers (launch, then resumes) whose process
-    is alive here. Two can be alive at once (`resume S/a` and `resume S/b`); the newest is the one
-    a stop goes to first."""
+    is alive here and that has not recorded its end. Two can be alive at once (`resume S/a` and
+    `resume S/b`); the newest is the one a stop goes to first."""
     for record in reversed(trainers):
-        if process_alive(record.identity) is True:
+        if not _ended(record) and process_alive(record.identity) is True:
             return record
     return None
 
 
-def trainers_alive(trainers: Sequence[TrainerRecord]) -> bool | None:
-    """Whether a trainer of the study is alive: True when any is; otherwise what the newest one
-    says (False: gone; None: it cannot be checked from here, another host's, or no record).
-    One process check per record, newest first."""
-    newest: bool | None = None
+class TrainerEnd(Enum):
+    """How the newest trainer of a study stands, as a reader here can tell."""
+
+    ALIVE = "alive"  # some trainer of the study lives
+    STOPPED = "stopped"  # the newest recorded its end: a signal, an error, or done
+    GONE = "gone"  # the newest is dead without a word: killed, or crashed
+    UNKNOWN = "unknown"  # cannot be told here (another host's, or no record)
+
+
+def trainer_end(trainers: Sequence[TrainerRecord]) -> TrainerEnd:
+    """ALIVE when any trainer of the study is; otherwise what the newest one says. One process
+    check per record, newest first."""
+    newest = TrainerEnd.UNKNOWN
     for index, record in enumerate(reversed(trainers)):
-        alive = process_alive(record.identity)
+        ended = _ended(record)
+        alive = None if ended else process_alive(record.identity)
         if alive is True:
-            return True
+            return TrainerEnd.ALIVE
         if index == 0:
-            newest = alive
+            if ended:
+                newest = TrainerEnd.STOPPED
+            elif alive is False:
+                newest = TrainerEnd.GONE
     return newest
+
+
+def trainers_alive(trainers: Sequence[TrainerRecord]) -> bool | None:
+    """Whether a trainer of the study is alive: True when any is; False when the newest is
+    gone or has ended; None when that cannot be told here."""
+    end = trainer_end(trainers)
+    if end is TrainerEnd.ALIVE:
+        return True
+    return None if end is TrainerEnd.UNKNOWN else False
+
+
+# What a tui-trainer trainer's command line holds: the program (a console script or the package
+# run with -m) and the command that trains.
+_TRAINING_COMMANDS = ("run", "resume")
+
+
+def _is_trainer_command(cmdline: Sequence[str], recorded: Sequence[str] | None) -> bool:
+    """Whether a process's command line is that of the recorded trainer: the tui-trainer
+    program (a console script, or the package run with `-m`), then `run` or `resume`, and ending
+    with the arguments the record says it was started with (argv[1:]; argv[0] itself differs
+    between `python -m` and a console script)."""
+    if not recorded or len(recorded) < 2:
+        return False
+    tail = list(recorded[1:])
+    if len(cmdline) < len(tail) or list(cmdline[len(cmdline) - len(tail) :]) != tail:
+        return False
+    for index, arg in enumerate(cmdline):
+        program = (
+            os.path.basename(arg) == "tui-trainer"
+            or arg.endswith(os.path.join("tui_trainer", "__main__.py"))
+            or (arg == "tui_trainer" and index > 0 and cmdline[index - 1] == "-m")
+        )
+        if program:
+            return any(word in _TRAINING_COMMANDS for word in cmdline[index + 1 :])
+    return False
+
+
+def verified_trainer(record: TrainerRecord) -> psutil.Process | None:
+    """The process `record` names, when it is provably that trainer: alive on this host with
+    the recorded pid and start time, not ended, and running the recorded tui-trainer command.
+    Anything less (no start time, another program under a reused or hand-written pid) is None:
+    such a process is never signalled."""
+    if _ended(record):
+        return None
+    process = _process(record.identity)
+    if not isinstance(process, psutil.Process):
+        return None
+    try:
+        cmdline = process.cmdline()
+    except (psutil.Error, OSError):
+        return None
+    return process if _is_trainer_command(cmdline, record.command) else None
 
 
 class StatusFile:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import pickle
 import zipfile
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ import torch
 from tui_trainer.errors import UnavailableError
 from tui_trainer.store.atomic import sweep_temp_files, write_bytes_atomic
 from tui_trainer.store.csvlog import cut_rows_after, read_rows
+from tui_trainer.store.files import open_regular
 from tui_trainer.store.layout import RunPaths
 from tui_trainer.train.progress import BestEpoch, EpochState, ResumePoint
 from tui_trainer.train.random_state import capture_random_states, restore_random_states
@@ -54,17 +56,27 @@ def load(path: Path, map_location: torch.device | str = "cpu") -> dict[str, Any]
     other than tensors and plain containers (a crafted pickle) is refused, never executed."""
     path = Path(path)
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with open_regular(path) as handle:  # a FIFO or a device is refused, never read
+            if os.fstat(handle.fileno()).st_size == 0:
+                raise CheckpointError(f"{path}: not a readable checkpoint (the file is empty)")
+            payload = torch.load(handle, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint") from None
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        # torch names what it refused on a line of its own, between its advice
+        detail = next((x for x in lines if "GLOBAL" in x or "Unsupported" in x), None)
+        if detail is None or "operand" in detail:  # not a pickle at all: damaged
+            reason = detail or (lines[-1] if lines else type(exc).__name__)
+            raise CheckpointError(f"{path}: not a readable checkpoint ({reason[:160]})") from None
         raise CheckpointError(
             f"{path}: refused: it holds Python objects other than tensors, and loading it could "
-            f"run code ({first[:160]})"
+            f"run code ({detail[:160]})"
         ) from None
     except (OSError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from None
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc).strip()
+        reason = reason.splitlines()[-1][:200] if reason else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
     if not isinstance(payload, dict) or "model" not in payload:
         raise CheckpointError(f"{path}: not a tui-trainer checkpoint (no model weights)")
     return payload

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from tui_trainer.errors import UnavailableError
+from tui_trainer.store.files import open_regular
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 
 def _load_batch(path: Path) -> dict[bytes, Any]:
-    with open(path, "rb") as handle:
+    with open_regular(path, follow_links=True) as handle:
         data = _NumpyOnlyUnpickler(handle, encoding="bytes").load()
     if not isinstance(data, dict):
         raise pickle.UnpicklingError(f"{path.name} does not hold a CIFAR batch")
@@ -108,7 +109,7 @@ def _load_batch(path: Path) -> dict[bytes, Any]:
 
 def md5_of(path: Path) -> str:
     digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
+    with open_regular(path, follow_links=True) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -123,7 +124,10 @@ def _missing_message(spec: CifarSpec, data_dir: Path, why: str) -> str:
 
 
 def _extract(archive: Path, data_dir: Path) -> None:
-    with tarfile.open(archive, "r:gz") as tar:
+    with (
+        open_regular(archive, follow_links=True) as handle,
+        tarfile.open(fileobj=handle, mode="r:gz") as tar,
+    ):
         if hasattr(tarfile, "data_filter"):
             tar.extractall(data_dir, filter="data")
         else:  # pragma: no cover - Python without extraction filters

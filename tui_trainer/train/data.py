@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from tui_trainer.config.schema import DataSection, RunConfig
 from tui_trainer.errors import UnavailableError
+from tui_trainer.store.files import MAX_IMAGE_BYTES, FileTooLarge, open_regular
 from tui_trainer.train import cifar
 from tui_trainer.train.augment import random_crop, random_hflip, random_rotate
 
@@ -27,6 +28,8 @@ DATA_DIR_ENV = "TUI_TRAINER_DATA"
 DEFAULT_DATA_DIR = Path("~/.cache/tui-trainer/data")
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")  # the decoders those suffixes need
+MAX_IMAGE_PIXELS = 8192 * 8192  # images are resized to at most 1024x1024 anyway
 
 
 @dataclass(frozen=True)
@@ -229,23 +232,69 @@ def _class_folders(root: Path) -> tuple[str, ...]:
 
 
 def _read_folder(root: Path, names: tuple[str, ...], size: int) -> tuple[np.ndarray, np.ndarray]:
-    from PIL import Image, UnidentifiedImageError
-
     images, labels = [], []
     for label, name in enumerate(names):
         for path in sorted((root / name).iterdir()):
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            try:
-                with Image.open(path) as image:
-                    rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
-            except (OSError, UnidentifiedImageError) as exc:
-                raise UnavailableError(f"imagefolder: cannot read {path}: {exc}") from None
-            images.append(np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1))
+            images.append(read_image(path, size))
             labels.append(label)
     if not images:
         raise UnavailableError(f"imagefolder: no images ({', '.join(IMAGE_SUFFIXES)}) under {root}")
     return np.stack(images), np.asarray(labels, dtype=np.int64)
+
+
+def read_image(path: Path, size: int) -> np.ndarray:
+    """One image of an image folder as uint8 RGB [3, size, size]. Only a regular file is
+    opened (a FIFO named .png would block), decoded only as the formats IMAGE_SUFFIXES name,
+    and only up to MAX_IMAGE_PIXELS (a 30000x30000 PNG of under 1 MB would take gigabytes);
+    16-bit images are scaled to 8 bits, not clipped to white. Any failure is one
+    UnavailableError naming the file."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with open_regular(path, follow_links=True) as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_IMAGE_BYTES:
+                raise FileTooLarge(path, MAX_IMAGE_BYTES)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(handle, formats=IMAGE_FORMATS) as image:
+                    width, height = image.size
+                    if width * height > MAX_IMAGE_PIXELS:
+                        raise _too_many_pixels(path, width, height)
+                    rgb = to_rgb8(image).resize((size, size), Image.Resampling.BILINEAR)
+    except UnavailableError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UnavailableError(f"imagefolder: {path}: refused: {exc}") from None
+    except Exception as exc:  # a damaged image is the file's fault, whatever the decoder raises
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UnavailableError(f"imagefolder: cannot read {path}: {reason}") from None
+    return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1)
+
+
+def _too_many_pixels(path: Path, width: int, height: int) -> UnavailableError:
+    return UnavailableError(
+        f"imagefolder: {path}: refused: {width}x{height} pixels is more than the "
+        f"{MAX_IMAGE_PIXELS:,} an image may have here (a decompression bomb?); resize or "
+        "remove it"
+    )
+
+
+def to_rgb8(image):  # PIL.Image.Image -> PIL.Image.Image
+    """`image` as 8-bit RGB. Pillow's convert('RGB') clips a 16-bit greyscale image (mode I;16,
+    or I) at 255, which turns it white; its values are scaled from 16 bits to 8 instead."""
+    from PIL import Image
+
+    if image.mode.startswith("I") or image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if image.mode.startswith("I;16") or values.max(initial=0) > 255:
+            values = values / 257.0  # 65535 -> 255
+        grey = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
+    return image.convert("RGB")
 
 
 def load_splits(config: DataSection) -> ImageSplits:

@@ -64,6 +64,24 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# What a resumed run's status.toml keeps from before the resume until training says otherwise.
+_CARRIED_OVER = (
+    "epoch",
+    "step",
+    "global_step",
+    "steps_per_epoch",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "best_val_acc",
+    "best_epoch",
+    "elapsed_s",
+    "parameters",
+    "trainable_parameters",
+)
+
+
 class RunTrainer:
     """Trains one run of a study. `run()` never raises for training failures: it returns the
     outcome and leaves the run directory describing it."""
@@ -90,6 +108,9 @@ class RunTrainer:
         self.status = st.StatusFile(paths.status, self._first_status())
 
     def _first_status(self) -> RunStatus:
+        """status.toml as training starts. A resumed run keeps what its status said of the
+        epochs it finished (progress, best and latest figures, time), so that a reader never
+        sees it drop back to epoch 0 while it sets up, nor after a setup that fails."""
         before = (read_status(self.paths.status) if self.resume else None) or RunStatus()
         status = RunStatus(
             state=st.RUNNING,
@@ -101,6 +122,8 @@ class RunTrainer:
         )
         if self.resume and before.state not in (None, st.QUEUED):  # it had started before
             status.resumes, status.resumed = (before.resumes or 0) + 1, utc_now()
+            for name in _CARRIED_OVER:
+                setattr(status, name, getattr(before, name))
         return status
 
     # -- the run -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,6 +43,7 @@ from tui_trainer.train.device import device_name, resolve_device
 from tui_trainer.train.events import Broadcast, TrainingEvents
 from tui_trainer.train.loop import RunTrainer
 from tui_trainer.train.models import build_model, ensure_weights, tracked_parameters
+from tui_trainer.train.resume_preflight import check_resume, resume_data_config
 
 STALE_TEMP_S = 60.0  # a temp file this old in a study directory is no live writer's
 
@@ -300,12 +301,42 @@ def _train_runs(
             result.signal_number = int(signal.SIGINT)
             if current is not None:
                 result.states.setdefault(current, st.INTERRUPTED)
+        except UnavailableError:  # the runs directory cannot be written: the study stops
+            record_end(paths, ExitCode.UNAVAILABLE, events.note)
+            raise
         else:
             result.signal_number = stop.signal_number
     for run, _ in runs:
         result.states.setdefault(run.name, (before or {}).get(run.name, st.QUEUED))
     events.study_finished(result.states)
+    record_end(paths, result.exit_code, events.note)
     return result
+
+
+def record_end(paths: StudyPaths, code: ExitCode, note: Callable[[str], None]) -> None:
+    """Write this trainer's end (time and exit code) into its record in study.toml (the
+    launch, or its [[resumes]] entry): readers then tell a study that stopped (a signal, a full
+    disk) from one whose trainer was killed. Best effort: a full disk leaves it unwritten, and
+    the study then reads as crashed."""
+    me = st.process_identity()
+    try:
+        with held(paths.root):
+            study = read_toml(paths.study)
+            if study is None:
+                return
+            tables = [study.get("launch"), *(study.get("resumes") or [])]
+            for table in reversed(tables):
+                if (
+                    isinstance(table, dict)
+                    and table.get("pid") == me["pid"]
+                    and table.get("pid_started") == me["pid_started"]
+                ):
+                    table["ended"] = datetime.now(timezone.utc).astimezone()
+                    table["exit_code"] = int(code)
+                    write_toml_atomic(paths.study, study, durable=True)
+                    return
+    except (OSError, TypeError) as exc:
+        note(f"could not record the trainer's end in {paths.study}: {exc}")
 
 
 def run_config(path: Path) -> RunConfig:
@@ -331,10 +362,12 @@ def resume_study(
     events: TrainingEvents,
     device_spec: str | None = None,
     argv: Sequence[str] | None = None,
+    data_dir: Path | None = None,
 ) -> StudyResult:
     """Continue the unfinished runs of `study` (or only `run_name`) from their last checkpoints,
     and start its runs that never started. Refuses (UnavailableError) when another trainer
-    writes any of them."""
+    writes any of them, and (resume_preflight.check_resume) whatever would lose or invent
+    history, before anything is written. `data_dir` replaces the runs' data.data_dir."""
     targets = resumable.plan(study, run_name)
     paths = study.paths
     allow_open_files(len(targets))
@@ -356,16 +389,18 @@ def resume_study(
             raise UnavailableError(f"{study.id}: its runs changed while resuming; try again")
         specs = []
         for target in fresh:
-            config = run_config(target.run.paths.config)
+            config = resume_data_config(target.name, run_config(target.run.paths.config), data_dir)
             values = dict(target.run.status.swept)
             # a queued run resumes too: if a trainer started it and died, its rows are cut
             specs.append((RunSpec(target.name, values, config), True))
         device = resolve_device(device_spec or specs[0][0].config.train.device)
         configure_device(device)
+        data = DatasetCache()
+        check_resume(fresh, [spec for spec, _ in specs], device, data)
         _record_resume(paths, [t.name for t in fresh], device, argv or sys.argv)
         before = {run.name: run.state for run in study.runs}
         return _train_runs(
-            paths, specs, device, DatasetCache(), events, before=before, unlocked=locks.unsupported
+            paths, specs, device, data, events, before=before, unlocked=locks.unsupported
         )
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.app import App
+from textual.notifications import SeverityLevel
 
 from tui_trainer import launch as launcher
 from tui_trainer.config.presets import builtin_presets
 from tui_trainer.errors import TuiTrainerError, UnavailableError
 from tui_trainer.launch import Launched
+from tui_trainer.printable import printable
 from tui_trainer.store.reader import StudyRecord, list_studies
 from tui_trainer.store.resumable import ResumeTarget
 from tui_trainer.ui.resuming import question, resume_plan
@@ -28,10 +30,16 @@ USER_PRESETS_DIR = Path("~/.config/tui-trainer/presets")
 
 def preset_paths(extra: list[Path], user_dir: Path) -> list[Path]:
     """Built-in presets, then the user's folder, then paths given on the command line."""
-    user = sorted(user_dir.glob("*.toml")) if user_dir.is_dir() else []
+    try:
+        user = sorted(user_dir.glob("*.toml")) if user_dir.is_dir() else []
+    except OSError:  # an unreadable folder: its presets are not listed
+        user = []
     seen: dict[Path, None] = {}
     for path in [*builtin_presets(), *user, *extra]:
-        seen.setdefault(path.resolve(), None)
+        try:
+            seen.setdefault(path.resolve(), None)
+        except (OSError, RuntimeError):  # a symlink loop: listed as it is, shown as unreadable
+            seen.setdefault(path.absolute(), None)
     return list(seen)
 
 
@@ -69,8 +77,15 @@ class TrainerApp(App):
         running = [s for s in list_studies(self.runs_dir, summaries=False) if s.state == "running"]
         if running:  # pick a live study up again
             self.push_screen(MonitorScreen(running[0].paths.root))
-            self.notify(f"{running[0].id} is running")
+            self.tell(f"{running[0].id} is running")
         self.set_interval(1.0, self._reap)
+
+    def tell(
+        self, message: str, severity: SeverityLevel = "information", timeout: float = 5
+    ) -> None:
+        """A notification of text that may quote a file, a path or an error: made printable and
+        shown as plain text (as markup, a '[' in a path could break it)."""
+        self.notify(printable(message), severity=severity, timeout=timeout, markup=False)
 
     def _reap(self) -> None:
         """Collect trainers that have exited, so none lingers as a zombie."""
@@ -80,12 +95,12 @@ class TrainerApp(App):
         try:
             item = launcher.launch(preset, overrides, self.runs_dir, name)
         except OSError as error:  # an unwritable or full runs directory: say so, stay here
-            self.notify(cannot_write(error, self.runs_dir), severity="error")
+            self.tell(cannot_write(error, self.runs_dir), "error")
             return
         self.launched.append(item)
         self.pop_screen()  # the launch screen
         self.push_screen(MonitorScreen(item.study_dir))
-        self.notify(f"started {item.study_dir.name} (pid {item.pid})")
+        self.tell(f"started {item.study_dir.name} (pid {item.pid})")
 
     def ask_resume(self, study_dir: Path) -> None:
         """`r` in the monitor and the runs browser: say why when there is nothing to resume,
@@ -93,7 +108,7 @@ class TrainerApp(App):
         try:
             study, targets = self.check_resume(study_dir)
         except TuiTrainerError as error:  # nothing to resume, or a trainer is alive
-            self.notify(str(error), severity="warning")
+            self.tell(str(error), "warning")
             return
 
         def answer(yes: bool | None) -> None:
@@ -112,13 +127,13 @@ class TrainerApp(App):
             self.check_resume(study_dir, run_name)
             item = launcher.resume(study_dir, self.runs_dir, run_name)
         except TuiTrainerError as error:
-            self.notify(str(error), severity="error")
+            self.tell(str(error), "error")
             return None
         except OSError as error:
-            self.notify(cannot_write(error, study_dir), severity="error")
+            self.tell(cannot_write(error, study_dir), "error")
             return None
         self.launched.append(item)
-        self.notify(f"resuming {study_dir.name} (pid {item.pid})")
+        self.tell(f"resuming {study_dir.name} (pid {item.pid})")
         screen = self.screen
         if not (
             isinstance(screen, MonitorScreen) and _same_dir(screen.follower.paths.root, study_dir)
@@ -143,9 +158,9 @@ class TrainerApp(App):
         try:
             pid = launcher.stop(study_dir)
         except TuiTrainerError as error:
-            self.notify(str(error), severity="error")
+            self.tell(str(error), "error")
             return
-        self.notify(f"asked trainer {pid} to stop after its current step")
+        self.tell(f"asked trainer {pid} to stop after its current step")
 
     def add_preset(self, path: Path) -> None:
         """A preset saved by the editor joins the list on the presets screen."""

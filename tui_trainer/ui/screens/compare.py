@@ -12,12 +12,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
 from tui_trainer.console.export import to_markdown
-from tui_trainer.console.formats import STATE_STYLES
+from tui_trainer.console.formats import STATE_STYLES, number
 from tui_trainer.store.compare import Comparison, comparison
+from tui_trainer.store.files import own_directory, write_new_file
 from tui_trainer.store.follow import StudyFollower
 from tui_trainer.store.reader import StudyRecord
 from tui_trainer.ui.widgets.charts import LINE, MetricChart, run_colour
 
+EXPORTS_DIR = "exports"
 SHOWN = (
     "study",
     "run",
@@ -74,7 +76,7 @@ class CompareScreen(Screen):
                 if self.table.columns[i] == "state":
                     cells.append(Text(str(value), style=STATE_STYLES.get(str(value), "")))
                 elif isinstance(value, float):
-                    cells.append(f"{value:.4f}")
+                    cells.append(number(value))
                 else:
                     cells.append("-" if value is None else str(value))
             table.add_row(*cells)
@@ -92,8 +94,23 @@ class CompareScreen(Screen):
         self.query_one("#compare-loss", MetricChart).show(loss)
 
     def action_export(self) -> None:
-        directory = self.app.runs_dir / "exports"
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"compare-{datetime.now():%Y%m%d-%H%M%S}.md"
-        path.write_text(to_markdown(self.table), encoding="utf-8")
-        self.notify(f"wrote {path}")
+        """The table as Markdown in a new file of <runs dir>/exports/: never through a
+        symlinked exports directory, never over an existing file; a failure is said, not
+        raised."""
+        path = self.app.runs_dir / EXPORTS_DIR / f"compare-{datetime.now():%Y%m%d-%H%M%S}.md"
+        try:
+            directory = own_directory(path.parent)
+            for number in range(1, 100):  # two exports in one second get -2, -3...
+                name = path.name if number == 1 else f"{path.stem}-{number}{path.suffix}"
+                try:
+                    write_new_file(directory / name, to_markdown(self.table).encode("utf-8"))
+                except FileExistsError:
+                    continue
+                path = directory / name
+                break
+            else:
+                raise FileExistsError(17, "too many exports this second", str(path))
+        except OSError as error:
+            self.app.tell(f"cannot write {error.filename or path}: {error.strerror}", "error")
+            return
+        self.app.tell(f"wrote {path}")

@@ -19,10 +19,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
 
-from tui_trainer import tomlcompat
 from tui_trainer.config import edit
-from tui_trainer.config.load import load_preset
+from tui_trainer.config.load import load_preset, read_preset_text
 from tui_trainer.config.schedule import lr_curve
+from tui_trainer.store.atomic import write_text_atomic
+from tui_trainer.store.files import own_directory, write_new_file
 from tui_trainer.ui.widgets.charts import LINE, MetricChart
 
 SWEEP_ROWS = 4  # axes shown; an empty row is no axis
@@ -70,7 +71,7 @@ class EditorScreen(Screen):
     def __init__(self, preset: Path) -> None:
         super().__init__()
         self.preset_path = preset
-        self.original_text = preset.read_text(encoding="utf-8")
+        self.original_text = read_preset_text(preset)
         loaded = load_preset(preset)
         self.baseline: dict[str, Any] = loaded.preset.model_dump()
         self.specs = edit.field_specs()
@@ -284,11 +285,15 @@ class EditorScreen(Screen):
                 self.notify(f"{name!r} is not a valid preset name", severity="error")
                 return
             path = self.app.user_presets_dir / f"{name}.toml"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(self._preset_text(name), encoding="utf-8")
-            tomlcompat.loads(path.read_text(encoding="utf-8"))
+            try:
+                own_directory(path.parent)
+                # replaced atomically: an entry of that name (a FIFO, say) is never opened
+                write_text_atomic(path, self._preset_text(name), durable=True)
+            except OSError as error:
+                self.app.tell(f"cannot write {error.filename or path}: {error.strerror}", "error")
+                return
             self.app.add_preset(path)
-            self.notify(f"saved {path}")
+            self.app.tell(f"saved {path}")
 
         self.app.push_screen(AskName(f"{self.checked.preset.study.name}-edited"), save)
 
@@ -300,12 +305,11 @@ class EditorScreen(Screen):
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         path = self.app.runs_dir / ".edited" / f"{name}-{stamp}.toml"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(self._preset_text(), encoding="utf-8")
+            # never through a symlinked .edited, nor over an existing entry
+            write_new_file(own_directory(path.parent) / path.name, self._preset_text().encode())
         except OSError as error:  # an unwritable runs directory: say so, stay here
-            self.notify(
-                f"cannot write {error.filename or path}: {error.strerror or error}",
-                severity="error",
+            self.app.tell(
+                f"cannot write {error.filename or path}: {error.strerror or error}", "error"
             )
             return
         self.app.launch_study(path, [], name)

@@ -4,6 +4,7 @@ device panel and the tail of trainer.log, refreshed at 4 Hz from files only."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from rich.text import Text
@@ -12,7 +13,7 @@ from textual.containers import Grid, Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Log, ProgressBar, Static
 
-from tui_trainer.console.formats import STATE_STYLES, duration
+from tui_trainer.console.formats import STATE_STYLES, duration, number
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import RunSeries, StudyFollower
 from tui_trainer.ui.resuming import OFFERED_STATES
@@ -20,6 +21,7 @@ from tui_trainer.ui.widgets.charts import DOTS, LINE, MetricChart, run_colour
 from tui_trainer.ui.widgets.confirm import Confirm
 
 REFRESH_S = 0.25
+MAX_EPOCHS = 100_000  # train.epochs' upper bound
 RUN_COLUMNS = ("run", "state", "epoch", "best val acc", "test acc", "ETA")
 COLUMN_WIDTHS = {"state": 11, "epoch": 9, "ETA": 8}
 # plotext colour names as Rich styles, so that a run's name in the table is its chart legend
@@ -27,7 +29,7 @@ PLOTEXT_TO_RICH = {"orange": "dark_orange", "white": "bright_white"}
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+    return "-" if value is None else number(value, digits)
 
 
 def device_text(series: list[RunSeries]) -> Text:
@@ -43,12 +45,12 @@ def device_text(series: list[RunSeries]) -> Text:
             util = figures.gpu_util_percent
             used = (figures.gpu_mem_used_mb or 0) / 1024
             total = figures.gpu_mem_total_mb / 1024
-            util_text = "-" if util is None else f"{util:.0f}"
-            text.append(f"GPU {util_text}%  mem {used:.1f}/{total:.1f} GiB\n")
+            util_text = "-" if util is None else number(util, 0)
+            text.append(f"GPU {util_text}%  mem {number(used, 1)}/{number(total, 1)} GiB\n")
         text.append(
             f"CPU {_percent(figures.cpu_percent)}%  "
             f"trainer {_percent(figures.process_cpu_percent)}%  "
-            f"RSS {figures.rss_mb or 0:.0f} MB  RAM {_percent(figures.ram_percent)}%"
+            f"RSS {number(figures.rss_mb or 0, 0)} MB  RAM {_percent(figures.ram_percent)}%"
         )
         return text
     return Text("no device figures yet", style="dim")
@@ -56,6 +58,35 @@ def device_text(series: list[RunSeries]) -> Text:
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else str(value)
+
+
+def _count(value: int | None) -> int:
+    """An epoch count as status.toml gives it, within what a study can have (a hand-edited
+    -5 or 2**62 is not a count)."""
+    return value if value is not None and 0 <= value <= MAX_EPOCHS else 0
+
+
+def _seconds(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) and value >= 0 else None
+
+
+def study_progress(series: list[RunSeries]) -> tuple[int, int, float | None]:
+    """(epochs of every run, epochs finished, seconds to the study's end or None): the
+    progress bar and ETA of the monitor. The ETA is the running run's own, plus its queued
+    runs' epochs at the mean pace of the epochs done so far."""
+    total = sum(_count(s.status.epochs) for s in series)
+    done = sum(min(_count(s.status.epoch), _count(s.status.epochs) or MAX_EPOCHS) for s in series)
+    remaining = [_seconds(s.status.eta_s) for s in series if s.state == st.RUNNING]
+    paces = []
+    for run in series:
+        elapsed, epoch = _seconds(run.status.elapsed_s), _count(run.status.epoch)
+        if elapsed and epoch > 0:
+            paces.append(elapsed / epoch)
+    queued = sum(_count(s.status.epochs) for s in series if s.state == st.QUEUED)
+    eta = None
+    if remaining and remaining[0] is not None:
+        eta = remaining[0] + (sum(paces) / len(paces) * queued if paces else 0)
+    return total, min(done, total), _seconds(eta)
 
 
 class MonitorScreen(Screen):
@@ -155,10 +186,18 @@ class MonitorScreen(Screen):
     def _note_state(self, state: str) -> None:
         """Say so when a study watched here crashes or is interrupted: `r` resumes it."""
         before, self._state = self._state, state
+        if before is not None and state != before and state == st.STALLED:
+            self.app.tell(
+                f"{self.follower.paths.id} stalled: no heartbeat for "
+                f"{st.HEARTBEAT_STALE_S:.0f} s, yet its trainer holds the run (paused with "
+                "SIGSTOP or Ctrl-Z? kill -CONT PID lets it go on)",
+                "warning",
+                timeout=10,
+            )
         if before is not None and state != before and state in (st.CRASHED, st.INTERRUPTED):
-            self.notify(
+            self.app.tell(
                 f"{self.follower.paths.id} {state}: press r to resume it from its last checkpoints",
-                severity="warning",
+                "warning",
                 timeout=10,
             )
 
@@ -177,23 +216,12 @@ class MonitorScreen(Screen):
                 "cyan",
             )
         self._show("#study-title", title)
-        total = sum(s.status.epochs or 0 for s in series)
-        done = sum(s.status.epoch for s in series)
+        total, done, eta = study_progress(series)
         if self._shown.get("#study-progress") != (total, done):
             self._shown["#study-progress"] = (total, done)
             self.query_one("#study-progress", ProgressBar).update(
                 total=max(total, 1), progress=done
             )
-        remaining = [s.status.eta_s for s in series if s.state == st.RUNNING]
-        per_epoch = [
-            s.status.elapsed_s / s.status.epoch
-            for s in series
-            if s.status.elapsed_s and s.status.epoch > 0
-        ]
-        queued = sum(s.status.epochs or 0 for s in series if s.state == st.QUEUED)
-        eta = None
-        if remaining and remaining[0] is not None:
-            eta = remaining[0] + (sum(per_epoch) / len(per_epoch) * queued if per_epoch else 0)
         self._show("#study-eta", f"ETA {duration(eta)}" if eta is not None else "")
 
     def _show(self, selector: str, content: Text | str) -> None:

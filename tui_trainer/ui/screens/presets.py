@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from tui_trainer.config.load import LoadedStudy, load_preset
 from tui_trainer.console.formats import duration
 from tui_trainer.errors import ConfigError
+from tui_trainer.printable import printable
 from tui_trainer.store.timing import epoch_seconds, setup_key
 
 
@@ -26,7 +27,7 @@ class PresetEntry:
 
     @property
     def name(self) -> str:
-        return self.path.stem
+        return printable(self.path.stem)
 
     @property
     def run_epochs(self) -> int:
@@ -62,7 +63,7 @@ def load_entries(paths: list[Path]) -> list[PresetEntry]:
         try:
             entries.append(PresetEntry(path, load_preset(path)))
         except ConfigError as error:
-            entries.append(PresetEntry(path, None, error.lines()[0]))
+            entries.append(PresetEntry(path, None, printable(error.lines()[0])))
     return entries
 
 
@@ -113,7 +114,7 @@ class PresetsScreen(Screen):
                 ",".join(map(str, epochs)),
                 str(entry.run_epochs),
                 entry.estimate(timings),
-                Text(entry.study.preset.study.description[:80]),
+                Text(printable(entry.study.preset.study.description, limit=80)),
                 key=str(entry.path),
             )
 
@@ -137,7 +138,8 @@ class PresetsScreen(Screen):
         detail.update(
             Text.assemble(
                 (entry.name, "bold"),
-                f"  {display_path(entry.path)}\n{entry.study.preset.study.description}\n"
+                f"  {printable(display_path(entry.path))}\n"
+                f"{printable(entry.study.preset.study.description, multiline=True)}\n"
                 f"runs: {names}{more}",
             )
         )

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
-from tui_trainer.console.formats import STATE_STYLES
+from tui_trainer.console.formats import STATE_STYLES, number
 from tui_trainer.store import status as st
 from tui_trainer.store.reader import StudyRecord, list_studies, read_study
 
@@ -20,7 +20,7 @@ COLUMNS = ("", "study", "state", "runs", "best val acc", "test acc", "descriptio
 
 def _best(values: list[float | None]) -> str:
     present = [v for v in values if v is not None]
-    return f"{max(present):.4f}" if present else "-"
+    return number(max(present)) if present else "-"
 
 
 class RunsScreen(Screen):
@@ -85,7 +85,9 @@ class RunsScreen(Screen):
                 f"{done}/{len(study.runs)}",
                 _best([run.best_val_acc for run in study.runs]),
                 _best([run.test_acc for run in study.runs]),
-                Text(study.description[:60]),
+                Text(study.description[:60])
+                if not study.problems
+                else Text("; ".join(study.problems)[:60], style="yellow"),
                 key=study.id,
             )
 

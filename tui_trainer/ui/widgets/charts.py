@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
+
+from tui_trainer.console.formats import plottable
 
 # (label, xs, ys, colour, marker); the label is for tests and tools, the runs table is the legend
 Series = tuple[str, Sequence[float], Sequence[float], str, str]
@@ -85,20 +88,26 @@ class MetricChart(PlotextPlot):
         return self._built[1]
 
     def _draw(self) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(self.title + ("  (log y)" if self.log_y else ""))
-        plt.xlabel("epoch")
-        # at most about one point per column (braille has two dots per column): finer detail
-        # would not show, and plotext's cost grows with the points
-        buckets = max(8, self.size.width // 2)
-        drawn = False
-        for _label, xs, ys, colour, marker in self.series:
-            points = [(x, y) for x, y in zip(xs, ys, strict=False) if not self.log_y or y > 0]
-            if points:
-                xs_, ys_ = decimate([p[0] for p in points], [p[1] for p in points], buckets)
-                plt.plot(xs_, ys_, marker=marker, color=colour)
-                drawn = True
-        if self.log_y and drawn:
-            plt.yscale("log")
+        draw(self.plt, self.series, self.title, self.log_y, self.size.width)
+
+
+def draw(plt: Any, series: Sequence[Series], title: str, log_y: bool, width: int) -> None:
+    """Plot `series` on a plotext figure (`plt`: plotext, or textual-plotext's Plot) `width`
+    columns wide. Only plottable points reach plotext (console.formats.plottable): it fails on
+    infinities and on values near the float range's ends."""
+    plt.clear_data()
+    plt.clear_figure()
+    plt.title(title + ("  (log y)" if log_y else ""))
+    plt.xlabel("epoch")
+    # at most about one point per column (braille has two dots per column): finer detail would
+    # not show, and plotext's cost grows with the points
+    buckets = max(8, width // 2)
+    drawn = False
+    for _label, xs, ys, colour, marker in series:
+        xs_, ys_ = plottable(xs, ys, log_y=log_y)
+        if xs_:
+            xs_, ys_ = decimate(xs_, ys_, buckets)
+            plt.plot(xs_, ys_, marker=marker, color=colour)
+            drawn = True
+    if log_y and drawn:
+        plt.yscale("log")
