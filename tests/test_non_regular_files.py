@@ -163,3 +163,43 @@ def test_a_symlinked_preset_is_followed_to_its_regular_file(tmp_path):
     real.write_text(TINY_PRESET)
     (tmp_path / "mine.toml").symlink_to(real)
     assert load_preset(tmp_path / "mine.toml").preset.study.name == "tiny"
+
+
+def test_the_app_starts_and_browses_with_fifos_among_presets_and_studies(tmp_path, study):
+    """A FIFO in the user's presets folder once froze the app at start."""
+    import asyncio
+
+    from textual.widgets import DataTable
+
+    from tui_trainer.ui.app import create_app
+    from tui_trainer.ui.screens.monitor import MonitorScreen
+
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    make_fifo(presets / "fifo.toml")
+    (presets / "zero.toml").symlink_to("/dev/zero")
+    (presets / "mine.toml").write_text(TINY_PRESET)
+    make_fifo(study / RUN / "status.toml")
+    make_fifo(study / RUN / "metrics.csv")
+    make_fifo(study / "trainer.log")
+
+    async def scenario():
+        app_ = create_app(study.parent, user_presets_dir=presets)
+        async with app_.run_test(size=(120, 40)) as pilot:
+            table = app_.screen.query_one("#presets", DataTable)
+            rows = {
+                str(table.get_row_at(i)[0]): table.get_row_at(i) for i in range(table.row_count)
+            }
+            assert str(rows["fifo"][5]) == (
+                f"{presets / 'fifo.toml'}: cannot read: not a regular file (a FIFO)"
+            )
+            assert "a character device" in str(rows["zero"][5])
+            assert rows["mine"][1] == "1"
+            await pilot.press("r")  # the runs browser
+            await pilot.pause()
+            await pilot.press("enter")  # the study with FIFOs, in the monitor
+            await pilot.pause(0.5)
+            assert isinstance(app_.screen, MonitorScreen)
+        return app_.return_code
+
+    assert within(120, asyncio.run, scenario()) in (None, 0)

@@ -337,3 +337,33 @@ def test_a_status_of_any_types_reads_as_a_record_of_the_right_types(tmp_path_fac
         assert isinstance(value, tuple(t for t in allowed if isinstance(t, type))), spec.name
         if isinstance(value, str):
             assert not CONTROL.search(value)
+
+
+@SETTINGS
+@given(blob=st.binary(max_size=3000), zip_like=st.booleans())
+def test_any_bytes_as_a_checkpoint_are_refused_with_a_message(tmp_path_factory, blob, zip_like):
+    """last.pt and best.pt: whatever they hold, loading raises CheckpointError (a located line),
+    never another exception."""
+    from tui_trainer.train.checkpoint import CheckpointError, load
+
+    path = tmp_path_factory.mktemp("ckpt") / "last.pt"
+    path.write_bytes((b"PK\x03\x04" if zip_like else b"") + blob)
+    try:
+        payload = load(path)
+    except CheckpointError as error:
+        assert str(error).startswith(f"{path}: ")
+    else:  # only a real checkpoint loads: a dict of weights
+        assert isinstance(payload, dict) and "model" in payload
+
+
+@SETTINGS
+@given(blob=st.binary(max_size=200))
+def test_any_lock_file_is_probed_without_a_crash(tmp_path_factory, blob):
+    from tui_trainer.store.lock import RunLocks, is_locked
+
+    run = tmp_path_factory.mktemp("run")
+    (run / ".lock").write_bytes(blob)
+    assert is_locked(run) is False
+    with RunLocks() as locks:
+        locks.acquire(run)
+        assert is_locked(run) is True

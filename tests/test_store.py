@@ -201,6 +201,9 @@ def test_study_state():
     assert study_state(["completed", "stalled", "queued"], alive) == "stalled"
     assert study_state(["failed", "completed"], unknown) == "failed"
     assert study_state(["queued", "queued"], unknown) == "queued"
+    # a run whose status.toml cannot be read is no sign of a live trainer
+    assert study_state(["unknown", "completed"], unknown) == "unknown"
+    assert study_state(["unknown", "completed"], alive) == "running"
 
 
 def test_two_studies_in_the_same_second_get_their_own_directories(tmp_path):
@@ -385,12 +388,16 @@ def test_the_live_trainer_is_the_newest_record_whose_process_lives():
     elsewhere = TrainerRecord(pid=1, host="another-machine", runs=["c"])
     # `resume S/a` still trains after a later `resume S/b` has ended
     assert st.live_trainer([dead, alive, dead]) is alive
-    assert st.trainers_alive([dead, alive, dead]) is True
+    assert st.trainer_end([dead, alive, dead]) is st.TrainerEnd.ALIVE
     assert st.live_trainer([alive, dead]) is alive
-    assert st.live_trainer([dead, dead]) is None and st.trainers_alive([dead, dead]) is False
+    assert st.live_trainer([dead, dead]) is None
+    assert st.trainer_end([dead, dead]) is st.TrainerEnd.GONE
+    ended = TrainerRecord(**st.process_identity(), runs=["d"], ended=datetime.now(timezone.utc))
+    assert st.live_trainer([ended]) is None  # alive, but done: it wrote its end
+    assert st.trainer_end([dead, ended]) is st.TrainerEnd.STOPPED
     # nothing alive here: the newest decides, and another host's trainer cannot be judged
-    assert st.trainers_alive([dead, elsewhere]) is None
-    assert st.trainers_alive([]) is None
+    assert st.trainer_end([dead, elsewhere]) is st.TrainerEnd.UNKNOWN
+    assert st.trainer_end([]) is st.TrainerEnd.UNKNOWN
 
 
 def test_readers_and_the_stop_key_find_the_same_live_trainer(runs_dir):

@@ -19,6 +19,7 @@ from tui_trainer import tomlcompat
 from tui_trainer.config.messages import describe_error
 from tui_trainer.config.schema import SECTION_MODELS, StudyPreset
 from tui_trainer.config.sweep import RunSpec, SweepError, expand_sweep
+from tui_trainer.store.atomic import write_text_atomic
 
 EDITED_SECTIONS = ("study", "data", "model", "optim", "schedule", "train")
 
@@ -184,4 +185,4 @@ def save_preset(
     text = preset_document(original_text, preset, baseline)
     StudyPreset.model_validate(tomlcompat.loads(text))  # what is written must load back
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_text_atomic(path, text, durable=True)  # replaced: a FIFO of that name is never opened

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import IO
 
 from tui_trainer.store.files import open_regular
 
@@ -51,7 +52,7 @@ class LineFollower:
                     self._restart()
                     self.reset = True
                 if self._identity is None and self._tail_bytes is not None:
-                    self._start_near_end(info.st_size)
+                    self._start_near_end(handle, info.st_size)
                 self._identity = identity
                 if info.st_size <= self._pos:
                     return []
@@ -69,11 +70,13 @@ class LineFollower:
         self._pending.clear()
         self._oversized = self._partial = False
 
-    def _start_near_end(self, size: int) -> None:
+    def _start_near_end(self, handle: IO[bytes], size: int) -> None:
         tail = self._tail_bytes or 0
         if size > tail:
             self._pos = size - tail
-            self._partial = True  # the first line read from the middle is not whole
+            handle.seek(self._pos - 1)
+            # the first line read from the middle is not whole, unless a line ends just before
+            self._partial = handle.read(1) != b"\n"
 
     def _take(self, block: bytes, lines: list[bytes | None]) -> None:
         start = 0

@@ -153,7 +153,11 @@ def study_state(run_states: list[str], trainer: st.TrainerEnd) -> str:
             return st.CRASHED
         if trainer is st.TrainerEnd.STOPPED:
             return st.INTERRUPTED
-        return st.QUEUED if states <= {st.QUEUED} else st.RUNNING
+        if states <= {st.QUEUED}:
+            return st.QUEUED
+        if st.UNKNOWN in states and trainer is not st.TrainerEnd.ALIVE:
+            return st.UNKNOWN  # a status that cannot be read is no sign of life
+        return st.RUNNING
     return st.COMPLETED
 
 

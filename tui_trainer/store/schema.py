@@ -261,8 +261,9 @@ def read_summary(path: Path) -> RunSummary | None:
 @dataclass
 class TrainerRecord(TomlRecord):
     """One trainer of a study, as study.toml records it: the `[launch]` table of the trainer that
-    created the study, or one `[[resumes]]` entry per `tui-trainer resume` of it. The fields after
-    `device_name` are the launch's provenance."""
+    created the study, or one `[[resumes]]` entry per `tui-trainer resume` of it. The fields from
+    `user` to `git_commit` are the launch's provenance; `ended` and `exit_code` are written as
+    the trainer exits (train.study.record_end)."""
 
     time: datetime | None = None
     pid: int | None = None

@@ -166,15 +166,6 @@ def trainer_end(trainers: Sequence[TrainerRecord]) -> TrainerEnd:
     return newest
 
 
-def trainers_alive(trainers: Sequence[TrainerRecord]) -> bool | None:
-    """Whether a trainer of the study is alive: True when any is; False when the newest is
-    gone or has ended; None when that cannot be told here."""
-    end = trainer_end(trainers)
-    if end is TrainerEnd.ALIVE:
-        return True
-    return None if end is TrainerEnd.UNKNOWN else False
-
-
 # What a tui-trainer trainer's command line holds: the program (a console script or the package
 # run with -m) and the command that trains.
 _TRAINING_COMMANDS = ("run", "resume")

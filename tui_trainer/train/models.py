@@ -22,6 +22,7 @@ from torch import nn
 
 from tui_trainer.config.schema import ModelSection
 from tui_trainer.errors import UnavailableError
+from tui_trainer.store.files import open_regular
 
 # (output channels, stride) of the 13 depthwise-separable blocks at width 1.0.
 MOBILENET_V1_BLOCKS = (
@@ -188,7 +189,8 @@ def build_torchvision(config: ModelSection, num_classes: int) -> nn.Module:
     constructor = getattr(tvm, TORCHVISION_ARCHS[config.arch][0])
     model = constructor(weights=None, width_mult=config.width_mult)
     if config.pretrained:
-        state = torch.load(ensure_weights(config.arch), map_location="cpu", weights_only=True)
+        with open_regular(ensure_weights(config.arch), follow_links=True) as handle:
+            state = torch.load(handle, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
     if config.cifar_stem:
         model.features[0][0].stride = (1, 1)

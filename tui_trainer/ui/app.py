@@ -17,6 +17,7 @@ from tui_trainer.config.presets import builtin_presets
 from tui_trainer.errors import TuiTrainerError, UnavailableError
 from tui_trainer.launch import Launched
 from tui_trainer.printable import printable
+from tui_trainer.store import status as st
 from tui_trainer.store.reader import StudyRecord, list_studies
 from tui_trainer.store.resumable import ResumeTarget
 from tui_trainer.ui.resuming import question, resume_plan
@@ -74,7 +75,8 @@ class TrainerApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(PresetsScreen(self.presets))
-        running = [s for s in list_studies(self.runs_dir, summaries=False) if s.state == "running"]
+        live = (st.RUNNING, st.STALLED)
+        running = [s for s in list_studies(self.runs_dir, summaries=False) if s.state in live]
         if running:  # pick a live study up again
             self.push_screen(MonitorScreen(running[0].paths.root))
             self.tell(f"{running[0].id} is running")
