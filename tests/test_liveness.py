@@ -113,28 +113,42 @@ def test_a_paused_trainer_reads_stalled_is_not_resumed_and_the_stop_key_reaches_
 
 @pytest.fixture
 def bystander():
-    """An unrelated process of this user: what a hand-made study.toml might name."""
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    """A process of this user whose command line even looks like a trainer's
+    (`... tui-trainer run quickstart`): what a hand-made study.toml might name."""
+    code = "import time; time.sleep(120)"
+    process = subprocess.Popen([sys.executable, "-c", code, "tui-trainer", "run", "quickstart"])
+    time.sleep(0.3)  # until its command line is its own
     yield process
     process.kill()
     process.wait()
+
+
+LOOKS_LIKE_IT = ["/usr/bin/tui-trainer", "run", "quickstart"]
+
+
+def _name(root: Path, **launch) -> None:
+    study = read_toml(root / "study.toml")
+    write_toml_atomic(root / "study.toml", {**study, "launch": {**study["launch"], **launch}})
+
+
+def test_the_stop_key_would_reach_a_process_that_proves_to_be_the_trainer(runs_dir, bystander):
+    """The control for the test below: pid, start time and command all match, so the check
+    passes (the process is not signalled here)."""
+    root = fake_study(runs_dir, "20260101-000000-x", ["a"], state="running")
+    _name(root, **st.process_identity(bystander.pid), command=LOOKS_LIKE_IT)
+    assert launch.trainer_pid(root) == bystander.pid
 
 
 @pytest.mark.parametrize("record", ["pid only", "start time, other command", "ended"])
 def test_the_stop_key_never_signals_a_process_a_study_merely_names(runs_dir, bystander, record):
     root = fake_study(runs_dir, "20260101-000000-x", ["a"], state="running")
     identity = st.process_identity(bystander.pid)
-    launch_table = read_toml(root / "study.toml")["launch"]
     if record == "pid only":
-        launch_table["pid"] = bystander.pid
-    else:
-        launch_table.update(identity, command=["tui-trainer", "run", "quickstart"])
-        if record == "ended":
-            launch_table["command"] = bystander.args  # even its real command
-            launch_table["ended"] = datetime.now(timezone.utc)
-    write_toml_atomic(
-        root / "study.toml", {**read_toml(root / "study.toml"), "launch": launch_table}
-    )
+        _name(root, pid=bystander.pid, command=LOOKS_LIKE_IT)
+    elif record == "start time, other command":
+        _name(root, **identity, command=["/usr/bin/tui-trainer", "run", "other"])
+    else:  # all of it matches, but the trainer recorded its end: that pid is no trainer now
+        _name(root, **identity, command=LOOKS_LIKE_IT, ended=datetime.now(timezone.utc))
     assert launch.trainer_pid(root) is None
     with pytest.raises(UsageError, match="no live trainer to stop"):
         launch.stop(root)
@@ -164,6 +178,7 @@ SCRIPT = ["/v/bin/python", "/v/bin/tui-trainer"]
         ([*SCRIPT, "show", "x"], ["tui-trainer", "show", "x"], False),
         ([*SCRIPT, "run", "p"], ["tui-trainer"], False),
         ([*SCRIPT, "run", "p"], None, False),
+        (["/nix/store/x/bin/.tui-trainer-wrapped", "run", "p"], ["tui-trainer", "run", "p"], True),
     ],
 )
 def test_a_trainer_is_recognised_by_its_command_line(cmdline, recorded, verified):

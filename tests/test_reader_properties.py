@@ -191,9 +191,10 @@ def test_cut_toml_never_crashes_the_reader(tmp_path_factory, data, cut):
 EXTREMES = st.sampled_from(
     [0.0, -0.0, 1e308, -1e308, 1.7976931348623157e308, 5e-324, 1e-320, 2**63 - 1, -(2**63)]
 )
-any_text = st.text(
-    st.characters(exclude_categories=("Cs",)), max_size=12
-)  # TOML cannot hold lone surrogates
+MARKUP = st.sampled_from(["[/x]", "[/]", "[bold]", "[link=file:///etc]x[/link]", "[red"])
+any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=12) | MARKUP.map(
+    lambda markup: markup + "\x1b]0;t\x07"
+)  # TOML cannot hold lone surrogates; Rich markup (an unmatched tag raises) and escapes
 scalars = st.one_of(
     st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),

@@ -218,3 +218,38 @@ def test_resume_never_creates_nor_downloads_into_a_data_dir_that_config_toml_nam
     result = resume(study, "--data-dir", str(cifar_data_dir))  # the user says where
     assert result.exit_code == 0, result.output
     assert [row["epoch"] for row in read_rows(study / "run" / "metrics.csv")] == [1, 2]
+
+
+def test_a_damaged_steps_row_is_refused_and_named(write_preset, runs_dir):
+    study = stopped_after(write_preset, runs_dir, 1)
+    steps = study / "run" / "steps.csv"
+    lines = steps.read_text().splitlines(keepends=True)
+    lines[1] = "1,oops\n"
+    steps.write_text("".join(lines))
+    before = snapshot(study)
+    result = resume(study)
+    assert result.exit_code == 2
+    assert "refusing to resume run: steps.csv line 2 is not a whole row" in result.output
+    assert snapshot(study) == before
+
+
+def test_a_run_crashed_on_another_host_resumes_here(write_preset, runs_dir):
+    """A node preempted mid-run, the study resumed on another machine of a shared file system:
+    the status names the old host, its heartbeat is old. Once this resume holds the run's lock,
+    that lock is no sign of the old trainer: the run is resumed, not taken for stalled."""
+    from datetime import datetime, timezone
+
+    study = stopped_after(write_preset, runs_dir, 1)
+    status = read_toml(study / "run" / "status.toml")
+    status.update(
+        state="running",
+        host="node7",
+        pid=4242,
+        pid_started=1.0,
+        heartbeat=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )
+    write_toml_atomic(study / "run" / "status.toml", status)
+    assert read_study(study).runs[0].state == "crashed"
+    result = resume(study)
+    assert result.exit_code == 0, result.output
+    assert [row["epoch"] for row in read_rows(study / "run" / "metrics.csv")] == [1, 2]

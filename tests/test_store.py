@@ -462,6 +462,29 @@ def test_a_study_this_user_cannot_read_is_listed_as_unreadable():
         shutil.rmtree(shared, ignore_errors=True)
 
 
+def test_a_study_directory_still_being_set_up_is_not_called_unreadable(tmp_path):
+    """The app reserves the directory, and its trainer writes study.toml once its data is
+    loaded (minutes, for a download): meanwhile the monitor shows it without alarm."""
+    reserved = tmp_path / "runs" / "20260101-000000-x"
+    reserved.mkdir(parents=True)
+    (reserved / "trainer.log").write_text("loading...\n")
+    study = read_study(reserved)
+    assert study.problems == [] and study.state == "unknown"
+    assert list_studies(tmp_path / "runs") == []
+
+
+def test_a_file_system_that_refuses_chmod_still_gets_its_files(tmp_path, monkeypatch):
+    """vfat, some FUSE and CIFS mounts: fchmod fails with EPERM; the write must not."""
+    from tui_trainer.store import atomic
+
+    def refuse(fd, mode):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(atomic.os, "fchmod", refuse)
+    write_toml_atomic(tmp_path / "status.toml", {"state": "running"})
+    assert read_toml(tmp_path / "status.toml") == {"state": "running"}
+
+
 def test_an_unreadable_study_says_why(tmp_path, monkeypatch):
     root = fake_study(tmp_path / "runs", "20260101-000000-x", ["a"])
     (root / "study.toml").unlink()

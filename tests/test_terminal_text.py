@@ -31,6 +31,9 @@ TITLE = "\x1b]0;owned\x07"  # OSC 0: sets the terminal's title
 CLEAR = "\x1b[2J\x1b[H"
 CLIPBOARD = "\x1b]52;c;cm0gLXJmIH4=\x07"  # OSC 52: writes the clipboard
 CONTROLS = ("\x1b", "\x07", "\x9b", "\u202e")
+MARKUP = "[/x]"  # parsed as Rich markup, an unmatched closing tag raises MarkupError
+# a directory name cannot hold "/": markup that would restyle it, shown as written instead
+NAMED_ID = "20261122-130000-x[red]\\x1b]0;owned\\x07"  # the second study's id, as shown
 
 
 def no_controls(text: str) -> bool:
@@ -43,16 +46,18 @@ def hostile_study(runs_dir: Path) -> tuple[Path, Path]:
     study = write_synthetic_study(runs_dir, epochs=3)
     data = read_toml(study / "study.toml")
     data["study"]["description"] = f"lr sweep{TITLE}{CLEAR}{CLIPBOARD}"
+    data["sweep"] = {MARKUP: [1]}  # Rich markup where a sweep key belongs
     write_toml_atomic(study / "study.toml", data)
     status = read_toml(study / "lr=0.05" / "status.toml")
     status["state"], status["message"] = "failed", f"boom{TITLE}\u202e"
+    status["swept"] = {MARKUP: "[/bold]"}
     write_toml_atomic(study / "lr=0.05" / "status.toml", status)
     config = read_toml(study / "lr=0.05" / "config.toml")
     config["optim"]["note"] = "\x9b31m red"
     write_toml_atomic(study / "lr=0.05" / "config.toml", config)
     with open(study / "trainer.log", "a", encoding="utf-8") as log:
         log.write(f"a log line{TITLE}{CLEAR}\n")
-    named = runs_dir / f"20261122-130000-x{TITLE}"
+    named = runs_dir / f"20261122-130000-x[red]{TITLE}"
     shutil.copytree(study, named)
     return study, named
 
@@ -72,7 +77,7 @@ def test_printable_shows_controls_as_inert_escapes_and_leaves_plain_text_alone()
 def test_every_string_a_reader_hands_out_is_printable(tmp_path):
     study, named = hostile_study(tmp_path / "runs")
     records = list_studies(tmp_path / "runs")
-    assert {record.id for record in records} == {study.name, "20261122-130000-x\\x1b]0;owned\\x07"}
+    assert {record.id for record in records} == {study.name, NAMED_ID}
     for record in records:
         assert no_controls(record.description) and no_controls(record.id)
         failed = next(run for run in record.runs if run.name == "lr=0.05")
@@ -108,6 +113,7 @@ def test_an_error_quoting_a_hostile_name_prints_it_escaped(tmp_path):
 
 def test_the_app_shows_hostile_text_escaped(tmp_path):
     from tui_trainer.ui.app import create_app
+    from tui_trainer.ui.screens.compare import CompareScreen
     from tui_trainer.ui.screens.monitor import MonitorScreen
 
     _, named = hostile_study(tmp_path / "runs")
@@ -119,8 +125,15 @@ def test_the_app_shows_hostile_text_escaped(tmp_path):
             await pilot.pause()
             table = app_.screen.query_one("#studies", DataTable)
             cells = [str(cell) for row in range(table.row_count) for cell in table.get_row_at(row)]
-            assert "20261122-130000-x\\x1b]0;owned\\x07" in cells
+            assert NAMED_ID in cells
             assert all(no_controls(cell) for cell in cells)
+            await pilot.press("space", "down", "space", "c")  # compare both studies
+            await pilot.pause(0.5)
+            assert isinstance(app_.screen, CompareScreen)
+            compared = app_.screen.query_one("#compare", DataTable)
+            swept = {str(compared.get_row_at(row)[2]) for row in range(compared.row_count)}
+            assert f"{MARKUP}=[/bold]" in swept
+            await pilot.press("escape")
             app_.push_screen(MonitorScreen(named))
             await pilot.pause(0.5)
             log = app_.screen.query_one("#log", Log)

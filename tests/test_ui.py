@@ -296,6 +296,38 @@ def test_every_screen_works_at_80_by_24_and_without_colour(runs_dir, monkeypatch
     run(scenario())
 
 
+def test_editor_saves_into_a_linked_presets_folder_through_a_linked_preset(
+    write_preset, runs_dir, tmp_path
+):
+    """The user's presets folder, and a preset in it, kept in a dotfiles repository by links:
+    save-as writes through both, leaving the links as they were."""
+    from textual.widgets import Input as TextInput
+
+    mine = write_preset(TINY_PRESET, name="mine.toml")
+    dotfiles = tmp_path / "dotfiles"
+    (dotfiles / "presets").mkdir(parents=True)
+    (dotfiles / "real.toml").write_text("# an older version\n" + TINY_PRESET)
+    (dotfiles / "presets" / "my-lr.toml").symlink_to(dotfiles / "real.toml")
+    user_dir = tmp_path / "user-presets"
+    user_dir.symlink_to(dotfiles / "presets")
+
+    async def scenario():
+        app = create_app(runs_dir, [mine], user_presets_dir=user_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            table = app.screen.query_one("#presets", DataTable)
+            table.move_cursor(row=table.row_count - 1)
+            await pilot.press("e")
+            await pilot.pause()
+            await pilot.press("ctrl+s")
+            app.screen.query_one("#name", TextInput).value = "my-lr"
+            await pilot.press("enter")
+            await pilot.pause()
+
+    run(scenario())
+    assert user_dir.is_symlink() and (user_dir / "my-lr.toml").is_symlink()
+    assert load_preset(dotfiles / "real.toml").preset.study.name == "my-lr"
+
+
 def test_editor_validates_each_field_saves_as_and_launches(write_preset, runs_dir, tmp_path):
     from textual.widgets import Input as TextInput
 

@@ -74,8 +74,9 @@ def _ignore_hangups() -> None:
 
 
 def _stdout_console() -> Console:
-    # Piped output (a file, `less`, CI) gets wide lines so that tables are not cut.
-    return Console(width=None if sys.stdout.isatty() else 200, soft_wrap=False)
+    # Piped output (a file, `less`, CI) gets wide lines so that tables are not cut. No markup:
+    # what is printed includes text read from files, which must never be parsed as markup.
+    return Console(width=None if sys.stdout.isatty() else 200, soft_wrap=False, markup=False)
 
 
 def _print_error(line: str) -> None:

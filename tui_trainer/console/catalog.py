@@ -52,11 +52,11 @@ def presets_table(entries: Sequence[tuple[Path, LoadedStudy | ConfigError]]) -> 
     for path, study in entries:
         if isinstance(study, ConfigError):
             problem = Text(printable(f"invalid: {study.lines()[0]}"), style="red")
-            table.add_row(printable(path.stem), "-", "-", problem)
+            table.add_row(Text(printable(path.stem)), "-", "-", problem)
             continue
         epochs = sorted({run.config.train.epochs for run in study.runs})
         table.add_row(
-            printable(path.stem),
+            Text(printable(path.stem)),
             str(len(study.runs)),
             ",".join(map(str, epochs)),
             Text(printable(study.preset.study.description, multiline=True)),

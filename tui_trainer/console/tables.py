@@ -23,6 +23,12 @@ def state_text(state: str) -> Text:
     return Text(state, style=STATE_STYLES.get(state, ""))
 
 
+def cell(value: Any, digits: int = 4) -> Text:
+    """A table cell as plain Text: a string read from a file is never parsed as Rich markup
+    (an unmatched `[/x]` would raise, `[link=...]` would make a link)."""
+    return value if isinstance(value, Text) else Text(fmt(value, digits))
+
+
 def fmt(value: Any, digits: int = 4) -> str:
     if value is None:
         return "-"
@@ -69,13 +75,13 @@ def studies_table(studies: Sequence[StudyRecord]) -> Table:
             f"{done}/{len(study.runs)} runs",
             fmt(_best([run.best_val_acc for run in study.runs])),
             fmt(_best([run.test_acc for run in study.runs])),
-            fmt(study.launched),
+            cell(study.launched),
         )
         for problem in study.problems:
             table.add_row(Text(f"  {problem}", style="yellow"), "", "", "", "", "")
         for run in study.runs:
             table.add_row(
-                f"  {run.name}",
+                Text(f"  {run.name}"),
                 state_text(run.state),
                 _progress(run),
                 fmt(run.best_val_acc),
@@ -106,23 +112,23 @@ def study_view(study: StudyRecord) -> RenderableType:
     ]
     for label, value in details:
         if value:
-            lines.append(Text(f"{label}: {value}", style="dim"))
+            lines.append(Text(f"{label}: {printable(str(value))}", style="dim"))
 
     compared = comparison(study)
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in compared.columns:
         justify = "left" if column in ("run", "state") else "right"
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(Text(column), justify=justify)  # type: ignore[arg-type]
     swept = set(compared.swept)
     for row in compared.rows:
-        cells: list[Text | str] = []
+        cells: list[Text] = []
         for column, value in zip(compared.columns, row, strict=True):
             if column == "state":
                 cells.append(state_text(str(value)))
             elif column == "time (s)":
-                cells.append(duration(value))
+                cells.append(Text(duration(value)))
             else:
-                cells.append(fmt(value, 6 if column in swept else 4))
+                cells.append(cell(value, 6 if column in swept else 4))
         table.add_row(*cells)
     return Group(*lines, Text(""), table)
 
@@ -132,9 +138,9 @@ def metrics_table(rows: Sequence[Row]) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
     columns = list(rows[0]) if rows else []
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(Text(column), justify="right")
     for row in rows:
-        table.add_row(*[_cell(column, row.get(column)) for column in columns])
+        table.add_row(*[Text(_cell(column, row.get(column))) for column in columns])
     return table
 
 
@@ -155,7 +161,7 @@ def summary_table(summary: Mapping[str, Any]) -> Table:
     for key, value in summary.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
-        table.add_row(key, fmt(value, 4))
+        table.add_row(Text(key), cell(value, 4))
     return table
 
 

@@ -44,7 +44,8 @@ def write_bytes_atomic(path: Path, data: bytes, *, durable: bool = False) -> Non
         raise
     try:
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), creation_mode())  # mkstemp's 0600: follow the umask
+            with contextlib.suppress(OSError):  # vfat, some FUSE and CIFS mounts refuse chmod
+                os.fchmod(handle.fileno(), creation_mode())  # mkstemp's 0600: follow the umask
             handle.write(data)
             if durable:
                 handle.flush()

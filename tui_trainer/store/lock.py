@@ -41,10 +41,11 @@ class LockHeld(Exception):
         self.path = path
 
 
-def _open_lock_file(directory: Path, create: bool = True) -> int:
-    """The lock file of `directory`, opened for writing; never through a symlink, and only a
-    regular file (OSError otherwise)."""
-    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+def _open_lock_file(directory: Path, create: bool = True, writable: bool = True) -> int:
+    """The lock file of `directory`, opened for writing (an exclusive lock on NFS needs it);
+    never through a symlink, and only a regular file (OSError otherwise)."""
+    flags = (os.O_RDWR if writable else os.O_RDONLY) | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0)
     flags |= getattr(os, "O_NONBLOCK", 0) | (os.O_CREAT if create else 0)
     path = Path(directory) / LOCK_FILE
     fd = os.open(path, flags, 0o666)
@@ -52,6 +53,20 @@ def _open_lock_file(directory: Path, create: bool = True) -> int:
         os.close(fd)
         raise OSError(errno.EINVAL, "not a regular file", str(path))
     return fd
+
+
+# The directories whose lock this process holds (through any RunLocks): a probe of one of them
+# would find its own lock and take the run for another live trainer's.
+_HELD_HERE: dict[Path, int] = {}
+
+
+def held_here(directory: Path) -> bool:
+    """Whether this process itself holds `directory`'s lock."""
+    return _HELD_HERE.get(_key(directory), 0) > 0
+
+
+def _key(directory: Path) -> Path:
+    return Path(os.path.abspath(directory))
 
 
 class RunLocks:
@@ -89,6 +104,7 @@ class RunLocks:
                     return
                 raise
         self._fds[directory] = fd
+        _HELD_HERE[_key(directory)] = _HELD_HERE.get(_key(directory), 0) + 1
 
     def acquire_all(self, directories: Iterable[Path]) -> None:
         """All of them or none: on any error the ones taken so far are released."""
@@ -106,6 +122,7 @@ class RunLocks:
     def _release(self, directory: Path) -> None:
         fd = self._fds.pop(directory, None)
         if fd is not None:
+            _HELD_HERE[_key(directory)] -= 1
             with contextlib.suppress(OSError):
                 os.close(fd)  # closing the descriptor drops the flock
 
@@ -156,18 +173,20 @@ def held(directory: Path) -> Iterator[None]:
 
 
 def is_locked(directory: Path) -> bool | None:
-    """Whether some process holds `directory`'s lock (None where that cannot be told). The
-    probe takes the lock for an instant when it is free; `RunLocks.acquire` waits that out."""
+    """Whether some process holds `directory`'s (exclusive) lock; None where that cannot be
+    told. The probe takes a shared lock for an instant when the lock is free: probes never
+    collide with each other, and `RunLocks.acquire` waits out the instant. Read access to the
+    lock file is enough, so a colleague's reader can tell a stalled run too."""
     if fcntl is None:
         return None
     try:
-        fd = _open_lock_file(Path(directory), create=False)
+        fd = _open_lock_file(Path(directory), create=False, writable=False)
     except FileNotFoundError:
         return False
     except OSError:
         return None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError as exc:
         return True if exc.errno in _HELD else None
     finally:

@@ -215,8 +215,8 @@ def read_study(root: Path, now: datetime | None = None, summaries: bool = True) 
     paths = StudyPaths(Path(root))
     study = read_toml(paths.study)
     problems: list[str] = []
-    if study is None:
-        problems.append(_unreadable(paths.study))
+    if study is None and (problem := _unreadable(paths.study)) is not None:
+        problems.append(problem)
     runs = []
     for name in _run_names(paths, study, problems):
         run_paths = paths.run(name)
@@ -226,12 +226,15 @@ def read_study(root: Path, now: datetime | None = None, summaries: bool = True) 
     return StudyRecord(paths=paths, study=study, runs=runs, problems=problems)
 
 
-def _unreadable(path: Path) -> str:
-    """Why a TOML file of the study could not be read, in a few words."""
+def _unreadable(path: Path) -> str | None:
+    """Why a TOML file of the study could not be read, in a few words; None when it is not
+    there yet (a study the app reserved, whose trainer is still loading its data)."""
     from tui_trainer.store.files import MAX_TOML_BYTES, read_limited
 
     try:
         read_limited(path, MAX_TOML_BYTES)
+    except FileNotFoundError:
+        return None
     except OSError as exc:
         return f"cannot read {path.name}: {exc.strerror or exc}"
     return f"{path.name} is not valid TOML"

@@ -30,6 +30,7 @@ from tui_trainer.store.layout import (
     TRAINER_LOG,
     is_safe_name,
 )
+from tui_trainer.store.lines import MAX_LINE_BYTES
 from tui_trainer.store.lock import LOCK_FILE
 from tui_trainer.store.reader import RunRecord, StudyRecord
 from tui_trainer.store.schema import STEP_COLUMNS, TOP5_MIN_CLASSES, metric_columns
@@ -192,61 +193,62 @@ def check_history(
     """Check, before anything is changed, that a run's logs are the ones tui-trainer writes and
     a resume can continue: metrics.csv's header is one of `metric_headers` (the header this
     run's config gives) and its rows are epochs 1, 2, ... n, each whole; steps.csv's header is
-    STEP_COLUMNS. A resume cuts rows written after its checkpoint, so a file it would misread
-    (a spreadsheet's byte-order mark, a renamed column, a damaged or missing row) would lose
-    rows: it is refused with the reason, and nothing is touched (UsageError)."""
-    name = printable(run_dir.name)
-    metrics = run_dir / METRICS_FILE
-    header, rows, problem = _scan(metrics, "epoch")
-    if problem is None and header is not None and list(header) not in map(list, metric_headers):
-        problem = _header_problem(header, metric_headers[0])
-    if problem is None:
-        expected = list(range(1, len(rows) + 1))
-        if rows != expected:
-            problem = f"its epochs are {_numbers(rows)}, not 1 to {len(rows)} in order"
-    if problem is None:
-        steps_header, _, problem = _scan(run_dir / STEPS_FILE, "step")
-        if (
-            problem is None
-            and steps_header is not None
-            and list(steps_header) != list(STEP_COLUMNS)
-        ):
-            problem = _header_problem(steps_header, STEP_COLUMNS).replace(METRICS_FILE, STEPS_FILE)
-            metrics = run_dir / STEPS_FILE
-    if problem is not None:
-        raise UsageError(
-            f"refusing to {resumed_by} {name}: {metrics.name} {problem}; nothing was changed"
-        )
-    return History(epochs=len(rows))
+    STEP_COLUMNS and its rows are whole. A resume cuts rows written after its checkpoint, so a
+    file it would misread (a spreadsheet's byte-order mark, a renamed column, a damaged or
+    missing row) would lose rows: it is refused with the reason, and nothing is touched
+    (UsageError)."""
+    epochs: list[int] = []
+    for name, column, headers in (
+        (METRICS_FILE, "epoch", [list(header) for header in metric_headers]),
+        (STEPS_FILE, "step", [list(STEP_COLUMNS)]),
+    ):
+        header, values, problem = _scan(run_dir / name, column)
+        if problem is None and header is not None and header not in headers:
+            problem = _header_problem(header, headers[0])
+        if problem is None and name == METRICS_FILE:
+            epochs = values
+            if epochs != list(range(1, len(epochs) + 1)):
+                problem = f"its epochs are {_numbers(epochs)}, not 1 to {len(epochs)} in order"
+        if problem is not None:
+            raise UsageError(
+                f"refusing to {resumed_by} {printable(run_dir.name)}: {name} {problem}; "
+                "nothing was changed"
+            )
+    return History(epochs=len(epochs))
 
 
 def _scan(path: Path, column: str) -> tuple[list[str] | None, list[int], str | None]:
-    """(header, the `column` value of each complete row, a problem) of a CSV log as written;
-    a missing or empty file has no header and no rows. The torn last line a killed writer
-    leaves is not a row (a resume cuts it)."""
+    """(header, the `column` value of each complete row, a problem) of a CSV log as written,
+    read a line at a time; a missing or empty file has no header and no rows. The torn last
+    line a killed writer leaves is not a row (a resume cuts it)."""
     try:
-        with open_regular(path) as handle:
-            data = handle.read()
+        handle = open_regular(path)
     except FileNotFoundError:
         return None, [], None
     except OSError as exc:
         return None, [], f"cannot be read ({exc.strerror or exc})"
-    lines = data.split(b"\n")[:-1]
-    if not lines:
-        return None, [], None
-    header = split_fields(lines[0].decode("utf-8", errors="replace").rstrip("\r"))
-    if not header:
-        return None, [], "has no header line"
-    if column not in header:
-        return header, [], None  # the header check says what is wrong
-    index = header.index(column)
+    header: list[str] | None = None
+    index = 0
     values: list[int] = []
-    for number, raw in enumerate(lines[1:], start=2):
-        fields = split_fields(raw.decode("utf-8", errors="replace").rstrip("\r"))
-        value = parse_cell(fields[index]) if fields and len(fields) > index else None
-        if fields is None or len(fields) != len(header) or not isinstance(value, int):
-            return header, values, f"line {number} is not a whole row"
-        values.append(value)
+    with handle:
+        for number, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), 1):
+            if not raw.endswith(b"\n"):
+                if len(raw) > MAX_LINE_BYTES:
+                    return header, values, f"line {number} is not a whole row (too long)"
+                break  # the torn tail
+            fields = split_fields(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+            if header is None:
+                if not fields:
+                    return None, [], "has no header line"
+                header = fields
+                if column not in header:
+                    return header, [], None  # the header check says what is wrong
+                index = header.index(column)
+                continue
+            value = parse_cell(fields[index]) if fields and len(fields) > index else None
+            if fields is None or len(fields) != len(header) or not isinstance(value, int):
+                return header, values, f"line {number} is not a whole row"
+            values.append(value)
     return header, values, None
 
 

@@ -59,6 +59,9 @@ class TomlRecord:
     defaults; `to_toml` leaves out fields that are None (TOML has no null)."""
 
     _checks: ClassVar[dict[type, dict[str, Callable[[Any], Any]]]] = {}
+    # fields read as written, not made printable: compared with what the system reports, never
+    # shown (TrainerRecord.command against a process's command line)
+    _raw: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def from_toml(cls: type[R], data: Mapping[str, Any] | None) -> R:
@@ -87,13 +90,17 @@ def _field_checks(cls: type) -> dict[str, Callable[[Any], Any]]:
     checks = TomlRecord._checks.get(cls)
     if checks is None:
         hints = typing.get_type_hints(cls)
-        checks = {spec.name: _check_for(hints[spec.name]) for spec in dataclasses.fields(cls)}
+        checks = {
+            spec.name: _check_for(hints[spec.name], raw=spec.name in cls._raw)  # type: ignore[attr-defined]
+            for spec in dataclasses.fields(cls)
+        }
         TomlRecord._checks[cls] = checks
     return checks
 
 
-def _check_for(hint: Any) -> Callable[[Any], Any]:
-    """A function that returns a TOML value as the type `hint` names, or _ABSENT."""
+def _check_for(hint: Any, raw: bool = False) -> Callable[[Any], Any]:
+    """A function that returns a TOML value as the type `hint` names, or _ABSENT; strings made
+    printable unless `raw`."""
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
     origin = typing.get_origin(hint)
@@ -114,8 +121,9 @@ def _check_for(hint: Any) -> Callable[[Any], Any]:
     if origin is dict:
         return lambda value: printable_value(value) if isinstance(value, dict) else _ABSENT
     if origin is list and typing.get_args(hint) == (str,):
+        shown = (lambda text: text) if raw else printable
         return lambda value: (
-            [printable(v) for v in value]
+            [shown(v) for v in value]
             if isinstance(value, list) and all(isinstance(v, str) for v in value)
             else _ABSENT
         )
@@ -279,6 +287,7 @@ class TrainerRecord(TomlRecord):
     overrides: list[str] | None = None
     versions: dict[str, Any] | None = None
     git_commit: str | None = None
+    _raw: ClassVar[frozenset[str]] = frozenset({"command"})  # verified, never shown
     # written when the trainer exits, however it ends but a kill: a study whose trainer is gone
     # without these crashed; with them it stopped (a signal, a full disk) and says how
     ended: datetime | None = None

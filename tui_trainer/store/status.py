@@ -24,7 +24,7 @@ from typing import Any
 
 import psutil
 
-from tui_trainer.store.lock import is_locked
+from tui_trainer.store.lock import held_here, is_locked
 from tui_trainer.store.schema import DeviceFigures, RunStatus, TrainerRecord, write_status
 
 QUEUED = "queued"
@@ -120,8 +120,8 @@ def effective_state(
     age = heartbeat_age(status, now)
     if age is not None and age <= HEARTBEAT_STALE_S:
         return RUNNING
-    if run_dir is not None and is_locked(run_dir) is True:
-        return STALLED
+    if run_dir is not None and not held_here(run_dir) and is_locked(run_dir) is True:
+        return STALLED  # (a lock this process holds is no sign of the old trainer: a resume)
     return CRASHED
 
 
@@ -182,8 +182,10 @@ def _is_trainer_command(cmdline: Sequence[str], recorded: Sequence[str] | None) 
     if len(cmdline) < len(tail) or list(cmdline[len(cmdline) - len(tail) :]) != tail:
         return False
     for index, arg in enumerate(cmdline):
+        name = os.path.basename(arg)
         program = (
-            os.path.basename(arg) == "tui-trainer"
+            # the console script, also as a wrapper renames it (Nix: .tui-trainer-wrapped)
+            "tui-trainer" in name
             or arg.endswith(os.path.join("tui_trainer", "__main__.py"))
             or (arg == "tui_trainer" and index > 0 and cmdline[index - 1] == "-m")
         )

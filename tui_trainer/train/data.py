@@ -284,14 +284,13 @@ def _too_many_pixels(path: Path, width: int, height: int) -> UnavailableError:
 
 
 def to_rgb8(image):  # PIL.Image.Image -> PIL.Image.Image
-    """`image` as 8-bit RGB. Pillow's convert('RGB') clips a 16-bit greyscale image (mode I;16,
-    or I) at 255, which turns it white; its values are scaled from 16 bits to 8 instead."""
+    """`image` as 8-bit RGB. Pillow's convert('RGB') clips a 16-bit greyscale image at 255,
+    which turns it white; its values are scaled from 16 bits to 8 instead. Of the formats read
+    here only PNG has integer modes (I;16, or I in older Pillows), and only for 16 bits."""
     from PIL import Image
 
-    if image.mode.startswith("I") or image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        if image.mode.startswith("I;16") or values.max(initial=0) > 255:
-            values = values / 257.0  # 65535 -> 255
+    if image.mode.startswith("I"):
+        values = np.asarray(image, dtype=np.float64) / 257.0  # 65535 -> 255
         grey = np.clip(np.rint(values), 0, 255).astype(np.uint8)
         return Image.fromarray(grey, mode="L").convert("RGB")
     return image.convert("RGB")

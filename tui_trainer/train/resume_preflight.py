@@ -23,7 +23,7 @@ from tui_trainer.errors import UnavailableError, UsageError
 from tui_trainer.store.layout import CHECKPOINTS_DIR
 from tui_trainer.store.resumable import ResumeTarget, check_history
 from tui_trainer.store.schema import metric_columns
-from tui_trainer.train.checkpoint import LAST, load
+from tui_trainer.train.checkpoint import LAST, CheckpointError, load
 from tui_trainer.train.data import DatasetCache
 
 
@@ -80,7 +80,14 @@ def _check_checkpoint(name: str, run_dir: Path, finished: int, saves_checkpoints
     behind them; anything else was not left by tui-trainer."""
     last = run_dir / CHECKPOINTS_DIR / LAST
     if last.exists():
-        saved = load(last, map_location="cpu").get("epoch", 0)
+        try:
+            saved = load(last, map_location="cpu").get("epoch", 0)
+        except CheckpointError as error:
+            raise UsageError(
+                f"refusing to resume {name}: {error}; nothing was changed (resume the other "
+                f"runs one by one with `resume STUDY/RUN`, or move {name}'s checkpoints aside "
+                "to train it again from epoch 1)"
+            ) from None
         epoch = saved if isinstance(saved, int) and not isinstance(saved, bool) else -1
     elif not saves_checkpoints:
         return  # train.save_checkpoints = false: the run starts over, as README says

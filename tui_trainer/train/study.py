@@ -308,8 +308,8 @@ def _train_runs(
             result.signal_number = stop.signal_number
     for run, _ in runs:
         result.states.setdefault(run.name, (before or {}).get(run.name, st.QUEUED))
+    record_end(paths, result.exit_code, events.note)  # before study_finished closes the log
     events.study_finished(result.states)
-    record_end(paths, result.exit_code, events.note)
     return result
 
 

@@ -68,7 +68,7 @@ class CompareScreen(Screen):
     def on_mount(self) -> None:
         table = self.query_one("#compare", DataTable)
         keep = [self.table.columns.index(c) for c in SHOWN if c in self.table.columns]
-        table.add_columns(*[self.table.columns[i] for i in keep])
+        table.add_columns(*[Text(self.table.columns[i]) for i in keep])
         for row in self.table.rows:
             cells = []
             for i in keep:
@@ -76,9 +76,9 @@ class CompareScreen(Screen):
                 if self.table.columns[i] == "state":
                     cells.append(Text(str(value), style=STATE_STYLES.get(str(value), "")))
                 elif isinstance(value, float):
-                    cells.append(number(value))
-                else:
-                    cells.append("-" if value is None else str(value))
+                    cells.append(Text(number(value)))
+                else:  # text read from the study's files: plain, never markup
+                    cells.append(Text("-" if value is None else str(value)))
             table.add_row(*cells)
         acc, loss = [], []
         index = 0

@@ -5,6 +5,7 @@ schedule, the model's parameter counts; save as a new preset (comments kept), or
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -286,9 +287,12 @@ class EditorScreen(Screen):
                 return
             path = self.app.user_presets_dir / f"{name}.toml"
             try:
-                own_directory(path.parent)
-                # replaced atomically: an entry of that name (a FIFO, say) is never opened
-                write_text_atomic(path, self._preset_text(name), durable=True)
+                # the user's own folder: a symlinked one (a dotfiles repository) is followed,
+                # and so is a preset file that links there; the file is replaced atomically,
+                # so an entry of that name that is not a file (a FIFO) is never opened
+                path.parent.mkdir(parents=True, exist_ok=True)
+                target = Path(os.path.realpath(path)) if path.is_symlink() else path
+                write_text_atomic(target, self._preset_text(name), durable=True)
             except OSError as error:
                 self.app.tell(f"cannot write {error.filename or path}: {error.strerror}", "error")
                 return

@@ -105,11 +105,11 @@ class PresetsScreen(Screen):
         for entry in self.entries:
             if entry.study is None:
                 error = Text(entry.error, style="red")
-                table.add_row(entry.name, "-", "-", "-", "-", error, key=str(entry.path))
+                table.add_row(Text(entry.name), "-", "-", "-", "-", error, key=str(entry.path))
                 continue
             epochs = sorted({run.config.train.epochs for run in entry.study.runs})
             table.add_row(
-                entry.name,
+                Text(entry.name),
                 str(len(entry.study.runs)),
                 ",".join(map(str, epochs)),
                 str(entry.run_epochs),

@@ -80,7 +80,7 @@ class RunsScreen(Screen):
             done = sum(1 for run in study.runs if run.state == st.COMPLETED)
             table.add_row(
                 "✓" if study.id in self.marked else " ",
-                study.id,
+                Text(study.id),
                 Text(state, style=STATE_STYLES.get(state, "")),
                 f"{done}/{len(study.runs)}",
                 _best([run.best_val_acc for run in study.runs]),
