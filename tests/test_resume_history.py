@@ -100,16 +100,25 @@ def test_rows_more_than_an_epoch_ahead_of_the_checkpoint_are_never_cut(write_pre
     assert [row["epoch"] for row in read_rows(run / "metrics.csv")] == [1, 2, 3, 4]
 
 
-def test_a_damaged_row_in_the_middle_is_refused(write_preset, runs_dir):
+@pytest.mark.parametrize(
+    ("name", "line", "said"),
+    [
+        ("metrics.csv", 2, "metrics.csv line 3 is not a whole row"),
+        ("steps.csv", 1, "steps.csv line 2 is not a whole row"),
+    ],
+)
+def test_a_damaged_row_in_the_middle_is_refused_and_its_file_named(
+    write_preset, runs_dir, name, line, said
+):
     study = stopped_after(write_preset, runs_dir, 3, text=FOUR_EPOCHS)
-    metrics = study / "run" / "metrics.csv"
-    lines = metrics.read_text().splitlines(keepends=True)
-    lines[2] = "2,oops\n"
-    metrics.write_text("".join(lines))
+    log = study / "run" / name
+    lines = log.read_text().splitlines(keepends=True)
+    lines[line] = "2,oops\n"
+    log.write_text("".join(lines))
     before = snapshot(study)
     result = resume(study)
     assert result.exit_code == 2
-    assert "metrics.csv line 3 is not a whole row" in result.output
+    assert f"refusing to resume run: {said}" in result.output
     assert snapshot(study) == before
 
 
@@ -218,19 +227,6 @@ def test_resume_never_creates_nor_downloads_into_a_data_dir_that_config_toml_nam
     result = resume(study, "--data-dir", str(cifar_data_dir))  # the user says where
     assert result.exit_code == 0, result.output
     assert [row["epoch"] for row in read_rows(study / "run" / "metrics.csv")] == [1, 2]
-
-
-def test_a_damaged_steps_row_is_refused_and_named(write_preset, runs_dir):
-    study = stopped_after(write_preset, runs_dir, 1)
-    steps = study / "run" / "steps.csv"
-    lines = steps.read_text().splitlines(keepends=True)
-    lines[1] = "1,oops\n"
-    steps.write_text("".join(lines))
-    before = snapshot(study)
-    result = resume(study)
-    assert result.exit_code == 2
-    assert "refusing to resume run: steps.csv line 2 is not a whole row" in result.output
-    assert snapshot(study) == before
 
 
 def test_a_run_crashed_on_another_host_resumes_here(write_preset, runs_dir):

@@ -296,6 +296,13 @@ def test_every_screen_works_at_80_by_24_and_without_colour(runs_dir, monkeypatch
     run(scenario())
 
 
+async def edit_the_last_preset(app, pilot) -> None:
+    """Open the editor on the last preset of the list (the one given with --preset)."""
+    table = app.screen.query_one("#presets", DataTable)
+    table.move_cursor(row=table.row_count - 1)
+    await pilot.press("e")
+
+
 def test_editor_saves_into_a_linked_presets_folder_through_a_linked_preset(
     write_preset, runs_dir, tmp_path
 ):
@@ -314,9 +321,7 @@ def test_editor_saves_into_a_linked_presets_folder_through_a_linked_preset(
     async def scenario():
         app = create_app(runs_dir, [mine], user_presets_dir=user_dir)
         async with app.run_test(size=SIZE) as pilot:
-            table = app.screen.query_one("#presets", DataTable)
-            table.move_cursor(row=table.row_count - 1)
-            await pilot.press("e")
+            await edit_the_last_preset(app, pilot)
             await pilot.pause()
             await pilot.press("ctrl+s")
             app.screen.query_one("#name", TextInput).value = "my-lr"
@@ -339,9 +344,7 @@ def test_editor_validates_each_field_saves_as_and_launches(write_preset, runs_di
     async def scenario():
         app = create_app(runs_dir, [mine], user_presets_dir=user_dir)
         async with app.run_test(size=SIZE) as pilot:
-            table = app.screen.query_one("#presets", DataTable)
-            table.move_cursor(row=table.row_count - 1)
-            await pilot.press("e")
+            await edit_the_last_preset(app, pilot)
             editor = app.screen
             assert isinstance(editor, EditorScreen)
             specs = {spec.key: spec for spec in editor.specs}
