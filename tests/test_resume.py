@@ -400,7 +400,8 @@ def test_resume_records_from_racing_trainers_are_all_kept_and_old_temp_files_swe
 ):
     import threading
 
-    from tui_trainer.train.study import _record_resume
+    from tui_trainer.store.study_files import Device
+    from tui_trainer.store.study_files import record_resume as _record_resume
 
     _, result = train(write_preset, runs_dir, TINY_PRESET.replace("epochs = 2", "epochs = 1"))
     paths = read_study(result.study_dir).paths
@@ -412,7 +413,7 @@ def test_resume_records_from_racing_trainers_are_all_kept_and_old_temp_files_swe
 
     threads = [
         threading.Thread(
-            target=_record_resume, args=(paths, [f"run{i}"], torch.device("cpu"), ["test"])
+            target=_record_resume, args=(paths, [f"run{i}"], Device("cpu", "cpu"), ["test"])
         )
         for i in range(8)
     ]

@@ -24,7 +24,7 @@ from tui_trainer.errors import ExitCode, TuiTrainerError, UsageError
 if TYPE_CHECKING:
     from tui_trainer.config.load import LoadedStudy
     from tui_trainer.store.reader import RunRecord, StudyRecord
-    from tui_trainer.train.study import StudyResult
+    from tui_trainer.study_result import StudyResult
 
 RUNS_DIR_ENV = "TUI_TRAINER_RUNS_DIR"
 
@@ -66,6 +66,94 @@ DetachedOption = Annotated[
         "training.",
     ),
 ]
+
+
+JobsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        max=1024,
+        help="Runs trained at once, each in a worker process of its own (sets parallel.jobs). "
+        "\\[default: the preset's; 1: one after another in this process]",
+        show_default=False,
+        rich_help_panel="Parallel runs",
+    ),
+]
+GpusOption = Annotated[
+    str | None,
+    typer.Option(
+        "--gpus",
+        metavar="0,1,...",
+        help="The GPUs the runs may use, as CUDA numbers them; each run gets one (sets "
+        "parallel.gpus). \\[default: every visible GPU]",
+        show_default=False,
+        rich_help_panel="Parallel runs",
+    ),
+]
+RunsPerGpuOption = Annotated[
+    int | None,
+    typer.Option(
+        "--runs-per-gpu",
+        min=1,
+        max=64,
+        help="Runs that share one GPU (sets parallel.runs_per_gpu). \\[default: 1]",
+        show_default=False,
+        rich_help_panel="Parallel runs",
+    ),
+]
+RetriesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--retries",
+        min=0,
+        max=100,
+        help="Resumes of a run whose worker was killed, before it is left crashed (sets "
+        "parallel.retries). \\[default: 2]",
+        show_default=False,
+        rich_help_panel="Parallel runs",
+    ),
+]
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        metavar="ADDRESS",
+        help="Run each run as a task on a Ray cluster: 'auto' ($RAY_ADDRESS, else the head "
+        "on this machine) or host:port. Needs shared storage and the cluster extra "
+        "(pip install 'tui-trainer[cluster]').",
+        show_default=False,
+        rich_help_panel="Parallel runs",
+    ),
+]
+
+
+def _parallel_settings(
+    jobs: int | None,
+    gpus: str | None,
+    runs_per_gpu: int | None,
+    retries: int | None,
+    cluster: str | None,
+) -> dict[str, Any]:
+    """The [parallel] keys the options set."""
+    settings: dict[str, Any] = {}
+    if jobs is not None:
+        settings["jobs"] = jobs
+    if gpus is not None:
+        try:
+            settings["gpus"] = [int(part) for part in gpus.split(",") if part.strip()]
+        except ValueError:
+            raise UsageError(
+                f"--gpus {gpus}: a comma-separated list of GPU numbers, e.g. --gpus 0,1"
+            ) from None
+    if runs_per_gpu is not None:
+        settings["runs_per_gpu"] = runs_per_gpu
+    if retries is not None:
+        settings["retries"] = retries
+    if cluster is not None:
+        settings["cluster"] = cluster
+    return settings
 
 
 def _ignore_hangups() -> None:
@@ -197,6 +285,11 @@ def run(
         ),
     ] = None,
     detached: DetachedOption = False,
+    jobs: JobsOption = None,
+    gpus: GpusOption = None,
+    runs_per_gpu: RunsPerGpuOption = None,
+    retries: RetriesOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Run every run of a study, headless. Writes runs/<study-id>/ as it goes.
 
@@ -213,6 +306,9 @@ def run(
             settings.append(f"train.device={device.value}")
         if data_dir is not None:
             settings.append(f"data.data_dir={_toml_string(str(data_dir))}")
+        parallel = _parallel_settings(jobs, gpus, runs_per_gpu, retries, cluster)
+        for key, value in parallel.items():
+            settings.append(f"parallel.{key}={_toml_value(value)}")
         loaded = load_preset(resolve_preset(preset), settings)
         if detached:
             _ignore_hangups()
@@ -254,6 +350,11 @@ def resume(
         bool, typer.Option("--plain", help="Plain log lines even on a terminal.")
     ] = False,
     detached: DetachedOption = False,
+    jobs: JobsOption = None,
+    gpus: GpusOption = None,
+    runs_per_gpu: RunsPerGpuOption = None,
+    retries: RetriesOption = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Continue interrupted, crashed or failed runs from their last checkpoint.
 
@@ -261,19 +362,53 @@ def resume(
     rows logged after the checkpoint are cut, so the run goes on as if it had never stopped.
     Refused while another trainer is writing the run, and, before anything is changed, when
     the run's files are not what a resume can continue (a changed header, a missing row, a
-    checkpoint out of step with the rows). Exit codes as for `run`.
+    checkpoint out of step with the rows). A study launched with parallel jobs resumes with
+    the same ones (study.toml's [parallel]) unless the options say otherwise. Exit codes as for
+    `run`.
     """
     from tui_trainer.store.reader import resolve
 
     with reported_errors():
         study, run_record = resolve(runs_dir, ident)
+        given = _parallel_settings(jobs, gpus, runs_per_gpu, retries, cluster)
+        parallel = _study_parallel(study, given)
         if detached:
             _ignore_hangups()
-        code = _train_or_resume(
-            lambda display: _resume(study, run_record, display, device, data_dir),
-            use_live=sys.stdout.isatty() and not plain,
-        )
+        if parallel.uses_workers:
+            from tui_trainer.parallel.driver import resume_parallel
+
+            name = run_record.name if run_record is not None else None
+            device_spec = device.value if device else None
+            code = _train_or_resume(
+                lambda display: resume_parallel(
+                    study, name, parallel, display, device_spec=device_spec, data_dir=data_dir
+                ),
+                use_live=False,
+            )
+        else:
+            code = _train_or_resume(
+                lambda display: _resume(study, run_record, display, device, data_dir),
+                use_live=sys.stdout.isatty() and not plain,
+            )
     raise typer.Exit(int(code))
+
+
+def _study_parallel(study: StudyRecord, given: dict[str, Any]) -> Any:
+    """The study's [parallel] as study.toml records it (its defaults where it records none or
+    a damaged one), with the options given on top."""
+    import pydantic
+
+    from tui_trainer.config.schema import ParallelSection
+
+    recorded = (study.study or {}).get("parallel")
+    try:
+        settings = ParallelSection.model_validate(recorded if isinstance(recorded, dict) else {})
+    except pydantic.ValidationError:
+        settings = ParallelSection()
+    try:
+        return ParallelSection.model_validate({**settings.model_dump(), **given})
+    except pydantic.ValidationError as exc:
+        raise UsageError(f"parallel options: {exc.errors()[0]['msg']}") from None
 
 
 def _resume(
@@ -293,9 +428,23 @@ def _toml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
 def _train(
     loaded: LoadedStudy, runs_dir: Path, use_live: bool, into: Path | None = None
 ) -> ExitCode:
+    if loaded.preset.parallel.uses_workers:  # a driver: no torch in this process
+        from tui_trainer.parallel.driver import run_parallel
+
+        return _train_or_resume(
+            lambda display: run_parallel(loaded, runs_dir, display, into=into), use_live=False
+        )
     from tui_trainer.train.study import run_study
 
     return _train_or_resume(
@@ -422,6 +571,58 @@ def export(
             except OSError as exc:
                 raise UsageError(f"cannot write plots into {plots}: {exc.strerror}") from None
             typer.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+
+
+@app.command("worker-run", hidden=True)
+def worker_run(
+    run_dir: Annotated[Path, typer.Argument(help="The run directory to train.")],
+    device: Annotated[str | None, typer.Option("--device")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1)] = None,
+    attempt: Annotated[int, typer.Option("--attempt", min=1)] = 1,
+    parent: Annotated[int | None, typer.Option("--parent")] = None,
+    gpu_share: Annotated[int | None, typer.Option("--gpu-share", min=1)] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
+) -> None:
+    """Train one run directory (start it, resume it, or do nothing if it is completed): what a
+    parallel study's driver starts for each run. Exit codes as for `run`."""
+    from tui_trainer.console.plain import PlainLog
+    from tui_trainer.train.worker import WorkerOptions, run_worker
+
+    with reported_errors():
+        options = WorkerOptions(device, threads, attempt, parent, gpu_share, data_dir)
+        code = run_worker(run_dir, options, PlainLog([sys.stdout], to_study_log=False))
+    raise typer.Exit(int(code))
+
+
+@app.command("worker-check", hidden=True)
+def worker_check(
+    preset: Annotated[str | None, typer.Argument()] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", "-s")] = None,
+    study_dir: Annotated[Path | None, typer.Option("--study")] = None,
+    run_name: Annotated[str | None, typer.Option("--run")] = None,
+    device: Annotated[str | None, typer.Option("--device")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
+) -> None:
+    """Check a study before a parallel driver writes anything (`run`'s or `resume`'s checks)
+    and print the devices found, as one JSON line."""
+    import json
+
+    from tui_trainer.train import probe
+
+    with reported_errors():
+        if study_dir is not None:
+            found = probe.check_resumed_study(study_dir, run_name, device, data_dir)
+        elif preset is not None:
+            from tui_trainer.config.load import load_preset
+            from tui_trainer.config.presets import resolve_preset
+
+            loaded = load_preset(resolve_preset(preset), list(overrides or []))
+            found = probe.check_new_study(loaded, device)
+        else:
+            from tui_trainer.train.device import resolve_device
+
+            found = probe.devices(resolve_device(device or "auto"))
+        typer.echo(json.dumps(found))
 
 
 @app.command()

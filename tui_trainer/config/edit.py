@@ -21,7 +21,7 @@ from tui_trainer.config.schema import SECTION_MODELS, StudyPreset
 from tui_trainer.config.sweep import RunSpec, SweepError, expand_sweep
 from tui_trainer.store.atomic import write_text_atomic
 
-EDITED_SECTIONS = ("study", "data", "model", "optim", "schedule", "train")
+EDITED_SECTIONS = ("study", "data", "model", "optim", "schedule", "train", "parallel")
 
 
 @dataclass(frozen=True)

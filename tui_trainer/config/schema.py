@@ -404,6 +404,66 @@ class RunConfig(Section):
 UNSWEEPABLE_KEYS = ("train.device",)
 
 
+class ParallelSection(Section):
+    """How many runs of the study train at once, and where: a study-level section (never part
+    of a run's config.toml); the --jobs, --gpus, --runs-per-gpu, --retries and --cluster options
+    of `run` and `resume` set it, and study.toml records it, so a resume goes on the same way."""
+
+    jobs: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description="Runs trained at once. 0 (the default): one after another in the trainer's "
+        "own process, unless gpus or runs_per_gpu ask for more (then one run per GPU slot) or "
+        "a cluster is named (then as many as its resources allow). N > 1: the trainer becomes a "
+        "driver that starts each run as a worker process of its own, at most N at a time.",
+    )
+    gpus: list[int] = Field(
+        default_factory=list,
+        max_length=1024,
+        description="The GPUs the runs may use, as CUDA numbers them (as --gpus 0,1). Empty: "
+        "every GPU the trainer sees. Each run gets one GPU of its own (CUDA_VISIBLE_DEVICES).",
+    )
+    runs_per_gpu: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Runs that share one GPU: a small model leaves most of a GPU idle. GPUs "
+        "fill in order (2 per GPU over GPUs 0 and 1: 0, 0, 1, 1).",
+    )
+    retries: int = Field(
+        default=2,
+        ge=0,
+        le=100,
+        description="How often a run whose worker was killed (SIGKILL, the OOM killer, a lost "
+        "node) is resumed from its last checkpoint before it is left crashed. A run that "
+        "completed, failed or diverged is never retried.",
+    )
+    cluster: str = Field(
+        default="",
+        max_length=512,
+        description="A Ray cluster to run on ('auto': $RAY_ADDRESS, else the head started on "
+        "this machine; or host:port). Every node must see the runs and data directories at the "
+        "same path. Needs the cluster extra: pip install 'tui-trainer[cluster]'. Empty: this "
+        "machine.",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_gpus(self) -> ParallelSection:
+        if len(set(self.gpus)) != len(self.gpus) or any(g < 0 for g in self.gpus):
+            raise ValueError("parallel: gpus: must be distinct GPU numbers >= 0")
+        return self
+
+    @property
+    def uses_workers(self) -> bool:
+        """Whether runs train in worker processes (else in the trainer's own, one at a time)."""
+        return bool(self.cluster) or self.jobs > 1 or bool(self.gpus) or self.runs_per_gpu > 1
+
+
+# The study-level sections: not part of a run's config.
+STUDY_ONLY_KEYS = frozenset({"sweep", "parallel"})
+
+
 class StudyPreset(RunConfig):
     """A study: the base run config plus a grid of values to sweep."""
 
@@ -411,9 +471,10 @@ class StudyPreset(RunConfig):
         default_factory=dict,
         description="The grid: 'section.key' = [values]; one run per combination of values.",
     )
+    parallel: ParallelSection = Field(default_factory=ParallelSection)
 
     def base_config(self) -> RunConfig:
-        return RunConfig.model_validate(self.model_dump(exclude={"sweep"}))
+        return RunConfig.model_validate(self.model_dump(exclude=set(STUDY_ONLY_KEYS)))
 
 
 SECTION_MODELS: dict[str, type[Section]] = {
@@ -423,4 +484,5 @@ SECTION_MODELS: dict[str, type[Section]] = {
     "optim": OptimSection,
     "schedule": ScheduleSection,
     "train": TrainSection,
+    "parallel": ParallelSection,
 }

@@ -1,7 +1,8 @@
 """Names and paths of the run directory (see DESIGN.md):
 
 runs/<study-id>/study.toml, trainer.log, <run-id>/{config,status,summary}.toml,
-<run-id>/{metrics,steps,confusion}.csv, <run-id>/checkpoints/
+<run-id>/{metrics,steps,confusion}.csv, <run-id>/checkpoints/, and <run-id>/worker.log when
+the run trains in a worker process of its own (a study with parallel jobs)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ STEPS_FILE = "steps.csv"
 SUMMARY_FILE = "summary.toml"
 CONFUSION_FILE = "confusion.csv"
 CHECKPOINTS_DIR = "checkpoints"
+WORKER_LOG = "worker.log"  # a worker's own output (train/worker.py), in its run directory
 
 _SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9_+=,.-]+$")
 
@@ -87,6 +89,10 @@ class RunPaths:
     @property
     def confusion(self) -> Path:
         return self.root / CONFUSION_FILE
+
+    @property
+    def worker_log(self) -> Path:
+        return self.root / WORKER_LOG
 
     @property
     def checkpoints(self) -> Path:

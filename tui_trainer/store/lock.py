@@ -119,6 +119,10 @@ class RunLocks:
                 self._release(directory)
             raise
 
+    def release_one(self, directory: Path) -> None:
+        """Let go of `directory` (a parallel study's driver hands a queued run to its worker)."""
+        self._release(Path(directory))
+
     def _release(self, directory: Path) -> None:
         fd = self._fds.pop(directory, None)
         if fd is not None:

@@ -28,11 +28,12 @@ from tui_trainer.store.layout import (
     STUDY_FILE,
     SUMMARY_FILE,
     TRAINER_LOG,
+    WORKER_LOG,
     is_safe_name,
 )
 from tui_trainer.store.lines import MAX_LINE_BYTES
-from tui_trainer.store.lock import LOCK_FILE
-from tui_trainer.store.reader import RunRecord, StudyRecord
+from tui_trainer.store.lock import LOCK_FILE, LockHeld, RunLocks, allow_open_files
+from tui_trainer.store.reader import RunRecord, StudyRecord, read_study
 from tui_trainer.store.schema import STEP_COLUMNS, TOP5_MIN_CLASSES, metric_columns
 
 RESUMABLE = (st.INTERRUPTED, st.CRASHED, st.FAILED, st.QUEUED, st.UNKNOWN)
@@ -41,7 +42,7 @@ RESUMABLE = (st.INTERRUPTED, st.CRASHED, st.FAILED, st.QUEUED, st.UNKNOWN)
 WRITTEN_FILES = (STATUS_FILE, METRICS_FILE, STEPS_FILE, SUMMARY_FILE, CONFUSION_FILE)
 # The files written in place (appended to): nor may they be hard links to a file elsewhere. The
 # others are replaced by a rename, which leaves any other link of the old file as it was.
-APPENDED = (METRICS_FILE, STEPS_FILE, TRAINER_LOG)
+APPENDED = (METRICS_FILE, STEPS_FILE, TRAINER_LOG, WORKER_LOG)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,31 @@ def plan(study: StudyRecord, run_name: str | None = None) -> list[ResumeTarget]:
     return targets
 
 
+def lock_targets(
+    study: StudyRecord, run_name: str | None, locks: RunLocks
+) -> tuple[StudyRecord, list[ResumeTarget]]:
+    """The runs to resume (as `plan`), locked into `locks`, and the study as it is once they
+    are: another trainer may have started or finished one of them between the plan and the
+    locks, and then nothing is taken (UnavailableError: try again)."""
+    targets = plan(study, run_name)
+    allow_open_files(len(targets))
+    try:
+        locks.acquire_all(target.run.paths.root for target in targets)
+    except LockHeld as lock:
+        raise UnavailableError(
+            f"{lock.path}: another trainer is writing it; stop that one first"
+        ) from None
+    except OSError as exc:
+        where = exc.filename or study.paths.root
+        raise UnavailableError(f"cannot lock {where}: {exc.strerror}") from None
+    study = read_study(study.paths.root)
+    fresh = plan(study, run_name)
+    if [t.name for t in fresh] != [t.name for t in targets]:
+        locks.release()
+        raise UnavailableError(f"{study.id}: its runs changed while resuming; try again")
+    return study, fresh
+
+
 def possible_metric_headers(config: Path) -> list[list[str]]:
     """The headers metrics.csv can have for the run whose config.toml is `config`: with and
     without val_top5 (which needs the dataset's class count to choose; the trainer checks the
@@ -149,13 +175,15 @@ def check_inside(study: StudyRecord, targets: Iterable[ResumeTarget]) -> None:
         elif run_dir.is_symlink() or run_dir.resolve().parent != root:
             problem = "its directory is a symlink out of the study"
         else:
-            problem = _file_problem(run_dir)
+            problem = run_file_problem(run_dir)
         if problem:
             raise UsageError(f"refusing to resume {run_dir}: {problem}")
 
 
-def _file_problem(run_dir: Path) -> str | None:
-    for name in (CONFIG_FILE, *WRITTEN_FILES, LOCK_FILE):
+def run_file_problem(run_dir: Path) -> str | None:
+    """What makes a run's files unsafe to write (a symlink, a FIFO, a hard-linked log, a
+    checkpoint that is not a regular file), or None."""
+    for name in (CONFIG_FILE, *WRITTEN_FILES, WORKER_LOG, LOCK_FILE):
         problem = regular_or_missing(run_dir / name, single_link=name in APPENDED)
         if problem is not None:
             return f"{name} {problem}"

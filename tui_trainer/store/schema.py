@@ -207,6 +207,16 @@ class RunStatus(TomlRecord):
     finished: datetime | None = None
     heartbeat: datetime | None = None
     device_figures: DeviceFigures | None = None
+    # a run trained by a worker process (train/worker.py): which attempt this is (a worker
+    # killed is retried from last.pt), the GPU it was given (a CUDA_VISIBLE_DEVICES entry: a
+    # number or a GPU UUID), how many runs share that GPU, and its CPU threads
+    attempt: int | None = None
+    gpu: str | None = None
+    gpu_share: int | None = None
+    threads: int | None = None
+    # a queued run: what it waits for (a free slot, the cluster's resources), written by the
+    # study's driver so that no run sits "queued" without saying why
+    waiting: str | None = None
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -271,7 +281,7 @@ class TrainerRecord(TomlRecord):
     """One trainer of a study, as study.toml records it: the `[launch]` table of the trainer that
     created the study, or one `[[resumes]]` entry per `tui-trainer resume` of it. The fields from
     `user` to `git_commit` are the launch's provenance; `ended` and `exit_code` are written as
-    the trainer exits (train.study.record_end)."""
+    the trainer exits (store.study_files.record_end)."""
 
     time: datetime | None = None
     pid: int | None = None

@@ -44,6 +44,9 @@ from tui_trainer.train.progress import EpochState, EpochStats, ResumePoint
 from tui_trainer.train.random_state import seed_everything
 from tui_trainer.train.session import RunLogs, Session, build_session
 
+# CUDA's out-of-memory error (torch.OutOfMemoryError from torch 2.5 on)
+OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+
 
 class Interrupted(Exception):
     """A stop was requested (SIGINT/SIGTERM): the current epoch is abandoned, finished ones kept."""
@@ -51,6 +54,28 @@ class Interrupted(Exception):
 
 class Diverged(Exception):
     """The training loss (or the weights) became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a worker (train/worker.py) trains its run, for status.toml: the attempt, the GPU
+    it was given (a CUDA_VISIBLE_DEVICES entry), how many runs share that GPU, its threads."""
+
+    attempt: int = 1
+    gpu: str | None = None
+    gpu_share: int | None = None
+    threads: int | None = None
+
+    def out_of_memory(self, device: str) -> str:
+        """What a CUDA out-of-memory error of this run says."""
+        where = f"GPU {self.gpu} ({device})" if self.gpu is not None else device
+        if self.gpu_share and self.gpu_share > 1:
+            return (
+                f"out of GPU memory on {where}, shared by {self.gpu_share} runs "
+                f"(--runs-per-gpu {self.gpu_share}): resume it with fewer runs per GPU, or a "
+                "smaller data.batch_size"
+            )
+        return f"out of GPU memory on {where}: resume it with a smaller data.batch_size"
 
 
 @dataclass
@@ -95,6 +120,7 @@ class RunTrainer:
         events: TrainingEvents,
         stop: threading.Event,
         resume: bool = False,
+        placement: Placement | None = None,
     ):
         self.spec = spec
         self.config = spec.config
@@ -104,6 +130,7 @@ class RunTrainer:
         self.events = events
         self.stop = stop
         self.resume = resume
+        self.placement = placement
         self.checkpoints = RunCheckpoints(paths, events.note)
         self.status = st.StatusFile(paths.status, self._first_status())
 
@@ -120,6 +147,11 @@ class RunTrainer:
             swept=dict(self.spec.values),
             device=str(self.device),
         )
+        if self.placement is not None:
+            status.attempt = self.placement.attempt
+            status.gpu = self.placement.gpu
+            status.gpu_share = self.placement.gpu_share
+            status.threads = self.placement.threads
         if self.resume and before.state not in (None, st.QUEUED):  # it had started before
             status.resumes, status.resumed = (before.resumes or 0) + 1, utc_now()
             for name in _CARRIED_OVER:
@@ -168,6 +200,9 @@ class RunTrainer:
 
     def _failed(self, exc: Exception) -> RunOutcome:
         self.events.note(f"{self.spec.name} failed:\n{traceback.format_exc()}", log_only=True)
+        if isinstance(exc, OUT_OF_MEMORY):
+            placement = self.placement or Placement()
+            return self._end(st.FAILED, placement.out_of_memory(device_name(self.device)))
         return self._end(st.FAILED, f"{type(exc).__name__}: {exc}")
 
     def _end(self, state: str, message: str) -> RunOutcome:

@@ -59,12 +59,18 @@ def check_resume(
     that would make resuming these runs lose or invent history. Leaves the datasets loaded in
     `data` for training."""
     for target, spec in zip(targets, specs, strict=True):
-        config = spec.config
-        run_dir = target.run.paths.root
-        splits = data.get(config.data, device)
-        columns = metric_columns(splits.num_classes, config.train.track_grad_norm)
-        finished = check_history(run_dir, [columns]).epochs
-        _check_checkpoint(target.name, run_dir, finished, config.train.save_checkpoints)
+        check_run(target.name, target.run.paths.root, spec.config, device, data)
+
+
+def check_run(
+    name: str, run_dir: Path, config: RunConfig, device: torch.device, data: DatasetCache
+) -> None:
+    """check_resume of one run: its dataset loads, its logs are whole and have this run's
+    header, and last.pt fits its rows. A worker (train/worker.py) checks its run so."""
+    splits = data.get(config.data, device)
+    columns = metric_columns(splits.num_classes, config.train.track_grad_norm)
+    finished = check_history(run_dir, [columns]).epochs
+    _check_checkpoint(name, run_dir, finished, config.train.save_checkpoints)
 
 
 def _is_dir(path: str) -> bool:

@@ -1,0 +1,28 @@
+"""What a study's trainer returns: the state of each of its runs, the signal that stopped it,
+and the exit code both give. The in-process trainer and a parallel study's driver alike."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tui_trainer.errors import ExitCode
+from tui_trainer.store import status as st
+
+
+@dataclass
+class StudyResult:
+    study_dir: Path
+    states: dict[str, str] = field(default_factory=dict)
+    signal_number: int | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if all(state == st.COMPLETED for state in self.states.values()):
+            return ExitCode.OK  # even when a signal came during the last run's test evaluation
+        if self.signal_number == signal.SIGTERM:
+            return ExitCode.TERMINATED
+        if self.signal_number is not None:
+            return ExitCode.INTERRUPTED
+        return ExitCode.RUN_FAILED

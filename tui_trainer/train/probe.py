@@ -1,0 +1,69 @@
+"""`tui-trainer worker-check`: what a parallel study's driver (which never imports torch) asks a
+child process before it writes anything: that the study can train (the checks `run` and `resume`
+make before they create or change a file: datasets, weights, devices, each resumed run's history
+and checkpoint), and which devices there are. It prints one JSON line; its errors are the
+ordinary one-line errors with their exit codes, which the driver passes on as its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tui_trainer import __version__
+from tui_trainer.config.load import LoadedStudy
+from tui_trainer.store import resumable
+from tui_trainer.store.reader import read_study
+from tui_trainer.train.data import DatasetCache
+from tui_trainer.train.device import device_name, resolve_device
+from tui_trainer.train.resume_preflight import check_resume
+from tui_trainer.train.study import preflight, resume_specs
+
+
+def devices(device: torch.device) -> dict[str, Any]:
+    """The device kind, its name, the GPUs this process sees (their names, in CUDA's order)
+    and its CPU cores."""
+    gpus = []
+    if device.type == "cuda":
+        gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return {
+        "device": device.type,
+        "device_name": device_name(device),
+        "gpus": gpus,
+        "cores": cores,
+        "version": __version__,
+    }
+
+
+def check_new_study(loaded: LoadedStudy, device_spec: str | None) -> dict[str, Any]:
+    """`run`'s preflight of `loaded` on its device; the devices."""
+    device = resolve_device(_study_device(device_spec or loaded.preset.train.device))
+    preflight(loaded, device, DatasetCache())
+    return devices(device)
+
+
+def check_resumed_study(
+    study_dir: Path, run_name: str | None, device_spec: str | None, data_dir: Path | None
+) -> dict[str, Any]:
+    """`resume`'s checks of the runs it would go on with, writing nothing; the devices."""
+    targets = resumable.plan(read_study(study_dir), run_name)
+    specs, _ = resume_specs(targets, device_spec, data_dir)
+    device = resolve_device(_study_device(device_spec or specs[0].config.train.device))
+    check_resume(targets, specs, device, DatasetCache())
+    return devices(device)
+
+
+def _study_device(spec: str) -> str:
+    """A study's workers each see their own GPU: 'cuda:1' names which (the driver gives each
+    worker one), and the check needs only that CUDA is there."""
+    return "cuda" if spec.startswith("cuda") else spec
+
+
+__all__ = ["check_new_study", "check_resumed_study", "devices"]

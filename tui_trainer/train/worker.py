@@ -1,0 +1,145 @@
+"""One run, one process: `tui-trainer worker-run RUN_DIR`, the only thing a parallel study's
+backends execute (tui_trainer/parallel/).
+
+A worker takes its run directory's lock (waiting a while: a retry may start while the killed
+attempt's file system still holds it), then starts the run, or resumes it from last.pt after the
+same checks `tui-trainer resume` makes, or exits at once when it is already completed. It writes
+only inside its run directory: status.toml (with its attempt, GPU and threads), the logs, the
+checkpoints; its own output goes to the run's worker.log (the driver points stdout there).
+
+A worker started by a driver watches it (`parent`): when the driver is gone (killed with
+SIGKILL), the worker stops after its current step, checkpointing there, so that nothing trains
+on unobserved and `resume` can go on. SIGTERM and SIGINT stop it the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from tui_trainer.config.sweep import RunSpec
+from tui_trainer.errors import ExitCode, UnavailableError, UsageError
+from tui_trainer.signals import StopSignals
+from tui_trainer.store import status as st
+from tui_trainer.store.layout import RunPaths
+from tui_trainer.store.lock import LockHeld, RunLocks
+from tui_trainer.store.resumable import run_file_problem
+from tui_trainer.store.schema import read_status
+from tui_trainer.train.acceleration import configure_device
+from tui_trainer.train.data import DatasetCache
+from tui_trainer.train.device import resolve_device
+from tui_trainer.train.events import TrainingEvents
+from tui_trainer.train.loop import Placement, RunTrainer
+from tui_trainer.train.resume_preflight import check_run, resume_data_config
+from tui_trainer.train.study import run_config
+
+# How long a worker waits for its run's lock: a killed attempt's lock goes with its process,
+# but on a network file system the server may hold it a while longer.
+LOCK_WAIT_S = 30.0
+PARENT_POLL_S = 0.5  # how often a worker looks whether its driver is still there
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    device: str | None = None  # default: the run's train.device
+    threads: int | None = None  # CPU threads (default: as configure_device chooses)
+    attempt: int = 1
+    parent: int | None = None  # the driver's pid: stop when it is gone
+    gpu_share: int | None = None  # runs sharing this worker's GPU (--runs-per-gpu)
+    data_dir: Path | None = None  # replaces the run's data.data_dir (resume --data-dir)
+
+
+def run_worker(run_dir: Path, options: WorkerOptions, events: TrainingEvents) -> ExitCode:
+    """Train the run in `run_dir` to its end (or to a stop); the exit code says how it ended:
+    0 completed (now or before), 1 failed or diverged, 130/143 stopped, 2 refused (its files
+    are not what a resume can continue), 3 another trainer holds it or its data is missing."""
+    paths = RunPaths(Path(run_dir))
+    problem = run_file_problem(paths.root) if paths.root.is_dir() else "no such run directory"
+    if problem is not None:
+        raise UsageError(f"refusing to train {paths.root}: {problem}")
+    with RunLocks() as locks:
+        try:
+            locks.acquire(paths.root, wait_s=LOCK_WAIT_S)
+        except LockHeld:
+            raise UnavailableError(f"{paths.root}: another trainer is writing it") from None
+        before = read_status(paths.status)
+        if before is not None and before.state == st.COMPLETED:
+            events.note(f"{paths.name}: already completed; nothing to do")
+            return ExitCode.OK
+        config = resume_data_config(paths.name, run_config(paths.config), options.data_dir)
+        spec = RunSpec(paths.name, dict(before.swept) if before else {}, config)
+        device = resolve_device(options.device or config.train.device)
+        if options.threads:
+            torch.set_num_threads(options.threads)
+        configure_device(device)
+        data = DatasetCache()
+        check_run(paths.name, paths.root, config, device, data)
+        placement = Placement(
+            attempt=options.attempt,
+            gpu=gpu_of(device),
+            gpu_share=options.gpu_share,
+            threads=torch.get_num_threads() if device.type == "cpu" else options.threads,
+        )
+        stop = StopSignals()
+        with stop.installed(), watching_parent(options.parent, stop, events):
+            trainer = RunTrainer(
+                spec, paths, device, data, events, stop.event, resume=True, placement=placement
+            )
+            state = trainer.run().state
+    if state == st.COMPLETED:
+        return ExitCode.OK
+    if state == st.INTERRUPTED:
+        return ExitCode.INTERRUPTED if stop.signal_number == signal.SIGINT else ExitCode.TERMINATED
+    return ExitCode.RUN_FAILED
+
+
+def gpu_of(device: torch.device) -> str | None:
+    """The GPU a CUDA device is, as the machine numbers it: the CUDA_VISIBLE_DEVICES entry it
+    maps to (a number or a UUID), else its own index."""
+    if device.type != "cuda":
+        return None
+    index = device.index or 0
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")]
+    visible = [v for v in visible if v]
+    return visible[index] if index < len(visible) else str(index)
+
+
+@contextlib.contextmanager
+def watching_parent(
+    parent: int | None, stop: StopSignals, events: TrainingEvents
+) -> Iterator[None]:
+    """While inside: when `parent` stops being this process's parent (it died, and the worker
+    was handed to init or a subreaper), ask the run to stop after its current step."""
+    if parent is None:
+        yield
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(PARENT_POLL_S):
+            if os.getppid() != parent:
+                events.note(f"the study's driver (pid {parent}) is gone: stopping after this step")
+                stop.signal_number = int(signal.SIGTERM)
+                stop.event.set()
+                return
+
+    if os.getppid() != parent:  # gone before the watch began
+        stop.signal_number = int(signal.SIGTERM)
+        stop.event.set()
+    thread = threading.Thread(target=watch, name="parent-watch", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+__all__ = ["WorkerOptions", "gpu_of", "run_worker"]
