@@ -146,11 +146,41 @@ def test_stale_heartbeat_reads_as_crashed_even_if_pid_lives():
     assert st.effective_state(status) == st.CRASHED
 
 
-def test_other_hosts_run_is_judged_by_heartbeat_alone():
+def test_other_hosts_run_is_judged_by_its_heartbeat_changing_on_this_clock(monkeypatch):
+    """Another host's clock may be hours off: its heartbeat's age means nothing here. Seen
+    first, the run is running; it stays so while the heartbeat changes between looks, and is
+    crashed once it has not changed for HEARTBEAT_STALE_S of this machine's own clock."""
+    clock = [1000.0]
+    monkeypatch.setattr(st.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(st, "_SEEN_BEATS", {})
+    old = _running(999_999, beat_age_s=86_400, host="another-machine")  # a clock a day behind
+    assert st.effective_state(old) == st.RUNNING
+    clock[0] += st.HEARTBEAT_STALE_S + 5
+    newer = _running(999_999, beat_age_s=86_399, host="another-machine")
+    assert st.effective_state(newer) == st.RUNNING  # it changed: alive
+    clock[0] += st.HEARTBEAT_STALE_S - 1
+    assert st.effective_state(newer) == st.RUNNING
+    clock[0] += 2
+    assert st.effective_state(newer) == st.CRASHED  # unchanged for too long, seen from here
+
+
+def test_other_hosts_run_is_judged_by_its_lock_where_one_can_be_seen(tmp_path, monkeypatch):
+    monkeypatch.setattr(st, "_SEEN_BEATS", {})
+    run = tmp_path / "run"
+    run.mkdir()
     fresh = _running(999_999, host="another-machine")
-    assert st.effective_state(fresh) == st.RUNNING
-    stale = _running(999_999, beat_age_s=600, host="another-machine")
-    assert st.effective_state(stale) == st.CRASHED
+    assert st.effective_state(fresh, run_dir=run) == st.CRASHED  # no trainer holds the run
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from tui_trainer.store.lock import RunLocks; "
+         f"RunLocks().acquire({str(run)!r}); print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert st.effective_state(fresh, run_dir=run) == st.RUNNING
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_written_final_states_are_kept_and_garbage_is_unknown():
@@ -198,6 +228,9 @@ def test_study_state():
     assert study_state(["completed", "queued"], stopped) == "interrupted"
     assert study_state(["crashed", "queued"], gone) == "crashed"
     assert study_state(["completed", "interrupted", "queued"], gone) == "interrupted"
+    # a parallel study's workers stop cleanly when their driver is killed: the study crashed
+    assert study_state(["interrupted", "queued"], gone, workers=True) == "crashed"
+    assert study_state(["interrupted", "queued"], stopped, workers=True) == "interrupted"
     assert study_state(["completed", "stalled", "queued"], alive) == "stalled"
     assert study_state(["failed", "completed"], unknown) == "failed"
     assert study_state(["queued", "queued"], unknown) == "queued"

@@ -83,7 +83,9 @@ class StudyFollower:
         if self.record.study is None and self.record.problems and not self.runs:
             return self.record.state  # unreadable
         return study_state(
-            [r.state for r in self.runs.values()], st.trainer_end(self.record.trainers)
+            [r.state for r in self.runs.values()],
+            st.trainer_end(self.record.trainers),
+            self.record.uses_workers,
         )
 
     def poll(self) -> bool:

@@ -127,22 +127,46 @@ class StudyRecord:
     def state(self) -> str:
         if self.study is None and self.problems:
             return UNREADABLE
-        return study_state([run.state for run in self.runs], st.trainer_end(self.trainers))
+        return study_state(
+            [run.state for run in self.runs], st.trainer_end(self.trainers), self.uses_workers
+        )
+
+    @property
+    def uses_workers(self) -> bool:
+        """Whether the study's runs train in worker processes (its [parallel] section)."""
+        parallel = (self.study or {}).get("parallel")
+        if not isinstance(parallel, dict):
+            return False
+        jobs, gpus = parallel.get("jobs"), parallel.get("gpus")
+        per_gpu = parallel.get("runs_per_gpu")
+        return bool(
+            parallel.get("cluster")
+            or (isinstance(jobs, int) and jobs > 1)
+            or (isinstance(gpus, list) and gpus)
+            or (isinstance(per_gpu, int) and per_gpu > 1)
+        )
 
 
 _STUDY_ID_RE = re.compile(r"^[0-9]{8}-[0-9]{6}-")  # layout.study_id_for
 UNREADABLE = "unreadable"  # a study directory whose study.toml cannot be read (its permissions)
 
 
-def study_state(run_states: list[str], trainer: st.TrainerEnd) -> str:
+def study_state(run_states: list[str], trainer: st.TrainerEnd, workers: bool = False) -> str:
     """One word for a study: running, stalled, crashed, interrupted, failed, queued or
     completed. `trainer` is how its newest trainer stands (store.status.trainer_end).
 
-    Diverged runs are an outcome of a sweep, not a failure of the study."""
+    Diverged runs are an outcome of a sweep, not a failure of the study. A study trained by
+    `workers` (a parallel study) whose driver died without a word (SIGKILL) crashed, even where
+    its runs stopped cleanly: its workers checkpoint and stop when their driver is gone."""
     states = set(run_states)
     if not states:
         return st.UNKNOWN
-    for state in (st.RUNNING, st.STALLED, st.CRASHED, st.INTERRUPTED, st.FAILED):
+    for state in (st.RUNNING, st.STALLED, st.CRASHED):
+        if state in states:
+            return state
+    if workers and st.INTERRUPTED in states and trainer is st.TrainerEnd.GONE:
+        return st.CRASHED
+    for state in (st.INTERRUPTED, st.FAILED):
         if state in states:
             return state
     if st.QUEUED in states or st.UNKNOWN in states:

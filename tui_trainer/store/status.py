@@ -16,6 +16,7 @@ import dataclasses
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from enum import Enum
@@ -110,19 +111,53 @@ def effective_state(
     """The state a reader should show: the written one, except that a run written as running
     whose process is gone, or whose heartbeat is stale, is crashed; and one whose heartbeat is
     stale while some process still holds its lock (`run_dir`'s .lock; a trainer paused with
-    SIGSTOP, or on another host of a shared file system) is stalled, not dead."""
+    SIGSTOP) is stalled, not dead. A run written by another host is judged without comparing
+    that host's clock with this one's (`_other_host_state`)."""
     if status is None or status.state not in WRITTEN_STATES:
         return UNKNOWN
     if status.state != RUNNING:
         return status.state
-    if process_alive(status.identity) is False:
+    alive = process_alive(status.identity)
+    if alive is False:
         return CRASHED
+    if alive is None and status.host not in (None, socket.gethostname()):
+        return _other_host_state(status, run_dir)
     age = heartbeat_age(status, now)
     if age is not None and age <= HEARTBEAT_STALE_S:
         return RUNNING
     if run_dir is not None and not held_here(run_dir) and is_locked(run_dir) is True:
         return STALLED  # (a lock this process holds is no sign of the old trainer: a resume)
     return CRASHED
+
+
+# The heartbeats of other hosts' runs as this process saw them: (heartbeat written, when this
+# process first saw that value, by its own monotonic clock).
+_SEEN_BEATS: dict[object, tuple[object, float]] = {}
+
+
+def _other_host_state(status: RunStatus, run_dir: Path | None) -> str:
+    """A running run of another host (a worker on a cluster node): its heartbeat is that host's
+    clock, which need not agree with this one's. Its lock says most: a live trainer always
+    holds its run's lock, so an unlocked run (or one whose lock this process holds) is crashed.
+    Where locks cannot be told (a file system without them), the run is running while its
+    heartbeat keeps changing as seen on this machine's own clock, and crashed once it has not
+    changed for HEARTBEAT_STALE_S here."""
+    locked = None
+    if run_dir is not None:
+        if held_here(run_dir):
+            return CRASHED
+        locked = is_locked(run_dir)
+        if locked is False:
+            return CRASHED
+    key = run_dir if run_dir is not None else (status.host, status.pid, status.pid_started)
+    seen = _SEEN_BEATS.get(key)
+    clock = time.monotonic()
+    if seen is None or seen[0] != status.heartbeat:
+        _SEEN_BEATS[key] = (status.heartbeat, clock)
+        return RUNNING
+    if clock - seen[1] <= HEARTBEAT_STALE_S:
+        return RUNNING
+    return STALLED if locked else CRASHED
 
 
 def _ended(record: TrainerRecord) -> bool:

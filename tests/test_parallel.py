@@ -1,0 +1,311 @@
+"""Parallel studies on one machine: slots (GPU packing with mocked devices, CPU cores split), the
+driver's verdict on a worker that ended, `worker-run` idempotent and resuming exactly, and the
+real CLI with `--jobs 2`: the same rows as one run after another, a killed worker retried, the
+driver stopped (SIGTERM) or killed (SIGKILL) and the study resumed, nothing lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.helpers import FOUR_EPOCHS, TIMING_COLUMNS, interrupted_study, train
+from tui_trainer.errors import ExitCode, UnavailableError
+from tui_trainer.parallel.backend import Exit, Job, worker_command
+from tui_trainer.parallel.driver import judge
+from tui_trainer.parallel.slots import pack_gpus, plan_slots, visible_gpus
+from tui_trainer.store import status as st
+from tui_trainer.store.atomic import read_toml
+from tui_trainer.store.csvlog import read_rows
+from tui_trainer.store.reader import read_study
+
+RUNS = ("lr=0.05", "lr=0.1", "lr=0.2")
+THREE_RUNS = FOUR_EPOCHS + '\n[sweep]\n"optim.lr" = [0.05, 0.1, 0.2]\n'
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def learned(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in rows]
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tui_trainer", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui_trainer", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def wait_for(condition, timeout: float = 120, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def the_study(runs_dir: Path) -> Path:
+    (study,) = [p for p in runs_dir.iterdir() if (p / "study.toml").exists()]
+    return study
+
+
+def rows_of(study: Path) -> dict[str, list[dict]]:
+    return {name: learned(read_rows(study / name / "metrics.csv")) for name in RUNS}
+
+
+def has_rows(run: Path) -> bool:
+    return len(read_rows(run / "metrics.csv")) >= 1
+
+
+@pytest.fixture(scope="module")
+def preset(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("preset") / "three.toml"
+    path.write_text(THREE_RUNS)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(preset, tmp_path_factory) -> dict[str, list[dict]]:
+    """The three runs trained one after another in one process, at the thread count each
+    worker of `--jobs 2` gets: what every parallel run must reproduce bit for bit."""
+    runs_dir = tmp_path_factory.mktemp("serial")
+    threads = str(max(1, cores() // 2))
+    result = cli("run", str(preset), "--runs-dir", str(runs_dir), env={"OMP_NUM_THREADS": threads})
+    assert result.returncode == 0, result.stdout + result.stderr
+    return rows_of(the_study(runs_dir))
+
+
+# -- slots -----------------------------------------------------------------------------------------
+
+
+def test_two_runs_per_gpu_over_two_gpus_fill_gpu_0_first():
+    assert pack_gpus(["0", "1"], 2) == ["0", "0", "1", "1"]
+    plan = plan_slots("cuda", ["0", "1"], [], runs_per_gpu=2, jobs=0, cores=16)
+    assert [s.gpu for s in plan.slots] == ["0", "0", "1", "1"]
+    assert {s.share for s in plan.slots} == {2} and {s.threads for s in plan.slots} == {4}
+    assert plan.device == "cuda" and plan.warnings == []
+
+
+def test_gpus_are_named_as_cuda_visible_devices_maps_them():
+    visible = visible_gpus(2, "2,3")
+    assert visible == ["2", "3"]
+    plan = plan_slots("cuda", visible, [1], runs_per_gpu=1, jobs=0, cores=8)
+    assert [s.gpu for s in plan.slots] == ["3"]
+    assert visible_gpus(3, None) == ["0", "1", "2"]
+    assert visible_gpus(1, "GPU-1f2e, GPU-9a") == ["GPU-1f2e"]
+
+
+def test_jobs_beyond_the_gpu_slots_are_said_and_capped():
+    plan = plan_slots("cuda", ["0"], [], runs_per_gpu=2, jobs=5, cores=8)
+    assert [s.gpu for s in plan.slots] == ["0", "0"]
+    assert "at most 2 runs train at once" in plan.warnings[0]
+    plan = plan_slots("cuda", ["0", "1"], [], runs_per_gpu=4, jobs=3, cores=12)
+    assert [s.gpu for s in plan.slots] == ["0", "0", "0"]
+
+
+def test_cpu_jobs_split_the_cores_and_more_jobs_than_cores_is_said():
+    plan = plan_slots("cpu", [], [], runs_per_gpu=1, jobs=4, cores=16)
+    assert [s.threads for s in plan.slots] == [4, 4, 4, 4] and plan.warnings == []
+    plan = plan_slots("cpu", [], [], runs_per_gpu=1, jobs=3, cores=2)
+    assert [s.threads for s in plan.slots] == [1, 1, 1]
+    assert "more than this machine's 2 CPU cores" in plan.warnings[0]
+
+
+def test_gpus_that_are_not_there_are_refused():
+    with pytest.raises(UnavailableError, match="shows 2 GPU"):
+        plan_slots("cuda", ["0", "1"], [2], runs_per_gpu=1, jobs=0, cores=4)
+    with pytest.raises(UnavailableError, match="not on CUDA GPUs"):
+        plan_slots("cpu", [], [0], runs_per_gpu=1, jobs=2, cores=4)
+
+
+def test_a_worker_command_names_its_run_attempt_parent_and_share():
+    job = Job("lr=0.1", Path("/r/s/lr=0.1"), attempt=2)
+    command = worker_command(job, "cuda", 4, 77, gpu_share=2, python="py")
+    assert command == [
+        "py", "-m", "tui_trainer", "worker-run", "/r/s/lr=0.1", "--device", "cuda",
+        "--attempt", "2", "--threads", "4", "--parent", "77", "--gpu-share", "2",
+    ]  # fmt: skip
+
+
+# -- the verdict on a worker that ended ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "exit", "attempt", "stopping", "state", "retry"),
+    [
+        (st.COMPLETED, Exit(0), 1, False, st.COMPLETED, False),
+        (st.FAILED, Exit(1), 1, False, st.FAILED, False),  # a result, never retried
+        (st.DIVERGED, Exit(1), 1, False, st.DIVERGED, False),
+        (st.INTERRUPTED, Exit(143), 1, True, st.INTERRUPTED, False),
+        (st.RUNNING, Exit(-9), 1, False, st.CRASHED, True),  # kill -9: resumed
+        (st.RUNNING, Exit(-9), 3, False, st.CRASHED, False),  # retries (2) used up
+        (st.RUNNING, Exit(None, lost="its node died"), 2, False, st.CRASHED, True),
+        (st.RUNNING, Exit(-9), 1, True, st.CRASHED, False),  # the study is stopping
+        (st.QUEUED, Exit(2), 1, False, st.QUEUED, False),  # refused: would refuse again
+        (st.QUEUED, Exit(3), 1, False, st.QUEUED, False),
+        (st.QUEUED, Exit(-9), 1, False, st.QUEUED, True),  # killed while it loaded its data
+    ],
+)
+def test_the_driver_retries_only_a_worker_that_died(written, exit, attempt, stopping, state, retry):
+    verdict = judge(written, exit, attempt, retries=2, stopping=stopping)
+    assert (verdict.state, verdict.retry) == (state, retry)
+
+
+def test_an_exit_says_how_the_worker_ended():
+    assert Exit(-9).describe() == "killed by SIGKILL"
+    assert Exit(1).describe() == "exited with status 1"
+    assert Exit(None, lost="lost with node 10.0.0.7").describe() == "lost with node 10.0.0.7"
+
+
+# -- worker-run ------------------------------------------------------------------------------------
+
+
+def test_worker_run_of_a_completed_run_changes_nothing(write_preset, runs_dir):
+    _, result = train(write_preset, runs_dir)
+    run = result.study_dir / "run"
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.iterdir() if p.is_file()}
+    done = cli("worker-run", str(run))
+    assert done.returncode == 0, done.stderr
+    assert "already completed; nothing to do" in done.stdout
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in run.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_worker_run_resumes_an_interrupted_run_exactly(write_preset, runs_dir, tmp_path):
+    reference_dir = tmp_path / "reference"
+    _, whole = train(write_preset, reference_dir)
+    study = interrupted_study(write_preset(), runs_dir)
+    result = cli("worker-run", str(study / "run"), "--attempt", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    status = read_toml(study / "run" / "status.toml")
+    assert status["state"] == st.COMPLETED and status["attempt"] == 2 and status["resumes"] == 1
+    assert learned(read_rows(study / "run" / "metrics.csv")) == learned(
+        read_rows(whole.study_dir / "run" / "metrics.csv")
+    )
+
+
+def test_worker_run_refuses_a_run_another_trainer_holds(write_preset, runs_dir, monkeypatch):
+    from tui_trainer.store.lock import RunLocks
+    from tui_trainer.train import worker
+
+    study = interrupted_study(write_preset(), runs_dir)
+    monkeypatch.setattr(worker, "LOCK_WAIT_S", 0.2)
+    with RunLocks() as locks:
+        locks.acquire(study / "run")
+        code = subprocess.run(
+            [sys.executable, "-c", "import sys; from tui_trainer.train import worker; "
+             "worker.LOCK_WAIT_S = 0.2; from tui_trainer.cli import main; sys.argv = "
+             f"['tui-trainer', 'worker-run', {str(study / 'run')!r}]; main()"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert code.returncode == ExitCode.UNAVAILABLE
+    assert "another trainer is writing it" in code.stderr
+    assert read_toml(study / "run" / "status.toml")["state"] == st.INTERRUPTED
+
+
+# -- the CLI with --jobs 2 -------------------------------------------------------------------------
+
+
+def test_jobs_2_gives_every_run_the_rows_of_one_after_another(preset, reference, tmp_path):
+    runs_dir = tmp_path / "runs"
+    result = cli("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    study = the_study(runs_dir)
+    assert rows_of(study) == reference
+    for name in RUNS:
+        status = read_toml(study / name / "status.toml")
+        assert status["attempt"] == 1 and status["threads"] == max(1, cores() // 2)
+        assert "waiting" not in status
+        assert "completed" in (study / name / "worker.log").read_text()
+    recorded = read_toml(study / "study.toml")
+    assert recorded["parallel"]["jobs"] == 2
+    log = (study / "trainer.log").read_text()
+    assert "3 run(s), at most 2 at once" in log and "study finished: 3 completed" in log
+
+
+def test_a_worker_killed_is_resumed_and_its_rows_equal_an_uninterrupted_run(
+    preset, reference, tmp_path
+):
+    runs_dir = tmp_path / "runs"
+    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2")
+    wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
+    study = the_study(runs_dir)
+    wait_for(lambda: has_rows(study / "lr=0.05"), what="a first row")
+    pid = read_toml(study / "lr=0.05" / "status.toml")["pid"]
+    os.kill(pid, signal.SIGKILL)
+    output, _ = driver.communicate(timeout=300)
+    assert driver.returncode == 0, output
+    assert "lr=0.05: its worker killed by SIGKILL (attempt 1 of 3); resuming it" in output
+    status = read_toml(study / "lr=0.05" / "status.toml")
+    assert status["state"] == st.COMPLETED and status["attempt"] == 2
+    assert rows_of(study) == reference
+
+
+def test_sigterm_to_the_driver_interrupts_the_running_keeps_the_queued_and_resume_finishes(
+    preset, reference, tmp_path
+):
+    runs_dir = tmp_path / "runs"
+    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2")
+    wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
+    study = the_study(runs_dir)
+    wait_for(lambda: has_rows(study / "lr=0.05"), what="a first row")
+    queued = read_toml(study / "lr=0.2" / "status.toml")
+    assert queued["state"] == st.QUEUED and "2 of 2 are training" in queued["waiting"]
+    driver.send_signal(signal.SIGTERM)
+    output, _ = driver.communicate(timeout=120)
+    assert driver.returncode == ExitCode.TERMINATED, output
+    states = {run.name: run.state for run in read_study(study).runs}
+    assert states == {"lr=0.05": st.INTERRUPTED, "lr=0.1": st.INTERRUPTED, "lr=0.2": st.QUEUED}
+    assert "waiting" not in read_toml(study / "lr=0.2" / "status.toml")
+    assert read_study(study).state == st.INTERRUPTED
+
+    again = cli("resume", str(study), "--runs-dir", str(runs_dir))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "at most 2 at once" in again.stdout  # the study's --jobs 2, from study.toml
+    assert rows_of(study) == reference
+
+
+def test_a_driver_killed_leaves_workers_that_stop_and_a_study_that_resumes(
+    preset, reference, tmp_path
+):
+    runs_dir = tmp_path / "runs"
+    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2")
+    wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
+    study = the_study(runs_dir)
+    wait_for(lambda: has_rows(study / "lr=0.05"), what="a first row")
+    workers = [psutil.Process(p.pid) for p in psutil.Process(driver.pid).children()]
+    assert len(workers) == 2
+    driver.kill()
+    driver.communicate(timeout=30)
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert alive == []  # they noticed the driver was gone, checkpointed, and stopped
+    runs = {run.name: run for run in read_study(study).runs}
+    assert {runs[n].state for n in ("lr=0.05", "lr=0.1")} <= {st.INTERRUPTED, st.COMPLETED}
+    assert runs["lr=0.2"].state == st.QUEUED
+    assert read_study(study).state == st.CRASHED  # the driver left no end
+
+    again = cli("resume", str(study), "--runs-dir", str(runs_dir))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert rows_of(study) == reference
