@@ -309,3 +309,20 @@ def test_a_driver_killed_leaves_workers_that_stop_and_a_study_that_resumes(
     again = cli("resume", str(study), "--runs-dir", str(runs_dir))
     assert again.returncode == 0, again.stdout + again.stderr
     assert rows_of(study) == reference
+
+
+def test_cluster_without_ray_installed_names_the_extra_and_exits_3(tmp_path):
+    preset = tmp_path / "p.toml"
+    preset.write_text(THREE_RUNS)
+    code = (
+        "import sys; sys.modules['ray'] = None; from tui_trainer.cli import main; "
+        f"sys.argv = ['tui-trainer', 'run', {str(preset)!r}, '--cluster', 'auto', "
+        f"'--runs-dir', {str(tmp_path / 'runs')!r}]; main()"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == ExitCode.UNAVAILABLE
+    assert result.stderr.strip() == (
+        "error: --cluster: Ray is not installed; install the cluster extra: "
+        "pip install 'tui-trainer[cluster]'"
+    )
+    assert not (tmp_path / "runs").exists()

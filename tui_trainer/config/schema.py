@@ -8,6 +8,8 @@ number. The sections mirror the TOML tables of a preset: [study], [data], [model
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -43,7 +45,16 @@ class StudySection(Section):
     )
 
 
+DATA_DIR_ENV = "TUI_TRAINER_DATA"
+DEFAULT_DATA_DIR = "~/.cache/tui-trainer/data"
+
+
 class DataSection(Section):
+    def location(self) -> Path:
+        """Where the dataset is read from: data_dir, else $TUI_TRAINER_DATA, else the default."""
+        chosen = self.data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+        return Path(chosen).expanduser()
+
     dataset: Literal[DATASETS] = Field(  # type: ignore[valid-type]
         description="Dataset: 'digits' is scikit-learn's bundled 8x8 handwritten digits "
         "(1797 images, 10 classes) upscaled to 32x32 RGB, no download; 'cifar10' and "

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui_trainer.config.schema import ParallelSection
+from tui_trainer.config.schema import ParallelSection, RunConfig
 from tui_trainer.errors import ExitCode, TuiTrainerError
 from tui_trainer.parallel.backend import Backend, Exit, Job, Started
 from tui_trainer.parallel.slots import plan_slots, visible_gpus
@@ -41,6 +41,7 @@ from tui_trainer.printable import printable
 from tui_trainer.signals import StopSignals
 from tui_trainer.store import resumable
 from tui_trainer.store import status as st
+from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.csvlog import CsvFollower
 from tui_trainer.store.layout import StudyPaths
 from tui_trainer.store.lines import LineFollower
@@ -323,14 +324,39 @@ def local_placement(
     return Placement(LocalBackend(plan), min(len(plan.slots), run_count), Device(spec, name))
 
 
+@dataclass(frozen=True)
+class Study:
+    """What the placement needs to know of the study: where its runs and data are, and the
+    device its runs' config asks for."""
+
+    runs_dir: Path
+    data_dirs: list[Path]
+    device: str
+    run_count: int
+
+
 def _placement(
-    settings: ParallelSection, check_args: list[str], run_count: int, note: Any
+    settings: ParallelSection, check_args: list[str], study: Study, note: Any
 ) -> Placement:
     if settings.cluster:
         from tui_trainer.parallel.ray_cluster import cluster_placement
 
-        return cluster_placement(settings, check_args, run_count, note)
-    return local_placement(settings, check_here(check_args), run_count, note)
+        return cluster_placement(
+            settings,
+            check_args,
+            study.run_count,
+            note,
+            study.runs_dir,
+            study.data_dirs,
+            study.device,
+        )
+    return local_placement(settings, check_here(check_args), study.run_count, note)
+
+
+def data_dirs(configs: Sequence[RunConfig]) -> list[Path]:
+    """The data directories of runs whose dataset is read from files (absolute)."""
+    found = {c.data.location().absolute() for c in configs if c.data.dataset != "digits"}
+    return sorted(found)
 
 
 def _with_device_gpu(settings: ParallelSection, device: str) -> ParallelSection:
@@ -353,7 +379,9 @@ def run_parallel(
     args = [str(loaded.source)]
     for override in loaded.overrides:
         args += ["--set", override.text]
-    placement = _placement(settings, args, len(loaded.runs), events.note)
+    configs = [run.config for run in loaded.runs]
+    study = Study(Path(runs_dir), data_dirs(configs), loaded.preset.train.device, len(configs))
+    placement = _placement(settings, args, study, events.note)
     try:
         allow_open_files(len(loaded.runs))
         with RunLocks() as locks:
@@ -388,7 +416,11 @@ def resume_parallel(
     with RunLocks() as locks:
         study, targets = resumable.lock_targets(study, run_name, locks)
         names = [t.name for t in targets]
-        placement = _placement(settings, args, len(names), events.note)
+        configs = [c for c in (_config_of(t.run.paths.config) for t in targets) if c]
+        dirs = [Path(data_dir).absolute()] if data_dir is not None else data_dirs(configs)
+        device = device_spec or (configs[0].train.device if configs else "auto")
+        where = Study(paths.root.parent, dirs, device, len(names))
+        placement = _placement(settings, args, where, events.note)
         try:
             record_resume(paths, names, placement.device, argv or sys.argv, settings.model_dump())
             epochs = {t.name: t.run.status.epochs for t in targets}
@@ -401,6 +433,17 @@ def resume_parallel(
     for name, state in before.items():
         result.states.setdefault(name, state)
     return result
+
+
+def _config_of(path: Path) -> RunConfig | None:
+    """A run's config.toml, or None (worker-check says what is wrong with it)."""
+    import pydantic
+
+    data = read_toml(path)
+    try:
+        return RunConfig.model_validate(data) if data is not None else None
+    except pydantic.ValidationError:
+        return None
 
 
 def _drive(

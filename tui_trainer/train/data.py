@@ -24,8 +24,6 @@ from tui_trainer.train.augment import random_crop, random_hflip, random_rotate
 
 DIGITS_SIZE = 32
 DIGITS_CLASSES = 10
-DATA_DIR_ENV = "TUI_TRAINER_DATA"
-DEFAULT_DATA_DIR = Path("~/.cache/tui-trainer/data")
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")  # the decoders those suffixes need
@@ -94,8 +92,7 @@ def hold_out(
 
 def data_dir(config: DataSection) -> Path:
     """data.data_dir, else $TUI_TRAINER_DATA, else ~/.cache/tui-trainer/data."""
-    chosen = config.data_dir or os.environ.get(DATA_DIR_ENV) or str(DEFAULT_DATA_DIR)
-    return Path(chosen).expanduser()
+    return config.location()
 
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
