@@ -61,10 +61,11 @@ def wait_for(condition, timeout: float = 120, what: str = "") -> None:
         time.sleep(0.1)
 
 
-def tui_trainer(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def tui_trainer(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "tui_trainer", *args],
-        env=ENV, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        env={**ENV, **env}, capture_output=True, text=True, timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )  # fmt: skip
 
 
@@ -105,10 +106,13 @@ def preset(tmp_path) -> Path:
 
 
 def test_a_study_runs_on_the_cluster_with_its_share_of_a_gpu(preset, tmp_path):
+    """As README says: a head started with `ray start --head`, RAY_ADDRESS naming it, and
+    `--cluster auto`."""
     runs_dir = tmp_path / "runs"
     result = tui_trainer(
-        "run", str(preset), "--runs-dir", str(runs_dir), "--cluster", HEAD, "--runs-per-gpu", "2"
-    )
+        "run", str(preset), "--runs-dir", str(runs_dir), "--cluster", "auto",
+        "--runs-per-gpu", "2", RAY_ADDRESS=HEAD,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "each run takes 0.5 GPU and 1 CPU" in result.stdout
     assert result.stderr == ""  # nothing of Ray's own logging on the user's terminal
@@ -118,7 +122,7 @@ def test_a_study_runs_on_the_cluster_with_its_share_of_a_gpu(preset, tmp_path):
         assert status["state"] == "completed" and status["attempt"] == 1
         assert [row["epoch"] for row in read_rows(study / name / "metrics.csv")] == [1, 2, 3, 4]
     launch = read_toml(study / "study.toml")
-    assert launch["parallel"]["cluster"] == HEAD and launch["launch"]["device"] == "ray:cpu"
+    assert launch["parallel"]["cluster"] == "auto" and launch["launch"]["device"] == "ray:cpu"
 
 
 def test_a_worker_killed_on_the_cluster_is_resumed_from_its_checkpoint(preset, tmp_path):

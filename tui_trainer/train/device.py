@@ -60,7 +60,8 @@ def device_name(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple GPU (MPS)"
-    return f"{cpu_name()} ({psutil.cpu_count(logical=True)} threads)"
+    threads = torch.get_num_threads()  # as this process trains: a worker may have a share
+    return f"{cpu_name()} ({threads} thread{'s' if threads != 1 else ''})"
 
 
 class DeviceSampler:
