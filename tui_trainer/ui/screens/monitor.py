@@ -4,7 +4,6 @@ device panel and the tail of trainer.log, refreshed at 4 Hz from files only."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from rich.text import Text
@@ -17,11 +16,11 @@ from tui_trainer.console.formats import STATE_STYLES, duration, number
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import RunSeries, StudyFollower
 from tui_trainer.ui.resuming import OFFERED_STATES
+from tui_trainer.ui.study_progress import study_progress
 from tui_trainer.ui.widgets.charts import DOTS, LINE, MetricChart, run_colour
 from tui_trainer.ui.widgets.confirm import Confirm
 
 REFRESH_S = 0.25
-MAX_EPOCHS = 100_000  # train.epochs' upper bound
 RUN_COLUMNS = ("run", "state", "epoch", "best val acc", "test acc", "ETA")
 COLUMN_WIDTHS = {"state": 11, "epoch": 9, "ETA": 8}
 # plotext colour names as Rich styles, so that a run's name in the table is its chart legend
@@ -58,35 +57,6 @@ def device_text(series: list[RunSeries]) -> Text:
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else str(value)
-
-
-def _count(value: int | None) -> int:
-    """An epoch count as status.toml gives it, within what a study can have (a hand-edited
-    -5 or 2**62 is not a count)."""
-    return value if value is not None and 0 <= value <= MAX_EPOCHS else 0
-
-
-def _seconds(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) and value >= 0 else None
-
-
-def study_progress(series: list[RunSeries]) -> tuple[int, int, float | None]:
-    """(epochs of every run, epochs finished, seconds to the study's end or None): the
-    progress bar and ETA of the monitor. The ETA is the running run's own, plus its queued
-    runs' epochs at the mean pace of the epochs done so far."""
-    total = sum(_count(s.status.epochs) for s in series)
-    done = sum(min(_count(s.status.epoch), _count(s.status.epochs) or MAX_EPOCHS) for s in series)
-    remaining = [_seconds(s.status.eta_s) for s in series if s.state == st.RUNNING]
-    paces = []
-    for run in series:
-        elapsed, epoch = _seconds(run.status.elapsed_s), _count(run.status.epoch)
-        if elapsed and epoch > 0:
-            paces.append(elapsed / epoch)
-    queued = sum(_count(s.status.epochs) for s in series if s.state == st.QUEUED)
-    eta = None
-    if remaining and remaining[0] is not None:
-        eta = remaining[0] + (sum(paces) / len(paces) * queued if paces else 0)
-    return total, min(done, total), _seconds(eta)
 
 
 class MonitorScreen(Screen):
