@@ -963,3 +963,37 @@ def test_a_parallel_study_fits_80_by_24_with_its_run_line_and_log(runs_dir):
             assert not monitor.has_class("-short") and monitor.query_one("#chart-lr").display
 
     run(scenario())
+
+
+def test_the_runs_table_widens_for_runs_and_places_that_come_later(runs_dir, tmp_path):
+    """A monitor opened as its study starts has no run names yet, and a run's 'where' is empty
+    until a worker takes it: the columns grow to what comes, never cut 'lr=0.05' to 'lr='."""
+    import dataclasses
+    import shutil
+
+    from tests.helpers import parallel_study
+    from tui_trainer.store.schema import read_status, write_status
+
+    study = runs_dir / "20261201-090000-parallel"
+    study.mkdir(parents=True)  # being set up: no study.toml, no runs
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            monitor = app.screen
+            runs = monitor.query_one("#runs", DataTable)
+            for item in parallel_study(tmp_path / "written").iterdir():
+                shutil.move(item, study / item.name)
+            await wait_for(pilot, lambda: runs.row_count == 6, timeout=10)
+            path = study / "lr=0.5" / "status.toml"
+            moved = dataclasses.replace(read_status(path), host="gpu-c", gpu="3", attempt=3)
+            write_status(path, dataclasses.replace(moved, gpu_share=4, device="cuda"))
+            where = "GPU 3 (4/GPU) @gpu-c try 3"
+            await wait_for(pilot, lambda: cell(runs, 5, 6) == where, timeout=10)
+            await pilot.pause(0.1)
+            widths = {str(key.value): column.content_width for key, column in runs.columns.items()}
+            assert widths["run"] == len("lr=0.01") and widths["where"] == len(where)
+
+    run(scenario())

@@ -77,7 +77,7 @@ class MonitorScreen(Screen):
             yield MetricChart("step loss, current epoch", id="chart-steps")
         with Horizontal(id="bottom"):
             with Vertical(id="runs-side"):
-                yield RunTable([run.name for run in self.follower.record.runs], id="runs")
+                yield RunTable(id="runs")
                 yield Static(id="run-line")
             yield DevicePanel(id="device")
         yield LogPane(self.follower, id="log-pane")

@@ -4,7 +4,10 @@ charts' legend) and the line under it that says everything about the highlighted
 The table keeps what each cell shows and updates only the cells that changed: every update
 re-renders it, and a study polled four times a second changes a cell or two at most. Its last
 column says where each run trains (ui/placement.py); at 80 columns that column is off to the
-right, so the highlighted run's line says it too, with what a queued run waits for."""
+right, so the highlighted run's line says it too, with what a queued run waits for.
+
+Columns without a fixed width follow their widest cell as cells change (a run's 'where' is
+empty until its worker starts; a monitor opened as its study starts has no run names yet)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from tui_trainer.console.formats import STATE_STYLES, duration, number
+from tui_trainer.printable import printable
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import RunSeries
 from tui_trainer.ui.placement import this_host, where, where_in_full
@@ -21,7 +25,7 @@ from tui_trainer.ui.widgets.charts import run_colour
 
 RUN_COLUMNS = ("run", "state", "epoch", "best val acc", "test acc", "ETA", "where")
 COLUMN_WIDTHS = {"state": 11, "epoch": 9, "ETA": 7}  # h:mm:ss
-MAX_NAME_WIDTH = 40
+MAX_NAME_WIDTH = 40  # a longer run name is cut (the line under the table has it whole)
 # plotext colour names as Rich styles, so that a run's name in the table is its chart legend
 PLOTEXT_TO_RICH = {"orange": "dark_orange", "white": "bright_white"}
 
@@ -52,16 +56,14 @@ def run_line(run: RunSeries | None, here: str | None = None) -> Text:
 class RunTable(DataTable):
     """The runs of a study; `show` brings it up to date (or to an epoch of a replay)."""
 
-    def __init__(self, run_names: list[str], *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
-        self._name_width = min(MAX_NAME_WIDTH, max((len(n) for n in run_names), default=3))
         self._cells: dict[tuple[str, str], object] = {}  # what each cell shows
         self._rows: list[str] = []
 
     def on_mount(self) -> None:
-        widths = {**COLUMN_WIDTHS, "run": self._name_width}
         for column in RUN_COLUMNS:
-            self.add_column(column, key=column, width=widths.get(column))
+            self.add_column(column, key=column, width=COLUMN_WIDTHS.get(column))
 
     @property
     def highlighted_run(self) -> str | None:
@@ -84,7 +86,8 @@ class RunTable(DataTable):
             for column, value in zip(RUN_COLUMNS, cells, strict=True):
                 shown = (value.plain, str(value.style)) if isinstance(value, Text) else value
                 if not added and self._cells.get((run.name, column)) != shown:
-                    self.update_cell(run.name, column, value)
+                    fitted = column not in COLUMN_WIDTHS
+                    self.update_cell(run.name, column, value, update_width=fitted)
                 self._cells[run.name, column] = shown
 
     @staticmethod
@@ -104,7 +107,7 @@ class RunTable(DataTable):
         colour = run_colour(index)
         name_style = f"bold {PLOTEXT_TO_RICH.get(colour, colour)}" if charted else "dim"
         return (
-            Text(run.name, style=name_style),
+            Text(printable(run.name, limit=MAX_NAME_WIDTH), style=name_style),
             Text(state, style=STATE_STYLES.get(state, "cyan")),
             f"{epoch}/{run.status.epochs if run.status.epochs is not None else '?'}",
             _fmt(best),
