@@ -230,3 +230,74 @@ def record_notes(app) -> list[tuple[str, str]]:
 
     app.notify = record
     return notes
+
+
+# -- a parallel study, written by hand -------------------------------------------------------------
+
+WAITING = "waiting for a free job: 3 of 3 are training (--jobs 3)"
+REMOTE_HOST = "gpu-b"
+
+
+def parallel_study(runs_dir: Path, study_id: str = "20261201-090000-parallel") -> Path:
+    """A parallel study as its driver and workers leave it mid-way, every pace 10 s/epoch of
+    10 epochs: lr=0.01 completed and lr=0.02, lr=0.05 running on this machine's GPU 0 (two runs
+    per GPU), lr=0.1 running on GPU 1 of another host (gpu-b), its second attempt; lr=0.2 and
+    lr=0.5 queued, waiting. Each started run has its worker.log. The running runs' ETAs are 60,
+    70 and 80 s: the study's ETA is 170 s (three lanes), not 260 (one)."""
+    from tui_trainer.store import status as st
+    from tui_trainer.store.schema import DeviceFigures, RunStatus, write_status
+
+    root = runs_dir / study_id
+    root.mkdir(parents=True)
+    names = ["lr=0.01", "lr=0.02", "lr=0.05", "lr=0.1", "lr=0.2", "lr=0.5"]
+    launch = {"time": datetime(2026, 12, 1, 9, tzinfo=timezone.utc), "runs": names}
+    write_toml_atomic(root / "study.toml", {"study": {"name": "parallel"}, "launch": launch})
+    here = st.process_identity()  # alive: the runs of this machine read running
+    remote = {"host": REMOTE_HOST, "pid": 4242, "pid_started": 1.0}  # judged by heartbeat
+    gpu0 = {"gpu_util_percent": 91.0, "gpu_mem_used_mb": 30720.0, "gpu_mem_total_mb": 143771.0}
+    machine = {"cpu_percent": 55.0, "ram_percent": 20.0}
+    h200, a100 = "NVIDIA H200", "NVIDIA A100-SXM4-80GB"
+    shared = {"gpu": "0", "gpu_share": 2, "attempt": 1, "device": "cuda", "device_name": h200}
+    runs = {
+        "lr=0.01": RunStatus(
+            state=st.COMPLETED, epoch=10, elapsed_s=100.0, test_acc=0.61, best_val_acc=0.62,
+            **shared, **here, device_figures=DeviceFigures(**gpu0, **machine, rss_mb=2000.0),
+        ),
+        "lr=0.02": RunStatus(
+            state=st.RUNNING, epoch=4, elapsed_s=40.0, eta_s=60.0, **shared, **here,
+            device_figures=DeviceFigures(
+                **gpu0, **machine, process_cpu_percent=98.0, rss_mb=2100.0
+            ),
+        ),
+        "lr=0.05": RunStatus(
+            state=st.RUNNING, epoch=3, elapsed_s=30.0, eta_s=70.0, **shared, **here,
+            device_figures=DeviceFigures(
+                **gpu0, **machine, process_cpu_percent=97.0, rss_mb=2200.0
+            ),
+        ),
+        "lr=0.1": RunStatus(
+            state=st.RUNNING, epoch=2, elapsed_s=20.0, eta_s=80.0, gpu="1", attempt=2,
+            device="cuda", device_name=a100, **remote,
+            device_figures=DeviceFigures(
+                gpu_util_percent=64.0, gpu_mem_used_mb=10240.0, gpu_mem_total_mb=81920.0,
+                cpu_percent=30.0, ram_percent=12.0, process_cpu_percent=101.0, rss_mb=2048.0,
+            ),
+        ),
+        "lr=0.2": RunStatus(state=st.QUEUED, waiting=WAITING),
+        "lr=0.5": RunStatus(state=st.QUEUED, waiting=WAITING),
+    }  # fmt: skip
+    for name, status in runs.items():
+        (root / name).mkdir()
+        status.epochs = 10
+        if status.state == st.RUNNING:
+            status.heartbeat = datetime.now(timezone.utc)
+        write_status(root / name / "status.toml", status)
+        if status.state != st.QUEUED:
+            (root / name / "worker.log").write_text(
+                f"2026-12-01 09:00:05 {name} started: 10 epochs on {status.device_name}\n"
+            )
+    (root / "trainer.log").write_text(
+        "2026-12-01 09:00:00 study parallel: 6 run(s)\n"
+        "2026-12-01 09:00:01 lr=0.01 started on GPU 0, shared by 2, pid 1\n"
+    )
+    return root

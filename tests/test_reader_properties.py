@@ -288,8 +288,9 @@ def write_hostile(root: Path, parts: dict) -> Path:
 @given(parts=hostile_study)
 def test_any_run_directory_is_read_shown_and_charted_without_a_crash(tmp_path_factory, parts):
     from tui_trainer.console.tables import run_view, studies_table, study_view
-    from tui_trainer.ui.screens.monitor import device_text, study_progress
+    from tui_trainer.ui.study_progress import study_progress
     from tui_trainer.ui.widgets.charts import draw
+    from tui_trainer.ui.widgets.device_panel import device_text
 
     root = tmp_path_factory.mktemp("hostile")
     study = write_hostile(root, parts)

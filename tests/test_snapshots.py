@@ -91,3 +91,19 @@ def test_monitor_of_a_crashed_study_offers_resume(snap_compare, study, runs_dir)
         await pilot.pause(0.3)
 
     assert snap_compare(create_app(runs_dir), terminal_size=SIZE, run_before=open_monitor)
+
+
+def test_monitor_of_a_parallel_study(snap_compare, tmp_path):
+    """Runs on two hosts and GPUs, a retried one, queued ones waiting, a block per host."""
+    from tests.helpers import parallel_study
+
+    runs_dir = tmp_path / "parallel-runs"
+    parallel_study(runs_dir)
+
+    async def settle(pilot):  # the app opens the running study by itself
+        await pilot.press("down", "down", "down", "down")  # a queued run: what it waits for
+        await pilot.pause(0.3)
+        pilot.app.clear_notifications()  # "... is running", for 5 s
+        await pilot.pause(0.1)
+
+    assert snap_compare(create_app(runs_dir), terminal_size=SIZE, run_before=settle)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Log, Static
 
 from tests.helpers import TINY_PRESET, fake_study, record_notes
 from tui_trainer.config import load_preset
@@ -848,3 +848,152 @@ def test_resume_from_the_monitor_trains_a_real_interrupted_study_to_the_end(
         *("resume", str(study.absolute()), "--runs-dir", str(runs_dir), "--plain", "--detached")
     ]
     assert "run completed" in (study / "trainer.log").read_text()
+
+
+A100 = "NVIDIA A100-SXM4-80GB"  # the other host's GPU in tests.helpers.parallel_study
+
+
+def test_the_monitor_follows_a_parallel_study_run_by_run(runs_dir):
+    """Runs on this machine's GPU 0 (two per GPU) and on another host's GPU 1 (a second
+    attempt), queued runs that say what they wait for, a block per host in the device panel,
+    an ETA from three lanes, and each run's worker.log behind w, followed live."""
+    from tests.helpers import WAITING, parallel_study
+    from tui_trainer.store import status as st
+    from tui_trainer.store.schema import read_status, write_status
+    from tui_trainer.ui.widgets.log_pane import LogPane
+
+    study = parallel_study(runs_dir)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause(0.3)
+            monitor = app.screen  # opened by itself: the study is running
+            assert isinstance(monitor, MonitorScreen)
+            runs = monitor.query_one("#runs", DataTable)
+            text = lambda selector: str(monitor.query_one(selector, Static).render())  # noqa: E731
+            assert [cell(runs, row, 6) for row in range(6)] == [
+                *["GPU 0 (2/GPU)"] * 3,
+                "GPU 1 @gpu-b try 2",
+                "",
+                "",
+            ]
+            assert [cell(runs, row, 5) for row in range(6)] == ["", "1:00", "1:10", "1:20", "", ""]
+            assert text("#study-eta") == "ETA 2:50"  # 3 lanes: 70 s + 10 epochs x 10 s
+            assert text("#device").splitlines() == [
+                "this machine  NVIDIA H200",
+                " GPU 0  91%  30.0/140.4 GiB",
+                " CPU 55%  RAM 20%",
+                " 2 runs use 195% CPU, 4.2 GiB",
+                "gpu-b  NVIDIA A100-SXM4-80GB",
+                " GPU 1  64%  10.0/80.0 GiB",
+                " CPU 30%  RAM 12%",
+                " 1 run uses 101% CPU, 2.0 GiB",
+            ]
+            assert text("#run-line") == "lr=0.01 completed on GPU 0 (shared by 2 runs)"
+            await pilot.press("down", "down", "down", "down")
+            assert text("#run-line") == f"lr=0.2 queued: {WAITING}"
+            await pilot.press("up")
+            assert text("#run-line") == "lr=0.1 running on GPU 1 of gpu-b, pid 4242, attempt 2"
+
+            # w: the highlighted run's worker.log, followed line by line, as plain text
+            pane = monitor.query_one(LogPane)
+            worker = monitor.query_one("#worker-log", Log)
+            trainer = monitor.query_one("#log", Log)
+            await pilot.press("w")
+            await pilot.pause(0.3)
+            assert worker.display and not trainer.display
+            assert pane.border_title == "worker.log of lr=0.1"
+            assert worker.lines == ["2026-12-01 09:00:05 lr=0.1 started: 10 epochs on " + A100]
+            log = study / "lr=0.1" / "worker.log"
+            with open(log, "a") as handle:
+                handle.write("epoch 3 [bold]done[/bold] \x1b]0;owned\x07\nhalf a li")
+            await wait_for(pilot, lambda: len(worker.lines) == 2, timeout=10)
+            assert worker.lines[1] == "epoch 3 [bold]done[/bold] \\x1b]0;owned\\x07"
+            with open(log, "a") as handle:
+                handle.write("ne\n")
+            await wait_for(pilot, lambda: len(worker.lines) == 3, timeout=10)
+            assert worker.lines[2] == "half a line"
+
+            await pilot.press("down")  # lr=0.2 has not started: no worker.log yet
+            await pilot.pause(0.3)
+            assert pane.border_title == "worker.log of lr=0.2"
+            assert worker.lines[0].startswith("no worker.log for lr=0.2 yet")
+            (study / "lr=0.2" / "worker.log").write_text("lr=0.2 started\n")
+            await wait_for(pilot, lambda: worker.lines == ["lr=0.2 started"], timeout=10)
+
+            # the files change: a run completes, the ETA and the device panel follow
+            status = read_status(study / "lr=0.02" / "status.toml")
+            status.state, status.epoch, status.elapsed_s = st.COMPLETED, 10, 100.0
+            write_status(study / "lr=0.02" / "status.toml", status)
+            with open(study / "trainer.log", "a") as handle:
+                handle.write("lr=0.02 completed\n")
+            await wait_for(pilot, lambda: text("#study-eta") == "ETA 3:00", timeout=10)
+            assert " 1 run uses 97% CPU, 2.1 GiB" in text("#device").splitlines()
+
+            await pilot.press("w")  # back to trainer.log, which went on meanwhile
+            await pilot.pause(0.3)
+            assert trainer.display and not worker.display and pane.border_title == "trainer.log"
+            assert trainer.lines[-1] == "lr=0.02 completed"
+
+    run(scenario())
+
+
+def test_a_parallel_study_fits_80_by_24_with_its_run_line_and_log(runs_dir):
+    from tests.helpers import WAITING, parallel_study
+
+    parallel_study(runs_dir)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.3)
+            monitor = app.screen
+            assert isinstance(monitor, MonitorScreen) and monitor.has_class("-short")
+            assert not monitor.query_one("#chart-lr").display  # two charts, not four
+            await pilot.press("down", "down", "down", "down")
+            await pilot.pause(0.1)
+            line = monitor.query_one("#run-line", Static)
+            assert str(line.render()).replace("\n", " ") == f"lr=0.2 queued: {WAITING}"
+            for selector in ("#run-line", "#log-pane", "#study-eta"):
+                region = monitor.query_one(selector).region
+                assert region.height > 0 and region.bottom <= 23, selector  # above the footer
+            await pilot.resize_terminal(120, 40)
+            await pilot.pause(0.1)
+            assert not monitor.has_class("-short") and monitor.query_one("#chart-lr").display
+
+    run(scenario())
+
+
+def test_the_runs_table_widens_for_runs_and_places_that_come_later(runs_dir, tmp_path):
+    """A monitor opened as its study starts has no run names yet, and a run's 'where' is empty
+    until a worker takes it: the columns grow to what comes, never cut 'lr=0.05' to 'lr='."""
+    import dataclasses
+    import shutil
+
+    from tests.helpers import parallel_study
+    from tui_trainer.store.schema import read_status, write_status
+
+    study = runs_dir / "20261201-090000-parallel"
+    study.mkdir(parents=True)  # being set up: no study.toml, no runs
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            monitor = app.screen
+            runs = monitor.query_one("#runs", DataTable)
+            for item in parallel_study(tmp_path / "written").iterdir():
+                shutil.move(item, study / item.name)
+            await wait_for(pilot, lambda: runs.row_count == 6, timeout=10)
+            path = study / "lr=0.5" / "status.toml"
+            moved = dataclasses.replace(read_status(path), host="gpu-c", gpu="3", attempt=3)
+            write_status(path, dataclasses.replace(moved, gpu_share=4, device="cuda"))
+            where = "GPU 3 (4/GPU) @gpu-c try 3"
+            await wait_for(pilot, lambda: cell(runs, 5, 6) == where, timeout=10)
+            await pilot.pause(0.1)
+            widths = {str(key.value): column.content_width for key, column in runs.columns.items()}
+            assert widths["run"] == len("lr=0.01") and widths["where"] == len(where)
+
+    run(scenario())

@@ -43,6 +43,7 @@ KEYS = {
         ("space", "pause / resume the replay"),
         ("left/right", "replay: one epoch back / forward"),
         ("+/-", "replay: faster / slower"),
+        ("w", "log pane: trainer.log / the highlighted run's worker.log"),
         ("escape", "back"),
     ],
     "Runs browser": [

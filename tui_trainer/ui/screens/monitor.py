@@ -1,92 +1,33 @@
 """The monitor: one study, live or finished, read through StudyFollower (the same code path
-either way). Charts of every run overlaid, the runs table, the study's progress and ETA, the
-device panel and the tail of trainer.log, refreshed at 4 Hz from files only."""
+either way). Charts of every run overlaid, the runs table with a line on the highlighted run,
+the study's progress and ETA, the device panel (a block per host in use) and the tail of
+trainer.log or of the highlighted run's worker.log, refreshed at 4 Hz from files only."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from rich.text import Text
+from textual import events, on
 from textual.app import ComposeResult
-from textual.containers import Grid, Horizontal
+from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Log, ProgressBar, Static
+from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 
-from tui_trainer.console.formats import STATE_STYLES, duration, number
+from tui_trainer.console.formats import STATE_STYLES, duration
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import RunSeries, StudyFollower
 from tui_trainer.ui.resuming import OFFERED_STATES
+from tui_trainer.ui.study_progress import study_progress
 from tui_trainer.ui.widgets.charts import DOTS, LINE, MetricChart, run_colour
 from tui_trainer.ui.widgets.confirm import Confirm
+from tui_trainer.ui.widgets.device_panel import DevicePanel
+from tui_trainer.ui.widgets.log_pane import LogPane
+from tui_trainer.ui.widgets.run_table import RunTable, run_line
 
 REFRESH_S = 0.25
-MAX_EPOCHS = 100_000  # train.epochs' upper bound
-RUN_COLUMNS = ("run", "state", "epoch", "best val acc", "test acc", "ETA")
-COLUMN_WIDTHS = {"state": 11, "epoch": 9, "ETA": 8}
-# plotext colour names as Rich styles, so that a run's name in the table is its chart legend
-PLOTEXT_TO_RICH = {"orange": "dark_orange", "white": "bright_white"}
-
-
-def _fmt(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else number(value, digits)
-
-
-def device_text(series: list[RunSeries]) -> Text:
-    """GPU name, utilization and memory as the trainer reports them; CPU and RAM without a GPU."""
-    live = [s for s in series if s.state == st.RUNNING] or series
-    for run in live:
-        figures = run.status.device_figures
-        if figures is None:
-            continue
-        name = run.status.device_name or run.status.device or ""
-        text = Text.assemble((name, "bold"), "\n")
-        if figures.gpu_mem_total_mb is not None:
-            util = figures.gpu_util_percent
-            used = (figures.gpu_mem_used_mb or 0) / 1024
-            total = figures.gpu_mem_total_mb / 1024
-            util_text = "-" if util is None else number(util, 0)
-            text.append(f"GPU {util_text}%  mem {number(used, 1)}/{number(total, 1)} GiB\n")
-        text.append(
-            f"CPU {_percent(figures.cpu_percent)}%  "
-            f"trainer {_percent(figures.process_cpu_percent)}%  "
-            f"RSS {number(figures.rss_mb or 0, 0)} MB  RAM {_percent(figures.ram_percent)}%"
-        )
-        return text
-    return Text("no device figures yet", style="dim")
-
-
-def _percent(value: float | None) -> str:
-    return "-" if value is None else str(value)
-
-
-def _count(value: int | None) -> int:
-    """An epoch count as status.toml gives it, within what a study can have (a hand-edited
-    -5 or 2**62 is not a count)."""
-    return value if value is not None and 0 <= value <= MAX_EPOCHS else 0
-
-
-def _seconds(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) and value >= 0 else None
-
-
-def study_progress(series: list[RunSeries]) -> tuple[int, int, float | None]:
-    """(epochs of every run, epochs finished, seconds to the study's end or None): the
-    progress bar and ETA of the monitor. The ETA is the running run's own, plus its queued
-    runs' epochs at the mean pace of the epochs done so far."""
-    total = sum(_count(s.status.epochs) for s in series)
-    done = sum(min(_count(s.status.epoch), _count(s.status.epochs) or MAX_EPOCHS) for s in series)
-    remaining = [_seconds(s.status.eta_s) for s in series if s.state == st.RUNNING]
-    paces = []
-    for run in series:
-        elapsed, epoch = _seconds(run.status.elapsed_s), _count(run.status.epoch)
-        if elapsed and epoch > 0:
-            paces.append(elapsed / epoch)
-    queued = sum(_count(s.status.epochs) for s in series if s.state == st.QUEUED)
-    eta = None
-    if remaining and remaining[0] is not None:
-        eta = remaining[0] + (sum(paces) / len(paces) * queued if paces else 0)
-    return total, min(done, total), _seconds(eta)
+# fewer rows than this (80x24): app.tcss keeps two charts, so that the runs and the log fit
+SHORT_ROWS = 32
 
 
 class MonitorScreen(Screen):
@@ -104,6 +45,7 @@ class MonitorScreen(Screen):
         ("right", "scrub(1)", "+1 epoch"),
         ("plus", "speed(2.0)", "Faster"),
         ("minus", "speed(0.5)", "Slower"),
+        ("w", "toggle_worker_log", "Worker log"),
         ("escape", "app.pop_screen", "Back"),
     ]
 
@@ -119,7 +61,6 @@ class MonitorScreen(Screen):
         self.focused_run: str | None = None  # the only run charted, when set
         # what the second and third charts show: 'accuracy' (train and validation) or a column
         self.metrics = {"chart-acc": "accuracy", "chart-lr": "lr"}
-        self._cells: dict[tuple[str, str], object] = {}  # what the runs table shows
         self._shown: dict[str, object] = {}  # what the title, ETA, progress and device show
         self._state: str | None = None  # the study's state when last drawn
 
@@ -135,22 +76,27 @@ class MonitorScreen(Screen):
             yield MetricChart("learning rate", id="chart-lr")
             yield MetricChart("step loss, current epoch", id="chart-steps")
         with Horizontal(id="bottom"):
-            yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
-            yield Static(id="device")
-        yield Log(id="log", max_lines=500)
+            with Vertical(id="runs-side"):
+                yield RunTable(id="runs")
+                yield Static(id="run-line")
+            yield DevicePanel(id="device")
+        yield LogPane(self.follower, id="log-pane")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#runs", DataTable)
-        names = [run.name for run in self.follower.record.runs] or ["run"]
-        widths = {**COLUMN_WIDTHS, "run": min(40, max(len(n) for n in names))}
-        for column in RUN_COLUMNS:
-            table.add_column(column, key=column, width=widths.get(column))
         self.refresh_from_files()
         self.set_interval(REFRESH_S, self.refresh_from_files)
 
+    # Textual's VERTICAL_BREAKPOINTS are applied on a resize only, never to a screen pushed
+    # later: the class is set here, as the screen shows and as the terminal changes size.
+    def on_screen_resume(self) -> None:
+        self.set_class(self.app.size.height < SHORT_ROWS, "-short")
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.height < SHORT_ROWS, "-short")
+
     def refresh_from_files(self) -> None:
-        self._update_log()
+        self.query_one(LogPane).poll()
         advanced = self._advance_replay()
         if not self.follower.poll() and self._drawn and not advanced:
             return
@@ -161,12 +107,26 @@ class MonitorScreen(Screen):
         series = list(self.follower.runs.values())
         self._note_state(self.current_state())
         self._update_title(series)
-        self._update_table(series)
+        self.query_one(RunTable).show(series, self.replay_epoch, self.charted)
+        self._show_run_line()
         if everything:
             self._update_charts(series)
         else:
             self._update_step_chart(series)
-        self._show("#device", device_text(series))
+        self.query_one(DevicePanel).show(series)
+
+    def _show_run_line(self) -> None:
+        name = self._highlighted_run()
+        self._show("#run-line", run_line(self.follower.runs.get(name) if name else None))
+
+    @on(DataTable.RowHighlighted, "#runs")
+    def _follow_highlighted_run(self) -> None:
+        """The line under the table, and the worker.log when shown, follow the cursor."""
+        self._show_run_line()
+        self.query_one(LogPane).follow_run(self._highlighted_run())
+
+    def action_toggle_worker_log(self) -> None:
+        self.query_one(LogPane).toggle(self._highlighted_run())
 
     def _advance_replay(self) -> bool:
         if self.replay_epoch is None or self.replay_paused:
@@ -235,41 +195,6 @@ class MonitorScreen(Screen):
             self._shown[selector] = key
             self.query_one(selector, Static).update(content)
 
-    def _update_table(self, series: list[RunSeries]) -> None:
-        table = self.query_one("#runs", DataTable)
-        limit = self.replay_epoch
-        for index, run in enumerate(series):
-            if limit is None:
-                state, epoch = run.state, run.status.epoch
-                best, test = run.best_val_acc, run.test_acc
-            else:  # what the study looked like at that epoch
-                _, val = run.column("val_acc", up_to=limit)
-                epoch = len(val)
-                state = run.state if epoch >= run.last_epoch else "replay"
-                best = max(val) if val else None
-                test = run.test_acc if state == run.state else None
-            cells = (
-                Text(
-                    run.name,
-                    style=f"bold {PLOTEXT_TO_RICH.get(run_colour(index), run_colour(index))}"
-                    if self.charted(run.name)
-                    else "dim",
-                ),
-                Text(state, style=STATE_STYLES.get(state, "cyan")),
-                f"{epoch}/{run.status.epochs if run.status.epochs is not None else '?'}",
-                _fmt(best),
-                _fmt(test),
-                duration(run.status.eta_s) if run.state == st.RUNNING else "",
-            )
-            if run.name not in table.rows:
-                table.add_row(*cells, key=run.name)
-            else:  # only what changed: each update re-renders the table
-                for column, value in zip(RUN_COLUMNS, cells, strict=True):
-                    shown = (value.plain, str(value.style)) if isinstance(value, Text) else value
-                    if self._cells.get((run.name, column)) != shown:
-                        table.update_cell(run.name, column, value)
-                    self._cells[run.name, column] = shown
-
     def _update_charts(self, series: list[RunSeries]) -> None:
         loss, acc, lr = [], [], []
         upto = self.replay_epoch
@@ -295,11 +220,6 @@ class MonitorScreen(Screen):
             if self.charted(run.name) and run.state == st.RUNNING
         ]
         self.query_one("#chart-steps", MetricChart).show(steps)
-
-    def _update_log(self) -> None:
-        lines = self.follower.new_log_lines()
-        if lines:
-            self.query_one("#log", Log).write_lines(lines)
 
     def action_log_scale(self) -> None:
         for chart in self.query(MetricChart):
@@ -377,9 +297,7 @@ class MonitorScreen(Screen):
         return [(f"{run.name} {metric}", *run.column(metric, upto), colour, LINE)]
 
     def _highlighted_run(self) -> str | None:
-        table = self.query_one("#runs", DataTable)
-        names = list(self.follower.runs)
-        return names[table.cursor_row] if names and 0 <= table.cursor_row < len(names) else None
+        return self.query_one(RunTable).highlighted_run
 
     def action_next_metric(self, chart: str) -> None:
         metrics = self.metrics_available()
