@@ -68,6 +68,7 @@ class PlainLog:
             self._line(skipped)
 
     def run_started(self, name: str, epochs: int, steps_per_epoch: int, device: str) -> None:
+        self._epochs[name] = epochs  # (a worker's log is told of its one run only here)
         self._line(f"{name} started: {epochs} epochs x {steps_per_epoch} steps on {device}")
 
     def step(
