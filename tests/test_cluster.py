@@ -16,7 +16,9 @@ import pytest
 from tests.helpers import REPO
 
 SCENARIOS = REPO / "tests" / "cluster" / "scenarios.py"
-NAMESPACE = ["unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "--mount"]
+NAMESPACE = [
+    "unshare", "--user", "--map-root-user", "--net", "--pid", "--fork", "--mount", "--kill-child",
+]  # fmt: skip
 # Inside: loopback up (it starts down), then the scenarios' own pytest.
 INSIDE = (
     'mount -t proc proc /proc && ip link set lo up && exec "$0" -m pytest -q -p no:cacheprovider '
@@ -63,5 +65,5 @@ def test_on_a_local_ray_cluster(outcomes, scenario):
 
 
 def test_every_scenario_is_collected():
-    assert len(scenario_names()) == 5
+    assert len(scenario_names()) == 6
     assert Path(SCENARIOS).exists()

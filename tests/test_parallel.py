@@ -273,6 +273,11 @@ def test_sigterm_to_the_driver_interrupts_the_running_keeps_the_queued_and_resum
     wait_for(lambda: has_rows(study / "lr=0.05"), what="a first row")
     queued = read_toml(study / "lr=0.2" / "status.toml")
     assert queued["state"] == st.QUEUED and "2 of 2 are training" in queued["waiting"]
+    # the driver stays small: torch is loaded by its workers only
+    mapped = [m.path for m in psutil.Process(driver.pid).memory_maps()]
+    assert not [path for path in mapped if "libtorch" in path]
+    assert [m.path for w in psutil.Process(driver.pid).children() for m in w.memory_maps()
+            if "libtorch_cpu" in m.path]  # fmt: skip
     driver.send_signal(signal.SIGTERM)
     output, _ = driver.communicate(timeout=120)
     assert driver.returncode == ExitCode.TERMINATED, output
@@ -326,3 +331,66 @@ def test_cluster_without_ray_installed_names_the_extra_and_exits_3(tmp_path):
         "pip install 'tui-trainer[cluster]'"
     )
     assert not (tmp_path / "runs").exists()
+
+
+def test_workers_on_mocked_gpus_get_their_gpu_through_cuda_visible_devices(monkeypatch, tmp_path):
+    """Two GPUs found by worker-check, 2 runs per GPU: the four workers see GPUs 0, 0, 1, 1,
+    each told it shares its GPU with one other and given a quarter of the cores."""
+    from tui_trainer.config.schema import ParallelSection
+    from tui_trainer.parallel import local
+    from tui_trainer.parallel.driver import local_placement
+
+    started = []
+
+    class FakePopen:
+        def __init__(self, command, env, **kwargs):
+            started.append((command, env.get("CUDA_VISIBLE_DEVICES")))
+            self.pid = 1000 + len(started)
+
+        def poll(self):
+            return None
+
+    monkeypatch.setattr(local.subprocess, "Popen", FakePopen)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    found = {"device": "cuda", "gpus": ["H200 a", "H200 b"], "cores": 16}
+    settings = ParallelSection(runs_per_gpu=2)
+    placement = local_placement(settings, found, run_count=5, note=print)
+    assert placement.jobs == 4 and placement.device.name == "H200 a, H200 b"
+    for i in range(5):
+        run_dir = tmp_path / f"run{i}"
+        run_dir.mkdir()
+        if placement.backend.waiting() is None:
+            placement.backend.start(Job(f"run{i}", run_dir))
+    assert [gpu for _, gpu in started] == ["0", "0", "1", "1"]
+    assert all(c[-2:] == ["--gpu-share", "2"] for c, _ in started)
+    assert all(c[c.index("--threads") + 1] == "4" for c, _ in started)
+    assert (
+        placement.backend.waiting()
+    ) == "waiting for a GPU slot: all 4 are training (GPU 0, 1, 2 run(s) each)"
+
+
+def test_out_of_memory_on_a_shared_gpu_fails_the_run_naming_the_gpu_and_its_sharers(
+    write_preset, runs_dir, monkeypatch
+):
+    import torch
+
+    from tui_trainer.console.plain import PlainLog
+    from tui_trainer.train import loop, worker
+    from tui_trainer.train.worker import WorkerOptions, run_worker
+
+    study = interrupted_study(write_preset(), runs_dir)
+
+    def out_of_memory(self, session, start):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(loop.RunTrainer, "_train", out_of_memory)
+    monkeypatch.setattr(worker, "gpu_of", lambda device: "0")
+    code = run_worker(study / "run", WorkerOptions(gpu_share=4), PlainLog())
+    assert code == ExitCode.RUN_FAILED
+    status = read_toml(study / "run" / "status.toml")
+    assert status["state"] == st.FAILED and status["gpu"] == "0" and status["gpu_share"] == 4
+    assert status["message"].startswith("out of GPU memory on GPU 0 (")
+    assert status["message"].endswith(
+        "shared by 4 runs (--runs-per-gpu 4): resume it with fewer runs per GPU, or a smaller "
+        "data.batch_size"
+    )

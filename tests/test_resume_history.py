@@ -231,8 +231,8 @@ def test_resume_never_creates_nor_downloads_into_a_data_dir_that_config_toml_nam
 
 def test_a_run_crashed_on_another_host_resumes_here(write_preset, runs_dir):
     """A node preempted mid-run, the study resumed on another machine of a shared file system:
-    the status names the old host, its heartbeat is old. Once this resume holds the run's lock,
-    that lock is no sign of the old trainer: the run is resumed, not taken for stalled."""
+    the status names the old host, and its heartbeat no longer changes. The run is resumed, not
+    taken for live or stalled."""
     from datetime import datetime, timezone
 
     study = stopped_after(write_preset, runs_dir, 1)
@@ -245,7 +245,9 @@ def test_a_run_crashed_on_another_host_resumes_here(write_preset, runs_dir):
         heartbeat=datetime(2026, 1, 1, tzinfo=timezone.utc),
     )
     write_toml_atomic(study / "run" / "status.toml", status)
-    assert read_study(study).runs[0].state == "crashed"
+    # Seen once, another host's run reads running: its heartbeat's age on another clock means
+    # nothing here. Resume watches it for a few seconds, sees it unchanged, and goes on.
+    assert read_study(study).runs[0].state == "running"
     result = resume(study)
     assert result.exit_code == 0, result.output
     assert [row["epoch"] for row in read_rows(study / "run" / "metrics.csv")] == [1, 2]

@@ -164,12 +164,17 @@ def test_other_hosts_run_is_judged_by_its_heartbeat_changing_on_this_clock(monke
     assert st.effective_state(newer) == st.CRASHED  # unchanged for too long, seen from here
 
 
-def test_other_hosts_run_is_judged_by_its_lock_where_one_can_be_seen(tmp_path, monkeypatch):
+def test_other_hosts_silent_run_is_stalled_while_a_process_holds_it(tmp_path, monkeypatch):
     monkeypatch.setattr(st, "_SEEN_BEATS", {})
     run = tmp_path / "run"
     run.mkdir()
+    monkeypatch.setattr(st.time, "monotonic", lambda: clock[0])
+    clock = [1000.0]
     fresh = _running(999_999, host="another-machine")
-    assert st.effective_state(fresh, run_dir=run) == st.CRASHED  # no trainer holds the run
+    assert st.effective_state(fresh, run_dir=run) == st.RUNNING  # no sign of death yet
+    clock[0] += st.HEARTBEAT_STALE_S + 1
+    assert st.effective_state(fresh, run_dir=run) == st.CRASHED  # unchanged, nothing holds it
+    fresh = _running(999_999, host="another-machine", pid_started=5.0)
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from tui_trainer.store.lock import RunLocks; "
          f"RunLocks().acquire({str(run)!r}); print('held', flush=True); time.sleep(60)"],
@@ -178,6 +183,8 @@ def test_other_hosts_run_is_judged_by_its_lock_where_one_can_be_seen(tmp_path, m
     try:
         assert holder.stdout.readline().strip() == "held"
         assert st.effective_state(fresh, run_dir=run) == st.RUNNING
+        clock[0] += st.HEARTBEAT_STALE_S + 1
+        assert st.effective_state(fresh, run_dir=run) == st.STALLED  # held, but silent
     finally:
         holder.kill()
         holder.wait()

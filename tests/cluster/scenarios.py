@@ -28,6 +28,9 @@ RAY = str(Path(sys.executable).parent / "ray")
 ENV = {
     **os.environ,
     "RAY_USAGE_STATS_ENABLED": "0",
+    # Ray 2.59+ turns token authentication on for a head once a token file exists in ~/.ray,
+    # which a driver given an explicit address does not read: the test cluster runs without
+    "RAY_AUTH_MODE": "disabled",
     "RAY_BACKEND_LOG_LEVEL": "error",
     "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
 }
@@ -38,6 +41,7 @@ TWO_RUNS = FOUR_EPOCHS.replace('device = "cpu"', 'device = "auto"') + (
 
 def ray_start(*args: str, block: bool = False, prefix: tuple[str, ...] = ()) -> subprocess.Popen:
     command = [*prefix, RAY, "start", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
+    command += ["--object-store-memory=100000000"]  # (Ray's default: a third of the RAM)
     command += [*args] + (["--block"] if block else [])
     return subprocess.Popen(
         command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
@@ -69,12 +73,28 @@ def tui_trainer(*args: str, timeout: float = 300, **env: str) -> subprocess.Comp
     )  # fmt: skip
 
 
+STARTED: list[subprocess.Popen] = []
+
+
 def start_study(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "tui_trainer", *args],
         env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
+    STARTED.append(process)
+    return process
+
+
+@pytest.fixture(autouse=True)
+def no_study_left_running():
+    """A scenario that fails midway leaves no driver to disturb the next one."""
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def the_study(runs_dir: Path) -> Path:
@@ -141,6 +161,30 @@ def test_a_worker_killed_on_the_cluster_is_resumed_from_its_checkpoint(preset, t
     status = read_toml(run / "status.toml")
     assert status["state"] == "completed" and status["attempt"] == 2
     assert [row["epoch"] for row in read_rows(run / "metrics.csv")] == [1, 2, 3, 4]
+
+
+def test_sigterm_to_the_driver_checkpoints_the_running_run_and_resume_finishes(preset, tmp_path):
+    """One CPU, so one run at a time: the other waits for the cluster, and says so. SIGTERM to
+    the driver cancels the running task, whose worker checkpoints at its step and stops."""
+    runs_dir = tmp_path / "runs"
+    driver = start_study("run", str(preset), "--runs-dir", str(runs_dir), "--cluster", HEAD)
+    wait_for(lambda: runs_dir.is_dir() and any(runs_dir.glob("*/study.toml")), what="the study")
+    study = the_study(runs_dir)
+    wait_for(lambda: has_rows(study / "lr=0.05"), what="a first row")
+    waiting = read_toml(study / "lr=0.1" / "status.toml")
+    assert waiting["state"] == "queued"
+    assert waiting["waiting"] == (
+        "waiting for the cluster: a run needs 1 GPU and 1 CPU; free now: 1 GPU, 0 CPU"
+    ), waiting
+    driver.send_signal(signal.SIGTERM)
+    output, _ = driver.communicate(timeout=120)
+    assert driver.returncode == 143, output
+    states = {n: read_toml(study / n / "status.toml")["state"] for n in ("lr=0.05", "lr=0.1")}
+    assert states == {"lr=0.05": "interrupted", "lr=0.1": "queued"}
+    again = tui_trainer("resume", str(study), "--runs-dir", str(runs_dir))
+    assert again.returncode == 0, again.stdout + again.stderr
+    for name in ("lr=0.05", "lr=0.1"):
+        assert [row["epoch"] for row in read_rows(study / name / "metrics.csv")] == [1, 2, 3, 4]
 
 
 def test_a_run_of_a_lost_node_resumes_on_another_node(preset, tmp_path):

@@ -34,7 +34,7 @@ from tui_trainer.store.layout import (
 from tui_trainer.store.lines import MAX_LINE_BYTES
 from tui_trainer.store.lock import LOCK_FILE, LockHeld, RunLocks, allow_open_files
 from tui_trainer.store.reader import RunRecord, StudyRecord, read_study
-from tui_trainer.store.schema import STEP_COLUMNS, TOP5_MIN_CLASSES, metric_columns
+from tui_trainer.store.schema import STEP_COLUMNS, TOP5_MIN_CLASSES, metric_columns, read_status
 
 RESUMABLE = (st.INTERRUPTED, st.CRASHED, st.FAILED, st.QUEUED, st.UNKNOWN)
 
@@ -110,6 +110,7 @@ def lock_targets(
     """The runs to resume (as `plan`), locked into `locks`, and the study as it is once they
     are: another trainer may have started or finished one of them between the plan and the
     locks, and then nothing is taken (UnavailableError: try again)."""
+    study = _settle_other_hosts(study)
     targets = plan(study, run_name)
     allow_open_files(len(targets))
     try:
@@ -127,6 +128,23 @@ def lock_targets(
         locks.release()
         raise UnavailableError(f"{study.id}: its runs changed while resuming; try again")
     return study, fresh
+
+
+def _settle_other_hosts(study: StudyRecord) -> StudyRecord:
+    """The study, once its runs last written by another machine (written as running) have been
+    watched long enough to tell a live one (its heartbeat changes) from a dead one."""
+    remote = [
+        run
+        for run in study.runs
+        if run.state == st.RUNNING and run.status is not None and st.is_other_host(run.status)
+    ]
+    if not remote:
+        return study
+    st.watch_other_hosts(
+        [(run.paths.root, lambda path=run.paths.status: read_status(path)) for run in remote],
+        st.OTHER_HOST_WATCH_S,
+    )
+    return read_study(study.paths.root)
 
 
 def possible_metric_headers(config: Path) -> list[list[str]]:

@@ -120,7 +120,7 @@ def effective_state(
     alive = process_alive(status.identity)
     if alive is False:
         return CRASHED
-    if alive is None and status.host not in (None, socket.gethostname()):
+    if alive is None and is_other_host(status):
         return _other_host_state(status, run_dir)
     age = heartbeat_age(status, now)
     if age is not None and age <= HEARTBEAT_STALE_S:
@@ -133,23 +133,33 @@ def effective_state(
 # The heartbeats of other hosts' runs as this process saw them: (heartbeat written, when this
 # process first saw that value, by its own monotonic clock).
 _SEEN_BEATS: dict[object, tuple[object, float]] = {}
+# How long `watch_other_hosts` looks for a heartbeat to change (a live trainer rewrites it every
+# HEARTBEAT_INTERVAL_S): unchanged that long, the run is taken for stopped.
+OTHER_HOST_WATCH_S = 5.0
+
+
+def is_other_host(status: RunStatus) -> bool:
+    """Whether `status` was written by a trainer of another machine."""
+    return status.host not in (None, socket.gethostname())
+
+
+def _beat_key(status: RunStatus, run_dir: Path | None) -> object:
+    if run_dir is not None:
+        return Path(os.path.abspath(run_dir))
+    return (status.host, status.pid, status.pid_started)
 
 
 def _other_host_state(status: RunStatus, run_dir: Path | None) -> str:
     """A running run of another host (a worker on a cluster node): its heartbeat is that host's
-    clock, which need not agree with this one's. Its lock says most: a live trainer always
-    holds its run's lock, so an unlocked run (or one whose lock this process holds) is crashed.
-    Where locks cannot be told (a file system without them), the run is running while its
-    heartbeat keeps changing as seen on this machine's own clock, and crashed once it has not
-    changed for HEARTBEAT_STALE_S here."""
+    clock, which need not agree with this one's, so its age means nothing here. The run is
+    running while its heartbeat keeps changing as seen on this machine's own clock, and crashed
+    once it has not changed for HEARTBEAT_STALE_S here (stalled, if some process still holds
+    its lock). Seen for the first time, it is running: nothing yet says otherwise. (An unlocked
+    run is no proof of death: some cluster file systems keep locks to one node.)"""
     locked = None
-    if run_dir is not None:
-        if held_here(run_dir):
-            return CRASHED
+    if run_dir is not None and not held_here(run_dir):
         locked = is_locked(run_dir)
-        if locked is False:
-            return CRASHED
-    key = run_dir if run_dir is not None else (status.host, status.pid, status.pid_started)
+    key = _beat_key(status, run_dir)
     seen = _SEEN_BEATS.get(key)
     clock = time.monotonic()
     if seen is None or seen[0] != status.heartbeat:
@@ -158,6 +168,31 @@ def _other_host_state(status: RunStatus, run_dir: Path | None) -> str:
     if clock - seen[1] <= HEARTBEAT_STALE_S:
         return RUNNING
     return STALLED if locked else CRASHED
+
+
+def watch_other_hosts(
+    runs: Sequence[tuple[Path, Callable[[], RunStatus | None]]], seconds: float
+) -> None:
+    """Watch the heartbeats of other hosts' running runs for `seconds` (each `(run_dir,
+    read_status)`): one that has not changed in that time is taken for stopped from then on (a
+    live trainer rewrites it every second), one that changed is running. What `resume` does
+    before it judges a run last written by another machine: a one-shot reader cannot wait
+    HEARTBEAT_STALE_S."""
+    first = {run_dir: read() for run_dir, read in runs}
+    deadline = time.monotonic() + seconds
+    changed: set[Path] = set()
+    while time.monotonic() < deadline and len(changed) < len(first):
+        time.sleep(min(0.25, seconds))
+        for run_dir, read in runs:
+            now, before = read(), first[run_dir]
+            if now is not None and before is not None and now.heartbeat != before.heartbeat:
+                changed.add(run_dir)
+    for run_dir, status in first.items():
+        if status is None or run_dir in changed:
+            continue
+        # unchanged for the whole watch: as if seen unchanged for longer than the stale limit
+        stale_since = time.monotonic() - HEARTBEAT_STALE_S - 1
+        _SEEN_BEATS[_beat_key(status, run_dir)] = (status.heartbeat, stale_since)
 
 
 def _ended(record: TrainerRecord) -> bool:

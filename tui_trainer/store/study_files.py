@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import importlib.util
 import os
 import platform
+import re
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -59,13 +62,33 @@ def git_commit() -> str | None:
 
 
 def versions() -> dict[str, str]:
-    """The versions a study was trained with, read from the installed packages' metadata (so
-    that the driver need not import torch to name its version)."""
+    """The versions a study was trained with, as each package names itself (torch's
+    `2.14.1+cu130`, its build included), found without importing it: a parallel study's driver
+    never imports torch."""
     found = {"tui_trainer": __version__, "python": platform.python_version()}
     for package in ("torch", "torchvision", "numpy"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found[package] = metadata.version(package)
+        version = _own_version(package)
+        if version is not None:
+            found[package] = version
     return found
+
+
+def _own_version(package: str) -> str | None:
+    """`package.__version__` where the package is imported, else what its version.py says
+    (torch and torchvision write their build there), else its installed metadata."""
+    module = sys.modules.get(package)
+    if isinstance(getattr(module, "__version__", None), str):
+        return str(module.__version__)
+    with contextlib.suppress(ImportError, ValueError, OSError, AttributeError):
+        spec = importlib.util.find_spec(package)
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            text = (Path(folder) / "version.py").read_text(encoding="utf-8")
+            match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.MULTILINE)
+            if match:
+                return match.group(1)
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        return metadata.version(package)
+    return None
 
 
 def _user() -> str | None:
