@@ -125,6 +125,11 @@ def test_jobs_beyond_the_gpu_slots_are_said_and_capped():
     assert [s.gpu for s in plan.slots] == ["0", "0", "0"]
 
 
+def test_the_cores_are_split_between_the_runs_that_can_be_at_once():
+    plan = plan_slots("cpu", [], [], runs_per_gpu=1, jobs=8, cores=16, runs=2)
+    assert [s.threads for s in plan.slots] == [8, 8] and plan.warnings == []
+
+
 def test_cpu_jobs_split_the_cores_and_more_jobs_than_cores_is_said():
     plan = plan_slots("cpu", [], [], runs_per_gpu=1, jobs=4, cores=16)
     assert [s.threads for s in plan.slots] == [4, 4, 4, 4] and plan.warnings == []
@@ -158,7 +163,11 @@ def test_a_worker_command_names_its_run_attempt_parent_and_share():
         (st.COMPLETED, Exit(0), 1, False, st.COMPLETED, False),
         (st.FAILED, Exit(1), 1, False, st.FAILED, False),  # a result, never retried
         (st.DIVERGED, Exit(1), 1, False, st.DIVERGED, False),
-        (st.INTERRUPTED, Exit(143), 1, True, st.INTERRUPTED, False),
+        (st.INTERRUPTED, Exit(143), 1, True, st.INTERRUPTED, False),  # the study stopped
+        (st.INTERRUPTED, Exit(143), 1, False, st.INTERRUPTED, True),  # a drain's SIGTERM
+        (st.RUNNING, Exit(75), 1, False, st.CRASHED, True),  # held elsewhere: again later
+        (st.RUNNING, Exit(75), 1, True, st.CRASHED, False),
+        (st.RUNNING, Exit(3), 1, False, st.CRASHED, False),
         (st.RUNNING, Exit(-9), 1, False, st.CRASHED, True),  # kill -9: resumed
         (st.RUNNING, Exit(-9), 3, False, st.CRASHED, False),  # retries (2) used up
         (st.RUNNING, Exit(None, lost="its node died"), 2, False, st.CRASHED, True),
@@ -220,8 +229,8 @@ def test_worker_run_refuses_a_run_another_trainer_holds(write_preset, runs_dir, 
              f"['tui-trainer', 'worker-run', {str(study / 'run')!r}]; main()"],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
-    assert code.returncode == ExitCode.UNAVAILABLE
-    assert "another trainer is writing it" in code.stderr
+    assert code.returncode == ExitCode.BUSY  # the driver tries again later
+    assert "another process holds it" in code.stderr
     assert read_toml(study / "run" / "status.toml")["state"] == st.INTERRUPTED
 
 

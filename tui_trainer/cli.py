@@ -599,7 +599,7 @@ def worker_check(
     preset: Annotated[str | None, typer.Argument()] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", "-s")] = None,
     study_dir: Annotated[Path | None, typer.Option("--study")] = None,
-    run_name: Annotated[str | None, typer.Option("--run")] = None,
+    run_names: Annotated[list[str] | None, typer.Option("--run")] = None,
     device: Annotated[str | None, typer.Option("--device")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
 ) -> None:
@@ -611,7 +611,7 @@ def worker_check(
 
     with reported_errors():
         if study_dir is not None:
-            found = probe.check_resumed_study(study_dir, run_name, device, data_dir)
+            found = probe.check_resumed_study(study_dir, list(run_names or []), device, data_dir)
         elif preset is not None:
             from tui_trainer.config.load import load_preset
             from tui_trainer.config.presets import resolve_preset

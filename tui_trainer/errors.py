@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     RUN_FAILED = 1  # a run of the study failed or diverged; the others still ran
     USAGE = 2  # bad preset, bad --set, unknown id: nothing was created
     UNAVAILABLE = 3  # the machine lacks something the study needs (data, device, disk)
+    BUSY = 75  # worker-run only: another process still holds the run; a driver tries again later
     INTERRUPTED = 130  # SIGINT (Ctrl-C)
     TERMINATED = 143  # SIGTERM
 
@@ -84,6 +85,13 @@ class UnavailableError(TuiTrainerError):
     """The machine lacks what the study needs: a device, a dataset file, writable disk."""
 
     exit_code = ExitCode.UNAVAILABLE
+
+
+class RunBusy(UnavailableError):
+    """A worker found its run held by another process (a killed attempt whose lock a network
+    file server still keeps, or a worker of a lost node still writing): try again later."""
+
+    exit_code = ExitCode.BUSY
 
 
 class StorageError(UnavailableError):

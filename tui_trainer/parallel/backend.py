@@ -22,6 +22,8 @@ class Job:
     run_dir: Path
     attempt: int = 1
     data_dir: Path | None = None  # resume --data-dir: replaces the run's data.data_dir
+    not_before: float = 0.0  # time.monotonic() before which it is not started (a busy run)
+    busy: int = 0  # how often its worker found the run held by another process
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,11 @@ class Exit:
 
     code: int | None
     lost: str | None = None
+
+    @property
+    def busy(self) -> bool:
+        """The worker found its run held by another process: try again later."""
+        return self.code == ExitCode.BUSY
 
     @property
     def refused(self) -> bool:

@@ -56,6 +56,10 @@ if TYPE_CHECKING:
     from tui_trainer.train.events import TrainingEvents
 
 POLL_S = 0.25  # how often the driver looks at its workers and their runs
+# A worker that finds its run held by another process (a network file server keeps a dead
+# client's lock for its lease, 90 s on Linux) is tried again this often, this many times.
+BUSY_WAIT_S = 10.0
+BUSY_TRIES = 30
 
 
 class CheckFailed(TuiTrainerError):
@@ -106,15 +110,27 @@ class Verdict:
 
 
 def judge(written: str | None, exit: Exit, attempt: int, retries: int, stopping: bool) -> Verdict:
-    """What to do with a run whose worker ended with `exit`, its status.toml saying `written`."""
-    if written in st.FINAL_STATES:
+    """What to do with a run whose worker ended with `exit`, its status.toml saying `written`.
+    A run stopped while the study was not (its worker sent SIGTERM by a node drain or by hand)
+    is retried like a killed one; a worker that found its run held by another process is tried
+    again later without using a retry."""
+    if written in (st.COMPLETED, st.FAILED, st.DIVERGED):
         return Verdict(written)
+    if exit.busy and not stopping:
+        return Verdict(_as_read(written), retry=True)
     if exit.refused:
-        return Verdict(written or st.QUEUED)
-    state = st.CRASHED if written == st.RUNNING else (written or st.UNKNOWN)
+        return Verdict(_as_read(written))
+    state = _as_read(written)
     if stopping or attempt > retries:
         return Verdict(state)
     return Verdict(state, retry=True)
+
+
+def _as_read(written: str | None) -> str:
+    """What a reader calls a run its (ended) worker left written so."""
+    if written == st.RUNNING:
+        return st.CRASHED
+    return written or st.QUEUED
 
 
 # -- the schedule ----------------------------------------------------------------------------------
@@ -150,14 +166,17 @@ class Schedule:
         self.events = events
         self.locks = locks
         self.epochs = epochs
-        self.queue = collections.deque(Job(n, paths.run(n).root) for n in names)
+        # absolute: a worker on a cluster node starts in another directory
+        self.queue = collections.deque(Job(n, paths.run(n).root.absolute()) for n in names)
         self.active: dict[str, _Watched] = {}
         self.states: dict[str, str] = {}
         self.stopping = False
         self._waiting: dict[str, str | None] = {}
+        self._signals = StopSignals()
 
     def run(self, stop: StopSignals) -> None:
         """Until every run has a result, or a stop has been passed on and every worker ended."""
+        self._signals = stop
         try:
             while self.queue or self.active:
                 if stop.event.is_set() and not self.stopping:
@@ -176,9 +195,20 @@ class Schedule:
         finally:
             self._clear_waiting()
 
+    def _next_ready(self) -> Job | None:
+        """The first queued job that may start now (a busy run waits a while), taken off."""
+        clock = time.monotonic()
+        for job in self.queue:
+            if job.not_before <= clock:
+                self.queue.remove(job)
+                return job
+        return None
+
     def _start_what_fits(self) -> None:
         while self.queue and len(self.active) < self.jobs and self.backend.waiting() is None:
-            job = self.queue.popleft()
+            job = self._next_ready()
+            if job is None:
+                return
             self._waiting.pop(job.name, None)
             self.locks.release_one(job.run_dir)  # the worker takes the run's lock
             try:
@@ -187,7 +217,11 @@ class Schedule:
                 self.events.note(f"{job.name}: cannot start its worker: {exc}")
                 self.states[job.name] = st.QUEUED
                 continue
-            self.active[job.name] = _Watched(started, CsvFollower(self.paths.run(job.name).metrics))
+            rows = CsvFollower(self.paths.run(job.name).metrics)
+            told = max(
+                (r["epoch"] for r in rows.poll() if isinstance(r.get("epoch"), int)), default=0
+            )
+            self.active[job.name] = _Watched(started, rows, told)
             attempt = f", attempt {job.attempt} of {self.retries + 1}" if job.attempt > 1 else ""
             self.events.note(f"{job.name} started on {started.where}{attempt}")
 
@@ -201,7 +235,8 @@ class Schedule:
         else:
             reason = self.backend.waiting() or "starting"
         for job in self.queue:
-            if job.attempt == 1 and self._waiting.get(job.name) != reason:
+            # (only runs whose lock the driver still holds: never one a worker has had)
+            if job.attempt == 1 and not job.busy and self._waiting.get(job.name) != reason:
                 self._set_waiting(job.name, reason)
 
     def _set_waiting(self, name: str, reason: str | None) -> None:
@@ -238,16 +273,27 @@ class Schedule:
     def _ended(self, job: Job, exit: Exit) -> None:
         run = self.paths.run(job.name)
         status = read_status(run.status)
-        verdict = judge(
-            status.state if status else None, exit, job.attempt, self.retries, self.stopping
-        )
+        stopping = self.stopping or self._signals.event.is_set()
+        verdict = judge(status.state if status else None, exit, job.attempt, self.retries, stopping)
         self.states[job.name] = verdict.state
-        if verdict.state in st.FINAL_STATES:
+        said = f"{job.name}: its worker {exit.describe()}"
+        if verdict.retry and exit.busy:
+            if job.busy < BUSY_TRIES:
+                self.events.note(
+                    f"{job.name}: another process still holds it ({_last_line(run.worker_log)}); "
+                    f"trying again in {BUSY_WAIT_S:.0f} s"
+                )
+                again = time.monotonic() + BUSY_WAIT_S
+                self.queue.appendleft(dataclasses.replace(job, busy=job.busy + 1, not_before=again))
+                return
+            verdict = Verdict(verdict.state)
+            self.events.note(f"{said}: another process held it for too long; left {verdict.state}")
+            return
+        if not verdict.retry and verdict.state in st.FINAL_STATES:
             summary = read_summary(run.summary) if verdict.state == st.COMPLETED else None
             message = (status.message if status else None) or ""
             self.events.run_finished(job.name, verdict.state, summary, message)
             return
-        said = f"{job.name}: its worker {exit.describe()}"
         if exit.refused:
             self.events.note(f"{said} and refused to train it: {_last_line(run.worker_log)}")
         elif verdict.retry:
@@ -314,6 +360,7 @@ def local_placement(
         settings.runs_per_gpu,
         settings.jobs,
         int(found.get("cores") or os.cpu_count() or 1),
+        runs=run_count,
     )
     for warning in plan.warnings:
         note(warning)
@@ -406,8 +453,6 @@ def resume_parallel(
     in-process resume (made by worker-check, before anything is written), then each run is
     resumed by a worker of its own."""
     args = ["--study", str(study.paths.root.absolute())]
-    if run_name is not None:
-        args += ["--run", run_name]
     if device_spec is not None:
         args += ["--device", device_spec]
     if data_dir is not None:
@@ -416,9 +461,12 @@ def resume_parallel(
     with RunLocks() as locks:
         study, targets = resumable.lock_targets(study, run_name, locks)
         names = [t.name for t in targets]
+        for name in names:
+            args += ["--run", name]
         configs = [c for c in (_config_of(t.run.paths.config) for t in targets) if c]
         dirs = [Path(data_dir).absolute()] if data_dir is not None else data_dirs(configs)
         device = device_spec or (configs[0].train.device if configs else "auto")
+        settings = _with_device_gpu(settings, device)
         where = Study(paths.root.parent, dirs, device, len(names))
         placement = _placement(settings, args, where, events.note)
         try:

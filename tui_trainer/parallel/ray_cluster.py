@@ -162,18 +162,19 @@ def _execute(command: list[str], cwd: str | None, log: str | None) -> tuple[int,
     if cwd is not None and not os.path.isdir(cwd):
         cwd = None
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    if log is not None:
-        with open_for_append(Path(log), binary=True) as output:
-            child = subprocess.Popen(
-                command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=output,
-                stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
-    else:
-        child = subprocess.Popen(
-            command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=env,
-        )  # fmt: skip
+    child = None
     try:
+        if log is not None:
+            with open_for_append(Path(log), binary=True) as output:
+                child = subprocess.Popen(
+                    command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=output,
+                    stderr=subprocess.STDOUT, env=env,
+                )  # fmt: skip
+        else:
+            child = subprocess.Popen(
+                command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, env=env,
+            )  # fmt: skip
         # Waited for in short slices: Ray delivers a cancel (KeyboardInterrupt) only between
         # Python bytecodes, never inside one long blocking wait.
         while True:
@@ -183,6 +184,8 @@ def _execute(command: list[str], cwd: str | None, log: str | None) -> tuple[int,
             except subprocess.TimeoutExpired:
                 continue
     except KeyboardInterrupt:  # ray.cancel: the study is stopping
+        if child is None:  # cancelled before the worker started
+            return -int(signal.SIGTERM), "", ""
         child.send_signal(signal.SIGTERM)
         out, err = child.communicate()
     return child.returncode, out or "", err or ""
@@ -221,11 +224,18 @@ class RayBackend:
             return {}
 
     def waiting(self) -> str | None:
+        """None when a run fits: within what the cluster has less this study's runs in
+        flight (Ray's own count lags a submission), and within what Ray says is free now
+        (other jobs' tasks)."""
         totals = self._totals()
         used_gpus = sum(s.gpus for s in self._in_flight.values())
         used_cpus = sum(s.cpus for s in self._in_flight.values())
-        free_gpus = totals.get("GPU", 0.0) - used_gpus
-        free_cpus = totals.get("CPU", 0.0) - used_cpus
+        try:
+            available = dict(self.ray.available_resources())
+        except Exception:
+            available = totals
+        free_gpus = min(totals.get("GPU", 0.0) - used_gpus, available.get("GPU", 0.0))
+        free_cpus = min(totals.get("CPU", 0.0) - used_cpus, available.get("CPU", 0.0))
         if free_gpus + 1e-9 >= self.share.gpus and free_cpus + 1e-9 >= self.share.cpus:
             return None
         return (
@@ -340,10 +350,20 @@ def run_share(ray: Any, settings: ParallelSection, device_spec: str, run_count: 
         gpus = 1.0 / settings.runs_per_gpu
     node_cpus = [n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")] or [1]
     if gpus:
-        return Share(gpus, 1)
-    in_flight = min(settings.jobs or run_count, run_count) or 1
-    cpus = int(totals.get("CPU", 1)) // in_flight
-    return Share(0.0, max(1, min(cpus, int(min(node_cpus)))))
+        share = Share(gpus, 1)
+    else:
+        in_flight = min(settings.jobs or run_count, run_count) or 1
+        cpus = int(totals.get("CPU", 1)) // in_flight
+        share = Share(0.0, max(1, min(cpus, int(max(node_cpus)))))
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    if not any(
+        r.get("GPU", 0) + 1e-9 >= share.gpus and r.get("CPU", 0) >= share.cpus for r in nodes
+    ):
+        raise UnavailableError(
+            f"--cluster: no node of the cluster has {share.describe()} for a run "
+            f"(--runs-per-gpu {settings.runs_per_gpu})"
+        )
+    return share
 
 
 def cluster_placement(

@@ -57,10 +57,12 @@ def plan_slots(
     runs_per_gpu: int,
     jobs: int,
     cores: int,
+    runs: int | None = None,
 ) -> SlotPlan:
     """The slots of a study on this machine. `device`: the kind the workers train on (cuda,
     cpu, mps); `visible`: the GPUs (visible_gpus); `chosen`: --gpus (CUDA numbers; empty: all);
-    `jobs`: --jobs (0: one run per slot). The CPU cores are split between the runs at once."""
+    `jobs`: --jobs (0: one run per slot); `runs`: how many runs the study has (no more slots
+    than that). The CPU cores are split between the runs at once."""
     warnings: list[str] = []
     if device == "cuda":
         if not visible:
@@ -92,6 +94,8 @@ def plan_slots(
             warnings.append(f"--runs-per-gpu {runs_per_gpu}: no CUDA GPU here; --jobs counts")
         places = [None] * max(jobs, 1)
         share = None
+    if runs is not None:
+        places = places[: max(1, runs)]
     threads = max(1, cores // len(places))
     if device == "cpu" and len(places) > cores:
         warnings.append(

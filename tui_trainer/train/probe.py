@@ -15,7 +15,9 @@ import torch
 
 from tui_trainer import __version__
 from tui_trainer.config.load import LoadedStudy
+from tui_trainer.errors import UsageError
 from tui_trainer.store import resumable
+from tui_trainer.store import status as st
 from tui_trainer.store.reader import read_study
 from tui_trainer.train.data import DatasetCache
 from tui_trainer.train.device import device_name, resolve_device
@@ -50,10 +52,17 @@ def check_new_study(loaded: LoadedStudy, device_spec: str | None) -> dict[str, A
 
 
 def check_resumed_study(
-    study_dir: Path, run_name: str | None, device_spec: str | None, data_dir: Path | None
+    study_dir: Path, names: list[str], device_spec: str | None, data_dir: Path | None
 ) -> dict[str, Any]:
-    """`resume`'s checks of the runs it would go on with, writing nothing; the devices."""
-    targets = resumable.plan(read_study(study_dir), run_name)
+    """`resume`'s checks of the runs `names` (those the driver has judged resumable and holds
+    the locks of: they are not judged again here), writing nothing; the devices."""
+    study = read_study(study_dir)
+    runs = {run.name: run for run in study.runs}
+    missing = [name for name in names if name not in runs]
+    if missing or not names:
+        raise UsageError(f"{study.id}: no run {', '.join(missing) or '(none named)'}")
+    targets = [resumable.ResumeTarget(runs[n], runs[n].state != st.QUEUED) for n in names]
+    resumable.check_inside(study, targets)
     specs, _ = resume_specs(targets, device_spec, data_dir)
     device = resolve_device(_study_device(device_spec or specs[0].config.train.device))
     check_resume(targets, specs, device, DatasetCache())

@@ -25,13 +25,13 @@ from pathlib import Path
 import torch
 
 from tui_trainer.config.sweep import RunSpec
-from tui_trainer.errors import ExitCode, UnavailableError, UsageError
+from tui_trainer.errors import ExitCode, RunBusy, UsageError
 from tui_trainer.signals import StopSignals
 from tui_trainer.store import status as st
 from tui_trainer.store.layout import RunPaths
 from tui_trainer.store.lock import LockHeld, RunLocks
 from tui_trainer.store.resumable import run_file_problem
-from tui_trainer.store.schema import read_status
+from tui_trainer.store.schema import RunStatus, read_status
 from tui_trainer.train.acceleration import configure_device
 from tui_trainer.train.data import DatasetCache
 from tui_trainer.train.device import resolve_device
@@ -68,8 +68,10 @@ def run_worker(run_dir: Path, options: WorkerOptions, events: TrainingEvents) ->
         try:
             locks.acquire(paths.root, wait_s=LOCK_WAIT_S)
         except LockHeld:
-            raise UnavailableError(f"{paths.root}: another trainer is writing it") from None
+            raise RunBusy(f"{paths.root}: another process holds it") from None
         before = read_status(paths.status)
+        if before is not None and before.state == st.RUNNING and st.is_other_host(before):
+            _check_other_host_stopped(paths, before)
         if before is not None and before.state == st.COMPLETED:
             events.note(f"{paths.name}: already completed; nothing to do")
             return ExitCode.OK
@@ -98,6 +100,15 @@ def run_worker(run_dir: Path, options: WorkerOptions, events: TrainingEvents) ->
     if state == st.INTERRUPTED:
         return ExitCode.INTERRUPTED if stop.signal_number == signal.SIGINT else ExitCode.TERMINATED
     return ExitCode.RUN_FAILED
+
+
+def _check_other_host_stopped(paths: RunPaths, before: RunStatus) -> None:
+    """The run was last written by a worker of another machine (a node the driver lost): on a
+    file system whose locks stay with one node, its lock proves nothing, so its heartbeat is
+    watched for a few seconds; while it still changes, that worker lives and this one waits."""
+    st.watch_other_hosts([(paths.root, lambda: read_status(paths.status))], st.OTHER_HOST_WATCH_S)
+    if st.effective_state(read_status(paths.status), run_dir=paths.root) == st.RUNNING:
+        raise RunBusy(f"{paths.root}: still written by a worker on {before.host}")
 
 
 def gpu_of(device: torch.device) -> str | None:
