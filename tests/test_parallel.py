@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import FOUR_EPOCHS, TIMING_COLUMNS, interrupted_study, train
+from tests.helpers import TIMING_COLUMNS, TINY_PRESET, interrupted_study, train
 from tui_trainer.errors import ExitCode, UnavailableError
 from tui_trainer.parallel.backend import Exit, Job, worker_command
 from tui_trainer.parallel.driver import judge
@@ -26,7 +26,9 @@ from tui_trainer.store.csvlog import read_rows
 from tui_trainer.store.reader import read_study
 
 RUNS = ("lr=0.05", "lr=0.1", "lr=0.2")
-THREE_RUNS = FOUR_EPOCHS + '\n[sweep]\n"optim.lr" = [0.05, 0.1, 0.2]\n'
+THREE_RUNS = TINY_PRESET.replace("epochs = 2", "epochs = 3") + (
+    '\n[sweep]\n"optim.lr" = [0.05, 0.1, 0.2]\n'
+)
 
 
 def cores() -> int:
@@ -77,6 +79,15 @@ def rows_of(study: Path) -> dict[str, list[dict]]:
 
 def has_rows(run: Path) -> bool:
     return len(read_rows(run / "metrics.csv")) >= 1
+
+
+def training_with_jobs_2(preset: Path, runs_dir: Path) -> tuple[subprocess.Popen, Path]:
+    """`run PRESET --jobs 2` started, once its first run has finished an epoch."""
+    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2")
+    wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
+    study = the_study(runs_dir)
+    wait_for(lambda: has_rows(study / "lr=0.05"), what="a first row")
+    return driver, study
 
 
 @pytest.fixture(scope="module")
@@ -258,10 +269,7 @@ def test_a_worker_killed_is_resumed_and_its_rows_equal_an_uninterrupted_run(
     preset, reference, tmp_path
 ):
     runs_dir = tmp_path / "runs"
-    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2")
-    wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
-    study = the_study(runs_dir)
-    wait_for(lambda: has_rows(study / "lr=0.05"), what="a first row")
+    driver, study = training_with_jobs_2(preset, runs_dir)
     pid = read_toml(study / "lr=0.05" / "status.toml")["pid"]
     os.kill(pid, signal.SIGKILL)
     output, _ = driver.communicate(timeout=300)
@@ -276,10 +284,7 @@ def test_sigterm_to_the_driver_interrupts_the_running_keeps_the_queued_and_resum
     preset, reference, tmp_path
 ):
     runs_dir = tmp_path / "runs"
-    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2")
-    wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
-    study = the_study(runs_dir)
-    wait_for(lambda: has_rows(study / "lr=0.05"), what="a first row")
+    driver, study = training_with_jobs_2(preset, runs_dir)
     queued = read_toml(study / "lr=0.2" / "status.toml")
     assert queued["state"] == st.QUEUED and "2 of 2 are training" in queued["waiting"]
     # the driver stays small: torch is loaded by its workers only
@@ -305,10 +310,7 @@ def test_a_driver_killed_leaves_workers_that_stop_and_a_study_that_resumes(
     preset, reference, tmp_path
 ):
     runs_dir = tmp_path / "runs"
-    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2")
-    wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
-    study = the_study(runs_dir)
-    wait_for(lambda: has_rows(study / "lr=0.05"), what="a first row")
+    driver, study = training_with_jobs_2(preset, runs_dir)
     workers = [psutil.Process(p.pid) for p in psutil.Process(driver.pid).children()]
     assert len(workers) == 2
     driver.kill()

@@ -18,12 +18,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import FOUR_EPOCHS
+from tests.helpers import TINY_PRESET
 from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.csvlog import read_rows
 
 PORT = 6379
 HEAD = f"127.0.0.1:{PORT}"
+THREE_EPOCHS = TINY_PRESET.replace("epochs = 2", "epochs = 3")
 RAY = str(Path(sys.executable).parent / "ray")
 ENV = {
     **os.environ,
@@ -34,7 +35,7 @@ ENV = {
     "RAY_BACKEND_LOG_LEVEL": "error",
     "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
 }
-TWO_RUNS = FOUR_EPOCHS.replace('device = "cpu"', 'device = "auto"') + (
+TWO_RUNS = THREE_EPOCHS.replace('device = "cpu"', 'device = "auto"') + (
     '\n[sweep]\n"optim.lr" = [0.05, 0.1]\n'
 )
 
@@ -140,7 +141,7 @@ def test_a_study_runs_on_the_cluster_with_its_share_of_a_gpu(preset, tmp_path):
     for name in ("lr=0.05", "lr=0.1"):
         status = read_toml(study / name / "status.toml")
         assert status["state"] == "completed" and status["attempt"] == 1
-        assert [row["epoch"] for row in read_rows(study / name / "metrics.csv")] == [1, 2, 3, 4]
+        assert [row["epoch"] for row in read_rows(study / name / "metrics.csv")] == [1, 2, 3]
     launch = read_toml(study / "study.toml")
     assert launch["parallel"]["cluster"] == "auto" and launch["launch"]["device"] == "ray:cpu"
 
@@ -160,7 +161,7 @@ def test_a_worker_killed_on_the_cluster_is_resumed_from_its_checkpoint(preset, t
     assert "lr=0.1: its worker killed by SIGKILL (attempt 1 of 3); resuming it" in output
     status = read_toml(run / "status.toml")
     assert status["state"] == "completed" and status["attempt"] == 2
-    assert [row["epoch"] for row in read_rows(run / "metrics.csv")] == [1, 2, 3, 4]
+    assert [row["epoch"] for row in read_rows(run / "metrics.csv")] == [1, 2, 3]
 
 
 def test_sigterm_to_the_driver_checkpoints_the_running_run_and_resume_finishes(preset, tmp_path):
@@ -184,7 +185,7 @@ def test_sigterm_to_the_driver_checkpoints_the_running_run_and_resume_finishes(p
     again = tui_trainer("resume", str(study), "--runs-dir", str(runs_dir))
     assert again.returncode == 0, again.stdout + again.stderr
     for name in ("lr=0.05", "lr=0.1"):
-        assert [row["epoch"] for row in read_rows(study / name / "metrics.csv")] == [1, 2, 3, 4]
+        assert [row["epoch"] for row in read_rows(study / name / "metrics.csv")] == [1, 2, 3]
 
 
 def test_a_run_of_a_lost_node_resumes_on_another_node(preset, tmp_path):
@@ -220,7 +221,7 @@ def test_a_run_of_a_lost_node_resumes_on_another_node(preset, tmp_path):
         assert f"{lost}: its worker was lost with its Ray worker or node" in output
         status = read_toml(study / lost / "status.toml")
         assert status["state"] == "completed" and status["attempt"] == 2
-        assert [row["epoch"] for row in read_rows(study / lost / "metrics.csv")] == [1, 2, 3, 4]
+        assert [row["epoch"] for row in read_rows(study / lost / "metrics.csv")] == [1, 2, 3]
     finally:
         node.kill()
         node.wait()
