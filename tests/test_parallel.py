@@ -39,7 +39,9 @@ def learned(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k not in TIMING_COLUMNS} for row in rows]
 
 
-def cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, env: dict | None = None, timeout: float = 300, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "tui_trainer", *args],
         capture_output=True,
@@ -47,6 +49,7 @@ def cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess
         timeout=timeout,
         env={**os.environ, **(env or {})},
         stdin=subprocess.DEVNULL,
+        cwd=cwd,
     )
 
 
@@ -165,6 +168,17 @@ def test_a_worker_command_names_its_run_attempt_parent_and_share():
     ]  # fmt: skip
 
 
+def test_the_driver_lets_go_of_a_run_however_its_path_is_written(tmp_path, monkeypatch):
+    from tui_trainer.store.lock import RunLocks, is_locked
+
+    monkeypatch.chdir(tmp_path)
+    Path("runs/s/a").mkdir(parents=True)
+    with RunLocks() as locks:
+        locks.acquire(Path("runs/s/a"))
+        locks.release_one(Path("runs/s/a").absolute())
+        assert is_locked(tmp_path / "runs/s/a") is False
+
+
 # -- the verdict on a worker that ended ------------------------------------------------------------
 
 
@@ -249,8 +263,8 @@ def test_worker_run_refuses_a_run_another_trainer_holds(write_preset, runs_dir, 
 
 
 def test_jobs_2_gives_every_run_the_rows_of_one_after_another(preset, reference, tmp_path):
-    runs_dir = tmp_path / "runs"
-    result = cli("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2")
+    runs_dir = tmp_path / "runs"  # given relative, as the default ./runs is
+    result = cli("run", str(preset), "--runs-dir", "runs", "--jobs", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     study = the_study(runs_dir)
     assert rows_of(study) == reference
@@ -263,6 +277,7 @@ def test_jobs_2_gives_every_run_the_rows_of_one_after_another(preset, reference,
     assert recorded["parallel"]["jobs"] == 2
     log = (study / "trainer.log").read_text()
     assert "3 run(s), at most 2 at once" in log and "study finished: 3 completed" in log
+    assert "holds it" not in log  # each worker found its run's lock let go by the driver
 
 
 def test_a_worker_killed_is_resumed_and_its_rows_equal_an_uninterrupted_run(

@@ -120,8 +120,11 @@ class RunLocks:
             raise
 
     def release_one(self, directory: Path) -> None:
-        """Let go of `directory` (a parallel study's driver hands a queued run to its worker)."""
-        self._release(Path(directory))
+        """Let go of `directory`, however its path is written (relative or absolute): a
+        parallel study's driver hands a queued run to its worker."""
+        wanted = _key(directory)
+        for taken in [d for d in self._fds if _key(d) == wanted]:
+            self._release(taken)
 
     def _release(self, directory: Path) -> None:
         fd = self._fds.pop(directory, None)
