@@ -122,7 +122,7 @@ ClusterOption = Annotated[
         metavar="ADDRESS",
         help="Run each run as a task on a Ray cluster: 'auto' ($RAY_ADDRESS, else the head "
         "on this machine) or host:port. Needs shared storage and the cluster extra "
-        "(pip install 'tui-trainer[cluster]').",
+        "(pip install 'tui-trainer\\[cluster]').",
         show_default=False,
         rich_help_panel="Parallel runs",
     ),
