@@ -51,11 +51,13 @@ def ray_start(*args: str, block: bool = False, prefix: tuple[str, ...] = ()) -> 
 
 def alive_nodes() -> int:
     code = f"import ray; ray.init(address={HEAD!r}, logging_level='ERROR'); "
-    code += "print(sum(n['Alive'] for n in ray.nodes()))"
+    code += "print('alive nodes:', sum(n['Alive'] for n in ray.nodes()), flush=True)"
     result = subprocess.run(
         [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=60
     )
-    return int(result.stdout.strip().splitlines()[-1])
+    # (Ray may print its own lines to stdout, such as a warning about lagging heartbeats)
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("alive nodes:")]
+    return int(line.split(":", 1)[1])
 
 
 def wait_for(condition, timeout: float = 120, what: str = "") -> None:
@@ -225,6 +227,7 @@ def test_a_run_of_a_lost_node_resumes_on_another_node(preset, tmp_path):
     finally:
         node.kill()
         node.wait()
+        wait_for(lambda: alive_nodes() == 1, timeout=120, what="the lost node to be known dead")
 
 
 def test_a_node_that_cannot_see_the_runs_directory_is_refused_before_any_study(preset, tmp_path):

@@ -316,6 +316,8 @@ def check_nodes(ray: Any, runs_dir: Path, data_dirs: list[Path]) -> list[str]:
             where = node.get("NodeManagerHostname") or node.get("NodeManagerAddress") or "a node"
             try:
                 found = ray.get(ref, timeout=CHECK_TIMEOUT_S)
+            except (ray.exceptions.TaskUnschedulableError, ray.exceptions.NodeDiedError):
+                continue  # a node that has left (Ray lists a dead node alive for some seconds)
             except Exception as exc:
                 reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ""
                 raise UnavailableError(
@@ -335,6 +337,8 @@ def check_nodes(ray: Any, runs_dir: Path, data_dirs: list[Path]) -> list[str]:
                     "at the same path (shared storage, README: Clusters)"
                 )
             hosts.append(host)
+        if not hosts:
+            raise UnavailableError("--cluster: no node of the cluster answered its check")
         return hosts
     finally:
         with contextlib.suppress(OSError):
