@@ -84,3 +84,36 @@ def four_epoch_reference(tmp_path_factory) -> dict:
         "steps": read_rows(run / "steps.csv"),
         "summary": read_toml(run / "summary.toml"),
     }
+
+
+class FakeTrainer:
+    """What the fake `launch.resume` returns: a trainer process that starts nothing."""
+
+    pid = 4242
+
+    def __init__(self, alive: bool = False):
+        self.alive = alive
+
+    def poll(self):
+        return None if self.alive else 0
+
+
+class Resumes(list):
+    """The calls of the fake `launch.resume`; `alive`: whether the trainers it returns run."""
+
+    alive = False
+
+
+@pytest.fixture
+def resumes(monkeypatch):
+    """tui_trainer.launch.resume replaced by one that trains nothing and notes its calls."""
+    from tui_trainer.launch import Launched
+
+    calls = Resumes()
+
+    def resume(study_dir, runs_dir, run_name=None):
+        calls.append((Path(study_dir), Path(runs_dir), run_name))
+        return Launched(Path(study_dir), FakeTrainer(alive=calls.alive))
+
+    monkeypatch.setattr("tui_trainer.launch.resume", resume)
+    return calls

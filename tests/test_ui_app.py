@@ -1,0 +1,114 @@
+"""The app as a whole, driven like a person uses it (Textual's Pilot): it never imports torch, `?`
+lists the keys, every screen fits 80×24 without colour, and a runs directory it cannot write is
+an error, not a crash."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from textual.widgets import DataTable
+
+from tests.helpers import TINY_PRESET, record_notes
+from tests.ui_pilot import SIZE, run
+from tui_trainer.ui.app import create_app
+from tui_trainer.ui.screens.launch import LaunchScreen
+from tui_trainer.ui.screens.monitor import MonitorScreen
+from tui_trainer.ui.screens.runs import RunsScreen
+
+
+@pytest.mark.parametrize("screen", ["presets", "runs"])
+def test_the_tui_process_never_imports_torch(runs_dir, screen):
+    code = f"""
+import asyncio, sys
+from pathlib import Path
+from tui_trainer.ui.app import create_app
+
+async def main():
+    app = create_app(Path({str(runs_dir)!r}))
+    async with app.run_test(size=(100, 30)) as pilot:
+        if {screen!r} == "runs":
+            await pilot.press("r")
+        await pilot.pause()
+asyncio.run(main())
+print(sorted(m for m in ("torch", "torchvision") if m in sys.modules))
+"""
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip().splitlines()[-1] == "[]"
+
+
+def test_help_lists_the_keys(runs_dir):
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("question_mark")
+            from tui_trainer.ui.screens.help import HelpScreen
+
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+
+    run(scenario())
+
+
+def test_every_screen_works_at_80_by_24_and_without_colour(runs_dir, monkeypatch):
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    study = write_synthetic_study(runs_dir)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=(80, 24)) as pilot:
+            assert app.no_color
+            await pilot.press("enter")  # launch screen of the first preset
+            assert isinstance(app.screen, LaunchScreen)
+            await pilot.press("escape", "r")
+            assert isinstance(app.screen, RunsScreen)
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            assert app.screen.query_one("#runs", DataTable).row_count == 3
+            await pilot.press("question_mark")
+            await pilot.pause(0.1)
+
+    run(scenario())
+
+
+def test_an_unwritable_runs_directory_is_an_error_not_a_crash(write_preset, runs_dir, monkeypatch):
+    from tests.helpers import make_unfinished
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    mine = write_preset(TINY_PRESET, name="mine.toml")
+
+    def refuse(directory, name, when=None):
+        raise PermissionError(13, "Permission denied", str(directory))
+
+    monkeypatch.setattr("tui_trainer.launch.create_study_dir", refuse)
+    study = write_synthetic_study(runs_dir)
+    make_unfinished(study, "lr=0.5", "interrupted")
+    (study / "trainer.log").unlink()
+    (study / "trainer.log").mkdir()  # where the resumed trainer's output would go
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            notes = record_notes(app)
+            table = app.screen.query_one("#presets", DataTable)
+            table.move_cursor(row=table.row_count - 1)
+            await pilot.press("enter", "enter")
+            assert isinstance(app.screen, LaunchScreen)  # still there, nothing started
+            assert notes[-1] == (f"cannot write {runs_dir}: Permission denied", "error")
+            await pilot.press("escape")
+            app.resume_study(study)
+            await pilot.pause()
+            # checked before anything starts: the log the resumed trainer would write to
+            assert notes[-1] == (
+                f"refusing to resume {study}: trainer.log is a directory, not a regular file",
+                "error",
+            )
+            assert app.launched == [] and not isinstance(app.screen, MonitorScreen)
+
+    run(scenario())

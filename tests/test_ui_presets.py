@@ -1,0 +1,52 @@
+"""The presets screen (Pilot): built-in and given presets listed, with a time estimate once a setup
+was timed on this machine."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+from tests.helpers import fake_study
+from tests.ui_pilot import SIZE, cell, run
+from tui_trainer.ui.app import create_app
+
+
+def test_presets_screen_lists_builtin_and_given_presets(write_preset, runs_dir):
+    mine = write_preset(name="mine.toml")
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE):
+            table = app.screen.query_one("#presets", DataTable)
+            names = [cell(table, i, 0) for i in range(table.row_count)]
+            assert names[0] == "quickstart" and names[-1] == "mine"
+            assert "r004-cifar10-v3-dropout-epochs" in names
+            row = names.index("r004-cifar10-v3-dropout-epochs")
+            assert cell(table, row, 1) == "24" and cell(table, row, 3) == "132"
+
+    run(scenario())
+
+
+def test_presets_show_a_time_estimate_once_a_setup_was_timed_here(runs_dir):
+    import socket
+
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+
+    root = fake_study(runs_dir, "20260101-000000-quickstart", ["run"])
+    study = read_toml(root / "study.toml")
+    study["launch"]["host"] = socket.gethostname()
+    write_toml_atomic(root / "study.toml", study)
+    write_toml_atomic(
+        root / "run" / "config.toml",
+        {"model": {"arch": "mobilenet_v1", "width_mult": 0.5}, "data": {"dataset": "digits"}},
+    )
+    write_toml_atomic(root / "run" / "summary.toml", {"wall_time_s": 40.0, "epochs": 20})
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE):
+            table = app.screen.query_one("#presets", DataTable)
+            rows = {cell(table, i, 0): cell(table, i, 4) for i in range(table.row_count)}
+            assert rows["quickstart"] == "~0:40"  # 20 epochs x 2 s, measured here
+            assert rows["r001-cifar100-lr"] == "-"  # never timed on this machine
+
+    run(scenario())

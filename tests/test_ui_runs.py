@@ -1,0 +1,139 @@
+"""The runs browser and replay (Pilot): filter, open, compare, export, resume the highlighted study;
+replay plays, pauses, scrubs and finishes."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Static
+
+from tests.helpers import fake_study, record_notes
+from tests.ui_pilot import SIZE, cell, run, wait_for
+from tui_trainer.ui.app import create_app
+from tui_trainer.ui.screens.monitor import MonitorScreen
+from tui_trainer.ui.screens.runs import RunsScreen
+from tui_trainer.ui.widgets.charts import MetricChart
+
+
+def test_runs_browser_filters_and_opens(runs_dir):
+    fake_study(runs_dir, "20260101-000000-alpha", ["run"])
+    fake_study(runs_dir, "20260102-000000-beta", ["lr=0.1", "lr=0.2"], state="failed")
+    fake_study(runs_dir, "20260103-000000-gamma", ["run"], state="interrupted")
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("r")
+            assert isinstance(app.screen, RunsScreen)
+            table = app.screen.query_one("#studies", DataTable)
+            assert [cell(table, i, 1) for i in range(3)] == [
+                "20260103-000000-gamma",
+                "20260102-000000-beta",
+                "20260101-000000-alpha",
+            ]
+            assert cell(table, 1, 2) == "failed" and cell(table, 1, 3) == "0/2"
+            await pilot.press("slash", *"bet")
+            assert table.row_count == 1 and cell(table, 0, 1) == "20260102-000000-beta"
+            table.focus()
+            await pilot.press("enter")
+            assert isinstance(app.screen, MonitorScreen)
+            assert app.screen.follower.paths.id == "20260102-000000-beta"
+
+    run(scenario())
+
+
+def test_runs_browser_compares_studies_and_exports(runs_dir):
+    from tui_trainer.store.synthetic import write_synthetic_study
+    from tui_trainer.ui.screens.compare import CompareScreen
+
+    write_synthetic_study(runs_dir, study_id="20261122-120000-r001-cifar100-lr")
+    write_synthetic_study(
+        runs_dir, study_id="20261122-130000-r002-cifar100-lr", learning_rates=(0.05, 0.5)
+    )
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("r", "space", "down", "space", "c")
+            assert isinstance(app.screen, CompareScreen)
+            table = app.screen.query_one("#compare", DataTable)
+            assert table.row_count == 5
+            assert (
+                cell(table, 0, 0) == "20261122-130000-r002-cifar100-lr"
+                and cell(table, 0, 2) == "optim.lr=0.05"
+            )
+            assert len(app.screen.query_one("#compare-acc", MetricChart).series) == 5
+            await pilot.press("x")
+            (exported,) = (runs_dir / "exports").glob("compare-*.md")
+            lines = exported.read_text().splitlines()
+            assert (
+                lines[0].startswith("| study | run | swept | state | epochs |") and len(lines) == 7
+            )
+
+    run(scenario())
+
+
+def test_runs_browser_resumes_the_highlighted_study(runs_dir, resumes):
+    from tests.helpers import make_unfinished
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    finished = write_synthetic_study(runs_dir)
+    crashed = write_synthetic_study(runs_dir, study_id="20261122-130000-r002-cifar100-lr")
+    make_unfinished(crashed, "lr=0.05", "crashed", epoch=3)
+    make_unfinished(crashed, "lr=0.5", "crashed", epoch=2)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            notes = record_notes(app)
+            await pilot.press("r", "down")  # the runs browser, newest first: the finished one
+            browser = app.screen
+            assert isinstance(browser, RunsScreen)
+            await pilot.press("r")
+            assert app.screen is browser and "nothing to resume" in notes[-1][0]
+            await pilot.press("up", "r")
+            assert "Resume 2 run(s) of 20261122-130000-r002" in app.screen.question
+            await pilot.press("y")
+            await pilot.pause()
+            assert resumes == [(crashed, runs_dir, None)]
+            assert isinstance(app.screen, MonitorScreen)
+            assert app.screen.follower.paths.id == crashed.name
+            await pilot.press("escape")
+            assert app.screen is browser
+        assert not (finished / "lr=0.5" / "checkpoints").exists()
+
+    run(scenario())
+
+
+def test_replay_plays_pauses_scrubs_and_finishes(runs_dir):
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir, epochs=15)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(MonitorScreen(study))
+            monitor = app.screen
+            title = monitor.query_one("#study-title", Static)
+            loss = monitor.query_one("#chart-loss", MetricChart)
+            runs = monitor.query_one("#runs", DataTable)
+            await pilot.press("p", "space", *["left"] * 20)  # start, pause, back to epoch 1
+            await pilot.pause(0.3)
+            assert monitor.replay_paused and "replay epoch 1/15" in str(title.render())
+            await pilot.press("right", "right")
+            await pilot.pause(0.3)
+            assert "replay epoch 3/15" in str(title.render()) and "paused" in str(title.render())
+            assert list(loss.series[0][1]) == [1.0, 2.0, 3.0]
+            assert (
+                cell(runs, 0, 1) == "replay"
+                and cell(runs, 0, 2) == "3/15"
+                and cell(runs, 0, 4) == "-"
+            )
+            await pilot.press("left")
+            await pilot.pause(0.3)
+            assert list(loss.series[0][1]) == [1.0, 2.0]
+            await pilot.press("plus", "plus", "plus", "space")  # 16 epochs/s, playing
+            assert monitor.replay_speed == 16.0
+            await wait_for(pilot, lambda: monitor.replay_epoch is None, timeout=60)
+            assert len(loss.series[0][1]) == 15 and cell(runs, 0, 1) == "completed"
+
+    run(scenario())
