@@ -19,8 +19,17 @@ RUN_COLOURS = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow", "w
 LINE, DOTS = "braille", "dot"
 
 
+# One marker per run, in order: what tells overlaid runs apart without colour (NO_COLOR), drawn
+# by the charts and shown beside each run's name wherever a table is a chart's legend.
+RUN_MARKERS = ("•", "+", "x", "o", "*", "#", "@", "%")
+
+
 def run_colour(index: int) -> str:
     return RUN_COLOURS[index % len(RUN_COLOURS)]
+
+
+def run_marker(index: int) -> str:
+    return RUN_MARKERS[index % len(RUN_MARKERS)]
 
 
 def decimate(
