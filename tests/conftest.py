@@ -12,6 +12,14 @@ import pytest
 from tests.helpers import FOUR_EPOCHS, TINY_PRESET
 
 
+@pytest.fixture(autouse=True)
+def own_config_home(tmp_path: Path, monkeypatch) -> Path:
+    """No test sees (or writes) the presets of the user running it: the user's presets folder
+    (config.presets.user_presets_dir) is under tmp_path."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return tmp_path / "config"
+
+
 @pytest.fixture
 def write_preset(tmp_path: Path) -> Callable[..., Path]:
     """Write TOML text (dedented) to a file in tmp_path and return its path."""

@@ -16,7 +16,7 @@ SIZE = (120, 40)
 @pytest.fixture
 def study(runs_dir, monkeypatch):
     monkeypatch.chdir(REPO)  # preset paths show relative to it, the same in every checkout
-    monkeypatch.setattr("tui_trainer.ui.app.USER_PRESETS_DIR", runs_dir.parent / "no-user-presets")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(runs_dir.parent / "no-config"))  # no user presets
     return write_synthetic_study(runs_dir)
 
 

@@ -65,3 +65,30 @@ def test_launch_validates_as_you_type_then_trains_and_monitors(write_preset, run
         assert study.launch.overrides == ["optim.lr=0.05", "sweep.train.seed=[0, 1]"]
 
     run(scenario())
+
+
+def test_a_list_typed_without_quotes_is_one_override(write_preset, runs_dir):
+    """The launch line is not a shell: `sweep.optim.lr=[0.05, 0.1]` is one override, as are a
+    quoted TOML string and a word in shell quotes."""
+    mine = write_preset(TINY_PRESET, name="mine.toml")
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(LaunchScreen(mine))
+            line = app.screen.query_one("#overrides", Input)
+            line.value = 'sweep.optim.lr=[0.05, 0.1] study.description="a b" \'train.epochs=1\''
+            await pilot.pause()
+            validation = str(app.screen.query_one("#validation", Static).render())
+            assert validation.splitlines()[:3] == [
+                "valid: 2 run(s), 2 run-epochs",
+                "  lr=0.05",
+                "  lr=0.1",
+            ]
+            assert app.screen.overrides == [
+                "sweep.optim.lr=[0.05, 0.1]",
+                'study.description="a b"',
+                "train.epochs=1",
+            ]
+
+    run(scenario())

@@ -244,7 +244,9 @@ def run(
     preset: Annotated[
         str,
         typer.Argument(
-            help="A preset TOML file, or the name of a built-in preset.", show_default=False
+            help="A preset TOML file, or the name of a built-in preset or of one of yours "
+            "(`tui-trainer presets` lists them).",
+            show_default=False,
         ),
     ],
     overrides: Annotated[
@@ -679,19 +681,20 @@ def params(
 
 @app.command()
 def presets() -> None:
-    """List the built-in presets with their run counts."""
+    """List the built-in presets and your own (saved by the app's editor into
+    ~/.config/tui-trainer/presets) with their run counts; `tui-trainer run NAME` runs one."""
     from tui_trainer.config.load import load_preset
-    from tui_trainer.config.presets import builtin_presets
+    from tui_trainer.config.presets import builtin_presets, user_presets
     from tui_trainer.console.catalog import presets_table
     from tui_trainer.errors import ConfigError
 
     entries: list[tuple[Path, LoadedStudy | ConfigError]] = []
-    for path in builtin_presets():
+    for path in [*builtin_presets(), *user_presets()]:
         try:
             entries.append((path, load_preset(path)))
         except ConfigError as error:
             entries.append((path, error))
-    _stdout_console().print(presets_table(entries))
+    _stdout_console().print(presets_table(entries, builtin=set(builtin_presets())))
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -186,3 +187,21 @@ def save_preset(
     StudyPreset.model_validate(tomlcompat.loads(text))  # what is written must load back
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, text, durable=True)  # replaced: a FIFO of that name is never opened
+
+
+def with_edited_header(text: str, source: str, when: datetime) -> str:
+    """`text` with its opening comment (a preset's notes on itself: what it is, the figures it
+    gave) replaced by one saying where it came from: those notes describe the original, not the
+    edit. Comments further down, beside the keys, are kept."""
+    lines = text.splitlines(keepends=True)
+    start = 0
+    while start < len(lines) and (
+        not lines[start].strip() or lines[start].lstrip().startswith("#")
+    ):
+        start += 1
+    header = (
+        f"# Edited from {source} in tui-trainer's editor on {when:%Y-%m-%d %H:%M}.\n"
+        "# The original's notes and figures were left out: they were measured on the original.\n"
+        "\n"
+    )
+    return header + "".join(lines[start:])

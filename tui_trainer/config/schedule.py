@@ -62,3 +62,17 @@ def lr_curve(
         lr_at(schedule, base_lr, epochs, e * steps_per_epoch, steps_per_epoch)
         for e in range(epochs)
     ]
+
+
+def lr_preview(
+    schedule: ScheduleSection, base_lr: float, epochs: int, max_points: int = 600
+) -> tuple[list[float], list[float]]:
+    """(x in epochs from 1, learning rate) step by step, for a preview: the warm-up's ramp and a
+    onecycle's curve show as the trainer follows them. The real steps per epoch depend on the
+    dataset (unknown without loading it); up to 50 steps per epoch, fewer when that would pass
+    `max_points`, draw the same shape."""
+    epochs = max(1, epochs)
+    per_epoch = max(1, min(50, max_points // epochs))
+    steps = range(epochs * per_epoch)
+    xs = [1.0 + step / per_epoch for step in steps]
+    return xs, [lr_at(schedule, base_lr, epochs, step, per_epoch) for step in steps]

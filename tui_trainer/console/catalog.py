@@ -3,7 +3,7 @@ CLI computes what needs torch (parameter counts) and hands the numbers in."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,24 +41,29 @@ def models_table(rows: Sequence[ModelRow]) -> Table:
     return table
 
 
-def presets_table(entries: Sequence[tuple[Path, LoadedStudy | ConfigError]]) -> Table:
-    """One row per preset file: its runs, their epochs and its description, or why it is
-    invalid."""
+def presets_table(
+    entries: Sequence[tuple[Path, LoadedStudy | ConfigError]], builtin: Collection[Path] = ()
+) -> Table:
+    """One row per preset file: its runs, their epochs, where it is (`built-in`, or the folder
+    of one of the user's) and its description, or why it is invalid."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("preset")
     table.add_column("runs", justify="right")
     table.add_column("epochs", justify="right")
+    table.add_column("from")
     table.add_column("description")
     for path, study in entries:
+        origin = Text("built-in" if path in builtin else printable(str(path.parent)))
         if isinstance(study, ConfigError):
             problem = Text(printable(f"invalid: {study.lines()[0]}"), style="red")
-            table.add_row(Text(printable(path.stem)), "-", "-", problem)
+            table.add_row(Text(printable(path.stem)), "-", "-", origin, problem)
             continue
         epochs = sorted({run.config.train.epochs for run in study.runs})
         table.add_row(
             Text(printable(path.stem)),
             str(len(study.runs)),
             ",".join(map(str, epochs)),
+            origin,
             Text(printable(study.preset.study.description, multiline=True)),
         )
     return table

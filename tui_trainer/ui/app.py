@@ -3,45 +3,42 @@
 Launching starts a detached trainer (tui_trainer.launch); everything shown is read from the run
 directory, so quitting the app, or losing its terminal, never stops training, and starting it
 again opens a study that is still running.
+
+The app owns navigation: screens post the messages of ui/navigation.py and the handlers here
+push the screens, start, resume and stop trainers. It also owns the one handler of its workers'
+failures, and the command palette's own commands (ui/commands.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-from textual.app import App
+from textual import on
+from textual.app import App, SystemCommand
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from tui_trainer import launch as launcher
-from tui_trainer.config.presets import builtin_presets
+from tui_trainer.config import presets as preset_files
 from tui_trainer.errors import TuiTrainerError, UnavailableError
 from tui_trainer.launch import Launched
 from tui_trainer.printable import printable
 from tui_trainer.store import status as st
-from tui_trainer.store.reader import StudyRecord, list_studies
+from tui_trainer.store.reader import StudyRecord, list_studies, read_study
 from tui_trainer.store.resumable import ResumeTarget
+from tui_trainer.ui.commands import app_commands
+from tui_trainer.ui.navigation import Open, PresetSaved, Trainer
 from tui_trainer.ui.resuming import question, resume_plan
+from tui_trainer.ui.screens.compare import CompareScreen
+from tui_trainer.ui.screens.editor import EditorScreen
+from tui_trainer.ui.screens.help import HelpScreen, section_of
+from tui_trainer.ui.screens.launch import LaunchScreen
 from tui_trainer.ui.screens.monitor import MonitorScreen
 from tui_trainer.ui.screens.presets import PresetsScreen
 from tui_trainer.ui.screens.runs import RunsScreen
 from tui_trainer.ui.widgets.confirm import Confirm
-
-USER_PRESETS_DIR = Path("~/.config/tui-trainer/presets")
-
-
-def preset_paths(extra: list[Path], user_dir: Path) -> list[Path]:
-    """Built-in presets, then the user's folder, then paths given on the command line."""
-    try:
-        user = sorted(user_dir.glob("*.toml")) if user_dir.is_dir() else []
-    except OSError:  # an unreadable folder: its presets are not listed
-        user = []
-    seen: dict[Path, None] = {}
-    for path in [*builtin_presets(), *user, *extra]:
-        try:
-            seen.setdefault(path.resolve(), None)
-        except (OSError, RuntimeError):  # a symlink loop: listed as it is, shown as unreadable
-            seen.setdefault(path.absolute(), None)
-    return list(seen)
 
 
 def cannot_write(error: OSError, fallback: Path) -> str:
@@ -69,8 +66,8 @@ class TrainerApp(App):
     ) -> None:
         super().__init__()
         self.runs_dir = Path(runs_dir)
-        self.user_presets_dir = (user_presets_dir or USER_PRESETS_DIR).expanduser()
-        self.presets = preset_paths(list(presets or []), self.user_presets_dir)
+        self.user_presets_dir = (user_presets_dir or preset_files.user_presets_dir()).expanduser()
+        self.presets = preset_files.preset_paths(list(presets or []), self.user_presets_dir)
         self.launched: list[Launched] = []
 
     def on_mount(self) -> None:
@@ -92,6 +89,61 @@ class TrainerApp(App):
     def _reap(self) -> None:
         """Collect trainers that have exited, so none lingers as a zombie."""
         self.launched = [item for item in self.launched if item.process.poll() is None]
+
+    # -- navigation: the screens' messages (ui/navigation.py) ------------------------------------
+
+    def on_open_launch(self, message: Open.Launch) -> None:
+        self.push_screen(LaunchScreen(message.preset))
+
+    def on_open_editor(self, message: Open.Editor) -> None:
+        self.push_screen(EditorScreen(message.preset))
+
+    def on_open_monitor(self, message: Open.Monitor) -> None:
+        self.push_screen(MonitorScreen(message.study_dir))
+
+    def on_open_compare(self, message: Open.Compare) -> None:
+        # the browser lists studies without summaries; the comparison table needs them
+        self.push_screen(CompareScreen([read_study(path) for path in message.study_dirs]))
+
+    def on_open_help(self, message: Open.Help) -> None:
+        self.push_screen(HelpScreen(message.section))
+
+    def on_trainer_launch(self, message: Trainer.Launch) -> None:
+        self.launch_study(message.preset, message.overrides, message.name)
+
+    def on_trainer_resume(self, message: Trainer.Resume) -> None:
+        self.ask_resume(message.study_dir)
+
+    def on_trainer_stop(self, message: Trainer.Stop) -> None:
+        self.ask_stop(message.study_dir)
+
+    def on_preset_saved(self, message: PresetSaved) -> None:
+        self.add_preset(message.path)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(section_of(self.screen)))
+
+    def action_runs(self) -> None:
+        self.push_screen(RunsScreen(self.runs_dir))
+
+    def action_presets(self) -> None:
+        """Back to the presets list, closing the screens above it."""
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, PresetsScreen):
+            self.pop_screen()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from app_commands(self, screen)
+        yield from super().get_system_commands(screen)
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        """Every worker of the app runs on the app (exit_on_error=False): a failure is said, and
+        the app goes on."""
+        if event.state == WorkerState.ERROR:
+            name = event.worker.name or "a background task"
+            self.tell(f"{name} failed: {event.worker.error}", "error")
+
+    # -- trainers --------------------------------------------------------------------------------
 
     def launch_study(self, preset: Path, overrides: list[str], name: str) -> None:
         try:
@@ -156,6 +208,19 @@ class TrainerApp(App):
                 )
         return resume_plan(study_dir, run_name)
 
+    def ask_stop(self, study_dir: Path) -> None:
+        """`s` in the monitor: say so when no trainer is alive, else ask, then stop."""
+        if launcher.trainer_pid(study_dir) is None:
+            self.notify("no live trainer for this study", severity="warning")
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.stop_study(study_dir)
+
+        question = f"Stop {printable(Path(study_dir).name)}? Finished epochs are kept."
+        self.push_screen(Confirm(question), answer)
+
     def stop_study(self, study_dir: Path) -> None:
         try:
             pid = launcher.stop(study_dir)
@@ -172,14 +237,6 @@ class TrainerApp(App):
         for screen in self.screen_stack:
             if isinstance(screen, PresetsScreen):
                 screen.reload(self.presets)
-
-    def action_help(self) -> None:
-        from tui_trainer.ui.screens.help import HelpScreen
-
-        self.push_screen(HelpScreen())
-
-    def action_runs(self) -> None:
-        self.push_screen(RunsScreen(self.runs_dir))
 
 
 def create_app(

@@ -1,37 +1,58 @@
-"""The editor: every key of the schema as a typed field (choices as selects, switches, validated
-text), each error beside its field as you type, the sweep's axes, a preview of the learning-rate
-schedule, the model's parameter counts; save as a new preset (comments kept), or launch."""
+"""The editor: every key of the schema as a typed field (choices as selects, switches that say
+on/off in words, validated text), each error beside its field as you type, the sweep's axes, a
+step-by-step preview of the learning-rate schedule, the model's parameter counts; save as a new
+preset (comments kept, the original's opening notes replaced by where it came from), or launch.
+
+After a save the editor edits the saved preset (its name, its file), so launching from here
+launches it under its new name, and `esc` asks first only about edits not saved yet.
+
+Parameter counts need torch, which the app never imports: `tui-trainer params` runs in another
+process, from a thread worker of the app's (one count at a time: a newer form cancels an older
+count, and a count that comes back for a form that has changed since is dropped). Its answer
+comes back as a message; a failure (non-zero exit, a timeout, output that is not the expected
+JSON) is shown in place of the count."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import tempfile
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
+from textual.worker import get_current_worker
 
 from tui_trainer.config import edit
 from tui_trainer.config.load import load_preset, read_preset_text
-from tui_trainer.config.schedule import lr_curve
+from tui_trainer.config.presets import is_builtin_name
+from tui_trainer.config.schedule import lr_preview
 from tui_trainer.store.atomic import write_text_atomic
 from tui_trainer.store.files import own_directory, write_new_file
+from tui_trainer.ui.navigation import PresetSaved, Trainer
+from tui_trainer.ui.param_count import count_parameters, not_counted
+from tui_trainer.ui.paths import display_path
 from tui_trainer.ui.widgets.charts import LINE, MetricChart
+from tui_trainer.ui.widgets.confirm import Confirm
 
 SWEEP_ROWS = 4  # axes shown; an empty row is no axis
 
 
 def field_id(spec: edit.FieldSpec) -> str:
     return f"f-{spec.section}-{spec.name}"
+
+
+def on_off(value: bool) -> Text:
+    """A switch's state in words: it reads without colour (NO_COLOR)."""
+    return Text("on", style="bold") if value else Text("off", style="dim")
 
 
 class AskName(ModalScreen[str | None]):
@@ -66,8 +87,16 @@ class EditorScreen(Screen):
     BINDINGS = [
         ("ctrl+s", "save", "Save as"),
         ("ctrl+l", "launch", "Launch"),
-        ("escape", "app.pop_screen", "Back"),
+        ("escape", "back", "Back"),
     ]
+
+    @dataclass
+    class ParamsCounted(Message):
+        """A parameter count (or why there is none) for the form whose model and data are
+        `key`."""
+
+        key: str
+        text: Text
 
     def __init__(self, preset: Path) -> None:
         super().__init__()
@@ -78,6 +107,7 @@ class EditorScreen(Screen):
         self.specs = edit.field_specs()
         self.checked = edit.Checked(loaded.preset, loaded.runs, {})
         self._params_key = ""
+        self._saved_form: tuple = ()  # the form as last loaded or saved: edits are what differ
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -93,6 +123,11 @@ class EditorScreen(Screen):
                     with Horizontal(classes="field"):
                         yield Label(spec.name, classes="field-name")
                         yield self._widget(spec)
+                        if spec.kind == "switch":
+                            value = bool(self.baseline[spec.section][spec.name])
+                            yield Static(
+                                on_off(value), id=f"{field_id(spec)}-state", classes="switch-state"
+                            )
                     yield Static("", id=f"{field_id(spec)}-error", classes="field-error")
                 yield Static(
                     Text("[sweep]  key = [values], one run per combination", style="bold"),
@@ -118,7 +153,7 @@ class EditorScreen(Screen):
                         )
                 yield Static("", id="sweep-error", classes="field-error")
             with Vertical(id="side"):
-                yield MetricChart("learning rate per epoch", id="lr-preview")
+                yield MetricChart("learning rate, step by step (x: epoch)", id="lr-preview")
                 yield Static(id="params")
                 yield Static(id="summary")
         yield Footer()
@@ -140,7 +175,40 @@ class EditorScreen(Screen):
         return Input(value=edit.format_value(value, spec), id=field_id(spec), compact=True)
 
     def on_mount(self) -> None:
+        self.sub_title = f"editing {display_path(self.preset_path)}"
         self.revalidate()
+        self._saved_form = self.form_snapshot()
+
+    def form_snapshot(self) -> tuple:
+        """What the form says, widget by widget (empty sweep rows left out)."""
+        values: list[tuple[str, Any]] = []
+        for spec in self.specs:
+            widget = self.query_one(f"#{field_id(spec)}")
+            values.append((spec.key, getattr(widget, "value", None)))
+        for index in range(len(self.query(".axis-key"))):
+            key = self.query_one(f"#axis-key-{index}", Input).value.strip()
+            axis = self.query_one(f"#axis-values-{index}", Input).value.strip()
+            if key or axis:
+                values.append((key, axis))
+        return tuple(values)
+
+    @property
+    def unsaved(self) -> bool:
+        return self.form_snapshot() != self._saved_form
+
+    def action_back(self) -> None:
+        """Back to the presets; with edits not saved, only once you say to drop them."""
+        if not self.unsaved:
+            self.dismiss()
+            return
+
+        def answer(drop: bool | None) -> None:
+            if drop:
+                self.dismiss()
+
+        self.app.push_screen(
+            Confirm("Leave the editor? Your edits are not saved (ctrl+s saves them)."), answer
+        )
 
     # -- reading the form ----------------------------------------------------------------------
 
@@ -171,6 +239,8 @@ class EditorScreen(Screen):
     def changed(self, event: Input.Changed | Select.Changed | Switch.Changed) -> None:
         if isinstance(event, Input.Changed) and event.input.has_class("axis-key"):
             self._keep_a_spare_axis_row()
+        if isinstance(event, Switch.Changed) and event.switch.id:
+            self.query_one(f"#{event.switch.id}-state", Static).update(on_off(event.value))
         self.revalidate()
 
     def _keep_a_spare_axis_row(self) -> None:
@@ -219,45 +289,40 @@ class EditorScreen(Screen):
         series = []
         for index, run in enumerate(runs[:8]):
             cfg = run.config
-            curve = lr_curve(cfg.schedule, cfg.optim.lr, cfg.train.epochs)
-            xs = [float(e + 1) for e in range(len(curve))]
+            xs, lrs = lr_preview(cfg.schedule, cfg.optim.lr, cfg.train.epochs)
             series.append(
-                (run.name, xs, curve, ("cyan", "orange", "green", "magenta")[index % 4], LINE)
+                (run.name, xs, lrs, ("cyan", "orange", "green", "magenta")[index % 4], LINE)
             )
         chart.show(series)
         key = json.dumps({k: data[k] for k in ("data", "model")}, sort_keys=True, default=str)
         if key != self._params_key:
             self._params_key = key
             self.query_one("#params", Static).update(Text("parameters: counting…", style="dim"))
-            self.count_parameters(self._preset_text())
+            self.app.run_worker(
+                partial(self._count, key, self._preset_text()),
+                name="parameter count",
+                group="params",
+                thread=True,
+                exclusive=True,  # a newer form cancels the older count
+                exit_on_error=False,  # the app's worker handler says what failed
+            )
 
     # -- parameter counts, in another process (the app never imports torch) ---------------------
 
-    @work(thread=True, exclusive=True, group="params", exit_on_error=False)
-    def count_parameters(self, preset_text: str) -> None:
-        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as handle:
-            handle.write(preset_text)
+    def _count(self, key: str, preset_text: str) -> None:
+        """In a thread worker: count, and post the answer unless a newer count took over."""
+        worker = get_current_worker()
         try:
-            result = subprocess.run(
-                [sys.executable, "-m", "tui_trainer", "params", handle.name],
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-        finally:
-            Path(handle.name).unlink(missing_ok=True)
-        if result.returncode != 0:
-            text = Text(
-                "parameters: " + (result.stderr.strip().splitlines() or ["?"])[-1], style="red"
-            )
-        else:
-            counts = json.loads(result.stdout)
-            first = next(iter(counts.values()))
-            text = Text(f"parameters: {first['total']:,} total, {first['trainable']:,} trainable")
-            distinct = {(c["total"], c["trainable"]) for c in counts.values()}
-            if len(distinct) > 1:
-                text.append(f" (first of {len(counts)} runs; they differ)", style="dim")
-        self.app.call_from_thread(self.query_one("#params", Static).update, text)
+            text = count_parameters(preset_text, lambda: worker.is_cancelled)
+        except Exception as error:  # shown here, and said by the app's worker handler
+            self.post_message(self.ParamsCounted(key, not_counted(str(error))))
+            raise
+        if text is not None and not worker.is_cancelled:
+            self.post_message(self.ParamsCounted(key, text))
+
+    def on_editor_screen_params_counted(self, message: ParamsCounted) -> None:
+        if message.key == self._params_key:  # else: for a form that has changed since
+            self.query_one("#params", Static).update(message.text)
 
     # -- saving and launching ------------------------------------------------------------------
 
@@ -268,7 +333,9 @@ class EditorScreen(Screen):
             preset = preset.model_copy(
                 update={"study": preset.study.model_copy(update={"name": name})}
             )
-        return edit.preset_document(self.original_text, preset, self.baseline)
+        text = edit.preset_document(self.original_text, preset, self.baseline)
+        source = f"{self.preset_path.stem} ({display_path(self.preset_path)})"
+        return edit.with_edited_header(text, source, datetime.now())
 
     def action_save(self) -> None:
         if self.checked.preset is None or self.checked.errors:
@@ -285,21 +352,41 @@ class EditorScreen(Screen):
             except Exception:
                 self.notify(f"{name!r} is not a valid preset name", severity="error")
                 return
+            if is_builtin_name(name):
+                self.notify(
+                    f"{name!r} is a built-in preset's name: choose another", severity="error"
+                )
+                return
             path = self.app.user_presets_dir / f"{name}.toml"
+            text = self._preset_text(name)
             try:
                 # the user's own folder: a symlinked one (a dotfiles repository) is followed,
                 # and so is a preset file that links there; the file is replaced atomically,
                 # so an entry of that name that is not a file (a FIFO) is never opened
                 path.parent.mkdir(parents=True, exist_ok=True)
                 target = Path(os.path.realpath(path)) if path.is_symlink() else path
-                write_text_atomic(target, self._preset_text(name), durable=True)
+                write_text_atomic(target, text, durable=True)
             except OSError as error:
                 self.app.tell(f"cannot write {error.filename or path}: {error.strerror}", "error")
                 return
-            self.app.add_preset(path)
+            self._adopt(path, name, text)
+            self.post_message(PresetSaved(path))
             self.app.tell(f"saved {path}")
 
         self.app.push_screen(AskName(f"{self.checked.preset.study.name}-edited"), save)
+
+    def _adopt(self, path: Path, name: str, text: str) -> None:
+        """From now on the editor edits the saved preset: its name in the form, its file as the
+        original, the form as saved."""
+        self.preset_path = path
+        self.original_text = text
+        name_field = next(spec for spec in self.specs if spec.key == "study.name")
+        self.query_one(f"#{field_id(name_field)}", Input).value = name
+        self.revalidate()
+        if self.checked.preset is not None:
+            self.baseline = self.checked.preset.model_dump()
+        self._saved_form = self.form_snapshot()
+        self.sub_title = f"editing {display_path(path)}"
 
     def action_launch(self) -> None:
         if self.checked.preset is None or self.checked.errors:
@@ -316,4 +403,4 @@ class EditorScreen(Screen):
                 f"cannot write {error.filename or path}: {error.strerror or error}", "error"
             )
             return
-        self.app.launch_study(path, [], name)
+        self.post_message(Trainer.Launch(path, [], name))

@@ -1,18 +1,19 @@
-"""`?`: every key of every screen."""
+"""`?`: every key of every screen, opened at the section of the screen it was asked from (that
+section first, marked, then the keys that work everywhere, then the other screens')."""
 
 from __future__ import annotations
 
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 KEYS = {
     "Everywhere": [
         ("?", "this help"),
         ("q", "quit (training goes on)"),
-        ("ctrl+p", "command palette"),
+        ("ctrl+p", "command palette: this screen's actions, runs browser, presets, help"),
     ],
     "Presets": [
         ("up/down", "choose a preset"),
@@ -24,10 +25,10 @@ KEYS = {
         ("tab", "next field"),
         ("ctrl+s", "save as a new preset (comments kept)"),
         ("ctrl+l", "launch the edited study"),
-        ("escape", "back"),
+        ("escape", "back (asks first when there are unsaved edits)"),
     ],
     "Launch": [
-        ("type", "overrides: optim.lr=0.05 train.epochs=5"),
+        ("type", "overrides: optim.lr=0.05 sweep.optim.lr=[0.05, 0.1] (no quotes needed)"),
         ("enter", "launch"),
         ("escape", "back"),
     ],
@@ -58,6 +59,28 @@ KEYS = {
 }
 
 
+# the help section of each screen, by the screen's class name (help needs no screen's import)
+SECTIONS = {
+    "PresetsScreen": "Presets",
+    "EditorScreen": "Editor",
+    "LaunchScreen": "Launch",
+    "MonitorScreen": "Monitor",
+    "RunsScreen": "Runs browser",
+    "CompareScreen": "Compare",
+}
+
+
+def section_of(screen: Screen) -> str | None:
+    """The help section of `screen` (None for one without keys of its own)."""
+    return SECTIONS.get(type(screen).__name__)
+
+
+def ordered_sections(section: str | None) -> list[str]:
+    """`section` first, then the keys that work everywhere, then the other screens'."""
+    first = [section] if section in KEYS else []
+    return first + [name for name in KEYS if name not in first]
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [
         ("escape", "dismiss", "Close"),
@@ -72,13 +95,18 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
+    def __init__(self, section: str | None = None) -> None:
+        super().__init__()
+        self.section = section
+
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, pad_edge=False)
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
-        for section, keys in KEYS.items():
-            table.add_row(f"[u]{section}[/u]", "")
-            for key, meaning in keys:
+        for section in ordered_sections(self.section):
+            title = f"[u]{section}[/u]" + (" (this screen)" if section == self.section else "")
+            table.add_row(title, "")
+            for key, meaning in KEYS[section]:
                 table.add_row(f"  {key}", meaning)
         with VerticalScroll():
-            yield Static(table)
+            yield Static(table, id="help-keys")

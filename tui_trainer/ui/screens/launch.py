@@ -1,9 +1,13 @@
-"""Launch a preset: overrides (`optim.lr=0.05 train.epochs=5`) validated as you type by the same
-loader `tui-trainer run` uses, the resulting runs listed, then a detached trainer started."""
+"""Launch a preset: overrides (`optim.lr=0.05 sweep.train.seed=[0, 1]`) validated as you type by
+the same loader `tui-trainer run` uses, the resulting runs listed with the time they will take
+here, then a detached trainer started.
+
+The line is not a shell: overrides are separated by spaces outside brackets, braces and quotes,
+so a TOML list or string is typed as it is written in a preset, no quoting needed. A word in
+quotes (the shell's habit, `'sweep.train.seed=[0, 1]'`) loses them."""
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 from rich.text import Text
@@ -14,7 +18,53 @@ from textual.widgets import Footer, Header, Input, Static
 
 from tui_trainer.config.load import LoadedStudy, load_preset
 from tui_trainer.errors import ConfigError
-from tui_trainer.ui.screens.presets import display_path
+from tui_trainer.store.timing import setup_timings
+from tui_trainer.ui.estimate import estimate
+from tui_trainer.ui.navigation import Trainer
+from tui_trainer.ui.paths import display_path
+
+RUNS_LISTED = 10
+_CLOSING = {"[": "]", "{": "}", "(": ")"}
+_QUOTES = "\"'"
+
+
+def split_overrides(line: str) -> list[str]:
+    """`a=1 sweep.b=[1, 2] c="x y"` -> ['a=1', 'sweep.b=[1, 2]', 'c="x y"']: split on spaces
+    outside brackets, braces and quotes. Quotes around a whole word are dropped; quotes inside
+    one are kept (they belong to the TOML value). Never fails: an unclosed bracket or quote keeps
+    the rest of the line as one override, which the loader then calls invalid."""
+    words: list[str] = []
+    current: list[str] = []
+    closers: list[str] = []  # the brackets open at this point, innermost last
+    quote = ""  # the quote character open, if any
+    word_quoted = False  # the quote open started the word: it is dropped
+    for char in line:
+        if quote:
+            if char == quote:
+                quote = ""
+                if word_quoted:
+                    word_quoted = False
+                    continue
+            current.append(char)
+            continue
+        if char in _QUOTES:
+            quote = char
+            word_quoted = not current and not closers
+            if word_quoted:
+                continue
+        elif char in _CLOSING:
+            closers.append(_CLOSING[char])
+        elif closers and char == closers[-1]:
+            closers.pop()
+        elif char.isspace() and not closers:
+            if current:
+                words.append("".join(current))
+                current = []
+            continue
+        current.append(char)
+    if current:
+        words.append("".join(current))
+    return words
 
 
 class LaunchScreen(Screen):
@@ -25,6 +75,7 @@ class LaunchScreen(Screen):
         self.preset = preset
         self.loaded: LoadedStudy | None = None
         self.overrides: list[str] = []
+        self.timings: dict = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -33,7 +84,8 @@ class LaunchScreen(Screen):
             id="launch-title",
         )
         yield Static(
-            "Overrides, KEY=VALUE separated by spaces (e.g. optim.lr=0.05 train.epochs=5):"
+            "Overrides, KEY=VALUE separated by spaces, values as in TOML, no quotes needed\n"
+            "(e.g. optim.lr=0.05 train.epochs=5 sweep.optim.lr=[0.05, 0.1]):"
         )
         yield Input(placeholder="optim.lr=0.05", id="overrides")
         yield Static(id="validation")
@@ -41,6 +93,7 @@ class LaunchScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.timings = setup_timings(self.app.runs_dir)
         self.validate("")
         self.query_one("#overrides", Input).focus()
 
@@ -50,12 +103,7 @@ class LaunchScreen(Screen):
 
     def validate(self, text: str) -> None:
         out = self.query_one("#validation", Static)
-        try:
-            self.overrides = shlex.split(text)
-        except ValueError as exc:
-            self.loaded = None
-            out.update(Text.assemble(("error: ", "red"), str(exc)))
-            return
+        self.overrides = split_overrides(text)
         try:
             self.loaded = load_preset(self.preset, self.overrides)
         except ConfigError as error:
@@ -67,7 +115,10 @@ class LaunchScreen(Screen):
         runs = self.loaded.runs
         epochs = sum(r.config.train.epochs for r in runs)
         lines = [Text.assemble(("valid", "green"), f": {len(runs)} run(s), {epochs} run-epochs")]
-        lines += [Text(f"  {run.name}") for run in runs[:10]]
+        lines += [Text(f"  {run.name}") for run in runs[:RUNS_LISTED]]
+        if len(runs) > RUNS_LISTED:
+            lines.append(Text(f"  +{len(runs) - RUNS_LISTED} more", style="dim"))
+        lines.append(Text(estimate(runs, self.timings).words))
         out.update(Text("\n").join(lines))
 
     @on(Input.Submitted, "#overrides")
@@ -75,4 +126,6 @@ class LaunchScreen(Screen):
         if self.loaded is None:
             self.app.bell()
             return
-        self.app.launch_study(self.preset, self.overrides, self.loaded.preset.study.name)
+        self.post_message(
+            Trainer.Launch(self.preset, self.overrides, self.loaded.preset.study.name)
+        )

@@ -17,10 +17,10 @@ from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 from tui_trainer.console.formats import STATE_STYLES, duration
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import RunSeries, StudyFollower
+from tui_trainer.ui.navigation import Trainer
 from tui_trainer.ui.resuming import OFFERED_STATES
 from tui_trainer.ui.study_progress import study_progress
 from tui_trainer.ui.widgets.charts import DOTS, LINE, MetricChart, run_colour
-from tui_trainer.ui.widgets.confirm import Confirm
 from tui_trainer.ui.widgets.device_panel import DevicePanel
 from tui_trainer.ui.widgets.log_pane import LogPane
 from tui_trainer.ui.widgets.run_table import RunTable, run_line
@@ -227,22 +227,10 @@ class MonitorScreen(Screen):
                 chart.toggle_log()
 
     def action_stop(self) -> None:
-        from tui_trainer.launch import trainer_pid
-
-        if trainer_pid(self.follower.paths.root) is None:
-            self.notify("no live trainer for this study", severity="warning")
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self.app.stop_study(self.follower.paths.root)
-
-        self.app.push_screen(
-            Confirm(f"Stop {self.follower.paths.id}? Finished epochs are kept."), answer
-        )
+        self.post_message(Trainer.Stop(self.follower.paths.root))
 
     def action_resume(self) -> None:
-        self.app.ask_resume(self.follower.paths.root)
+        self.post_message(Trainer.Resume(self.follower.paths.root))
 
     def action_replay(self) -> None:
         if self.current_state() == st.RUNNING:

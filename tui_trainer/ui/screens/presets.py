@@ -3,6 +3,7 @@ line) with its description, its runs and its cost in run-epochs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,10 +14,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tui_trainer.config.load import LoadedStudy, load_preset
-from tui_trainer.console.formats import duration
 from tui_trainer.errors import ConfigError
 from tui_trainer.printable import printable
-from tui_trainer.store.timing import epoch_seconds, setup_key
+from tui_trainer.store.timing import SetupKey, SetupTiming, setup_timings
+from tui_trainer.ui.estimate import estimate
+from tui_trainer.ui.navigation import Open
+from tui_trainer.ui.paths import display_path
 
 
 @dataclass
@@ -33,28 +36,9 @@ class PresetEntry:
     def run_epochs(self) -> int:
         return sum(run.config.train.epochs for run in self.study.runs) if self.study else 0
 
-    def estimate(self, timings: dict) -> str:
+    def estimate(self, timings: Mapping[SetupKey | None, SetupTiming]) -> str:
         """'~1:02:03' when every run's setup has been timed here, '≥…' when some have, else '-'."""
-        if self.study is None:
-            return "-"
-        known = unknown = 0.0
-        for run in self.study.runs:
-            seconds = timings.get(setup_key(run.config.model_dump()))
-            if seconds is None:
-                unknown += 1
-            else:
-                known += seconds * run.config.train.epochs
-        if known == 0:
-            return "-"
-        return ("≥" if unknown else "~") + duration(known)
-
-
-def display_path(path: Path) -> str:
-    """A path as a person would type it here: relative to the working directory when inside it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+        return estimate(self.study.runs, timings).short if self.study else "-"
 
 
 def load_entries(paths: list[Path]) -> list[PresetEntry]:
@@ -101,7 +85,7 @@ class PresetsScreen(Screen):
 
     def _fill(self) -> None:
         table = self.query_one("#presets", DataTable)
-        timings = epoch_seconds(self.app.runs_dir)
+        timings = setup_timings(self.app.runs_dir)
         for entry in self.entries:
             if entry.study is None:
                 error = Text(entry.error, style="red")
@@ -148,13 +132,9 @@ class PresetsScreen(Screen):
     def action_open(self) -> None:
         entry = self.selected()
         if entry is not None and entry.study is not None:
-            from tui_trainer.ui.screens.launch import LaunchScreen
-
-            self.app.push_screen(LaunchScreen(entry.path))
+            self.post_message(Open.Launch(entry.path))
 
     def action_edit(self) -> None:
         entry = self.selected()
         if entry is not None and entry.study is not None:
-            from tui_trainer.ui.screens.editor import EditorScreen
-
-            self.app.push_screen(EditorScreen(entry.path))
+            self.post_message(Open.Editor(entry.path))

@@ -13,7 +13,8 @@ from textual.widgets import DataTable, Footer, Header, Input
 
 from tui_trainer.console.formats import STATE_STYLES, number
 from tui_trainer.store import status as st
-from tui_trainer.store.reader import StudyRecord, list_studies, read_study
+from tui_trainer.store.reader import StudyRecord, list_studies
+from tui_trainer.ui.navigation import Open, Trainer
 
 COLUMNS = ("", "study", "state", "runs", "best val acc", "test acc", "description")
 
@@ -98,9 +99,7 @@ class RunsScreen(Screen):
     def action_open(self) -> None:
         table = self.query_one("#studies", DataTable)
         if self.shown and 0 <= table.cursor_row < len(self.shown):
-            from tui_trainer.ui.screens.monitor import MonitorScreen
-
-            self.app.push_screen(MonitorScreen(self.shown[table.cursor_row].paths.root))
+            self.post_message(Open.Monitor(self.shown[table.cursor_row].paths.root))
 
     def _highlighted(self) -> StudyRecord | None:
         table = self.query_one("#studies", DataTable)
@@ -111,7 +110,7 @@ class RunsScreen(Screen):
         study = self._highlighted()
         if study is None:
             return
-        self.app.ask_resume(study.paths.root)
+        self.post_message(Trainer.Resume(study.paths.root))
 
     def action_mark(self) -> None:
         study = self._highlighted()
@@ -122,10 +121,8 @@ class RunsScreen(Screen):
         table.update_cell_at((table.cursor_row, 0), "✓" if study.id in self.marked else " ")
 
     def action_compare(self) -> None:
-        from tui_trainer.ui.screens.compare import CompareScreen
-
         chosen = [s for s in self.studies if s.id in self.marked]
         if not chosen and self._highlighted() is not None:
             chosen = [self._highlighted()]
-        if chosen:  # the list was read without summaries; the comparison table needs them
-            self.app.push_screen(CompareScreen([read_study(s.paths.root) for s in chosen]))
+        if chosen:
+            self.post_message(Open.Compare([s.paths.root for s in chosen]))

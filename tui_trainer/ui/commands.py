@@ -1,0 +1,48 @@
+"""The command palette's own commands (ctrl+p): the app's places (presets, runs browser, help at
+this screen's section) and every action of the screen it was opened on, by the name its key has
+in the footer, so an action can be found by name as well as by key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.app import SystemCommand
+from textual.screen import Screen
+
+from tui_trainer.ui.navigation import Open
+from tui_trainer.ui.screens.help import section_of
+
+if TYPE_CHECKING:
+    from tui_trainer.ui.app import TrainerApp
+
+
+def screen_commands(app: TrainerApp, screen: Screen) -> Iterator[SystemCommand]:
+    """One command per binding of `screen` that has a name (as in the footer)."""
+    seen: set[str] = set()
+    for active in screen.active_bindings.values():
+        binding = active.binding
+        if active.node is not screen or not binding.description or binding.action in seen:
+            continue
+        if not active.enabled:
+            continue
+        seen.add(binding.action)
+        key_name = binding.key_display or app.get_key_display(binding)
+        yield SystemCommand(
+            binding.description,
+            f"{key_name} on this screen",
+            partial(app.run_action, binding.action, screen),
+        )
+
+
+def app_commands(app: TrainerApp, screen: Screen) -> Iterator[SystemCommand]:
+    """The app's own commands, then the current screen's."""
+    yield SystemCommand("Presets", "Back to the list of presets", app.action_presets)
+    yield SystemCommand("Runs browser", "Every study in the runs directory", app.action_runs)
+    yield SystemCommand(
+        "Help: keys",
+        "Every key, at this screen's section",
+        partial(app.post_message, Open.Help(section_of(screen))),
+    )
+    yield from screen_commands(app, screen)
