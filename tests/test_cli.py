@@ -105,10 +105,41 @@ def test_presets_lists_the_quickstart():
     assert re.search(r"quickstart\s+1\s+\d+", line)
 
 
-def test_builtin_preset_by_name_and_unknown_name(runs_dir):
+def test_builtin_preset_by_name_and_unknown_name(runs_dir, own_config_home):
+    (own_config_home / "tui-trainer" / "presets").mkdir(parents=True)
+    (own_config_home / "tui-trainer" / "presets" / "mine.toml").write_text(TINY_PRESET)
     result = runner.invoke(app, ["run", "no-such-preset", "--runs-dir", str(runs_dir)])
     assert result.exit_code == 2
-    assert "no such preset file or built-in preset (built-in: quickstart" in result.output
+    output = " ".join(result.output.split())  # unwrapped
+    assert "no such preset file or preset name (built-in: quickstart, r000-" in output
+    assert f"yours in {own_config_home / 'tui-trainer' / 'presets'}: mine)" in output
+
+
+def test_the_users_saved_presets_are_listed_and_run_by_name(runs_dir, own_config_home, monkeypatch):
+    """A preset the editor saved (~/.config/tui-trainer/presets/quickstart-edited.toml): listed
+    by `presets`, run by its name (the training itself left out: a study is named after the
+    preset it is given, as the other tests of `run` show)."""
+    from tui_trainer.errors import ExitCode
+
+    trained = []
+    monkeypatch.setattr(
+        "tui_trainer.cli._train",
+        lambda loaded, *args, **kwargs: trained.append(loaded) or ExitCode.OK,
+    )
+    folder = own_config_home / "tui-trainer" / "presets"
+    folder.mkdir(parents=True)
+    edited = TINY_PRESET.replace('name = "tiny"', 'name = "quickstart-edited"')
+    (folder / "quickstart-edited.toml").write_text(edited.replace("epochs = 2", "epochs = 1"))
+    listed = runner.invoke(app, ["presets"])
+    line = next(line for line in listed.output.splitlines() if "quickstart-edited" in line)
+    assert re.match(r"quickstart-edited\s+1\s+1\s+yours\s+tiny test study", line)
+    assert listed.output.splitlines()[-1].rstrip() == f"yours: in {folder}"
+    assert re.match(r"quickstart\s+1\s+\d+\s+built-in", listed.output.splitlines()[1])
+    result = runner.invoke(app, ["run", "quickstart-edited", "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 0, result.output
+    (loaded,) = trained
+    assert loaded.source == folder / "quickstart-edited.toml"
+    assert loaded.preset.study.name == "quickstart-edited"
 
 
 def test_version_and_help():

@@ -40,16 +40,61 @@ print(sorted(m for m in ("torch", "torchvision") if m in sys.modules))
     assert output.strip().splitlines()[-1] == "[]"
 
 
-def test_help_lists_the_keys(runs_dir):
+def test_help_opens_at_the_current_screens_section(write_preset, runs_dir, monkeypatch):
+    from rich.table import Table
+    from textual.widgets import Static
+
+    from tui_trainer.ui.screens.editor import EditorScreen
+    from tui_trainer.ui.screens.help import HelpScreen
+
+    monkeypatch.setattr("tui_trainer.ui.screens.editor.count_parameters", lambda t, c: None)
+    mine = write_preset(TINY_PRESET, name="mine.toml")
+
+    def first_rows(app) -> list[str]:
+        table = app.screen.query_one("#help-keys", Static).content
+        assert isinstance(table, Table)
+        return [str(cell) for cell in table.columns[0]._cells[:2]]
+
     async def scenario():
         app = create_app(runs_dir)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("question_mark")
-            from tui_trainer.ui.screens.help import HelpScreen
-
-            assert isinstance(app.screen, HelpScreen)
+            assert isinstance(app.screen, HelpScreen) and app.screen.section == "Presets"
+            assert first_rows(app) == ["[u]Presets[/u] (this screen)", "  up/down"]
             await pilot.press("escape")
             assert not isinstance(app.screen, HelpScreen)
+            await app.push_screen(EditorScreen(mine))
+            await pilot.press("f1")  # where `?` would be typed into a field
+            assert isinstance(app.screen, HelpScreen) and app.screen.section == "Editor"
+            assert first_rows(app) == ["[u]Editor[/u] (this screen)", "  tab"]
+
+    run(scenario())
+
+
+def test_the_command_palette_offers_the_apps_own_actions(runs_dir):
+    from textual.command import CommandPalette
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            titles = [command.title for command in app.get_system_commands(app.screen)]
+            assert titles[:6] == [
+                "Presets",
+                "Runs browser",
+                "Help: keys",
+                "Launch…",
+                "Edit…",
+                "Runs",
+            ]
+            await pilot.press("ctrl+p")
+            assert isinstance(app.screen, CommandPalette)
+            await pilot.press(*"Runs browser")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, RunsScreen)
+            commands = [command.title for command in app.get_system_commands(app.screen)]
+            assert {"Open", "Resume", "Mark", "Compare", "Filter", "Back"} <= set(commands)
 
     run(scenario())
 

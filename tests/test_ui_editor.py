@@ -3,6 +3,8 @@ folders too), launch, and always room for another sweep axis."""
 
 from __future__ import annotations
 
+import re
+
 from textual.widgets import DataTable, Static
 
 from tests.helpers import TINY_PRESET
@@ -88,7 +90,8 @@ def test_editor_validates_each_field_saves_as_and_launches(write_preset, runs_di
             name.value = "my-lr"
             await pilot.press("enter")
             saved = user_dir / "my-lr.toml"
-            assert saved.read_text().startswith("# my own study")
+            assert saved.read_text().startswith(f"# Edited from mine ({mine}) in tui-trainer's")
+            assert "# my own study" not in saved.read_text()
             study = load_preset(saved)
             assert study.preset.study.name == "my-lr" and study.preset.optim.lr == 0.02
             assert [r.name for r in study.runs] == ["seed=0", "seed=1"]
@@ -106,6 +109,7 @@ def test_editor_validates_each_field_saves_as_and_launches(write_preset, runs_di
             assert "my-lr" in [cell(presets, i, 0) for i in range(presets.row_count)]
         (launched,) = list_studies(runs_dir)
         assert read_launch_lr(launched) == 0.02
+        assert launched.id.endswith("-my-lr")  # launched as the preset it was saved as
 
     run(scenario())
 
@@ -147,3 +151,261 @@ def test_editor_always_has_room_for_another_axis(runs_dir, write_preset):
             assert len(editor.checked.runs) == 2 * 2 * 1 * 2 * 2
 
     run(scenario())
+
+
+# -- the editor keeps your work ------------------------------------------------------------------
+
+
+def no_counts(monkeypatch) -> None:
+    """Parameter counts answered at once, without starting `tui-trainer params`."""
+    from rich.text import Text
+
+    monkeypatch.setattr(
+        "tui_trainer.ui.screens.editor.count_parameters", lambda text, cancelled: Text("counted")
+    )
+
+
+def field(editor, key: str):
+    from tui_trainer.ui.screens.editor import field_id
+
+    spec = next(spec for spec in editor.specs if spec.key == key)
+    return editor.query_one(f"#{field_id(spec)}")
+
+
+def test_escape_with_unsaved_edits_asks_before_leaving(write_preset, runs_dir, monkeypatch):
+    from tui_trainer.ui.screens.editor import EditorScreen
+    from tui_trainer.ui.screens.presets import PresetsScreen
+    from tui_trainer.ui.widgets.confirm import Confirm
+
+    no_counts(monkeypatch)
+    mine = write_preset(TINY_PRESET, name="mine.toml")
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(EditorScreen(mine))
+            await pilot.pause()
+            await pilot.press("escape")  # nothing edited: straight back
+            assert isinstance(app.screen, PresetsScreen)
+            editor = EditorScreen(mine)
+            await app.push_screen(editor)
+            field(editor, "optim.lr").value = "0.02"
+            await pilot.pause()
+            await pilot.press("escape")
+            assert isinstance(app.screen, Confirm)
+            assert "your edits are not saved" in app.screen.question.lower()
+            await pilot.press("n")  # stay, edits kept
+            assert app.screen is editor and field(editor, "optim.lr").value == "0.02"
+            field(editor, "optim.lr").value = "0.1"  # back to what the file says: nothing to lose
+            await pilot.pause()
+            await pilot.press("escape")
+            assert isinstance(app.screen, PresetsScreen)
+            editor = EditorScreen(mine)
+            await app.push_screen(editor)
+            field(editor, "train.epochs").value = "3"
+            await pilot.pause()
+            await pilot.press("escape", "y")  # drop the edits
+            assert isinstance(app.screen, PresetsScreen)
+
+    run(scenario())
+
+
+def test_a_saved_preset_is_edited_and_launched_under_its_new_name(
+    write_preset, runs_dir, tmp_path, monkeypatch
+):
+    """Saved as my-lr: the editor now edits my-lr (name field, header, `esc` without asking),
+    and ctrl+l launches a study named my-lr, not tiny."""
+    from textual.widgets import Input as TextInput
+
+    from tui_trainer.launch import Launched
+    from tui_trainer.ui.screens.editor import EditorScreen
+    from tui_trainer.ui.screens.presets import PresetsScreen
+
+    no_counts(monkeypatch)
+    launches = []
+
+    class Finished:
+        pid = 0
+
+        def poll(self):
+            return 0
+
+    def launch(preset, overrides, runs_dir, name):
+        launches.append((load_preset(preset).preset.study.name, name))
+        return Launched(runs_dir / f"20260101-000000-{name}", Finished())
+
+    monkeypatch.setattr("tui_trainer.ui.app.launcher.launch", launch)
+    monkeypatch.setattr("tui_trainer.ui.app.MonitorScreen", lambda study_dir: PresetsScreen([]))
+    mine = write_preset("# tiny: 0.98 test accuracy in 5 s\n\n" + TINY_PRESET, name="mine.toml")
+    user_dir = tmp_path / "user-presets"
+
+    async def scenario():
+        app = create_app(runs_dir, [mine], user_presets_dir=user_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            editor = EditorScreen(mine)
+            await app.push_screen(editor)
+            field(editor, "optim.lr").value = "0.02"
+            await pilot.pause()
+            await pilot.press("ctrl+s")
+            app.screen.query_one("#name", TextInput).value = "quickstart"
+            await pilot.press("enter")  # a built-in's name: refused, nothing written
+            assert app.screen is editor and not (user_dir / "quickstart.toml").exists()
+            await pilot.press("ctrl+s")
+            app.screen.query_one("#name", TextInput).value = "my-lr"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert field(editor, "study.name").value == "my-lr"
+            assert editor.sub_title == f"editing {user_dir / 'my-lr.toml'}"
+            assert not editor.unsaved
+            await pilot.press("ctrl+l")
+            await pilot.pause()
+
+    run(scenario())
+    assert launches == [("my-lr", "my-lr")]
+    text = (user_dir / "my-lr.toml").read_text()
+    first, second = text.splitlines()[:2]
+    assert re.fullmatch(
+        rf"# Edited from mine \({re.escape(str(mine))}\) in tui-trainer's editor on "
+        r"\d{4}-\d\d-\d\d \d\d:\d\d\.",
+        first,
+    )
+    assert second == (
+        "# The original's notes and figures were left out: they were measured on the original."
+    )
+    assert "0.98 test accuracy" not in text
+
+
+def test_switches_say_on_and_off_in_words(write_preset, runs_dir, monkeypatch):
+    from textual.widgets import Switch
+
+    from tui_trainer.ui.screens.editor import EditorScreen
+
+    no_counts(monkeypatch)
+    mine = write_preset(TINY_PRESET, name="mine.toml")
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            editor = EditorScreen(mine)
+            await app.push_screen(editor)
+            nesterov = field(editor, "optim.nesterov")
+            state = editor.query_one(f"#{nesterov.id}-state", Static)
+            assert isinstance(nesterov, Switch) and str(state.render()) == "on"
+            nesterov.toggle()
+            await pilot.pause()
+            assert str(state.render()) == "off"
+
+    run(scenario())
+
+
+def test_the_lr_preview_shows_the_warm_up_step_by_step(write_preset, runs_dir, monkeypatch):
+    from tui_trainer.ui.screens.editor import EditorScreen
+    from tui_trainer.ui.widgets.charts import MetricChart
+
+    no_counts(monkeypatch)
+    warm_up = TINY_PRESET.replace('name = "cosine"', 'name = "cosine"\nwarmup_epochs = 1')
+    mine = write_preset(warm_up)
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            editor = EditorScreen(mine)
+            await app.push_screen(editor)
+            await pilot.pause()
+            (name, xs, lrs, _, _) = editor.query_one("#lr-preview", MetricChart).series[0]
+            assert name == "run" and len(xs) == 100  # 2 epochs of 50 steps
+            assert xs[:2] == [1.0, 1.02] and xs[50] == 2.0
+            assert [round(lr, 6) for lr in lrs[:3]] == [0.002, 0.004, 0.006]  # warm-up, per step
+            assert round(lrs[49], 6) == 0.1 and round(lrs[50], 6) == 0.05  # cosine, per epoch
+
+    run(scenario())
+
+
+# -- the parameter count's worker --------------------------------------------------------------
+
+
+def test_a_slow_old_count_never_overwrites_a_newer_one(write_preset, runs_dir, monkeypatch):
+    import threading
+
+    from rich.text import Text
+
+    from tui_trainer.ui.screens.editor import EditorScreen
+
+    release, old_done = threading.Event(), threading.Event()
+
+    def count(text, cancelled):  # the first form's count is slow and ignores cancellation
+        if "width_mult = 0.25" in text:
+            release.wait(30)
+            old_done.set()
+            return Text("old count")
+        return Text("new count")
+
+    monkeypatch.setattr("tui_trainer.ui.screens.editor.count_parameters", count)
+    mine = write_preset(TINY_PRESET, name="mine.toml")
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            editor = EditorScreen(mine)
+            await app.push_screen(editor)
+            params = editor.query_one("#params", Static)
+            assert str(params.render()) == "parameters: counting…"
+            field(editor, "model.width_mult").value = "0.5"
+            await wait_for(pilot, lambda: str(params.render()) == "new count", 10)
+            release.set()  # the old count comes back now, after the new one
+            await wait_for(pilot, old_done.is_set, 10)
+            await pilot.pause(0.3)
+            assert str(params.render()) == "new count"
+
+    run(scenario())
+
+
+def test_a_failed_count_is_shown_not_left_counting(write_preset, runs_dir, monkeypatch):
+    import sys
+
+    from tests.helpers import record_notes
+    from tui_trainer.ui.screens.editor import EditorScreen
+
+    monkeypatch.setattr(
+        "tui_trainer.ui.param_count.PARAMS_COMMAND", [sys.executable, "-c", "print('{oops')"]
+    )
+    mine = write_preset(TINY_PRESET, name="mine.toml")
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            notes = record_notes(app)
+            editor = EditorScreen(mine)
+            await app.push_screen(editor)
+            params = editor.query_one("#params", Static)
+            await wait_for(pilot, lambda: "counting" not in str(params.render()), 30)
+            assert str(params.render()) == (
+                "parameters: not counted: `tui-trainer params` did not answer with its JSON"
+            )
+
+            def broken(text, cancelled):
+                raise RuntimeError("no such interpreter")
+
+            monkeypatch.setattr("tui_trainer.ui.screens.editor.count_parameters", broken)
+            field(editor, "model.width_mult").value = "0.5"
+            await wait_for(pilot, lambda: "interpreter" in str(params.render()), 10)
+            assert str(params.render()) == "parameters: not counted: no such interpreter"
+            await wait_for(pilot, lambda: notes, 10)
+            assert notes == [("parameter count failed: no such interpreter", "error")]
+
+    run(scenario())
+
+
+def test_a_count_that_takes_too_long_says_so():
+    import sys
+
+    from tui_trainer.ui import param_count
+
+    command = [sys.executable, "-c", "import time; time.sleep(30)"]
+    param_count.PARAMS_COMMAND, saved = command, param_count.PARAMS_COMMAND
+    try:
+        text = param_count.count_parameters(TINY_PRESET, lambda: False, timeout=0.5)
+        assert str(text) == "parameters: not counted: `tui-trainer params` took over 0.5 s"
+        assert param_count.count_parameters(TINY_PRESET, lambda: True, timeout=5) is None
+    finally:
+        param_count.PARAMS_COMMAND = saved

@@ -77,7 +77,7 @@ def test_a_list_typed_without_quotes_is_one_override(write_preset, runs_dir):
         async with app.run_test(size=SIZE) as pilot:
             await app.push_screen(LaunchScreen(mine))
             line = app.screen.query_one("#overrides", Input)
-            line.value = 'sweep.optim.lr=[0.05, 0.1] study.description="a b" \'train.epochs=1\''
+            line.value = "sweep.optim.lr=[0.05, 0.1] study.description=\"a b\" 'train.epochs=1'"
             await pilot.pause()
             validation = str(app.screen.query_one("#validation", Static).render())
             assert validation.splitlines()[:3] == [
@@ -90,5 +90,23 @@ def test_a_list_typed_without_quotes_is_one_override(write_preset, runs_dir):
                 'study.description="a b"',
                 "train.epochs=1",
             ]
+
+    run(scenario())
+
+
+def test_launch_lists_ten_runs_then_how_many_more_and_the_time_it_will_take(write_preset, runs_dir):
+    mine = write_preset(TINY_PRESET, name="mine.toml")
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(LaunchScreen(mine))
+            line = app.screen.query_one("#overrides", Input)
+            line.value = "sweep.train.seed=[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]"
+            await pilot.pause()
+            lines = str(app.screen.query_one("#validation", Static).render()).splitlines()
+            assert lines[0] == "valid: 15 run(s), 30 run-epochs"
+            assert lines[1:12] == [*(f"  seed={seed}" for seed in range(10)), "  +5 more"]
+            assert lines[12] == "time: no estimate yet: no run of this setup has finished here"
 
     run(scenario())

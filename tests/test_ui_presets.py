@@ -3,7 +3,7 @@ was timed on this machine."""
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from tests.helpers import fake_study
 from tests.ui_pilot import SIZE, cell, run
@@ -48,5 +48,42 @@ def test_presets_show_a_time_estimate_once_a_setup_was_timed_here(runs_dir):
             rows = {cell(table, i, 0): cell(table, i, 4) for i in range(table.row_count)}
             assert rows["quickstart"] == "~0:40"  # 20 epochs x 2 s, measured here
             assert rows["r001-cifar100-lr"] == "-"  # never timed on this machine
+
+    run(scenario())
+
+
+def test_the_estimate_takes_a_runs_steady_pace_not_its_slow_first_epoch(runs_dir):
+    """Epochs ending at 10, 12, 14 and 17 s (the first paid for warm-up, the last for a busy
+    moment), the run's wall time 20 s: 2 s per epoch (the median of epochs 2 on) and 3 s outside
+    the epochs. The quickstart's 20 epochs: 3 + 20 x 2 = 43 s (wall time over epochs: 100 s)."""
+    import socket
+
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+    from tui_trainer.store.csvlog import CsvAppender
+
+    root = fake_study(runs_dir, "20260101-000000-quickstart", ["run"])
+    study = read_toml(root / "study.toml")
+    study["launch"]["host"] = socket.gethostname()
+    write_toml_atomic(root / "study.toml", study)
+    write_toml_atomic(
+        root / "run" / "config.toml",
+        {"model": {"arch": "mobilenet_v1", "width_mult": 0.5}, "data": {"dataset": "digits"}},
+    )
+    write_toml_atomic(root / "run" / "summary.toml", {"wall_time_s": 20.0, "epochs": 4})
+    with CsvAppender(root / "run" / "metrics.csv", ["epoch", "elapsed_s"]) as metrics:
+        for epoch, elapsed in enumerate([10.0, 12.0, 14.0, 17.0], start=1):
+            metrics.append({"epoch": epoch, "elapsed_s": elapsed})
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            table = app.screen.query_one("#presets", DataTable)
+            rows = {cell(table, i, 0): cell(table, i, 4) for i in range(table.row_count)}
+            assert rows["quickstart"] == "~0:43"
+            await pilot.press("enter")  # the quickstart's launch screen says it in words
+            validation = str(app.screen.query_one("#validation", Static).render())
+            assert validation.splitlines()[-1] == (
+                "time: about 0:43 (runs of this setup timed here)"
+            )
 
     run(scenario())

@@ -684,7 +684,7 @@ def presets() -> None:
     """List the built-in presets and your own (saved by the app's editor into
     ~/.config/tui-trainer/presets) with their run counts; `tui-trainer run NAME` runs one."""
     from tui_trainer.config.load import load_preset
-    from tui_trainer.config.presets import builtin_presets, user_presets
+    from tui_trainer.config.presets import builtin_presets, user_presets, user_presets_dir
     from tui_trainer.console.catalog import presets_table
     from tui_trainer.errors import ConfigError
 
@@ -694,7 +694,8 @@ def presets() -> None:
             entries.append((path, load_preset(path)))
         except ConfigError as error:
             entries.append((path, error))
-    _stdout_console().print(presets_table(entries, builtin=set(builtin_presets())))
+    table = presets_table(entries, builtin=set(builtin_presets()), user_dir=user_presets_dir())
+    _stdout_console().print(table)
 
 
 def main() -> None:

@@ -42,18 +42,22 @@ def models_table(rows: Sequence[ModelRow]) -> Table:
 
 
 def presets_table(
-    entries: Sequence[tuple[Path, LoadedStudy | ConfigError]], builtin: Collection[Path] = ()
+    entries: Sequence[tuple[Path, LoadedStudy | ConfigError]],
+    builtin: Collection[Path] = (),
+    user_dir: Path | None = None,
 ) -> Table:
-    """One row per preset file: its runs, their epochs, where it is (`built-in`, or the folder
-    of one of the user's) and its description, or why it is invalid."""
-    table = Table(box=None, pad_edge=False, header_style="bold")
+    """One row per preset file: its runs, their epochs, whose it is (`built-in`, or `yours`: in
+    `user_dir`, said below the table) and its description, or why it is invalid."""
+    table = Table(box=None, pad_edge=False, header_style="bold", caption_justify="left")
     table.add_column("preset")
     table.add_column("runs", justify="right")
     table.add_column("epochs", justify="right")
     table.add_column("from")
     table.add_column("description")
     for path, study in entries:
-        origin = Text("built-in" if path in builtin else printable(str(path.parent)))
+        origin = Text("built-in" if path in builtin else "yours")
+        if path not in builtin and user_dir is not None:
+            table.caption = printable(f"yours: in {user_dir}")
         if isinstance(study, ConfigError):
             problem = Text(printable(f"invalid: {study.lines()[0]}"), style="red")
             table.add_row(Text(printable(path.stem)), "-", "-", origin, problem)

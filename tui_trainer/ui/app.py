@@ -16,6 +16,7 @@ from pathlib import Path
 
 from textual import on
 from textual.app import App, SystemCommand
+from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -56,7 +57,11 @@ def _same_dir(a: Path, b: Path) -> bool:
 class TrainerApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "tui-trainer"
-    BINDINGS = [("q", "quit", "Quit"), ("question_mark", "help", "Help")]
+    BINDINGS = [
+        ("q", "quit", "Quit"),
+        ("question_mark", "help", "Help"),
+        Binding("f1", "help", "Help", show=False),  # where `?` is typed into a field
+    ]
 
     def __init__(
         self,

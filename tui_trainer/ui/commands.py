@@ -9,6 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.app import SystemCommand
+from textual.binding import Binding
 from textual.screen import Screen
 
 from tui_trainer.ui.navigation import Open
@@ -19,19 +20,16 @@ if TYPE_CHECKING:
 
 
 def screen_commands(app: TrainerApp, screen: Screen) -> Iterator[SystemCommand]:
-    """One command per binding of `screen` that has a name (as in the footer)."""
+    """One command per key of `screen` shown in its footer, by its name there (also the keys a
+    focused widget shadows: `enter` in a table)."""
     seen: set[str] = set()
-    for active in screen.active_bindings.values():
-        binding = active.binding
-        if active.node is not screen or not binding.description or binding.action in seen:
-            continue
-        if not active.enabled:
+    for binding in Binding.make_bindings(type(screen).BINDINGS):
+        if not binding.show or not binding.description or binding.action in seen:
             continue
         seen.add(binding.action)
-        key_name = binding.key_display or app.get_key_display(binding)
         yield SystemCommand(
             binding.description,
-            f"{key_name} on this screen",
+            f"{binding.key_display or app.get_key_display(binding)} on this screen",
             partial(app.run_action, binding.action, screen),
         )
 
