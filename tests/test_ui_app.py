@@ -40,14 +40,12 @@ print(sorted(m for m in ("torch", "torchvision") if m in sys.modules))
     assert output.strip().splitlines()[-1] == "[]"
 
 
-def test_help_opens_at_the_current_screens_section(write_preset, runs_dir, monkeypatch):
+def test_help_opens_at_the_current_screens_section(write_preset, runs_dir):
     from rich.table import Table
     from textual.widgets import Static
 
-    from tui_trainer.ui.screens.editor import EditorScreen
     from tui_trainer.ui.screens.help import HelpScreen
 
-    monkeypatch.setattr("tui_trainer.ui.screens.editor.count_parameters", lambda t, c: None)
     mine = write_preset(TINY_PRESET, name="mine.toml")
 
     def first_rows(app) -> list[str]:
@@ -63,10 +61,10 @@ def test_help_opens_at_the_current_screens_section(write_preset, runs_dir, monke
             assert first_rows(app) == ["[u]Presets[/u] (this screen)", "  up/down"]
             await pilot.press("escape")
             assert not isinstance(app.screen, HelpScreen)
-            await app.push_screen(EditorScreen(mine))
-            await pilot.press("f1")  # where `?` would be typed into a field
-            assert isinstance(app.screen, HelpScreen) and app.screen.section == "Editor"
-            assert first_rows(app) == ["[u]Editor[/u] (this screen)", "  tab"]
+            await app.push_screen(LaunchScreen(mine))
+            await pilot.press("f1")  # where `?` would be typed into the overrides
+            assert isinstance(app.screen, HelpScreen) and app.screen.section == "Launch"
+            assert first_rows(app) == ["[u]Launch[/u] (this screen)", "  type"]
 
     run(scenario())
 
