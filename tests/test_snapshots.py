@@ -53,14 +53,14 @@ def test_help(snap_compare, study, runs_dir):
     assert snap_compare(create_app(runs_dir), terminal_size=SIZE, press=["question_mark"])
 
 
-def test_editor_with_an_error(snap_compare, study, runs_dir):
+def test_editor_with_an_error(snap_compare, study, runs_dir, monkeypatch):
+    # no subprocess: the count would race the snapshot (None: as if cancelled, still counting)
+    monkeypatch.setattr("tui_trainer.ui.screens.editor.count_parameters", lambda text, stop: None)
+
     async def edit_lr(pilot):
         from tui_trainer.ui.screens.editor import EditorScreen, field_id
 
         editor = EditorScreen(REPO / "presets" / "quickstart.toml")
-        editor.count_parameters = lambda text: (
-            None
-        )  # no subprocess: the count would race the snapshot
         await pilot.app.push_screen(editor)
         spec = next(s for s in editor.specs if s.key == "optim.lr")
         field = editor.query_one(f"#{field_id(spec)}")

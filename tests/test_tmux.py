@@ -105,3 +105,36 @@ def test_an_interrupted_study_is_resumed_from_the_monitor(tmp_path, write_preset
         assert resumed["runs"] == ["run"] and resumed["command"][1] == "resume"
     finally:
         tmux("kill-server")
+
+
+def test_the_launch_line_the_editors_guard_and_the_palette_in_a_real_terminal(tmp_path):
+    """No training: a TOML list typed unquoted on the launch line, `esc` in the editor asking
+    about an unsaved edit, and the command palette opening the runs browser by name."""
+    tmux = Tmux(f"tui-trainer-test-{uuid.uuid4().hex[:8]}")
+    command = f"cd {os.getcwd()} && exec {sys.executable} -m tui_trainer --runs-dir {tmp_path}"
+    try:
+        tmux.start(f"XDG_CONFIG_HOME={tmp_path / 'config'} {command}")
+        tmux.wait_for("quickstart")
+        tmux("send-keys", "-t", "app", "Enter")  # the first preset: quickstart
+        tmux.wait_for("Overrides")
+        tmux("send-keys", "-t", "app", "-l", "sweep.optim.lr=[0.05, 0.1] train.epochs=2")
+        screen = tmux.wait_for("valid: 2 run(s), 4 run-epochs")
+        assert "  lr=0.05\n" in screen and "  lr=0.1\n" in screen
+        assert "time: no estimate yet: no run of this setup has finished here" in screen
+        tmux("send-keys", "-t", "app", "Escape")
+        tmux.wait_for("r Runs")
+        tmux("send-keys", "-t", "app", "e")
+        tmux.wait_for("editing presets/quickstart.toml")
+        tmux("send-keys", "-t", "app", "-l", "2")  # into the first field: the study's name
+        tmux("send-keys", "-t", "app", "Escape")
+        tmux.wait_for("Your edits are not saved", timeout=30)
+        tmux("send-keys", "-t", "app", "y")
+        tmux.wait_for("r Runs")
+        tmux("send-keys", "-t", "app", "C-p")
+        tmux.wait_for("Search for commands")
+        tmux("send-keys", "-t", "app", "-l", "Runs browser")
+        tmux.wait_for("Every study in the runs directory", timeout=30)
+        tmux("send-keys", "-t", "app", "Enter")
+        tmux.wait_for("filter: part of a study id", timeout=30)
+    finally:
+        tmux("kill-server")

@@ -178,6 +178,9 @@ class EditorScreen(Screen):
         self.sub_title = f"editing {display_path(self.preset_path)}"
         self.revalidate()
         self._saved_form = self.form_snapshot()
+        # typing goes into the first field at once (the screen's own first focus comes only
+        # after the fields' first changes are handled: keys typed before it would be lost)
+        self.query_one(f"#{field_id(self.specs[0])}").focus()
 
     def form_snapshot(self) -> tuple:
         """What the form says, widget by widget (empty sweep rows left out)."""
