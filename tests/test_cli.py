@@ -228,3 +228,23 @@ def test_the_app_exits_non_zero_when_it_crashes(tmp_path, monkeypatch):
     monkeypatch.setattr("tui_trainer.cli.sys", OnATerminal())
     result = runner.invoke(app, ["--runs-dir", str(tmp_path)])
     assert result.exit_code == 1
+
+
+def _run_line(output: str, run: str) -> list[str]:
+    return next(line.split() for line in output.splitlines() if line.strip().startswith(run))
+
+
+def test_a_resumed_run_before_its_first_epoch_shows_no_best_val_acc_in_runs_and_show(runs_dir):
+    from tests.helpers import resumed_before_first_epoch
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir, learning_rates=(0.05, 0.5))
+    resumed_before_first_epoch(study, "lr=0.5")
+    listed = runner.invoke(app, ["runs", "--runs-dir", str(runs_dir)])
+    assert listed.exit_code == 0, listed.output
+    assert _run_line(listed.output, "lr=0.5") == ["lr=0.5", "running", "0/15", "-", "-"]
+    shown = runner.invoke(app, ["show", "latest", "--runs-dir", str(runs_dir)])
+    assert shown.exit_code == 0, shown.output
+    # run, optim.lr, state, epochs, then every figure unknown: best val acc and best epoch too
+    assert _run_line(shown.output, "lr=0.5") == ["lr=0.5", "0.5", "running", "0/15"] + ["-"] * 12
+    assert "-1" not in listed.output + shown.output

@@ -137,3 +137,27 @@ def test_replay_plays_pauses_scrubs_and_finishes(runs_dir):
             assert len(loss.series[0][1]) == 15 and cell(runs, 0, 1) == "completed"
 
     run(scenario())
+
+
+def test_a_resumed_run_before_its_first_epoch_shows_no_best_val_acc_in_the_browser_and_monitor(
+    runs_dir,
+):
+    from tests.helpers import resumed_before_first_epoch
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir, learning_rates=(0.5,))
+    resumed_before_first_epoch(study, "lr=0.5")
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(RunsScreen(runs_dir))
+            await pilot.pause()
+            studies = app.screen.query_one("#studies", DataTable)
+            assert [cell(studies, 0, i) for i in (2, 4, 5)] == ["running", "-", "-"]
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            runs = app.screen.query_one("#runs", DataTable)
+            assert [cell(runs, 0, i) for i in range(5)] == ["lr=0.5", "running", "0/15", "-", "-"]
+
+    run(scenario())
