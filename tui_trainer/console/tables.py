@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tui_trainer import tomlcompat
-from tui_trainer.console.formats import STATE_STYLES, duration, number
+from tui_trainer.console.formats import STATE_STYLES, duration, number, setting
 from tui_trainer.printable import printable
 from tui_trainer.store.compare import comparison
 from tui_trainer.store.csvlog import Row
@@ -127,8 +127,10 @@ def study_view(study: StudyRecord) -> RenderableType:
                 cells.append(state_text(str(value)))
             elif column == "time (s)":
                 cells.append(Text(duration(value)))
+            elif column in swept:  # as written: 0.05, not 0.050000
+                cells.append(Text(printable(setting(value), limit=80)))
             else:
-                cells.append(cell(value, 6 if column in swept else 4))
+                cells.append(cell(value))
         table.add_row(*cells)
     return Group(*lines, Text(""), table)
 
@@ -160,7 +162,7 @@ def summary_table(summary: Mapping[str, Any]) -> Table:
     table.add_column()
     for key, value in summary.items():
         if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+            value = ", ".join(f"{k}={setting(v)}" for k, v in value.items()) or "-"
         table.add_row(Text(key), cell(value, 4))
     return table
 
