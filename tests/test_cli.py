@@ -271,3 +271,14 @@ def test_export_formats_each_column_kind_with_its_own_decimals(runs_dir):
         "lr=0.30000000000000004,0.3,completed,3/3,1.385100,0.624900,2.035100,0.524900,0.524900,3,"
         "2.200000,0.514900,,,,30.000",
     ]
+
+
+@pytest.mark.parametrize("command", ["run", "resume"])
+def test_plain_shows_as_a_flag_in_help(command):
+    """typer shows a bool option's type (<bool>) as if it took a value: flags show none."""
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0
+    (plain,) = [line for line in result.output.splitlines() if "--plain" in line]
+    assert plain.split("│")[1].split()[:3] == ["--plain", "Plain", "log"]
+    assert "<bool>" not in result.output  # --help -h neither
+    assert "<bool>" not in runner.invoke(app, ["--help"], env={"COLUMNS": "100"}).output
