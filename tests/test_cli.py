@@ -282,3 +282,15 @@ def test_plain_shows_as_a_flag_in_help(command):
     assert plain.split("│")[1].split()[:3] == ["--plain", "Plain", "log"]
     assert "<bool>" not in result.output  # --help -h neither
     assert "<bool>" not in runner.invoke(app, ["--help"], env={"COLUMNS": "100"}).output
+
+
+def test_runs_takes_a_studys_best_val_and_test_acc_from_the_same_run_and_names_it(runs_dir):
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir)  # best val acc: lr=0.01 0.5640, test acc 0.5540
+    for name in ("summary.toml", "status.toml"):  # a worse run with a better test acc
+        path = study / "lr=0.5" / name
+        write_toml_atomic(path, {**read_toml(path), "test_acc": 0.6})
+    listed = runner.invoke(app, ["runs", "--runs-dir", str(runs_dir)])
+    assert _run_line(listed.output, study.name)[4:7] == ["0.5640", "(lr=0.01)", "0.5540"]

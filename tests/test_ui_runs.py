@@ -161,3 +161,22 @@ def test_a_resumed_run_before_its_first_epoch_shows_no_best_val_acc_in_the_brows
             assert [cell(runs, 0, i) for i in range(5)] == ["lr=0.5", "running", "0/15", "-", "-"]
 
     run(scenario())
+
+
+def test_study_rows_take_best_val_and_test_acc_from_the_same_run_and_name_it(runs_dir):
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir)  # best val acc: lr=0.01 0.5640, test acc 0.5540
+    for name in ("summary.toml", "status.toml"):  # a worse run with a better test acc
+        path = study / "lr=0.5" / name
+        write_toml_atomic(path, {**read_toml(path), "test_acc": 0.6})
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("r")
+            studies = app.screen.query_one("#studies", DataTable)
+            assert [cell(studies, 0, i) for i in (4, 5)] == ["0.5640 (lr=0.01)", "0.5540"]
+
+    run(scenario())

@@ -11,16 +11,12 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
-from tui_trainer.console.formats import STATE_STYLES, number
+from tui_trainer.console.formats import STATE_STYLES
+from tui_trainer.console.tables import study_best
 from tui_trainer.store import status as st
 from tui_trainer.store.reader import StudyRecord, list_studies, read_study
 
 COLUMNS = ("", "study", "state", "runs", "best val acc", "test acc", "description")
-
-
-def _best(values: list[float | None]) -> str:
-    present = [v for v in values if v is not None]
-    return number(max(present)) if present else "-"
 
 
 class RunsScreen(Screen):
@@ -78,13 +74,14 @@ class RunsScreen(Screen):
                 continue
             self.shown.append(study)
             done = sum(1 for run in study.runs if run.state == st.COMPLETED)
+            best_val, test = study_best(study)
             table.add_row(
                 "✓" if study.id in self.marked else " ",
                 Text(study.id),
                 Text(state, style=STATE_STYLES.get(state, "")),
                 f"{done}/{len(study.runs)}",
-                _best([run.best_val_acc for run in study.runs]),
-                _best([run.test_acc for run in study.runs]),
+                Text(best_val),  # a run name: never markup
+                test,
                 Text(study.description[:60])
                 if not study.problems
                 else Text("; ".join(study.problems)[:60], style="yellow"),
