@@ -3,7 +3,7 @@ replay plays, pauses, scrubs and finishes."""
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from tests.helpers import fake_study, record_notes
 from tests.ui_pilot import SIZE, cell, run, wait_for
@@ -178,5 +178,30 @@ def test_study_rows_take_best_val_and_test_acc_from_the_same_run_and_name_it(run
             await pilot.press("r")
             studies = app.screen.query_one("#studies", DataTable)
             assert [cell(studies, 0, i) for i in (4, 5)] == ["0.5640 (lr=0.01)", "0.5540"]
+
+    run(scenario())
+
+
+def test_esc_in_the_filter_clears_it_a_second_esc_leaves_and_no_match_is_said(runs_dir):
+    fake_study(runs_dir, "20260101-000000-alpha", ["run"])
+    fake_study(runs_dir, "20260102-000000-beta", ["run"])
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            presets = app.screen
+            await pilot.press("r", "slash", *"xyz")
+            browser = app.screen
+            table = browser.query_one("#studies", DataTable)
+            empty = browser.query_one("#no-match", Static)
+            assert table.row_count == 0
+            assert empty.display and str(empty.render()) == 'no study matches "xyz"'
+            await pilot.press("escape")  # clears the filter, out of the input, still here
+            assert app.screen is browser and browser.query_one("#filter", Input).value == ""
+            assert table.has_focus and table.row_count == 2 and not empty.display
+            await pilot.press("slash", *"bet", "enter", "escape")  # from the table too
+            assert app.screen is browser and table.row_count == 2
+            await pilot.press("escape")
+            assert app.screen is presets
 
     run(scenario())

@@ -1,5 +1,9 @@
 """The runs browser: every study under the runs directory, newest first, crashed ones shown as
-crashed, a text filter; enter opens a study in the monitor, r resumes it."""
+crashed, a text filter; enter opens a study in the monitor, r resumes it.
+
+`esc` undoes before it leaves: with a filter typed (or its input focused) it clears the filter
+and goes back to the table; only then does it leave the screen. A filter that hides every study
+says so, since an empty table alone reads as an empty runs directory."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from tui_trainer.console.formats import STATE_STYLES
 from tui_trainer.console.tables import study_best
@@ -26,7 +30,7 @@ class RunsScreen(Screen):
         ("space", "mark", "Mark"),
         ("c", "compare", "Compare"),
         ("slash", "focus_filter", "Filter"),
-        ("escape", "app.pop_screen", "Back"),
+        ("escape", "back", "Back"),
     ]
 
     def __init__(self, runs_dir: Path) -> None:
@@ -41,6 +45,7 @@ class RunsScreen(Screen):
         yield Input(
             placeholder="filter: part of a study id, name, state or description", id="filter"
         )
+        yield Static(id="no-match")
         yield DataTable(id="studies", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -61,6 +66,20 @@ class RunsScreen(Screen):
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:
         self.apply_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self) -> None:
+        self.query_one("#studies", DataTable).focus()
+
+    def action_back(self) -> None:
+        """Clear the filter (and leave its input) when there is one; else leave the screen."""
+        field = self.query_one("#filter", Input)
+        if field.value or field.has_focus:
+            field.value = ""
+            self.apply_filter("")
+            self.query_one("#studies", DataTable).focus()
+        else:
+            self.app.pop_screen()
 
     def apply_filter(self, text: str) -> None:
         words = text.lower().split()
@@ -87,6 +106,9 @@ class RunsScreen(Screen):
                 else Text("; ".join(study.problems)[:60], style="yellow"),
                 key=study.id,
             )
+        no_match = self.query_one("#no-match", Static)
+        no_match.display = bool(self.studies) and not self.shown
+        no_match.update(Text(f'no study matches "{text.strip()}"'))  # typed text: not markup
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
