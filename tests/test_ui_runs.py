@@ -58,14 +58,16 @@ def test_runs_browser_compares_studies_and_exports(runs_dir):
             assert table.row_count == 5
             assert (
                 cell(table, 0, 0) == "20261122-130000-r002-cifar100-lr"
-                and cell(table, 0, 2) == "optim.lr=0.05"
+                and cell(table, 0, 1) == "• lr=0.05"
+                and cell(table, 0, 2) == "0.05"  # optim.lr: the config key that differs
             )
             assert len(app.screen.query_one("#compare-acc", MetricChart).series) == 5
             await pilot.press("x")
             (exported,) = (runs_dir / "exports").glob("compare-*.md")
             lines = exported.read_text().splitlines()
             assert (
-                lines[0].startswith("| study | run | swept | state | epochs |") and len(lines) == 7
+                lines[0].startswith("| study | run | optim.lr | state | epochs |")
+                and len(lines) == 7
             )
 
     run(scenario())
