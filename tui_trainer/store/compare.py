@@ -36,7 +36,7 @@ HEADLINE_COLUMNS = (
 
 @dataclass(frozen=True)
 class Comparison:
-    swept: list[str]  # the sweep's keys, in file order
+    swept: list[str]  # the sweep's keys, in file order; across studies: the differing ones
     columns: list[str]  # "run", the swept keys, "state", "epochs", then the headline numbers
     rows: list[list[Any]]
 
@@ -116,7 +116,8 @@ def combined(studies: Sequence[StudyRecord]) -> Comparison:
     key whose value differs between the runs (`swept`), then the reports' columns."""
     runs = [(study, run) for study in studies for run in study.runs]
     settings = [run_settings(run) for _, run in runs]
-    keys = differing_keys(settings)
+    fixed = {"study", "run", "state", "epochs", *[label for _, _, label in HEADLINE_COLUMNS]}
+    keys = [key for key in differing_keys(settings) if key not in fixed]  # (a hand-made key)
     columns = [
         "study",
         "run",
