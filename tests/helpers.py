@@ -141,6 +141,32 @@ def make_unfinished(study: Path, run: str = "lr=0.5", state: str = "crashed", ep
     return run_dir
 
 
+def resumed_before_first_epoch(study: Path, run: str = "lr=0.5") -> Path:
+    """Turn a completed run of a synthetic study into one that `resume` restarted from scratch
+    and that has not finished its first epoch, its status.toml as an older trainer wrote it:
+    running (this process stands for the trainer), with the placeholder best of -1."""
+    from tui_trainer.store.status import process_identity
+
+    run_dir = Path(study) / run
+    for name in ("metrics.csv", "steps.csv", "summary.toml"):
+        (run_dir / name).unlink()
+    status = read_toml(run_dir / "status.toml")
+    for key in ("test_acc", "test_loss"):
+        status.pop(key, None)
+    status.update(
+        state="running",
+        epoch=0,
+        step=3,
+        resumes=1,
+        best_val_acc=-1.0,
+        best_epoch=0,
+        heartbeat=datetime.now(timezone.utc),
+        **process_identity(),
+    )
+    write_toml_atomic(run_dir / "status.toml", status)
+    return run_dir
+
+
 def interrupted_study(preset: Path, runs_dir: Path) -> Path:
     """Train `preset` (the tiny two-epoch study) in this process and stop it with SIGTERM as its
     first epoch ends: the run is left interrupted with one epoch and its checkpoint, as

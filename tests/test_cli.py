@@ -205,8 +205,8 @@ def test_export_csv_to_a_file_and_plots(finished_study, tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert [r["run"] for r in rows] == ["lr=0.05", "lr=0.1"]
     summary = read_toml(study_dir / "lr=0.1" / "summary.toml")
-    assert float(rows[1]["test acc"]) == summary["test_acc"]  # full precision
-    assert float(rows[1]["optim.lr"]) == 0.1
+    assert rows[1]["test acc"] == f"{summary['test_acc']:.6f}"  # figures: 6 decimals
+    assert rows[1]["optim.lr"] == "0.1"
     for name in ("loss.png", "accuracy.png", "lr.png"):
         assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -259,3 +259,69 @@ def test_the_app_exits_non_zero_when_it_crashes(tmp_path, monkeypatch):
     monkeypatch.setattr("tui_trainer.cli.sys", OnATerminal())
     result = runner.invoke(app, ["--runs-dir", str(tmp_path)])
     assert result.exit_code == 1
+
+
+def _run_line(output: str, run: str) -> list[str]:
+    return next(line.split() for line in output.splitlines() if line.strip().startswith(run))
+
+
+def test_a_resumed_run_before_its_first_epoch_shows_no_best_val_acc_in_runs_and_show(runs_dir):
+    from tests.helpers import resumed_before_first_epoch
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir, learning_rates=(0.05, 0.5))
+    resumed_before_first_epoch(study, "lr=0.5")
+    listed = runner.invoke(app, ["runs", "--runs-dir", str(runs_dir)])
+    assert listed.exit_code == 0, listed.output
+    assert _run_line(listed.output, "lr=0.5") == ["lr=0.5", "running", "0/15", "-", "-"]
+    shown = runner.invoke(app, ["show", "latest", "--runs-dir", str(runs_dir)])
+    assert shown.exit_code == 0, shown.output
+    # run, optim.lr, state, epochs, then every figure unknown: best val acc and best epoch too
+    assert _run_line(shown.output, "lr=0.5") == ["lr=0.5", "0.5", "running", "0/15"] + ["-"] * 12
+    assert "-1.0" not in listed.output + shown.output
+
+
+def test_export_formats_each_column_kind_with_its_own_decimals(runs_dir):
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    write_synthetic_study(runs_dir, learning_rates=(0.05, 0.1 + 0.2), epochs=3)
+    markdown = runner.invoke(app, ["export", "latest", "--runs-dir", str(runs_dir)])
+    assert markdown.exit_code == 0, markdown.output
+    # figures with 4 decimals (0.6390, not 0.639; 2.1000, not 2.1), seconds with 1, the swept
+    # rate as written (0.3, neither 0.3000 nor 0.30000000000000004)
+    assert markdown.output.splitlines()[2:] == [
+        "| lr=0.05 | 0.05 | completed | 3/3 | 1.2111 | 0.6390 | 1.9111 | 0.5390 | 0.5469 | 1 "
+        "| 2.1000 | 0.5369 |  |  |  | 30.0 |",
+        "| lr=0.30000000000000004 | 0.3 | completed | 3/3 | 1.3851 | 0.6249 | 2.0351 | 0.5249 "
+        "| 0.5249 | 3 | 2.2000 | 0.5149 |  |  |  | 30.0 |",
+    ]
+    table = runner.invoke(app, ["export", "latest", "-f", "csv", "--runs-dir", str(runs_dir)])
+    assert table.output.splitlines()[1:] == [  # as data: 6 decimals, seconds 3
+        "lr=0.05,0.05,completed,3/3,1.211100,0.639000,1.911100,0.539000,0.546900,1,2.100000,"
+        "0.536900,,,,30.000",
+        "lr=0.30000000000000004,0.3,completed,3/3,1.385100,0.624900,2.035100,0.524900,0.524900,3,"
+        "2.200000,0.514900,,,,30.000",
+    ]
+
+
+@pytest.mark.parametrize("command", ["run", "resume"])
+def test_plain_shows_as_a_flag_in_help(command):
+    """typer shows a bool option's type (<bool>) as if it took a value: flags show none."""
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0
+    (plain,) = [line for line in result.output.splitlines() if "--plain" in line]
+    assert plain.split("│")[1].split()[:3] == ["--plain", "Plain", "log"]
+    assert "<bool>" not in result.output  # --help -h neither
+    assert "<bool>" not in runner.invoke(app, ["--help"], env={"COLUMNS": "100"}).output
+
+
+def test_runs_takes_a_studys_best_val_and_test_acc_from_the_same_run_and_names_it(runs_dir):
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir)  # best val acc: lr=0.01 0.5640, test acc 0.5540
+    for name in ("summary.toml", "status.toml"):  # a worse run with a better test acc
+        path = study / "lr=0.5" / name
+        write_toml_atomic(path, {**read_toml(path), "test_acc": 0.6})
+    listed = runner.invoke(app, ["runs", "--runs-dir", str(runs_dir)])
+    assert _run_line(listed.output, study.name)[4:7] == ["0.5640", "(lr=0.01)", "0.5540"]

@@ -531,3 +531,21 @@ def test_a_stop_during_the_only_runs_last_epoch_exits_0(write_preset, runs_dir):
     )
     _, result = train(write_preset, runs_dir, TINY_PRESET, events=events)
     assert result.states == {"run": "completed"} and result.exit_code == ExitCode.OK
+
+
+def test_a_checkpoint_saved_before_the_first_epoch_ended_gives_no_best_not_a_placeholder():
+    from tui_trainer.train.progress import BestEpoch
+
+    none = BestEpoch(None, None)
+    # an older version saved -1 and 0 from inside epoch 1; this one saves None (torch keeps it)
+    assert checkpoint._saved_best({"best_val_acc": -1.0, "best_epoch": 0}) == none
+    assert checkpoint._saved_best({"best_val_acc": None, "best_epoch": None}) == none
+    assert checkpoint._saved_best({}) == none
+    assert checkpoint._saved_best({"best_val_acc": 0.91, "best_epoch": 3}) == BestEpoch(0.91, 3)
+    # a checkpoint without a best takes it from metrics.csv's rows, or has none
+    rows = [{"epoch": 1, "val_acc": 0.5}, {"epoch": 2, "val_acc": float("nan")}]
+    assert checkpoint._best_of(rows) == BestEpoch(0.5, 1)
+    assert checkpoint._best_of([{"epoch": 1, "val_acc": None}]) == none
+    best = BestEpoch()
+    assert best.update(0.0, 1) and best == BestEpoch(0.0, 1)  # the first epoch is the best
+    assert not best.update(0.0, 2) and best.update(0.2, 3) and best == BestEpoch(0.2, 3)

@@ -131,8 +131,14 @@ def test_the_app_shows_hostile_text_escaped(tmp_path):
             await pilot.pause(0.5)
             assert isinstance(app_.screen, CompareScreen)
             compared = app_.screen.query_one("#compare", DataTable)
-            swept = {str(compared.get_row_at(row)[2]) for row in range(compared.row_count)}
-            assert f"{MARKUP}=[/bold]" in swept
+            headers = [str(column.label) for column in compared.columns.values()]
+
+            def column(name: str) -> set[str]:
+                index = headers.index(name)
+                return {str(compared.get_row_at(row)[index]) for row in range(compared.row_count)}
+
+            assert "[/bold]" in column(MARKUP)  # a swept key and value, shown as text
+            assert "\\x9b31m red" in column("optim.note")  # a config value that differs
             await pilot.press("escape")
             app_.push_screen(MonitorScreen(named))
             await pilot.pause(0.5)

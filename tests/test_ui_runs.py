@@ -3,7 +3,7 @@ replay plays, pauses, scrubs and finishes."""
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from tests.helpers import fake_study, record_notes
 from tests.ui_pilot import SIZE, cell, run, wait_for
@@ -58,14 +58,16 @@ def test_runs_browser_compares_studies_and_exports(runs_dir):
             assert table.row_count == 5
             assert (
                 cell(table, 0, 0) == "20261122-130000-r002-cifar100-lr"
-                and cell(table, 0, 2) == "optim.lr=0.05"
+                and cell(table, 0, 1) == "• lr=0.05"
+                and cell(table, 0, 2) == "0.05"  # optim.lr: the config key that differs
             )
             assert len(app.screen.query_one("#compare-acc", MetricChart).series) == 5
             await pilot.press("x")
             (exported,) = (runs_dir / "exports").glob("compare-*.md")
             lines = exported.read_text().splitlines()
             assert (
-                lines[0].startswith("| study | run | swept | state | epochs |") and len(lines) == 7
+                lines[0].startswith("| study | run | optim.lr | state | epochs |")
+                and len(lines) == 7
             )
 
     run(scenario())
@@ -135,5 +137,73 @@ def test_replay_plays_pauses_scrubs_and_finishes(runs_dir):
             assert monitor.replay_speed == 16.0
             await wait_for(pilot, lambda: monitor.replay_epoch is None, timeout=60)
             assert len(loss.series[0][1]) == 15 and cell(runs, 0, 1) == "completed"
+
+    run(scenario())
+
+
+def test_a_resumed_run_before_its_first_epoch_shows_no_best_val_acc_in_the_browser_and_monitor(
+    runs_dir,
+):
+    from tests.helpers import resumed_before_first_epoch
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir, learning_rates=(0.5,))
+    resumed_before_first_epoch(study, "lr=0.5")
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(RunsScreen(runs_dir))
+            await pilot.pause()
+            studies = app.screen.query_one("#studies", DataTable)
+            assert [cell(studies, 0, i) for i in (2, 4, 5)] == ["running", "-", "-"]
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            runs = app.screen.query_one("#runs", DataTable)
+            assert [cell(runs, 0, i) for i in range(5)] == ["lr=0.5", "running", "0/15", "-", "-"]
+
+    run(scenario())
+
+
+def test_study_rows_take_best_val_and_test_acc_from_the_same_run_and_name_it(runs_dir):
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir)  # best val acc: lr=0.01 0.5640, test acc 0.5540
+    for name in ("summary.toml", "status.toml"):  # a worse run with a better test acc
+        path = study / "lr=0.5" / name
+        write_toml_atomic(path, {**read_toml(path), "test_acc": 0.6})
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("r")
+            studies = app.screen.query_one("#studies", DataTable)
+            assert [cell(studies, 0, i) for i in (4, 5)] == ["0.5640 (lr=0.01)", "0.5540"]
+
+    run(scenario())
+
+
+def test_esc_in_the_filter_clears_it_a_second_esc_leaves_and_no_match_is_said(runs_dir):
+    fake_study(runs_dir, "20260101-000000-alpha", ["run"])
+    fake_study(runs_dir, "20260102-000000-beta", ["run"])
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            presets = app.screen
+            await pilot.press("r", "slash", *"xyz")
+            browser = app.screen
+            table = browser.query_one("#studies", DataTable)
+            empty = browser.query_one("#no-match", Static)
+            assert table.row_count == 0
+            assert empty.display and str(empty.render()) == 'no study matches "xyz"'
+            await pilot.press("escape")  # clears the filter, out of the input, still here
+            assert app.screen is browser and browser.query_one("#filter", Input).value == ""
+            assert table.has_focus and table.row_count == 2 and not empty.display
+            await pilot.press("slash", *"bet", "enter", "escape")  # from the table too
+            assert app.screen is browser and table.row_count == 2
+            await pilot.press("escape")
+            assert app.screen is presets
 
     run(scenario())

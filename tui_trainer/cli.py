@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 
 from tui_trainer import __version__
@@ -36,7 +37,35 @@ class Device(str, Enum):
     mps = "mps"
 
 
+class _FlagsWithoutType(typer.core.TyperGroup):
+    """typer's help shows a bool option's type (`--plain <bool>`, `--help <bool>`) as if the
+    option took a value: every flag of every command, --help included, shows none."""
+
+    # (click's types are typer's own copy in newer typers: Any, to hold for every version)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:  # the app's own options: --version
+            _untyped(param)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _untyped(super().get_help_option(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            for param in [*command.params, command.get_help_option(ctx)]:
+                _untyped(param)
+        return command
+
+
+def _untyped(param: Any) -> Any:
+    if getattr(param, "is_flag", False) and param.metavar is None:
+        param.metavar = ""
+    return param
+
+
 app = typer.Typer(
+    cls=_FlagsWithoutType,
     name="tui-trainer",
     help="A terminal experiment runner for PyTorch image-classification studies.",
     invoke_without_command=True,

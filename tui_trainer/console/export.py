@@ -12,26 +12,39 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tui_trainer.console.formats import plottable
+from tui_trainer.console.formats import plottable, setting
 from tui_trainer.errors import UsageError
 from tui_trainer.store.compare import Comparison
 from tui_trainer.store.csvlog import Row
 from tui_trainer.store.reader import RunRecord
 
+# Decimals of a figure, per column kind and format: Markdown is read by people, CSV by programs
+# (more decimals, still never a float's noise). Every headline column is a fraction or a loss,
+# but the time, in seconds.
+MARKDOWN_DECIMALS, CSV_DECIMALS = 4, 6
+SECONDS_DECIMALS = {"markdown": 1, "csv": 3}
+SECONDS_COLUMNS = frozenset({"time (s)"})
 
-def _cell(value: Any) -> str:
+
+def _cell(table: Comparison, column: str, value: Any, form: str) -> str:
+    """One cell: a config or swept value as written (formats.setting), a figure with its
+    column kind's decimals, text as it is; empty when unknown."""
     if value is None:
         return ""
+    if column in table.swept or isinstance(value, (bool, list)):
+        return setting(value)
     if isinstance(value, float):
-        short = repr(value)  # swept values such as 0.05 or 5e-05 read as written
-        return short if len(short) <= 7 or not math.isfinite(value) else f"{value:.4f}"
-    if isinstance(value, list):
-        return "+".join(map(str, value)) or "none"
+        if not math.isfinite(value):
+            return str(value)  # nan, inf: a diverged run's figures
+        if column in SECONDS_COLUMNS:
+            return f"{value:.{SECONDS_DECIMALS[form]}f}"
+        return f"{value:.{MARKDOWN_DECIMALS if form == 'markdown' else CSV_DECIMALS}f}"
     return str(value)
 
 
 def to_markdown(table: Comparison) -> str:
-    """A GitHub-flavoured Markdown table; numbers right-aligned."""
+    """A GitHub-flavoured Markdown table; numbers right-aligned, each column kind with its
+    decimals (figures 4, seconds 1), config values as written."""
     numeric = [
         all(isinstance(row[i], (int, float)) or row[i] is None for row in table.rows)
         for i in range(len(table.columns))
@@ -39,20 +52,24 @@ def to_markdown(table: Comparison) -> str:
     lines = ["| " + " | ".join(table.columns) + " |"]
     lines.append("|" + "|".join("---:" if n else "---" for n in numeric) + "|")
     for row in table.rows:
-        lines.append("| " + " | ".join(_cell(v).replace("|", "\\|") for v in row) + " |")
+        cells = [
+            _cell(table, column, value, "markdown").replace("|", "\\|")
+            for column, value in zip(table.columns, row, strict=True)
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def to_csv(table: Comparison) -> str:
-    """CSV with full-precision numbers (the table as data, not as display)."""
+    """CSV, the table as data: figures with 6 decimals (seconds 3), config values as written."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(table.columns)
     for row in table.rows:
         writer.writerow(
             [
-                "" if v is None else ("+".join(map(str, v)) if isinstance(v, list) else v)
-                for v in row
+                _cell(table, column, value, "csv")
+                for column, value in zip(table.columns, row, strict=True)
             ]
         )
     return buffer.getvalue()

@@ -36,6 +36,20 @@ def number(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
+def setting(value: object) -> str:
+    """A config value as a person wrote it: 0.05, 5e-05, 0.3 (never 0.30000000000000004, the
+    sum of 0.1 and 0.2), true, crop+flip for a list; '-' when the run has none."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    if isinstance(value, (list, tuple)):
+        return "+".join(setting(item) for item in value) or "none"
+    return str(value)
+
+
 # Charts draw values between these magnitudes: no loss, accuracy, rate or epoch lives outside
 # them, and the plotting libraries fail there (plotext's and matplotlib's axis arithmetic
 # overflows near 1e308, and a log axis underflows near 5e-324).

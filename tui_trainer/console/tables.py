@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tui_trainer import tomlcompat
-from tui_trainer.console.formats import STATE_STYLES, duration, number
+from tui_trainer.console.formats import STATE_STYLES, duration, number, setting
 from tui_trainer.printable import printable
 from tui_trainer.store.compare import comparison
 from tui_trainer.store.csvlog import Row
@@ -50,9 +50,16 @@ def _progress(run: RunRecord) -> str:
     return f"{run.epoch}/{run.epochs if run.epochs is not None else '?'}"
 
 
-def _best(values: Sequence[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return max(present) if present else None
+def study_best(study: StudyRecord) -> tuple[str, str]:
+    """A study's best validation and test accuracy, both of its best run (StudyRecord.best_run),
+    which the first names when the study has several: ('0.9810 (lr=0.1)', '0.9750')."""
+    best = study.best_run
+    if best is None:
+        return "-", "-"
+    val = fmt(best.best_val_acc)
+    if len(study.runs) > 1:
+        val += f" ({printable(best.name, limit=40)})"
+    return val, fmt(best.test_acc)
 
 
 def studies_table(studies: Sequence[StudyRecord]) -> Table:
@@ -69,12 +76,13 @@ def studies_table(studies: Sequence[StudyRecord]) -> Table:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for study in studies:
         done = sum(1 for run in study.runs if run.state == COMPLETED)
+        best_val, test = study_best(study)
         table.add_row(
             Text(study.id, style="bold"),
             state_text(study.state),
             f"{done}/{len(study.runs)} runs",
-            fmt(_best([run.best_val_acc for run in study.runs])),
-            fmt(_best([run.test_acc for run in study.runs])),
+            Text(best_val),  # a run name: never markup
+            test,
             cell(study.launched),
         )
         for problem in study.problems:
@@ -127,8 +135,10 @@ def study_view(study: StudyRecord) -> RenderableType:
                 cells.append(state_text(str(value)))
             elif column == "time (s)":
                 cells.append(Text(duration(value)))
+            elif column in swept:  # as written: 0.05, not 0.050000
+                cells.append(Text(printable(setting(value), limit=80)))
             else:
-                cells.append(cell(value, 6 if column in swept else 4))
+                cells.append(cell(value))
         table.add_row(*cells)
     return Group(*lines, Text(""), table)
 
@@ -160,7 +170,7 @@ def summary_table(summary: Mapping[str, Any]) -> Table:
     table.add_column()
     for key, value in summary.items():
         if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+            value = ", ".join(f"{k}={setting(v)}" for k, v in value.items()) or "-"
         table.add_row(Text(key), cell(value, 4))
     return table
 

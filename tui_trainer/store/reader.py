@@ -8,6 +8,7 @@ with the reason (never silently left out), and liveness follows store.status.eff
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -122,6 +123,14 @@ class StudyRecord:
     @property
     def launched(self) -> datetime | None:
         return self.launch.time
+
+    @property
+    def best_run(self) -> RunRecord | None:
+        """The run that stands for the study: the highest best validation accuracy (the first
+        launched of equals), its test accuracy shown with it, never another run's; None before
+        any run has finished an epoch."""
+        scored = [run for run in self.runs if _finite(run.best_val_acc)]
+        return max(scored, key=lambda run: run.best_val_acc) if scored else None
 
     @property
     def state(self) -> str:
@@ -355,3 +364,7 @@ def _find_study(runs_dir: Path, ident: str) -> StudyRecord:
             more = f" and {len(found) - 5} more" if len(found) > 5 else ""
             raise UsageError(f"{ident!r} matches several studies: {shown}{more}; be more specific")
     raise UsageError(f"no study matches {ident!r} under {runs_dir}/ (see `tui-trainer runs`)")
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)

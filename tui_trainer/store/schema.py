@@ -62,6 +62,9 @@ class TomlRecord:
     # fields read as written, not made printable: compared with what the system reports, never
     # shown (TrainerRecord.command against a process's command line)
     _raw: ClassVar[frozenset[str]] = frozenset()
+    # the least value a field can hold: one below it is a placeholder an older version wrote
+    # (a best accuracy of -1 before the first epoch) and reads as absent
+    _floors: ClassVar[Mapping[str, float]] = {}
 
     @classmethod
     def from_toml(cls: type[R], data: Mapping[str, Any] | None) -> R:
@@ -71,6 +74,9 @@ class TomlRecord:
         for name, check in _field_checks(cls).items():
             if name in data:
                 value = check(data[name])
+                floor = cls._floors.get(name)
+                if floor is not None and value is not _ABSENT and not value >= floor:
+                    value = _ABSENT
                 if value is not _ABSENT:
                     values[name] = value
         return cls(**values)
@@ -148,6 +154,13 @@ def _read(cls: type[R], path: Path) -> R | None:
 
 # -- status.toml -----------------------------------------------------------------------------------
 
+# A best accuracy is a fraction and a best epoch counts from 1. Before its first epoch ends a run
+# has neither and the keys are left out; an older trainer wrote -1 and 0 there (a resumed run's
+# status.toml), which read as absent.
+BEST_EPOCH_FLOORS: Mapping[str, float] = types.MappingProxyType(
+    {"best_val_acc": 0.0, "best_epoch": 1}
+)
+
 
 @dataclass
 class DeviceFigures(TomlRecord):
@@ -195,6 +208,7 @@ class RunStatus(TomlRecord):
     train_acc: float | None = None
     val_loss: float | None = None
     val_acc: float | None = None
+    # the best epoch so far: absent until the first epoch ends (never a placeholder)
     best_val_acc: float | None = None
     best_epoch: int | None = None
     train_loss_running: float | None = None
@@ -217,6 +231,7 @@ class RunStatus(TomlRecord):
     # a queued run: what it waits for (a free slot, the cluster's resources), written by the
     # study's driver so that no run sits "queued" without saying why
     waiting: str | None = None
+    _floors: ClassVar[Mapping[str, float]] = BEST_EPOCH_FLOORS
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -261,6 +276,7 @@ class RunSummary(TomlRecord):
     trainable_parameters: int | None = None
     device: str | None = None
     device_name: str | None = None
+    _floors: ClassVar[Mapping[str, float]] = BEST_EPOCH_FLOORS
 
 
 def write_summary(path: Path, summary: RunSummary) -> None:

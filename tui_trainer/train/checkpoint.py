@@ -21,7 +21,7 @@ import math
 import os
 import pickle
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -184,9 +184,7 @@ class RunCheckpoints:
             partial=(
                 EpochState.from_state(partial, session.tracked, session.device) if partial else None
             ),
-            best=BestEpoch(
-                float(payload.get("best_val_acc", -1.0)), int(payload.get("best_epoch", 0))
-            ),
+            best=_saved_best(payload),
             elapsed_s=float(payload.get("elapsed_s", 0.0)),
         )
         where = f"epoch {point.epoch + 1}"
@@ -217,13 +215,31 @@ class RunCheckpoints:
             self.note(f"{self.paths.name}: cut {dropped} epoch row(s) after the checkpoint")
         rows = read_rows(self.paths.metrics)
         point.last_row = dict(rows[-1]) if rows else {}
-        if point.best.val_acc < 0 and rows:  # a checkpoint of an older version
-            best = max(rows, key=lambda row: _number(row.get("val_acc")))
-            point.best = BestEpoch(_number(best.get("val_acc")), int(_number(best.get("epoch"))))
+        if point.best.val_acc is None:  # a checkpoint of a version that saved no best
+            point.best = _best_of(rows)
 
 
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else -1.0
+def _saved_best(payload: Mapping[str, Any]) -> BestEpoch:
+    """The best epoch last.pt records; none when it records none, or the -1 and 0 an older
+    version saved before a run's first epoch ended."""
+    val_acc, epoch = payload.get("best_val_acc"), payload.get("best_epoch")
+    if _finite(val_acc) and val_acc >= 0 and isinstance(epoch, int) and epoch >= 1:
+        return BestEpoch(float(val_acc), epoch)
+    return BestEpoch()
+
+
+def _best_of(rows: Sequence[Mapping[str, Any]]) -> BestEpoch:
+    """The best epoch of metrics.csv's rows (those with a finite val_acc and epoch); none when
+    no row has them."""
+    scored = [r for r in rows if _finite(r.get("val_acc")) and _finite(r.get("epoch"))]
+    if not scored:
+        return BestEpoch()
+    best = max(scored, key=lambda row: row["val_acc"])
+    return BestEpoch(float(best["val_acc"]), int(best["epoch"]))
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def all_finite(state_dict: Mapping[str, torch.Tensor]) -> bool:

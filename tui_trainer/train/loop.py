@@ -237,12 +237,11 @@ class RunTrainer:
             start = self.checkpoints.restore(session)
             if cfg.model.head_only_epochs and start.epoch > cfg.model.head_only_epochs:
                 set_trainable(session.model, cfg.model, head_only=False)
-            best = start.best if start.best.epoch else None  # a run starting over has none yet
-            self.status.update(
+            self.status.update(  # a run starting over has no best yet: None, left out
                 epoch=start.epoch,
                 step=start.step,
-                best_val_acc=best.val_acc if best else None,
-                best_epoch=best.epoch if best else None,
+                best_val_acc=start.best.val_acc,
+                best_epoch=start.best.epoch,
             )
         session.best = start.best
         session.started -= start.elapsed_s

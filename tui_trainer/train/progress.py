@@ -22,14 +22,15 @@ from tui_trainer.store.csvlog import Row
 
 @dataclass
 class BestEpoch:
-    """The epoch with the best validation accuracy so far (-1 and 0 before the first)."""
+    """The epoch with the best validation accuracy so far: None and None before the first ends
+    (status.toml and last.pt then leave the best out; no placeholder ever reaches a reader)."""
 
-    val_acc: float = -1.0
-    epoch: int = 0
+    val_acc: float | None = None
+    epoch: int | None = None
 
     def update(self, val_acc: float, epoch: int) -> bool:
-        """Take `epoch` when it beats the best; True when it did."""
-        if val_acc <= self.val_acc:
+        """Take `epoch` when it beats the best (the first epoch always does); True when it did."""
+        if self.val_acc is not None and val_acc <= self.val_acc:
             return False
         self.val_acc, self.epoch = val_acc, epoch
         return True

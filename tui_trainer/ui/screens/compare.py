@@ -1,5 +1,13 @@
-"""Compare runs across studies: one table (the reports' columns, a study column in front) and
-validation curves of every run overlaid; `x` exports the table as Markdown."""
+"""Compare runs across studies: validation curves of every run overlaid, and under them one table
+that is their legend and says what tells the runs apart.
+
+Row i is curve i: its study and run are written in the curve's colour, after the curve's marker
+(run_marker, what tells the curves apart under NO_COLOR), and nothing else in the table is
+coloured, so that no state colour (completed's green) reads as a curve's. Between the run and
+its figures come the config keys whose values differ between the compared runs (epochs, lr,
+schedule...), not only each study's sweep. `g` log-scales the loss chart, as in the monitor; `x`
+exports the table as Markdown.
+"""
 
 from __future__ import annotations
 
@@ -12,50 +20,37 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
 from tui_trainer.console.export import to_markdown
-from tui_trainer.console.formats import STATE_STYLES, number
-from tui_trainer.store.compare import Comparison, comparison
+from tui_trainer.console.formats import number, setting
+from tui_trainer.printable import printable
+from tui_trainer.store.compare import Comparison, combined
 from tui_trainer.store.files import own_directory, write_new_file
 from tui_trainer.store.follow import StudyFollower
 from tui_trainer.store.reader import StudyRecord
-from tui_trainer.ui.widgets.charts import LINE, MetricChart, run_colour
+from tui_trainer.ui.widgets.charts import LINE, MetricChart, Series, run_colour, run_marker
+from tui_trainer.ui.widgets.run_table import PLOTEXT_TO_RICH
 
 EXPORTS_DIR = "exports"
-SHOWN = (
-    "study",
-    "run",
-    "swept",
-    "state",
-    "epochs",
-    "val acc",
-    "best val acc",
-    "best epoch",
-    "test acc",
-)
+FIGURES = ("state", "epochs", "val acc", "best val acc", "best epoch", "test acc")
+LEGEND = ("study", "run")  # the cells written in the run's curve colour
 
 
-def combined(studies: list[StudyRecord]) -> Comparison:
-    """The comparison tables of several studies as one, with the study in front and the swept
-    values of each run in one column."""
-    rows = []
-    columns: list[str] = []
-    for study in studies:
-        table = comparison(study)
-        columns = ["study", "run", "swept", *table.columns[1 + len(table.swept) :]]
-        for row in table.rows:
-            swept = ", ".join(
-                f"{k}={v}" for k, v in zip(table.swept, row[1 : 1 + len(table.swept)], strict=True)
-            )
-            rows.append([study.id, row[0], swept, *row[1 + len(table.swept) :]])
-    return Comparison(swept=[], columns=columns, rows=rows)
+def curve_style(index: int) -> str:
+    """The Rich style of run `index`'s curve colour (a plotext colour name)."""
+    colour = run_colour(index)
+    return PLOTEXT_TO_RICH.get(colour, colour)
 
 
 class CompareScreen(Screen):
-    BINDINGS = [("x", "export", "Export"), ("escape", "app.pop_screen", "Back")]
+    BINDINGS = [
+        ("g", "log_scale", "Log y"),
+        ("x", "export", "Export"),
+        ("escape", "app.pop_screen", "Back"),
+    ]
 
     def __init__(self, studies: list[StudyRecord]) -> None:
         super().__init__()
         self.studies = studies
-        self.table = combined(studies)
+        self.table: Comparison = combined(studies)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -66,32 +61,54 @@ class CompareScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._fill_table()
+        self._draw_curves()
+
+    def _fill_table(self) -> None:
+        """One row per run, in curve order: the legend cells, the differing config values as
+        written, then the figures; text read from files as Text, never markup."""
+        shown = [*LEGEND, *self.table.swept, *FIGURES]
+        keep = [self.table.columns.index(column) for column in shown]
         table = self.query_one("#compare", DataTable)
-        keep = [self.table.columns.index(c) for c in SHOWN if c in self.table.columns]
-        table.add_columns(*[Text(self.table.columns[i]) for i in keep])
-        for row in self.table.rows:
+        table.add_columns(*[Text(column) for column in shown])
+        for index, row in enumerate(self.table.rows):
             cells = []
-            for i in keep:
-                value = row[i]
-                if self.table.columns[i] == "state":
-                    cells.append(Text(str(value), style=STATE_STYLES.get(str(value), "")))
+            for column, value in zip(shown, (row[i] for i in keep), strict=True):
+                if column == "run":
+                    text = f"{run_marker(index)} {printable(str(value), limit=40)}"
+                    cells.append(Text(text, style=curve_style(index)))
+                elif column in LEGEND:
+                    cells.append(Text(str(value), style=curve_style(index)))
+                elif column in self.table.swept:
+                    cells.append(Text(printable(setting(value), limit=40)))
                 elif isinstance(value, float):
                     cells.append(Text(number(value)))
-                else:  # text read from the study's files: plain, never markup
+                else:
                     cells.append(Text("-" if value is None else str(value)))
             table.add_row(*cells)
-        acc, loss = [], []
+
+    def _draw_curves(self) -> None:
+        """Curve i is table row i: the same runs, in the same order, with the same index."""
+        acc: list[Series] = []
+        loss: list[Series] = []
         index = 0
         for study in self.studies:
             follower = StudyFollower(study.paths.root)
             follower.poll()
-            for run in follower.runs.values():
+            for run in study.runs:
+                series = follower.runs.get(run.name)
                 label = f"{study.id}/{run.name}"
-                acc.append((label, *run.column("val_acc"), run_colour(index), LINE))
-                loss.append((label, *run.column("val_loss"), run_colour(index), LINE))
+                if series is not None:
+                    acc.append((label, *series.column("val_acc"), run_colour(index), LINE))
+                    loss.append((label, *series.column("val_loss"), run_colour(index), LINE))
                 index += 1
         self.query_one("#compare-acc", MetricChart).show(acc)
         self.query_one("#compare-loss", MetricChart).show(loss)
+
+    def action_log_scale(self) -> None:
+        """Log-scale the loss chart, or back (accuracy stays linear), as `g` does in the
+        monitor."""
+        self.query_one("#compare-loss", MetricChart).toggle_log()
 
     def action_export(self) -> None:
         """The table as Markdown in a new file of <runs dir>/exports/: never through a

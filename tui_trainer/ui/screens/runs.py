@@ -1,5 +1,9 @@
 """The runs browser: every study under the runs directory, newest first, crashed ones shown as
-crashed, a text filter; enter opens a study in the monitor, r resumes it."""
+crashed, a text filter; enter opens a study in the monitor, r resumes it.
+
+`esc` undoes before it leaves: with a filter typed (or its input focused) it clears the filter
+and goes back to the table; only then does it leave the screen. A filter that hides every study
+says so, since an empty table alone reads as an empty runs directory."""
 
 from __future__ import annotations
 
@@ -9,19 +13,15 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from tui_trainer.console.formats import STATE_STYLES, number
+from tui_trainer.console.formats import STATE_STYLES
+from tui_trainer.console.tables import study_best
 from tui_trainer.store import status as st
 from tui_trainer.store.reader import StudyRecord, list_studies
 from tui_trainer.ui.navigation import Open, Trainer
 
 COLUMNS = ("", "study", "state", "runs", "best val acc", "test acc", "description")
-
-
-def _best(values: list[float | None]) -> str:
-    present = [v for v in values if v is not None]
-    return number(max(present)) if present else "-"
 
 
 class RunsScreen(Screen):
@@ -31,7 +31,7 @@ class RunsScreen(Screen):
         ("space", "mark", "Mark"),
         ("c", "compare", "Compare"),
         ("slash", "focus_filter", "Filter"),
-        ("escape", "app.pop_screen", "Back"),
+        ("escape", "back", "Back"),
     ]
 
     def __init__(self, runs_dir: Path) -> None:
@@ -46,6 +46,7 @@ class RunsScreen(Screen):
         yield Input(
             placeholder="filter: part of a study id, name, state or description", id="filter"
         )
+        yield Static(id="no-match")
         yield DataTable(id="studies", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -67,6 +68,20 @@ class RunsScreen(Screen):
     def filter_changed(self, event: Input.Changed) -> None:
         self.apply_filter(event.value)
 
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self) -> None:
+        self.query_one("#studies", DataTable).focus()
+
+    def action_back(self) -> None:
+        """Clear the filter (and leave its input) when there is one; else leave the screen."""
+        field = self.query_one("#filter", Input)
+        if field.value or field.has_focus:
+            field.value = ""
+            self.apply_filter("")
+            self.query_one("#studies", DataTable).focus()
+        else:
+            self.app.pop_screen()
+
     def apply_filter(self, text: str) -> None:
         words = text.lower().split()
         table = self.query_one("#studies", DataTable)
@@ -79,18 +94,22 @@ class RunsScreen(Screen):
                 continue
             self.shown.append(study)
             done = sum(1 for run in study.runs if run.state == st.COMPLETED)
+            best_val, test = study_best(study)
             table.add_row(
                 "✓" if study.id in self.marked else " ",
                 Text(study.id),
                 Text(state, style=STATE_STYLES.get(state, "")),
                 f"{done}/{len(study.runs)}",
-                _best([run.best_val_acc for run in study.runs]),
-                _best([run.test_acc for run in study.runs]),
+                Text(best_val),  # a run name: never markup
+                test,
                 Text(study.description[:60])
                 if not study.problems
                 else Text("; ".join(study.problems)[:60], style="yellow"),
                 key=study.id,
             )
+        no_match = self.query_one("#no-match", Static)
+        no_match.display = bool(self.studies) and not self.shown
+        no_match.update(Text(f'no study matches "{text.strip()}"'))  # typed text: not markup
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
