@@ -355,30 +355,35 @@ def test_the_monitor_follows_a_parallel_study_run_by_run(runs_dir):
             monitor = app.screen  # opened by itself: the study is running
             assert isinstance(monitor, MonitorScreen)
             runs = monitor.query_one("#runs", DataTable)
-            text = lambda selector: str(monitor.query_one(selector, Static).render())  # noqa: E731
-            assert [cell(runs, row, 6) for row in range(6)] == [
+            text = lambda selector: str(monitor.query_one(selector).render())  # noqa: E731
+            assert [cell(runs, row, 8) for row in range(6)] == [
                 *["GPU 0 (2/GPU)"] * 3,
                 "GPU 1 @gpu-b try 2",
                 "",
                 "",
             ]
             assert [cell(runs, row, 5) for row in range(6)] == ["", "1:00", "1:10", "1:20", "", ""]
-            assert text("#study-eta") == "ETA 2:50"  # 3 lanes: 70 s + 10 epochs x 10 s
+            assert text("#study-eta") == "31%  ETA 2:50"  # 3 lanes: 70 s + 10 epochs x 10 s
             assert text("#device").splitlines() == [
                 "this machine  NVIDIA H200",
                 " GPU 0  91%  30.0/140.4 GiB",
-                " CPU 55%  RAM 20%",
-                " 2 runs use 195% CPU, 4.2 GiB",
+                " machine CPU 55%  RAM 20%",
+                " 2 runs:  195% of a core  RSS 4.2 GiB",
                 "gpu-b  NVIDIA A100-SXM4-80GB",
                 " GPU 1  64%  10.0/80.0 GiB",
-                " CPU 30%  RAM 12%",
-                " 1 run uses 101% CPU, 2.0 GiB",
+                " machine CPU 30%  RAM 12%",
+                " 1 run:  101% of a core  RSS 2.0 GiB",
             ]
-            assert text("#run-line") == "lr=0.01 completed on GPU 0 (shared by 2 runs)"
+            assert text("#run-line").splitlines() == [
+                "lr=0.01 completed on GPU 0 (shared by 2 runs)",
+                "best 0.6200 · elapsed 1:40",
+            ]
             await pilot.press("down", "down", "down", "down")
             assert text("#run-line") == f"lr=0.2 queued: {WAITING}"
             await pilot.press("up")
-            assert text("#run-line") == "lr=0.1 running on GPU 1 of gpu-b, pid 4242, attempt 2"
+            assert text("#run-line").splitlines()[0] == (
+                "lr=0.1 running on GPU 1 of gpu-b, pid 4242, attempt 2"
+            )
 
             # w: the highlighted run's worker.log, followed line by line, as plain text
             pane = monitor.query_one(LogPane)
@@ -412,8 +417,8 @@ def test_the_monitor_follows_a_parallel_study_run_by_run(runs_dir):
             write_status(study / "lr=0.02" / "status.toml", status)
             with open(study / "trainer.log", "a") as handle:
                 handle.write("lr=0.02 completed\n")
-            await wait_for(pilot, lambda: text("#study-eta") == "ETA 3:00", timeout=10)
-            assert " 1 run uses 97% CPU, 2.1 GiB" in text("#device").splitlines()
+            await wait_for(pilot, lambda: text("#study-eta") == "38%  ETA 3:00", timeout=10)
+            assert " 1 run:  97% of a core  RSS 2.1 GiB" in text("#device").splitlines()
 
             await pilot.press("w")  # back to trainer.log, which went on meanwhile
             await pilot.pause(0.3)
