@@ -52,24 +52,26 @@ LIVE = (st.RUNNING, st.STALLED, st.STARTING)
 
 
 class MonitorScreen(Screen):
+    # The footer shows the keys a person reaches for first, and fits 80 columns whole; the
+    # others are in `?` (help) and the command palette.
     BINDINGS = [
         ("s", "stop", "Stop"),
         ("r", "resume", "Resume"),
-        ("g", "log_scale", "Log y"),
-        ("z", "maximize_chart", "Zoom chart"),
-        ("m", "next_metric(0)", "Chart 2"),
-        ("n", "next_metric(1)", "Chart 3"),
-        ("f", "focus_run", "Focus run"),
-        ("h", "hide_run", "Hide run"),
+        ("f", "focus_run", "Focus"),
+        ("h", "hide_run", "Hide"),
+        ("z", "maximize_chart", "Zoom"),
         ("p", "replay", "Replay"),
-        ("space", "pause", "Pause"),
-        ("left", "scrub(-1)", "-1 epoch"),
-        ("right", "scrub(1)", "+1 epoch"),
-        ("plus", "speed(2.0)", "Faster"),
-        ("minus", "speed(0.5)", "Slower"),
-        ("w", "toggle_worker_log", "Worker log"),
+        Binding("g", "log_scale", "Log y", show=False),
+        Binding("m", "next_metric(0)", "Chart 2", show=False),
+        Binding("n", "next_metric(1)", "Chart 3", show=False),
+        Binding("space", "pause", "Pause", show=False),
+        Binding("left", "scrub(-1)", "-1 epoch", show=False),
+        Binding("right", "scrub(1)", "+1 epoch", show=False),
+        Binding("plus", "speed(2.0)", "Faster", show=False),
+        Binding("minus", "speed(0.5)", "Slower", show=False),
+        Binding("w", "toggle_worker_log", "Worker log", show=False),
         Binding("b", "bell", "Bell", show=False),
-        ("escape", "app.pop_screen", "Back"),
+        Binding("escape", "app.pop_screen", "Back", show=False),
     ]
     # ring the terminal bell when a watched study ends (`--bell`, or `b` in any monitor)
     bell_on_end: ClassVar[bool] = False
