@@ -20,17 +20,19 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header
 
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import StudyFollower
 from tui_trainer.ui.placement import this_host
+from tui_trainer.ui.replay import Replay
 from tui_trainer.ui.study_progress import shown_state, study_progress
 from tui_trainer.ui.widgets.charts import MetricChart
 from tui_trainer.ui.widgets.confirm import Confirm
@@ -42,8 +44,8 @@ from tui_trainer.ui.widgets.monitor_charts import (
     StepView,
     metrics_available,
 )
-from tui_trainer.ui.widgets.run_table import RunTable, TableView, run_line, run_rows
-from tui_trainer.ui.widgets.study_bar import StudyBar, StudyInfo
+from tui_trainer.ui.widgets.run_table import RunLine, RunTable, TableView, run_line, run_rows
+from tui_trainer.ui.widgets.study_bar import StudyBar, StudyInfo, state_change_note
 
 REFRESH_S = 0.25
 # fewer rows than this (80x24): app.tcss keeps two charts, so that the runs and the log fit
@@ -77,9 +79,7 @@ class MonitorScreen(Screen):
     bell_on_end: ClassVar[bool] = False
 
     # what the keys chose: each change redraws what depends on it
-    replay_epoch: var[float | None] = var(None, init=False)  # a replay shows epochs up to here
-    replay_speed: var[float] = var(2.0, init=False)  # epochs per second
-    replay_paused: var[bool] = var(False, init=False)
+    replay: var[Replay] = var(Replay, init=False)
     focused_run: var[str | None] = var(None, init=False)  # the only run charted, when set
     hidden: var[frozenset[str]] = var(frozenset(), init=False)  # runs left out of the charts
     metrics: var[tuple[str, str]] = var(("accuracy", "lr"), init=False)  # charts 2 and 3
@@ -97,7 +97,7 @@ class MonitorScreen(Screen):
         yield StudyBar(id="study-bar")
         yield MonitorCharts(self.follower.runs, id="charts")
         yield RunTable(id="runs")
-        yield Static(id="run-line")
+        yield RunLine(id="run-line")
         with Horizontal(id="lower"):
             yield LogPane(self.follower, id="log-pane")
             yield DevicePanel(id="device")
@@ -118,7 +118,8 @@ class MonitorScreen(Screen):
     def poll_files(self) -> None:
         self.query_one(LogPane).poll()
         self._advance_replay()
-        if self.follower.poll() or self._state is None:
+        # (a study starting has no file to change when its trainer dies: it is looked at again)
+        if self.follower.poll() or self._state in (None, st.STARTING):
             self.epochs_seen += int(self.follower.epochs_changed or self._state is None)
             self.data_seen += 1
 
@@ -149,8 +150,6 @@ class MonitorScreen(Screen):
     # -- handing the data down ---------------------------------------------------------------
 
     def _push_down(self) -> None:
-        if not self.is_mounted:
-            return
         series = list(self.follower.runs.values())
         self._note_state(self.current_state())
         view = TableView(self.replay_epoch, self.focused_run, self.hidden)
@@ -164,7 +163,7 @@ class MonitorScreen(Screen):
             total,
             done,
             eta,
-            self._replay_words(),
+            self.replay.words(self._last_epoch()),
             self.focused_run,
             len(self.hidden & set(self.follower.runs)),
         )
@@ -174,17 +173,16 @@ class MonitorScreen(Screen):
         self.query_one(DevicePanel).view = device_view(series, here, self._state or "")
         self._show_run_line()
 
-    watch_data_seen = watch_replay_epoch = watch_replay_speed = watch_replay_paused = _push_down
-    watch_focused_run = watch_hidden = watch_metrics = _push_down
+    watch_data_seen = watch_replay = watch_focused_run = watch_hidden = watch_metrics = _push_down
 
     def _show_run_line(self) -> None:
         name = self.query_one(RunTable).highlighted_run
         run = self.follower.runs.get(name) if name else None
         if run is None and self._state == st.STARTING:
-            line = "starting: the trainer is loading (torch, the data, the model)"
-            self.query_one("#run-line", Static).update(line)
-            return
-        self.query_one("#run-line", Static).update(run_line(run, this_host()))
+            line = Text("starting: the trainer is loading (torch, the data, the model)")
+        else:
+            line = run_line(run, this_host())
+        self.query_one(RunLine).line = line
 
     @on(RunTable.Highlighted)
     def _follow_highlighted_run(self, event: RunTable.Highlighted) -> None:
@@ -198,21 +196,9 @@ class MonitorScreen(Screen):
         before, self._state = self._state, state
         if before is None or state == before:
             return
-        name = self.follower.paths.id
-        if state == st.STALLED:
-            self.app.tell(
-                f"{name} stalled: no heartbeat for {st.HEARTBEAT_STALE_S:.0f} s, yet its "
-                "trainer holds the run (paused with SIGSTOP or Ctrl-Z? kill -CONT PID lets it "
-                "go on)",
-                "warning",
-                timeout=10,
-            )
-        if state in (st.CRASHED, st.INTERRUPTED):
-            self.app.tell(
-                f"{name} {state}: press r to resume it from its last checkpoints",
-                "warning",
-                timeout=10,
-            )
+        note = state_change_note(self.follower.paths.id, state)
+        if note is not None:
+            self.app.tell(note, "warning", timeout=10)
         if before in LIVE and state not in LIVE and self.bell_on_end:
             self.app.bell()
 
@@ -277,49 +263,39 @@ class MonitorScreen(Screen):
 
     # -- replay ------------------------------------------------------------------------------
 
+    @property
+    def replay_epoch(self) -> float | None:
+        return self.replay.epoch
+
+    @property
+    def replay_speed(self) -> float:
+        return self.replay.speed
+
+    @property
+    def replay_paused(self) -> bool:
+        return self.replay.paused
+
     def _last_epoch(self) -> int:
         return max((s.last_epoch for s in self.follower.runs.values()), default=0)
 
-    def _replay_words(self) -> str | None:
-        if self.replay_epoch is None:
-            return None
-        last = self._last_epoch()
-        paused = "  paused" if self.replay_paused else ""
-        shown = min(int(self.replay_epoch), last)
-        return f"replay epoch {shown}/{last} x{self.replay_speed:g}{paused}"
-
     def _advance_replay(self) -> None:
-        if self.replay_epoch is None or self.replay_paused:
-            return
-        epoch = self.replay_epoch + self.replay_speed * REFRESH_S
-        if epoch >= self._last_epoch():
-            self.replay_epoch = None
+        was, self.replay = self.replay, self.replay.advanced(REFRESH_S, self._last_epoch())
+        if was.epoch is not None and self.replay.epoch is None:
             self.notify("replay finished")
-        else:
-            self.replay_epoch = epoch
 
     def action_replay(self) -> None:
         if self.current_state() in LIVE:
             self.notify("the study is still running: replay it when it has finished")
-            return
-        if self._last_epoch() == 0:
+        elif self._last_epoch() == 0:
             self.notify("no finished epoch to replay")
-            return
-        self.replay_paused = False
-        self.replay_epoch = 1.0
+        else:
+            self.replay = self.replay.started()
 
     def action_pause(self) -> None:
-        if self.replay_epoch is not None:
-            self.replay_paused = not self.replay_paused
+        self.replay = self.replay.toggled()
 
     def action_scrub(self, step: int) -> None:
-        last = float(self._last_epoch())
-        if self.replay_epoch is None:
-            if step > 0 or last == 0:
-                return
-            self.replay_epoch = last  # scrubbing back starts a paused replay
-        self.replay_paused = True
-        self.replay_epoch = min(max(1.0, int(self.replay_epoch) + step), last)
+        self.replay = self.replay.scrubbed(step, self._last_epoch())
 
     def action_speed(self, factor: float) -> None:
-        self.replay_speed = min(64.0, max(0.25, self.replay_speed * factor))
+        self.replay = self.replay.faster(factor)

@@ -2,27 +2,30 @@
 beside it: the table is the charts' legend) and the lines under it that say everything about
 the highlighted run.
 
-The screen hands the table its rows as a tuple of frozen `RunRow`s (`rows`, a reactive
-attribute); the table compares them with the rows it shows and updates only the cells that
+The screen hands the table its rows as a tuple of frozen `RunRow`s (`rows_shown`, a
+reactive attribute); the table compares them with the rows it shows and updates only the cells that
 changed, so a study polled four times a second costs a cell or two per poll. Each row's label
 holds the run's marker and what `f` and `h` did to it ('>' the focused run, '-' a hidden one).
 
-Every column but state and ETA follows its widest cell as cells change: a monitor opened as a
-study is launched has no runs yet (its trainer is still loading torch), and a run's 'where' is
-empty until a worker takes it. At 80 columns the table shows run, state, epoch (with the step
-progress inside the epoch), best val, test and ETA; the columns further right (best epoch,
-images/s, where) are in the lines under the table too.
+Every column is as wide as its widest cell, given when the rows are added (column_widths): a
+monitor opened as a study is launched has no runs yet (its trainer is still loading torch), and
+a run's 'where' is empty until a worker takes it; a column that must widen has the table built
+again, so no frame ever shows a name cut to its header's width ('lr=', bug 1 of issue 14).
+
+At 80 columns the table shows run, state, epoch (with the step progress inside the epoch), best
+val, test, ETA, best epoch and images/s; 'where', off to the right, is in the lines under it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from tui_trainer.console.formats import STATE_STYLES, duration, number
 from tui_trainer.printable import printable
@@ -35,7 +38,7 @@ from tui_trainer.ui.widgets.charts import run_colour, run_marker
 RUN_COLUMNS = (
     "run", "state", "epoch", "best val", "test acc", "ETA", "best ep", "img/s", "where"
 )  # fmt: skip
-COLUMN_WIDTHS = {"state": 11, "ETA": 7}  # h:mm:ss
+COLUMN_WIDTHS = {"state": 11, "ETA": 7}  # at least: h:mm:ss
 MAX_NAME_WIDTH = 40  # a longer run name is cut (the line under the table has it whole)
 # plotext colour names as Rich styles, so that a run's name in the table is its chart legend
 PLOTEXT_TO_RICH = {"orange": "dark_orange", "white": "bright_white"}
@@ -73,6 +76,17 @@ class TableView:
 
     def charted(self, name: str) -> bool:
         return name == self.focused if self.focused is not None else name not in self.hidden
+
+
+def column_widths(rows: tuple[RunRow, ...], before: tuple[int, ...] = ()) -> tuple[int, ...]:
+    """Each column's width: its header's, its widest cell's, COLUMN_WIDTHS' or `before`'s,
+    whichever is widest (a column never narrows while the study is shown)."""
+    widths = []
+    for index, column in enumerate(RUN_COLUMNS):
+        cells = [cell_len(row.renderables()[index].plain) for row in rows]
+        earlier = before[index] if index < len(before) else 0
+        widths.append(max(cell_len(column), COLUMN_WIDTHS.get(column, 0), earlier, *cells))
+    return tuple(widths)
 
 
 def run_rows(series: list[RunSeries], view: TableView, here: str) -> tuple[RunRow, ...]:
@@ -193,6 +207,15 @@ def _latest(run: RunSeries, column: str) -> float | None:
     return None
 
 
+class RunLine(Static):
+    """The lines under the table (run_line); set `line` and it redraws when that changed."""
+
+    line: reactive[Text] = reactive(Text, init=False)
+
+    def watch_line(self, line: Text) -> None:
+        self.update(line)
+
+
 class RunTable(DataTable):
     """The runs of a study: set `rows` (run_rows) and the table follows."""
 
@@ -214,10 +237,11 @@ class RunTable(DataTable):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self._widths: tuple[int, ...] = ()
+        self._added = False  # rows added since the table was last idle
 
     def on_mount(self) -> None:
-        for column in RUN_COLUMNS:
-            self.add_column(column, key=column, width=COLUMN_WIDTHS.get(column))
+        self._rebuild(())
 
     @property
     def highlighted_run(self) -> str | None:
@@ -226,14 +250,23 @@ class RunTable(DataTable):
         return rows[self.cursor_row].name if rows and 0 <= self.cursor_row < len(rows) else None
 
     def watch_rows_shown(self, old: tuple[RunRow, ...], new: tuple[RunRow, ...]) -> None:
-        if [(r.name, r.label) for r in old] != [(r.name, r.label) for r in new[: len(old)]]:
-            self._rebuild(new)  # a row's marks changed (f, h), or runs went: rows again
+        marks = [(r.name, r.label) for r in old] != [(r.name, r.label) for r in new[: len(old)]]
+        if marks or column_widths(new, self._widths) != self._widths:
+            self._rebuild(new)  # marks changed (f, h), runs went, or a column must widen
             return
         for before, row in zip(old, new, strict=False):
             if row != before:
                 self._update_row(before, row)
         for row in new[len(old) :]:
             self.add_row(*row.renderables(), key=row.name, label=Text(row.label))
+        self._added = self._added or len(new) > len(old)
+
+    def on_idle(self) -> None:
+        # DataTable measures the label column of new rows when idle (after this handler), and
+        # keeps lines drawn before that: they are drawn again once it has.
+        if self._added:
+            self._added = False
+            self.call_later(self.notify_style_update)
 
     def _update_row(self, before: RunRow, row: RunRow) -> None:
         cells = row.renderables()
@@ -241,16 +274,22 @@ class RunTable(DataTable):
         new = (row.name_style, row.state, *row.cells)
         for column, value, was, now in zip(RUN_COLUMNS, cells, old, new, strict=True):
             if was != now:
-                fitted = column not in COLUMN_WIDTHS
-                self.update_cell(row.name, column, value, update_width=fitted)
+                self.update_cell(row.name, column, value)
 
     def _rebuild(self, rows: tuple[RunRow, ...]) -> None:
+        """Columns as wide as their widest cell, then the rows: every width is given, never
+        measured later (a DataTable measures new rows when idle, and a frame drawn before that
+        kept a name cut to its header's width: 'lr=')."""
         cursor = self.cursor_row
-        self.clear()
+        self.clear(columns=True)
+        self._widths = column_widths(rows, self._widths)
+        for column, width in zip(RUN_COLUMNS, self._widths, strict=True):
+            self.add_column(column, key=column, width=width)
         for row in rows:
             self.add_row(*row.renderables(), key=row.name, label=Text(row.label))
         if rows:
-            self.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
+            self.move_cursor(row=min(max(cursor, 0), len(rows) - 1), animate=False)
+        self._added = bool(rows)
 
     @on(DataTable.RowHighlighted)
     def _tell_highlighted(self, event: DataTable.RowHighlighted) -> None:

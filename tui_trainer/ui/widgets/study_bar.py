@@ -19,6 +19,7 @@ from textual.widgets import ProgressBar, Static
 
 from tui_trainer.console.formats import STATE_STYLES, duration
 from tui_trainer.printable import printable
+from tui_trainer.store import status as st
 from tui_trainer.ui.resuming import OFFERED_STATES
 
 
@@ -55,6 +56,19 @@ class StudyInfo:
         percent = f"{100 * self.done // self.total}%" if self.total else ""
         eta = f"ETA {duration(self.eta_s)}" if self.eta_s is not None else ""
         return "  ".join(part for part in (percent, eta) if part)
+
+
+def state_change_note(study_id: str, state: str) -> str | None:
+    """What to tell a person watching a study that has just become `state` (a toast), if
+    anything: a stall, or a crash or stop that `r` resumes."""
+    if state == st.STALLED:
+        return (
+            f"{study_id} stalled: no heartbeat for {st.HEARTBEAT_STALE_S:.0f} s, yet its trainer "
+            "holds the run (paused with SIGSTOP or Ctrl-Z? kill -CONT PID lets it go on)"
+        )
+    if state in (st.CRASHED, st.INTERRUPTED):
+        return f"{study_id} {state}: press r to resume it from its last checkpoints"
+    return None
 
 
 class StudyBar(Horizontal):
