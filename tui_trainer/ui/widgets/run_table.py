@@ -59,11 +59,20 @@ class RunRow:
     state: str
     cells: tuple[str, ...]  # epoch .. where, as RUN_COLUMNS[2:]
 
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The row's cells as plain text, a column each."""
+        return (printable(self.name, limit=MAX_NAME_WIDTH), self.state, *self.cells)
+
     def renderables(self) -> tuple[Text, ...]:
         """The row's cells; text read from files as Text (a str cell would be Rich markup)."""
-        state = Text(self.state, style=STATE_STYLES.get(self.state, "cyan"))
-        name = Text(printable(self.name, limit=MAX_NAME_WIDTH), style=self.name_style)
-        return (name, state, *(Text(cell) for cell in self.cells))
+        name, state, *cells = self.texts
+        state_style = STATE_STYLES.get(self.state, "cyan")
+        return (
+            Text(name, style=self.name_style),
+            Text(state, style=state_style),
+            *map(Text, cells),
+        )
 
 
 @dataclass(frozen=True)
@@ -81,11 +90,12 @@ class TableView:
 def column_widths(rows: tuple[RunRow, ...], before: tuple[int, ...] = ()) -> tuple[int, ...]:
     """Each column's width: its header's, its widest cell's, COLUMN_WIDTHS' or `before`'s,
     whichever is widest (a column never narrows while the study is shown)."""
-    widths = []
-    for index, column in enumerate(RUN_COLUMNS):
-        cells = [cell_len(row.renderables()[index].plain) for row in rows]
-        earlier = before[index] if index < len(before) else 0
-        widths.append(max(cell_len(column), COLUMN_WIDTHS.get(column, 0), earlier, *cells))
+    widths = [
+        max(cell_len(column), COLUMN_WIDTHS.get(column, 0), before[i] if i < len(before) else 0)
+        for i, column in enumerate(RUN_COLUMNS)
+    ]
+    for row in rows:
+        widths = [max(width, cell_len(text)) for width, text in zip(widths, row.texts, strict=True)]
     return tuple(widths)
 
 
