@@ -22,6 +22,7 @@ from tui_trainer.store.synthetic import write_synthetic_study
 from tui_trainer.ui.app import create_app
 from tui_trainer.ui.screens.monitor import MonitorScreen
 from tui_trainer.ui.widgets.charts import MetricChart, decimate
+from tui_trainer.ui.widgets.monitor_charts import MonitorCharts
 
 RUN = "lr=0.5"  # the synthetic study's last run
 
@@ -165,9 +166,9 @@ def test_monitor_redraws_the_epoch_charts_only_for_epoch_rows(runs_dir, monkeypa
     study = write_synthetic_study(runs_dir, epochs=15)
     make_live(study)
     redraws = []
-    update = MonitorScreen._update_charts
+    update = MonitorCharts.watch_epochs
     monkeypatch.setattr(
-        MonitorScreen, "_update_charts", lambda self, s: redraws.append(1) or update(self, s)
+        MonitorCharts, "watch_epochs", lambda self, view: redraws.append(1) or update(self, view)
     )
 
     async def scenario():

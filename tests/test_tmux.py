@@ -4,6 +4,7 @@ interrupted study from the monitor."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -137,4 +138,33 @@ def test_the_launch_line_the_editors_guard_and_the_palette_in_a_real_terminal(tm
         tmux("send-keys", "-t", "app", "Enter")
         tmux.wait_for("filter: part of a study id", timeout=30)
     finally:
+def test_run_names_are_whole_in_the_monitor_after_a_launch(tmp_path, write_preset):
+    """Bug 1 of issue 14 in the real binary: the monitor opens as the trainer starts (before
+    it wrote any run), and its runs table shows 'lr=0.05', never 'lr='."""
+    from tui_trainer.config.presets import builtin_presets
+    from tui_trainer.launch import stop
+
+    runs_dir = tmp_path / "runs"
+    sweep = (
+        TINY_PRESET.replace("epochs = 2", "epochs = 50") + '\n[sweep]\n"optim.lr" = [0.05, 0.1]\n'
+    )
+    preset = write_preset(sweep, name="sweep.toml")
+    tmux = Tmux(f"tui-trainer-test-{uuid.uuid4().hex[:8]}")
+    python = Path(sys.executable)
+    command = f"cd {os.getcwd()} && exec {python} -m tui_trainer --runs-dir {runs_dir}"
+    try:
+        tmux.start(f"{command} --preset {preset}")
+        tmux.wait_for("quickstart")
+        tmux("send-keys", "-t", "app", *["Down"] * len(builtin_presets()))  # the last: ours
+        tmux.wait_for("tiny test study")
+        tmux("send-keys", "-t", "app", "Enter")
+        tmux.wait_for("Overrides")
+        tmux("send-keys", "-t", "app", "Enter")
+        screen = tmux.wait_for(" lr=0.1 ", timeout=120)
+        names = [line.split()[1] for line in screen.splitlines() if line.startswith((" • ", " + "))]
+        assert names == ["lr=0.05", "lr=0.1"], screen
+    finally:
+        for study in list_studies(runs_dir):
+            with contextlib.suppress(Exception):  # already gone: nothing to stop
+                stop(study.paths.root)
         tmux("kill-server")

@@ -3,6 +3,7 @@ the monitor, a resumed trainer followed, and parallel studies run by run."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -355,30 +356,35 @@ def test_the_monitor_follows_a_parallel_study_run_by_run(runs_dir):
             monitor = app.screen  # opened by itself: the study is running
             assert isinstance(monitor, MonitorScreen)
             runs = monitor.query_one("#runs", DataTable)
-            text = lambda selector: str(monitor.query_one(selector, Static).render())  # noqa: E731
-            assert [cell(runs, row, 6) for row in range(6)] == [
+            text = lambda selector: str(monitor.query_one(selector).render())  # noqa: E731
+            assert [cell(runs, row, 8) for row in range(6)] == [
                 *["GPU 0 (2/GPU)"] * 3,
                 "GPU 1 @gpu-b try 2",
                 "",
                 "",
             ]
             assert [cell(runs, row, 5) for row in range(6)] == ["", "1:00", "1:10", "1:20", "", ""]
-            assert text("#study-eta") == "ETA 2:50"  # 3 lanes: 70 s + 10 epochs x 10 s
+            assert text("#study-eta") == "31%  ETA 2:50"  # 3 lanes: 70 s + 10 epochs x 10 s
             assert text("#device").splitlines() == [
                 "this machine  NVIDIA H200",
                 " GPU 0  91%  30.0/140.4 GiB",
-                " CPU 55%  RAM 20%",
-                " 2 runs use 195% CPU, 4.2 GiB",
+                " machine CPU 55%  RAM 20%",
+                " 2 runs:  195% of a core  RSS 4.2 GiB",
                 "gpu-b  NVIDIA A100-SXM4-80GB",
                 " GPU 1  64%  10.0/80.0 GiB",
-                " CPU 30%  RAM 12%",
-                " 1 run uses 101% CPU, 2.0 GiB",
+                " machine CPU 30%  RAM 12%",
+                " 1 run:  101% of a core  RSS 2.0 GiB",
             ]
-            assert text("#run-line") == "lr=0.01 completed on GPU 0 (shared by 2 runs)"
+            assert text("#run-line").splitlines() == [
+                "lr=0.01 completed on GPU 0 (shared by 2 runs)",
+                "best 0.6200 · elapsed 1:40",
+            ]
             await pilot.press("down", "down", "down", "down")
             assert text("#run-line") == f"lr=0.2 queued: {WAITING}"
             await pilot.press("up")
-            assert text("#run-line") == "lr=0.1 running on GPU 1 of gpu-b, pid 4242, attempt 2"
+            assert text("#run-line").splitlines()[0] == (
+                "lr=0.1 running on GPU 1 of gpu-b, pid 4242, attempt 2"
+            )
 
             # w: the highlighted run's worker.log, followed line by line, as plain text
             pane = monitor.query_one(LogPane)
@@ -412,8 +418,8 @@ def test_the_monitor_follows_a_parallel_study_run_by_run(runs_dir):
             write_status(study / "lr=0.02" / "status.toml", status)
             with open(study / "trainer.log", "a") as handle:
                 handle.write("lr=0.02 completed\n")
-            await wait_for(pilot, lambda: text("#study-eta") == "ETA 3:00", timeout=10)
-            assert " 1 run uses 97% CPU, 2.1 GiB" in text("#device").splitlines()
+            await wait_for(pilot, lambda: text("#study-eta") == "41%  ETA 3:00", timeout=10)
+            assert " 1 run:  97% of a core  RSS 2.1 GiB" in text("#device").splitlines()
 
             await pilot.press("w")  # back to trainer.log, which went on meanwhile
             await pilot.pause(0.3)
@@ -475,9 +481,260 @@ def test_the_runs_table_widens_for_runs_and_places_that_come_later(runs_dir, tmp
             moved = dataclasses.replace(read_status(path), host="gpu-c", gpu="3", attempt=3)
             write_status(path, dataclasses.replace(moved, gpu_share=4, device="cuda"))
             where = "GPU 3 (4/GPU) @gpu-c try 3"
-            await wait_for(pilot, lambda: cell(runs, 5, 6) == where, timeout=10)
+            await wait_for(pilot, lambda: cell(runs, 5, 8) == where, timeout=10)
             await pilot.pause(0.1)
             widths = {str(key.value): column.content_width for key, column in runs.columns.items()}
             assert widths["run"] == len("lr=0.01") and widths["where"] == len(where)
+
+    run(scenario())
+
+
+def table_text(table: DataTable) -> list[str]:
+    """The runs table as drawn, a line per row (header first), trailing spaces dropped."""
+    return [table.render_line(y).text.rstrip() for y in range(table.row_count + 1)]
+
+
+def test_run_names_are_drawn_whole_when_the_runs_appear_after_the_monitor_opened(
+    runs_dir, tmp_path
+):
+    """Bug 1 (issue 14): launched from the app, the monitor opens before the trainer (still
+    importing torch) has written study.toml or any run; the name column was sized then, to its
+    header, and drew 'lr=0.05' as 'lr='. The runs come later here, as they do after a launch."""
+    import shutil
+
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = runs_dir / "20261122-120000-r001-cifar100-lr"
+    study.mkdir(parents=True)  # reserved by the app: nothing written yet
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            runs = app.screen.query_one("#runs", DataTable)
+            for item in write_synthetic_study(tmp_path / "written").iterdir():
+                shutil.move(item, study / item.name)
+            await wait_for(pilot, lambda: runs.row_count == 3, timeout=10)
+            await pilot.pause(0.3)
+            names = [re.findall(r"lr=\S*", line)[0] for line in table_text(runs)[1:]]
+            assert names == ["lr=0.01", "lr=0.05", "lr=0.5"]
+
+    run(scenario())
+
+
+def screen_lines(app) -> list[str]:
+    """The whole terminal as text, a line per row (Textual's compositor: what a terminal gets)."""
+    update = app.screen._compositor.render_full_update()
+    return ["".join(segment.text for segment in strip) for strip in update.strips]
+
+
+def test_at_80_by_24_the_title_its_figures_the_eta_column_and_the_footer_are_whole(runs_dir):
+    from tests.helpers import parallel_study
+
+    parallel_study(runs_dir)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.5)
+            app.clear_notifications()
+            await pilot.pause(0.2)
+            lines = screen_lines(app)
+            assert lines[1].startswith(" 20261201-090000-parallel  running  ━")
+            assert lines[1].endswith(" 31%  ETA 2:50 ")  # '100%' once read '10'
+            runs = app.screen.query_one("#runs", DataTable)
+            shown = [line.rstrip() for line in lines[runs.region.y : runs.region.y + 4]]
+            assert shown[0].split()[:8] == [
+                "run",
+                "state",
+                "epoch",
+                "best",
+                "val",
+                "test",
+                "acc",
+                "ETA",
+            ]
+            eta = shown[0].index("ETA")
+            assert [line[eta : eta + 4] for line in shown[1:]] == ["    ", "1:00", "1:10"]
+            footer = " s Stop  r Resume  f Focus  h Hide  z Zoom  p Replay  q Quit  ? Help"
+            assert lines[23].startswith(footer) and lines[23].endswith("^p palette ")
+            log = app.screen.query_one("#log", Log)
+            assert log.region.height >= 4 and log.region.bottom <= 23
+
+    run(scenario())
+
+
+def test_a_run_is_starting_then_shows_its_step_progress_speed_and_an_eta_from_its_first_steps(
+    runs_dir,
+):
+    """Point 6: no `unknown`/`queued` while the trainer loads, and no ETA of '-' for a whole
+    first epoch: the steps logged give the pace (0.2 s a step: 790 steps left is 2:38)."""
+    from tui_trainer.store import status as st
+    from tui_trainer.store.atomic import write_toml_atomic
+    from tui_trainer.store.schema import STEP_COLUMNS
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir)
+    run_dir = study / "lr=0.5"
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0]
+    (run_dir / "metrics.csv").write_text(header + "\n")
+    (run_dir / "steps.csv").write_text(",".join(STEP_COLUMNS) + "\n")
+    (run_dir / "summary.toml").unlink()
+
+    def status(**fields):
+        base = {"state": "running", "epochs": 40, "steps_per_epoch": 20, "epoch": 0, "step": 0}
+        identity = {**st.process_identity(), "heartbeat": st.utcnow()}
+        write_toml_atomic(run_dir / "status.toml", {**base, **identity, **fields})
+
+    def steps(*rows):
+        with open(run_dir / "steps.csv", "a") as handle:
+            handle.writelines(f"{e},{s},2.0,0.1,0.5,4210.0,90.0,{t}\n" for e, s, t in rows)
+
+    async def scenario():
+        status()
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause(0.3)
+            monitor = app.screen
+            assert isinstance(monitor, MonitorScreen)  # opened by itself: it is live
+            runs = monitor.query_one("#runs", DataTable)
+            assert cell(runs, 2, 1) == "starting" and "  starting" in title_of(monitor)
+            status(step=10, images_per_s=4210.0)
+            steps((1, 5, 1.0), (1, 10, 2.0))
+            await wait_for(pilot, lambda: cell(runs, 2, 1) == "running", timeout=10)
+            await pilot.pause(0.3)
+            assert [cell(runs, 2, column) for column in (2, 5, 7)] == ["0/40 50%", "2:38", "4210"]
+            await pilot.press("down", "down")
+            line = str(monitor.query_one("#run-line", Static).render()).splitlines()
+            assert line[1] == "step 10/20 4210 img/s · lr 0.5"
+            # epoch 1 ended (the trainer's ETA: 100 s), 1 s of epoch 2 gone by since
+            status(epoch=1, step=4, eta_s=100.0, elapsed_s=5.0, images_per_s=4210.0)
+            steps((2, 24, 6.0))
+            await wait_for(pilot, lambda: cell(runs, 2, 5) == "1:39", timeout=10)
+            assert cell(runs, 2, 2) == "1/40 20%"
+
+    run(scenario())
+
+
+def test_focus_and_hide_are_marked_in_the_table_and_the_title(runs_dir):
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            monitor = app.screen
+            runs = monitor.query_one("#runs", DataTable)
+            labels = lambda: [line[:4] for line in table_text(runs)[1:]]  # noqa: E731
+            assert labels() == [" •  ", " +  ", " x  "]
+            await pilot.press("down", "f")
+            await pilot.pause(0.2)
+            assert labels() == [" •  ", " +> ", " x  "] and runs.cursor_row == 1
+            assert title_of(monitor).endswith("completed  focus lr=0.05")
+            await pilot.press("f", "h", "down", "h")
+            await pilot.pause(0.2)
+            assert labels() == [" •  ", " +- ", " x- "]
+            assert title_of(monitor).endswith("completed  2 hidden")
+
+    run(scenario())
+
+
+def test_the_device_panel_says_its_figures_are_from_a_finished_trainer(runs_dir):
+    from datetime import datetime
+
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir)
+    path = study / "lr=0.5" / "status.toml"
+    beat = datetime(2026, 11, 22, 12, 3).astimezone()
+    write_toml_atomic(path, {**read_toml(path), "heartbeat": beat})
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            device = app.screen.query_one("#device")
+            assert str(device.render()).splitlines()[:2] == [
+                "trainer finished,",
+                "  last seen 12:03",
+            ]
+
+    run(scenario())
+
+
+def test_device_figures_wrap_between_figures_never_inside_one():
+    from tui_trainer.ui.widgets.device_panel import wrap_tokens
+
+    tokens = ("2 runs:", "195% of a core", "RSS 1013.0 MB")
+    assert wrap_tokens(tokens, 40, " ") == [" 2 runs:  195% of a core  RSS 1013.0 MB"]
+    assert wrap_tokens(tokens, 30, " ") == [" 2 runs:  195% of a core", "   RSS 1013.0 MB"]
+    assert wrap_tokens(tokens, 12, " ") == [" 2 runs:", "   195% of a", "   RSS 1013."]
+
+
+def test_log_lines_wrap_at_spaces_and_keep_each_figure_whole():
+    from tui_trainer.ui.widgets.log_pane import wrap_line
+
+    line = "2026-12-01 09:00:05 lr=0.1 epoch 3/10 train loss 1.2345 val acc 0.6120"
+    assert wrap_line(line, 40) == [
+        "2026-12-01 09:00:05 lr=0.1 epoch 3/10",
+        "  train loss 1.2345 val acc 0.6120",
+    ]
+    assert wrap_line(line, 200) == [line]
+
+
+def test_z_maximises_a_chart_and_z_or_escape_restores_it(runs_dir):
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            monitor = app.screen
+            await pilot.press("z")
+            assert monitor.maximized is monitor.query_one("#chart-loss")
+            await pilot.press("z")
+            assert monitor.maximized is None
+            await pilot.press("z", "escape")
+            assert monitor.maximized is None and app.screen is monitor
+
+    run(scenario())
+
+
+def test_the_bell_rings_once_when_a_watched_study_ends_only_when_switched_on(runs_dir, monkeypatch):
+    from tui_trainer.store import status as st
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir)
+    path = study / "lr=0.5" / "status.toml"
+    finished = read_toml(path)
+    write_toml_atomic(
+        path, {**finished, "state": "running", **st.process_identity(), "heartbeat": st.utcnow()}
+    )
+    monkeypatch.setattr(MonitorScreen, "bell_on_end", False)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        rings = []
+        app.bell = lambda: rings.append(1)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause(0.3)
+            monitor = app.screen
+            assert isinstance(monitor, MonitorScreen)
+            await pilot.press("b")  # off by default: on
+            assert MonitorScreen.bell_on_end
+            write_toml_atomic(path, finished)
+            await wait_for(pilot, lambda: "completed" in title_of(monitor), timeout=10)
+            await pilot.pause(0.3)
+        assert rings == [1]
 
     run(scenario())

@@ -249,6 +249,14 @@ def main_options(
             show_default=False,
         ),
     ] = None,
+    bell: Annotated[
+        bool,
+        typer.Option(
+            "--bell",
+            help="Ring the terminal bell when a study watched in the monitor finishes or "
+            "crashes (b in the monitor switches it too).",
+        ),
+    ] = False,
 ) -> None:
     """A terminal experiment runner for PyTorch image-classification studies.
 
@@ -261,7 +269,9 @@ def main_options(
         typer.echo("\n(the app needs a terminal; `tui-trainer run quickstart` trains headless)")
         raise typer.Exit(int(ExitCode.USAGE))
     from tui_trainer.ui.app import create_app
+    from tui_trainer.ui.screens.monitor import MonitorScreen
 
+    MonitorScreen.bell_on_end = bell
     app_ = create_app(runs_dir, list(preset or []))
     app_.run()
     if app_.return_code:  # the app crashed (Textual printed why): say so in the exit code

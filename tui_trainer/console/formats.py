@@ -14,6 +14,7 @@ STATE_STYLES = {
     "diverged": "magenta",
     "interrupted": "yellow",
     "queued": "dim",
+    "starting": "italic cyan",
     "unknown": "dim",
     "unreadable": "bold red",
 }

@@ -209,6 +209,9 @@ class Schedule:
             job = self._next_ready()
             if job is None:
                 return
+            # until its worker writes its first status (loading torch can take a while), the
+            # run says it is starting, not what it waited for; written while the lock is ours
+            self._set_waiting(job.name, st.STARTING)
             self._waiting.pop(job.name, None)
             self.locks.release_one(job.run_dir)  # the worker takes the run's lock
             try:
@@ -233,7 +236,7 @@ class Schedule:
         if len(self.active) >= self.jobs:
             reason = f"waiting for a free job: {len(self.active)} of {self.jobs} are training"
         else:
-            reason = self.backend.waiting() or "starting"
+            reason = self.backend.waiting() or st.STARTING
         for job in self.queue:
             # (only runs whose lock the driver still holds: never one a worker has had)
             if job.attempt == 1 and not job.busy and self._waiting.get(job.name) != reason:

@@ -39,6 +39,10 @@ CRASHED = "crashed"  # never written: what a reader calls a running run whose tr
 # lock (paused with SIGSTOP or Ctrl-Z, or a frozen file system): alive, so never resumed
 STALLED = "stalled"
 UNKNOWN = "unknown"  # never written: a missing or unreadable status file
+# never written as a state: what a monitor shows for a run whose trainer is loading (torch, the
+# data, the model) before its first step, or a queued run whose driver is starting its worker
+# (its `waiting` says STARTING); and for a launched study before its trainer wrote study.toml
+STARTING = "starting"
 
 WRITTEN_STATES = (QUEUED, RUNNING, COMPLETED, FAILED, INTERRUPTED, DIVERGED)
 FINAL_STATES = (COMPLETED, FAILED, INTERRUPTED, DIVERGED)

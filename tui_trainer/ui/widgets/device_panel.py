@@ -3,18 +3,28 @@ status.toml alone (each worker samples its machine and its GPU into its own file
 another host of a shared runs directory shows as well as one here.
 
 One block per host in use, this machine first: its name and the devices' names, a line per GPU
-in use (utilization, memory, how many runs share it), the host's CPU and RAM, and what its
-trainers take together. Host-wide and GPU-wide figures come from the run on that host or GPU
-with the newest heartbeat: every run there samples the same machine, so adding them up would
-count it several times; a run's own CPU and RSS are its own, and those add up."""
+in use (utilization, memory, how many runs share it), the host's CPU and RAM (machine-wide), and
+what its trainers take together (their CPU in % of one core: 195% is about two cores busy).
+Host-wide and GPU-wide figures come from the run on that host or GPU with the newest heartbeat:
+every run there samples the same machine, so adding them up would count it several times; a
+run's own CPU and RSS are its own, and those add up.
+
+With nothing training, the figures are what the last trainer saw, and the panel says so: 'last
+seen 12:03, trainer finished' (or stopped, or gone), dimmed, never shown as live.
+
+Each figure is one token ('RSS 4.2 GiB'): the panel wraps between tokens, never inside one, so a
+narrow panel never shows a number on one line and its unit on the next.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timezone
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.reactive import reactive
+from textual.widget import Widget
 
 from tui_trainer.console.formats import number
 from tui_trainer.printable import printable
@@ -25,24 +35,44 @@ from tui_trainer.ui.placement import HOST_CHARS, gpu_of, is_remote, this_host
 
 THIS_MACHINE = "this machine"
 NO_FIGURES = "no device figures yet"
+GAP = "  "  # between two tokens of a line
+INDENT = " "
+# how the study's trainer stands when nothing trains: what the last figures are from
+ENDED = {
+    st.COMPLETED: "trainer finished",
+    st.DIVERGED: "trainer finished",
+    st.INTERRUPTED: "trainer stopped",
+    st.FAILED: "trainer failed",
+    st.CRASHED: "trainer gone",
+    st.STALLED: "trainer not responding",
+}
+
+Line = tuple[str, ...]  # tokens, each shown whole
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    """The panel's content: a line of tokens per row, a style per line, a note on top."""
+
+    lines: tuple[tuple[Line, str], ...] = (((NO_FIGURES,), "dim"),)
+
+
+def _beat(run: RunSeries) -> float:
+    heartbeat = run.status.heartbeat
+    if heartbeat is None:
+        return float("-inf")
+    if heartbeat.tzinfo is None:
+        heartbeat = heartbeat.replace(tzinfo=timezone.utc)
+    try:
+        return heartbeat.timestamp()
+    except (OverflowError, ValueError):  # year 1 or 9999 in a hand-edited file
+        return float("-inf")
 
 
 def _newest(runs: Iterable[RunSeries]) -> RunSeries:
     """The run whose status was written last (the first of equals): its view of the machine
     is the freshest."""
-
-    def beat(run: RunSeries) -> float:
-        heartbeat = run.status.heartbeat
-        if heartbeat is None:
-            return float("-inf")
-        if heartbeat.tzinfo is None:
-            heartbeat = heartbeat.replace(tzinfo=timezone.utc)
-        try:
-            return heartbeat.timestamp()
-        except (OverflowError, ValueError):  # year 1 or 9999 in a hand-edited file
-            return float("-inf")
-
-    return max(runs, key=beat)
+    return max(runs, key=_beat)
 
 
 def _percent(value: float | None) -> str:
@@ -62,71 +92,127 @@ def _hosts(runs: list[RunSeries], here: str) -> dict[str, list[RunSeries]]:
     return dict(sorted(hosts.items(), key=lambda item: (item[0] != here, item[0])))
 
 
-def _gpu_line(gpu: str, runs: list[RunSeries]) -> Text:
+def _gpu_line(gpu: str, runs: list[RunSeries]) -> Line:
     figures = _newest(runs).status.device_figures or DeviceFigures()
-    line = Text(f" GPU {gpu}  ")
     if figures.gpu_mem_total_mb is None:
-        line.append("no GPU figures", style="dim")
-    else:
-        used = (figures.gpu_mem_used_mb or 0) / 1024
-        total = figures.gpu_mem_total_mb / 1024
-        line.append(
-            f"{_percent(figures.gpu_util_percent)}%  {number(used, 1)}/{number(total, 1)} GiB"
-        )
-    return line
+        return (f"GPU {gpu}", "no GPU figures")
+    used = (figures.gpu_mem_used_mb or 0) / 1024
+    total = figures.gpu_mem_total_mb / 1024
+    return (
+        f"GPU {gpu}",
+        f"{_percent(figures.gpu_util_percent)}%",
+        f"{number(used, 1)}/{number(total, 1)} GiB",
+    )
 
 
-def _host_block(host: str, runs: list[RunSeries], here: str) -> Text:
+def _host_lines(host: str, runs: list[RunSeries], here: str, style: str) -> list[tuple[Line, str]]:
     label = THIS_MACHINE if host == here else printable(host, limit=HOST_CHARS)
-    block = Text(label, style="bold")
-    names = list(dict.fromkeys(r.status.device_name or r.status.device or "" for r in runs))
-    if any(names):
-        block.append("  " + ", ".join(name for name in names if name), style="dim")
+    names = [n for n in dict.fromkeys(r.status.device_name or r.status.device for r in runs) if n]
+    lines: list[tuple[Line, str]] = [((label, *(printable(n) for n in names)), "bold")]
     gpus: dict[str, list[RunSeries]] = {}
     for run in runs:
         gpu = gpu_of(run.status)
         if gpu is not None:
             gpus.setdefault(gpu, []).append(run)
-    for gpu in sorted(gpus, key=_gpu_order):
-        block.append("\n")
-        block.append_text(_gpu_line(gpu, gpus[gpu]))
+    lines += [(_gpu_line(gpu, gpus[gpu]), style) for gpu in sorted(gpus, key=_gpu_order)]
     machine = _newest(runs).status.device_figures or DeviceFigures()
-    block.append(f"\n CPU {_percent(machine.cpu_percent)}%  RAM {_percent(machine.ram_percent)}%")
+    cpu_ram = (
+        f"machine CPU {_percent(machine.cpu_percent)}%",
+        f"RAM {_percent(machine.ram_percent)}%",
+    )
+    lines.append((cpu_ram, style))
     own = [r.status.device_figures for r in runs if r.status.device_figures is not None]
     cpu = [f.process_cpu_percent for f in own if f.process_cpu_percent is not None]
     rss = [f.rss_mb for f in own if f.rss_mb is not None]
-    count = "1 run uses" if len(runs) == 1 else f"{len(runs)} runs use"
-    block.append(
-        f"\n {count} {_percent(sum(cpu) if cpu else None)}% CPU, "
-        f"{number(sum(rss) / 1024, 1) if rss else '-'} GiB"
+    count = "1 run:" if len(runs) == 1 else f"{len(runs)} runs:"
+    lines.append(
+        (
+            (
+                count,
+                f"{_percent(sum(cpu) if cpu else None)}% of a core",
+                f"RSS {number(sum(rss) / 1024, 1) if rss else '-'} GiB",
+            ),
+            style,
+        )
     )
-    return block
+    return lines
 
 
-def device_text(series: list[RunSeries], here: str | None = None) -> Text:
-    """The panel's text: a block per host of the running runs; with nothing running, what the
-    run that reported last said (a finished study shows where it ended)."""
-    here = here or this_host()
+def device_view(series: list[RunSeries], here: str, study_state: str) -> DeviceView:
+    """A block per host of the running runs; with nothing running, what the run that reported
+    last said, under a line that says when and how its trainer ended (`study_state`)."""
     reporting = [s for s in series if s.status.device_figures is not None]
     running = [s for s in reporting if s.state == st.RUNNING]
     if not running and not reporting:
-        return Text(NO_FIGURES, style="dim")
-    shown = running or [_newest(reporting)]
-    return Text("\n").join(
-        _host_block(host, runs, here) for host, runs in _hosts(shown, here).items()
-    )
+        return DeviceView()
+    lines: list[tuple[Line, str]] = []
+    style = ""
+    if not running:
+        newest = _newest(reporting)
+        seen = _local_time(newest)
+        ended = ENDED.get(study_state, "nothing training")
+        seen_at = f"last seen {seen}" if seen else "last figures"
+        lines.append(((f"{ended},", seen_at), "italic"))
+        style = "dim"
+    for host, runs in _hosts(running or [_newest(reporting)], here).items():
+        lines += _host_lines(host, runs, here, style)
+    return DeviceView(tuple(lines))
 
 
-class DevicePanel(Static):
-    """The device panel: `show` redraws it only when its text changed."""
+def _local_time(run: RunSeries) -> str | None:
+    beat = _beat(run)
+    if beat == float("-inf"):
+        return None
+    try:
+        return datetime.fromtimestamp(beat).strftime("%H:%M")
+    except (OverflowError, OSError, ValueError):
+        return None
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(Text(NO_FIGURES, style="dim"), id=id)
-        self._shown: tuple | None = None
 
-    def show(self, series: list[RunSeries]) -> None:
-        text = device_text(series)
-        key = (text.plain, tuple(text.spans))
-        if key != self._shown:
-            self._shown = key
-            self.update(text)
+def wrap_tokens(tokens: Line, width: int, indent: str = "") -> list[str]:
+    """`tokens` joined by GAP after `indent`, wrapped to `width` between tokens (a continuation
+    indented further); a token wider than the panel is cut at its end, never split over two
+    lines."""
+    lines: list[str] = []
+    current = ""
+    for token in tokens:
+        if current and len(current) + len(GAP) + len(token) > width > 0:
+            lines.append(current)
+            current = indent + "  " + token
+        else:
+            current = current + GAP + token if current else indent + token
+    lines.append(current)
+    return [line[:width] if width > 0 else line for line in lines]
+
+
+def view_text(view: DeviceView, width: int = 0) -> Text:
+    """The panel's text at `width` columns (0: unwrapped); headers flush left, figures
+    indented."""
+    text = Text(no_wrap=True, overflow="crop")
+    for tokens, style in view.lines:
+        indent = "" if style in ("bold", "italic") or tokens == (NO_FIGURES,) else INDENT
+        for line in wrap_tokens(tokens, width, indent):
+            if text:
+                text.append("\n")
+            text.append(line, style=style)
+    return text
+
+
+def device_text(
+    series: list[RunSeries], here: str | None = None, study_state: str = st.RUNNING
+) -> Text:
+    """The panel's text, unwrapped (device_view)."""
+    return view_text(device_view(series, here or this_host(), study_state))
+
+
+class DevicePanel(Widget):
+    """The device panel: set `view` (device_view) and it redraws when that changed."""
+
+    DEFAULT_CSS = """
+    DevicePanel { height: auto; }
+    """
+
+    view: reactive[DeviceView] = reactive(DeviceView, layout=True)
+
+    def render(self) -> Text:
+        return view_text(self.view, self.content_region.width)

@@ -8,14 +8,19 @@ only while it is shown (from its last LOG_TAIL_BYTES, read again when shown agai
 
 Both are read as bytes a line at a time (store/lines.LineFollower: bounded, a torn last line
 kept for later) and made printable; Textual's Log writes its lines as plain text, never markup.
+A line wider than the pane wraps at its spaces (WrappedLog), so that no figure is cut in two at
+the pane's edge; `lines` stays the file's lines.
 """
 
 from __future__ import annotations
 
 import os
+import textwrap
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Log
@@ -25,7 +30,8 @@ from tui_trainer.store.follow import LOG_TAIL_BYTES, StudyFollower
 from tui_trainer.store.layout import TRAINER_LOG, WORKER_LOG
 from tui_trainer.store.lines import LineFollower
 
-MAX_LINES = 500  # lines kept by each log view
+MAX_LINES = 500  # lines kept by each log view (up to PRUNE_EVERY more between two prunings)
+PRUNE_EVERY = 100
 
 
 def decoded(lines: list[bytes | None]) -> list[str]:
@@ -36,6 +42,67 @@ def decoded(lines: list[bytes | None]) -> list[str]:
         for line in lines
         if line is not None
     ]
+
+
+def wrap_line(line: str, width: int) -> list[str]:
+    """`line` in pieces of at most `width` columns, broken at spaces (a word wider than that is
+    broken where it must), continuations indented by two; the whole line when `width` is too
+    small to wrap in."""
+    if width < 8 or len(line) <= width:
+        return [line]
+    return textwrap.wrap(
+        line.expandtabs(),
+        width,
+        subsequent_indent="  ",
+        break_on_hyphens=False,
+        drop_whitespace=True,
+    ) or [line]
+
+
+class WrappedLog(Log):
+    """A Log whose lines wrap at spaces to its width; `lines` are the lines written, whole."""
+
+    def __init__(self, *, id: str | None = None, max_lines: int = MAX_LINES) -> None:
+        super().__init__(id=id, max_lines=None)
+        self.kept = max_lines
+        self._source: list[str] = []
+        self._wrapped_at = 0
+
+    @property
+    def lines(self) -> Sequence[str]:
+        return self._source
+
+    def _wrap_width(self) -> int:
+        return self.scrollable_content_region.width
+
+    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> WrappedLog:
+        new = [piece for line in lines for piece in line.splitlines()]
+        self._source.extend(new)
+        if len(self._source) > self.kept + PRUNE_EVERY:  # now and then, not at every line
+            del self._source[: len(self._source) - self.kept]
+            self._rewrap()
+            return self
+        width = self._wrap_width()
+        if width != self._wrapped_at:
+            self._rewrap()
+            return self
+        super().write_lines([p for line in new for p in wrap_line(line, width)], scroll_end)
+        return self
+
+    def clear(self) -> WrappedLog:
+        self._source.clear()
+        super().clear()
+        return self
+
+    def _rewrap(self) -> None:
+        self._wrapped_at = width = self._wrap_width()
+        source = list(self._source)
+        super().clear()
+        super().write_lines([p for line in source for p in wrap_line(line, width)])
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._wrap_width() != self._wrapped_at:
+            self._rewrap()
 
 
 class LogPane(Vertical):
@@ -57,8 +124,8 @@ class LogPane(Vertical):
         self._placeholder = False  # the worker view holds a note, not the file's lines
 
     def compose(self) -> ComposeResult:
-        yield Log(id="log", max_lines=MAX_LINES)
-        yield Log(id="worker-log", max_lines=MAX_LINES)
+        yield WrappedLog(id="log")
+        yield WrappedLog(id="worker-log")
 
     def on_mount(self) -> None:
         self.border_title = Text(TRAINER_LOG)
