@@ -138,6 +138,9 @@ def test_the_launch_line_the_editors_guard_and_the_palette_in_a_real_terminal(tm
         tmux("send-keys", "-t", "app", "Enter")
         tmux.wait_for("filter: part of a study id", timeout=30)
     finally:
+        tmux("kill-server")
+
+
 def test_run_names_are_whole_in_the_monitor_after_a_launch(tmp_path, write_preset):
     """Bug 1 of issue 14 in the real binary: the monitor opens as the trainer starts (before
     it wrote any run), and its runs table shows 'lr=0.05', never 'lr='."""
