@@ -215,11 +215,13 @@ class MonitorScreen(Screen):
 
     def _update_step_chart(self, series: list[RunSeries]) -> None:
         steps = [
-            (run.name, *run.current_epoch_steps(), run_colour(index), LINE)
+            (run.name, *run.recent_steps(), run_colour(index), LINE)
             for index, run in enumerate(series)
             if self.charted(run.name) and run.state == st.RUNNING
         ]
-        self.query_one("#chart-steps", MetricChart).show(steps)
+        chart = self.query_one("#chart-steps", MetricChart)
+        chart.title = "step loss, recent steps"
+        chart.show(steps)
 
     def action_log_scale(self) -> None:
         for chart in self.query(MetricChart):
