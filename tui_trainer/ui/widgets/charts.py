@@ -96,6 +96,20 @@ class MetricChart(PlotextPlot):
         self._version += 1
         self.refresh()
 
+    def allow_focus(self) -> bool:
+        """A chart is focused from another widget (tab, a screen's key, a click), never as the
+        first focus of a screen that has other focusable widgets: AUTO_FOCUS takes the first
+        focusable one in the DOM, the charts come first on the monitor and compare screens,
+        and their left/right would then shadow the screen's own keys."""
+        if not self.can_focus:
+            return False
+        if not self.is_attached or self.screen.focused is not None:
+            return True
+        return not any(
+            widget.can_focus and not isinstance(widget, MetricChart)
+            for widget in self.screen.walk_children()
+        )
+
     # -- the cursor ------------------------------------------------------------------------------
 
     def cursor(self) -> float | None:
