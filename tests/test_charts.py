@@ -11,6 +11,7 @@ import re
 
 import pytest
 from textual.app import App, ComposeResult
+from textual.widgets import DataTable
 from textual_plotext.plot import Plot
 
 from tests.ui_pilot import run
@@ -196,8 +197,9 @@ def test_a_focused_chart_has_a_cursor_whose_line_gives_exact_values():
             chart.show(LOSS)
             await pilot.pause()
             assert chart.has_focus  # the only focusable widget
-            rendered = str(chart.render())
-            assert rendered.splitlines()[-1] == "epoch 20  run train 0.0259  run val 0.0414"
+            rendered = str(chart.render()).splitlines()
+            assert len(rendered) == chart.size.height == 20  # the values line is the last row
+            assert rendered[-1] == "epoch 20  run train 0.0259  run val 0.0414"
             await pilot.press("left", "left")
             assert chart.values_line().plain == "epoch 18  run train 0.0294  run val 0.0326"
             await pilot.press("home", "right")
@@ -210,6 +212,30 @@ def test_a_focused_chart_has_a_cursor_whose_line_gives_exact_values():
             chart.blur()
             await pilot.pause()
             assert not str(chart.render()).splitlines()[-1].startswith("epoch 20")
+
+    run(scenario())
+
+
+class ScreenApp(App):
+    """A chart before a table, as on the monitor and compare screens."""
+
+    def compose(self) -> ComposeResult:
+        yield MetricChart("loss", id="chart")
+        yield DataTable(id="table")
+
+
+def test_a_chart_takes_focus_from_another_widget_not_as_the_screens_first():
+    async def scenario():
+        app = ScreenApp()
+        async with app.run_test(size=(80, 30)) as pilot:
+            chart = app.query_one(MetricChart)
+            chart.show(LOSS)
+            await pilot.pause()
+            assert app.focused is app.query_one(DataTable)
+            await pilot.press("tab")
+            assert app.focused is chart
+            await pilot.press("left")
+            assert chart.values_line().plain == "epoch 19  run train 0.0213  run val 0.0276"
 
     run(scenario())
 

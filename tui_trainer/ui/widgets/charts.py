@@ -195,7 +195,8 @@ class MetricChart(PlotextPlot):
         self.plt.plotsize(width, height)
         self.plt._set_size(width, height)  # as PlotextPlot.render does (textual-plotext#5)
         self.plt.theme(self._get_plotext_theme_name(self.app.theme))
-        text = Text.from_ansi(self.plt.build())
+        built = self.plt.build()
+        text = Text.from_ansi(built[:-1] if built.endswith("\n") else built)
         if focused:
             text.append("\n")
             text.append_text(self.values_line())
