@@ -82,6 +82,15 @@ def test_a_log_axis_has_whole_decades_and_keeps_the_spike():
     assert drawn.above == [] and lines[0].strip() == "loss  (log y)"
 
 
+def test_hostile_magnitudes_give_an_axis_of_some_width():
+    axis = y_axis([1e17, 1e17 + 16.0], 10)  # a span below the floats' resolution there
+    assert axis.hi > axis.lo and axis.lo <= 1e17 <= axis.hi
+    lo, hi, ticks = epoch_ticks(-6.8351566568960664e16, -6.8351566568960664e16, 60)
+    assert hi > lo and ticks and all(lo <= t <= hi for t in ticks)
+    lines, _ = plot_text([("a", [-6.8351566568960664e16], [1e300], "cyan", LINE)])
+    assert lines[0].strip() == "loss"
+
+
 # -- ticks --------------------------------------------------------------------------------------
 
 

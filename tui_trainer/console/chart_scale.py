@@ -84,7 +84,8 @@ def y_axis(values: Sequence[float], rows: int, *, log: bool = False) -> YAxis:
     rows = max(2, rows)
     data = [math.log10(v) for v in values if v > 0] if log else list(values)
     low, high = bulk_range(data)
-    if high <= low:  # one value, or all equal: a small band around it
+    if high - low <= max(abs(low), abs(high)) * 1e-9:  # one value, or all (nearly) equal
+        # a band around them, wide enough to be told apart from them in floating point
         pad = 0.5 if log else (abs(low) * 0.1 or 1.0)
         low, high = low - pad, high + pad
     most = max(1, (rows - 1) // ROWS_PER_TICK)  # intervals that leave room between labels
@@ -126,7 +127,8 @@ def epoch_ticks(first: float, last: float, columns: int) -> tuple[float, float, 
     around [first, last] (at least one epoch apart), ticks on whole epochs only, in 1-2-5
     steps, as many as fit with room for their labels."""
     lo = math.floor(first + 1e-9)
-    hi = max(math.ceil(last - 1e-9), lo + 1)
+    # at least an epoch wide, and more where an epoch is below the floats' resolution
+    hi = max(math.ceil(last - 1e-9), lo + max(1, math.ceil(abs(lo) * 1e-9)))
     most = max(2, columns // (len(str(hi)) + 3))
     step = 1
     while hi // step - math.ceil(lo / step) + 1 > most:
