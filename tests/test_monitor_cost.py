@@ -179,14 +179,14 @@ def test_monitor_redraws_the_epoch_charts_only_for_epoch_rows(runs_dir, monkeypa
             assert isinstance(monitor, MonitorScreen) and redraws == [1]
             steps = monitor.query_one("#chart-steps", MetricChart)
             loss = monitor.query_one("#chart-loss", MetricChart)
-            before = len(steps.series[0][1])
+            before = steps.series[0][1][-1]  # the latest step's x (epochs)
             if change == "step":
                 append(study / RUN / "steps.csv", STEP_ROW)
             else:
                 append(study / RUN / "metrics.csv", EPOCH_ROW)
             await pilot.pause(0.6)  # two polls
             if change == "step":
-                assert redraws == [1] and len(steps.series[0][1]) != before
+                assert redraws == [1] and (before, steps.series[0][1][-1]) == (15.0, 15.25)
             else:
                 assert redraws == [1, 1]
                 assert loss.series[-2][1][-1] == 16.0  # the run's train loss reached epoch 16

@@ -317,7 +317,7 @@ def test_any_run_directory_is_read_shown_and_charted_without_a_crash(tmp_path_fa
         for log_y in (False, True):
             draw(plot, [("run", *series[0].column(column), "cyan", "braille")], column, log_y, 60)
             plot.build()
-    draw(plot, [("run", *series[0].current_epoch_steps(), "cyan", "braille")], "steps", False, 60)
+    draw(plot, [("run", *series[0].recent_steps(), "cyan", "braille")], "steps", False, 60)
     plot.build()
 
     with contextlib.suppress(TuiTrainerError):  # refused, with a message: never a crash

@@ -107,3 +107,17 @@ def test_monitor_of_a_parallel_study(snap_compare, tmp_path):
         await pilot.pause(0.1)
 
     assert snap_compare(create_app(runs_dir), terminal_size=SIZE, run_before=settle)
+
+
+def test_a_focused_chart_with_a_spike(snap_compare):
+    """The quickstart's validation-loss spike (457 at epoch 2) off the top edge, marked, the
+    rest of the curves over the whole height; the cursor at epoch 2 and its values line."""
+    from tests.test_charts import LOSS, ChartApp
+    from tui_trainer.ui.widgets.charts import MetricChart
+
+    async def show(pilot):
+        pilot.app.query_one(MetricChart).show(LOSS)
+        await pilot.press("home", "right")
+        await pilot.pause()
+
+    assert snap_compare(ChartApp(), terminal_size=(80, 20), run_before=show)

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from tui_trainer.console.formats import plottable, setting
+from tui_trainer.console.chart_scale import bulk_range
+from tui_trainer.console.formats import plottable
 from tui_trainer.errors import UsageError
 from tui_trainer.store.compare import Comparison
 from tui_trainer.store.csvlog import Row
@@ -75,6 +77,7 @@ def to_csv(table: Comparison) -> str:
     return buffer.getvalue()
 
 
+OFF_SCALE_LISTED = 4  # clipped values named under a figure's title, the largest first
 CURVES = (
     ("loss.png", "loss", ("train_loss", "val_loss")),
     ("accuracy.png", "accuracy", ("train_acc", "val_acc")),
@@ -83,7 +86,12 @@ CURVES = (
 
 def write_plots(runs: Sequence[RunRecord], directory: Path, title: str) -> list[Path]:
     """loss.png and accuracy.png (train solid, validation dashed, one colour per run), plus
-    lr.png, and grad_norm.png when gradient norms were tracked. Returns the files written."""
+    lr.png, and grad_norm.png when gradient norms were tracked. Returns the files written.
+
+    Each figure's y range is the bulk of its values (console/chart_scale.py): an outlier such
+    as a validation loss of 457 among values under 3 is drawn as a triangle on the edge with its
+    value beside it, not allowed to flatten every other curve. Y ticks are 1-2-5 steps, epoch
+    ticks whole epochs."""
     try:
         import matplotlib
 
@@ -105,22 +113,26 @@ def write_plots(runs: Sequence[RunRecord], directory: Path, title: str) -> list[
         curves.append(("grad_norm.png", "gradient 2-norm", tuple(grad_columns)))
     for filename, ylabel, columns in curves:
         figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+        drawn: list[tuple[list[float], list[float], str]] = []
         for index, run in enumerate(runs):
             colour = f"C{index % 10}"
             for column, style in zip(columns, ("-", "--", ":", "-."), strict=False):
                 points = _series(run.metrics, column)
                 if points:
-                    xs, ys = zip(*points, strict=True)
+                    xs, ys = (list(v) for v in zip(*points, strict=True))
                     label = (
                         run.name
                         if len(columns) == 1
                         else f"{run.name} ({column.replace('_', ' ')})"
                     )
                     axes.plot(xs, ys, style, color=colour, label=label, linewidth=1.4)
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+                    drawn.append((xs, ys, colour))
+        note = _clip_outliers(axes, drawn) if drawn else ""
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+        axes.yaxis.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))
         axes.set_xlabel("epoch")
         axes.set_ylabel(ylabel)
-        axes.set_title(title)
+        axes.set_title(f"{title}\n{note}" if note else title)
         axes.grid(alpha=0.3)
         if axes.lines:
             axes.legend(fontsize="small")
@@ -130,6 +142,30 @@ def write_plots(runs: Sequence[RunRecord], directory: Path, title: str) -> list[
         plt.close(figure)
         written.append(path)
     return written
+
+
+def _clip_outliers(axes: Any, drawn: Sequence[tuple[list[float], list[float], str]]) -> str:
+    """Set the y range to the bulk of the values, with a margin, and mark each point beyond
+    it with a triangle on the edge in its curve's colour. Returns a line that gives the values
+    off scale (empty when none is)."""
+    everything = [y for _, ys, _ in drawn for y in ys]
+    low, high = bulk_range(everything)
+    if low <= min(everything) and high >= max(everything):
+        return ""  # nothing clipped: matplotlib's own range
+    margin = (high - low) * 0.05 or abs(high) * 0.05 or 1.0
+    bottom, top = low - margin, high + margin
+    axes.set_ylim(bottom, top)
+    off: list[tuple[float, float]] = []
+    for xs, ys, colour in drawn:
+        for x, y in zip(xs, ys, strict=True):
+            if y > high or y < low:
+                edge, marker = (top, "^") if y > high else (bottom, "v")
+                axes.plot([x], [edge], marker=marker, color=colour, markersize=8, clip_on=False)
+                off.append((x, y))
+    off.sort(key=lambda point: -abs(point[1]))
+    shown = ", ".join(f"{y:.4g} at epoch {x:g}" for x, y in off[:OFF_SCALE_LISTED])
+    more = f" and {len(off) - OFF_SCALE_LISTED} more" if len(off) > OFF_SCALE_LISTED else ""
+    return f"off scale (\u25b2\u25bc on the edge): {shown}{more}"
 
 
 def _series(rows: Sequence[Row], column: str) -> list[tuple[float, float]]:

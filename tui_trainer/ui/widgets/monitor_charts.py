@@ -70,7 +70,7 @@ def metrics_available(runs: Mapping[str, RunSeries]) -> list[str]:
 
 def step_points(run: RunSeries) -> tuple[list[float], list[float]]:
     """The step chart's data of one run (its one call site)."""
-    return run.current_epoch_steps()
+    return run.recent_steps()
 
 
 class MonitorCharts(Grid):
@@ -87,7 +87,7 @@ class MonitorCharts(Grid):
         yield MonitorChart("loss: train line, validation dots", id="chart-loss")
         yield MonitorChart("accuracy: train line, validation dots", id="chart-acc")
         yield MonitorChart("learning rate", id="chart-lr")
-        yield MonitorChart("step loss, current epoch", id="chart-steps")
+        yield MonitorChart("step loss, recent steps", id="chart-steps")
 
     def watch_epochs(self, view: ChartView) -> None:
         loss, second, third = [], [], []
