@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tui_trainer.console.formats import plottable, setting
 from tui_trainer.console.chart_scale import bulk_range
-from tui_trainer.console.formats import plottable
+from tui_trainer.console.formats import plottable, setting
 from tui_trainer.errors import UsageError
 from tui_trainer.store.compare import Comparison
 from tui_trainer.store.csvlog import Row
