@@ -77,7 +77,7 @@ def test_the_compare_export_writes_a_new_file_in_its_own_directory(tmp_path):
     notes = export_from_the_app(runs_dir, tmp_path)
     (written,) = (runs_dir / "exports").iterdir()
     assert notes[-1] == (f"wrote {written}", "information")
-    assert written.read_text().startswith("| study | run | swept |")
+    assert written.read_text().startswith("| study | run |")  # then the keys that differ
 
 
 @pytest.fixture
