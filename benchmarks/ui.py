@@ -211,11 +211,11 @@ class LiveRun(threading.Thread):
 
 
 async def monitor_figures(runs_dir: Path) -> dict[str, tuple[float, float, float]]:
-    """Frames (updates written to the terminal) and chart builds (plotext renders) per second,
+    """Frames (updates written to the terminal) and chart builds (plotext figures built) per second,
     and this process's CPU, counted outside the monitor's own code so that any rebuild of the
     screen is measured the same way."""
     from textual.app import App
-    from textual_plotext import PlotextPlot
+    from textual_plotext.plot import Plot
 
     from tui_trainer.ui.app import create_app
     from tui_trainer.ui.screens.monitor import MonitorScreen
@@ -224,19 +224,19 @@ async def monitor_figures(runs_dir: Path) -> dict[str, tuple[float, float, float
     study = write_big_study(runs_dir)
     counts = {"frames": 0, "charts": 0}
     built: set[int] = set()  # the charts painted at least once
-    originals = (App._display, PlotextPlot.render)
+    originals = (App._display, Plot.build)
 
     def counted_display(self, screen, renderable):
         if renderable is not None:
             counts["frames"] += 1
         return originals[0](self, screen, renderable)
 
-    def counted_render(self):
+    def counted_build(self):  # every chart, whatever its widget's render does, builds its figure
         counts["charts"] += 1
         built.add(id(self))
         return originals[1](self)
 
-    App._display, PlotextPlot.render = counted_display, counted_render
+    App._display, Plot.build = counted_display, counted_build
     figures: dict = {}
     try:
         app = create_app(runs_dir, [])
@@ -245,9 +245,12 @@ async def monitor_figures(runs_dir: Path) -> dict[str, tuple[float, float, float
             started = time.perf_counter()
             app.push_screen(MonitorScreen(study))
             monitor = app.screen
+            deadline = started + 60
             while not (charts := list(monitor.query(MetricChart))) or not all(
-                id(chart) in built for chart in charts
+                id(chart.plt) in built for chart in charts
             ):  # until every chart is painted
+                if time.perf_counter() > deadline:
+                    raise RuntimeError("the monitor's charts were not all drawn within 60 s")
                 await pilot.pause(0.005)
             figures["viewer_open_s"] = time.perf_counter() - started
 
@@ -261,7 +264,10 @@ async def monitor_figures(runs_dir: Path) -> dict[str, tuple[float, float, float
             await pilot.press("p")  # replay: every tick redraws every chart
             await window("replay", 10)
             await pilot.press(*["plus"] * 5)  # the fastest replay, then wait for its end
+            deadline = time.perf_counter() + 120
             while "replay" in str(monitor.query_one("#study-title").render()):
+                if time.perf_counter() > deadline:
+                    raise RuntimeError("the replay did not end within 120 s")
                 await pilot.pause(0.25)
             await pilot.pause(0.5)
             await window("idle", 5)
@@ -273,7 +279,7 @@ async def monitor_figures(runs_dir: Path) -> dict[str, tuple[float, float, float
             live.halt.set()
             live.join()
     finally:
-        App._display, PlotextPlot.render = originals
+        App._display, Plot.build = originals
     return figures
 
 

@@ -2,7 +2,9 @@
 
 runs/<study-id>/study.toml, trainer.log, <run-id>/{config,status,summary}.toml,
 <run-id>/{metrics,steps,confusion}.csv, <run-id>/checkpoints/, and <run-id>/worker.log when
-the run trains in a worker process of its own (a study with parallel jobs)
+the run trains in a worker process of its own (a study with parallel jobs); what a run needs to be
+used without its dataset (<run-id>/inputs.toml) and what it shows of its test split at its end
+(<run-id>/predictions.csv, <run-id>/samples.{png,csv}, <run-id>/samples_cam.png)
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ METRICS_FILE = "metrics.csv"
 STEPS_FILE = "steps.csv"
 SUMMARY_FILE = "summary.toml"
 CONFUSION_FILE = "confusion.csv"
+INPUTS_FILE = "inputs.toml"  # class names, image size, resize, the mean/std used
+PREDICTIONS_FILE = "predictions.csv"  # one row per test image
+SAMPLES_IMAGE = "samples.png"  # a sheet of test images at their stored size
+SAMPLES_FILE = "samples.csv"  # which tile of the sheet is which image
+SAMPLES_CAM_IMAGE = "samples_cam.png"  # the same sheet, each tile its activation map
 CHECKPOINTS_DIR = "checkpoints"
 WORKER_LOG = "worker.log"  # a worker's own output (train/worker.py), in its run directory
 
@@ -89,6 +96,26 @@ class RunPaths:
     @property
     def confusion(self) -> Path:
         return self.root / CONFUSION_FILE
+
+    @property
+    def inputs(self) -> Path:
+        return self.root / INPUTS_FILE
+
+    @property
+    def predictions(self) -> Path:
+        return self.root / PREDICTIONS_FILE
+
+    @property
+    def samples_image(self) -> Path:
+        return self.root / SAMPLES_IMAGE
+
+    @property
+    def samples(self) -> Path:
+        return self.root / SAMPLES_FILE
+
+    @property
+    def samples_cam_image(self) -> Path:
+        return self.root / SAMPLES_CAM_IMAGE
 
     @property
     def worker_log(self) -> Path:
