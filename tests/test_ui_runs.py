@@ -120,7 +120,7 @@ def test_replay_plays_pauses_scrubs_and_finishes(runs_dir):
             runs = monitor.query_one("#runs", DataTable)
             await pilot.press("p", "space", *["left"] * 20)  # start, pause, back to epoch 1
             await pilot.pause(0.3)
-            assert monitor.replay_paused and "replay epoch 1/15" in str(title.render())
+            assert monitor.replay.paused and "replay epoch 1/15" in str(title.render())
             await pilot.press("right", "right")
             await pilot.pause(0.3)
             assert "replay epoch 3/15" in str(title.render()) and "paused" in str(title.render())
@@ -134,8 +134,8 @@ def test_replay_plays_pauses_scrubs_and_finishes(runs_dir):
             await pilot.pause(0.3)
             assert list(loss.series[0][1]) == [1.0, 2.0]
             await pilot.press("plus", "plus", "plus", "space")  # 16 epochs/s, playing
-            assert monitor.replay_speed == 16.0
-            await wait_for(pilot, lambda: monitor.replay_epoch is None, timeout=60)
+            assert monitor.replay.speed == 16.0
+            await wait_for(pilot, lambda: monitor.replay.epoch is None, timeout=60)
             assert len(loss.series[0][1]) == 15 and cell(runs, 0, 1) == "completed"
 
     run(scenario())

@@ -16,7 +16,6 @@ watched study's end (off unless the app was started with `--bell`).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -34,7 +33,8 @@ from tui_trainer.store.follow import StudyFollower
 from tui_trainer.ui.navigation import Trainer
 from tui_trainer.ui.placement import this_host
 from tui_trainer.ui.replay import Replay
-from tui_trainer.ui.study_progress import shown_state, study_progress
+from tui_trainer.ui.study_progress import study_progress
+from tui_trainer.ui.watched_state import watched_state
 from tui_trainer.ui.widgets.charts import MetricChart
 from tui_trainer.ui.widgets.device_panel import DevicePanel, device_view
 from tui_trainer.ui.widgets.log_pane import LogPane
@@ -124,35 +124,14 @@ class MonitorScreen(Screen):
             self.data_seen += 1
 
     def current_state(self) -> str:
-        """The study's state, `starting` while its trainer loads (study.toml not written yet,
-        or its runs not past their first step)."""
-        state = self.follower.state
-        shown = {shown_state(run) for run in self.follower.runs.values()}
-        if state == st.RUNNING and st.STARTING in shown and st.RUNNING not in shown:
-            return st.STARTING
-        if state == st.UNKNOWN and not self.follower.runs and self._trainer_starting():
-            return st.STARTING
-        return state
-
-    def _trainer_starting(self) -> bool:
-        """A trainer launched for this study is alive (this app's, or one whose trainer.log
-        changed lately) and has written no run yet."""
-        root = self.follower.paths.root.absolute()
-        for item in getattr(self.app, "launched", []):
-            if Path(item.study_dir).absolute() == root:
-                return item.process.poll() is None
-        try:
-            age = time.time() - self.follower.paths.log.stat().st_mtime
-        except OSError:
-            return False
-        return age < st.HEARTBEAT_STALE_S
+        return watched_state(self.follower, getattr(self.app, "launched", []))
 
     # -- handing the data down ---------------------------------------------------------------
 
     def _push_down(self) -> None:
         series = list(self.follower.runs.values())
         self._note_state(self.current_state())
-        view = TableView(self.replay_epoch, self.focused_run, self.hidden)
+        view = TableView(self.replay.epoch, self.focused_run, self.hidden)
         charted = tuple(run.name for run in series if view.charted(run.name))
         here = this_host()
         self.query_one(RunTable).rows_shown = run_rows(series, view, here)
@@ -168,7 +147,7 @@ class MonitorScreen(Screen):
             len(self.hidden & set(self.follower.runs)),
         )
         charts = self.query_one(MonitorCharts)
-        charts.epochs = ChartView(self.epochs_seen, charted, self.replay_epoch, self.metrics)
+        charts.epochs = ChartView(self.epochs_seen, charted, self.replay.epoch, self.metrics)
         charts.steps = StepView(self.data_seen, charted)
         self.query_one(DevicePanel).view = device_view(series, here, self._state or "")
         self._show_run_line()
@@ -250,18 +229,6 @@ class MonitorScreen(Screen):
             self.hidden = self.hidden ^ {name}
 
     # -- replay ------------------------------------------------------------------------------
-
-    @property
-    def replay_epoch(self) -> float | None:
-        return self.replay.epoch
-
-    @property
-    def replay_speed(self) -> float:
-        return self.replay.speed
-
-    @property
-    def replay_paused(self) -> bool:
-        return self.replay.paused
 
     def _last_epoch(self) -> int:
         return max((s.last_epoch for s in self.follower.runs.values()), default=0)
