@@ -55,7 +55,7 @@ def test_quickstart_prints_each_splits_size_and_smallest_and_largest_class_share
     for name, per_class in counts.items():
         assert re.search(split_line(name, per_class, 1797, digits), result.output, re.M), name
     # a sweep over the learning rate trains every run on the same data: one summary
-    assert result.output.count("splits") == 1 and "all runs (of 2)" in result.output
+    assert result.output.count("splits") == 1 and "used by all 2 runs" in result.output
     assert "augment: crop (zero-pad 4, random crop back)" in result.output
 
 
@@ -78,13 +78,14 @@ def test_train_split_mean_and_std_are_numpys_on_the_split_the_run_trains_on():
     pixels = splits.images[splits.train].numpy().astype(np.float64) / 255.0
     mean, std = pixels.mean(axis=(0, 2, 3)), pixels.std(axis=(0, 2, 3), ddof=1)
     summary = summarize(config, splits)
-    np.testing.assert_allclose(summary.train_mean, mean, rtol=1e-12)
-    np.testing.assert_allclose(summary.train_std, std, rtol=1e-12)
-    assert summary.normalization == "train_split" and summary.mean == summary.train_mean
+    np.testing.assert_allclose(summary.dataset.train_mean, mean, rtol=1e-12)
+    np.testing.assert_allclose(summary.dataset.train_std, std, rtol=1e-12)
+    assert summary.batches.normalization == "train_split"
+    assert summary.batches.mean == summary.dataset.train_mean
     output = invoke("quickstart").output
-    assert re.search(r"^train split mean\s+" + r"\s+".join(f"{v:.4f}" for v in mean), output, re.M)
-    assert re.search(r"^train split std\s+" + r"\s+".join(f"{v:.4f}" for v in std), output, re.M)
-    assert "the run normalizes with the training split's own figures above " in output
+    assert re.search(r"^mean\s+" + r"\s+".join(f"{v:.4f}" for v in mean), output, re.M)
+    assert re.search(r"^std\s+" + r"\s+".join(f"{v:.4f}" for v in std), output, re.M)
+    assert "normalize: the training split's own figures above (data.normalize = auto)" in output
 
 
 def test_cifar_preset_reads_a_local_archive_given_by_data_dir(
@@ -106,16 +107,22 @@ def test_cifar_preset_reads_a_local_archive_given_by_data_dir(
     assert re.search(split_line("test", test_counts, 500, names), result.output, re.M)
     pixels = arrays.train_images[train].astype(np.float64) / 255.0
     mean = pixels.mean(axis=(0, 2, 3))
-    assert re.search(
-        r"^train split mean\s+" + r"\s+".join(f"{v:.4f}" for v in mean), result.output, re.M
+    assert re.search(r"^mean\s+" + r"\s+".join(f"{v:.4f}" for v in mean), result.output, re.M)
+    assert result.output.count("splits") == 1  # both runs train on the same data
+    # the sweep turns mixup on in one run: each run's batches are shown under its name, both
+    # normalized with report 002's printed figures, which the preset gives
+    normalize = (
+        "  normalize: data.mean / data.std as the preset gives them: "
+        "mean 0.5071 0.4865 0.4409, std 0.2009 0.1984 0.2023"
     )
-    # the preset gives report 002's printed figures, and the run normalizes with those
-    assert re.search(r"^run's mean\s+0\.5071\s+0\.4865\s+0\.4409$", result.output, re.M)
-    assert re.search(r"^run's std\s+0\.2009\s+0\.1984\s+0\.2023$", result.output, re.M)
-    assert "the run normalizes with data.mean / data.std as the preset gives them" in result.output
-    # the sweep turns mixup on in one run: each run's augmentation is shown under its name
-    assert "runs augment=crop+hflip+mixup (of 2)" in result.output
-    assert "mixup (lambda ~ Beta(0.2, 0.2))" in result.output
+    assert (
+        "runs augment=crop+hflip:\n"
+        f"{normalize}\n"
+        "  augment: crop (zero-pad 4, random crop back), hflip\n"
+        "runs augment=crop+hflip+mixup:\n"
+        f"{normalize}\n"
+        "  augment: crop (zero-pad 4, random crop back), hflip, mixup (lambda ~ Beta(0.2, 0.2))\n"
+    ) in result.output
 
 
 def test_samples_are_the_runs_first_mixed_batch_as_training_draws_it():

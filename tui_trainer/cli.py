@@ -786,16 +786,16 @@ def data(
             if not runs:
                 names = ", ".join(run.name for run in loaded.runs)
                 raise UsageError(f"--run {run_name}: the study has no such run (it has: {names})")
-        from tui_trainer.console.data_summary import summary_view
+        from tui_trainer.console.data_summary import group_view
         from tui_trainer.train.data import DatasetCache
         from tui_trainer.train.data_summary import samples_for, summarize_runs
 
         cache = DatasetCache()
         console = _stdout_console()
-        for index, (summary, names) in enumerate(summarize_runs(runs, cache)):
+        for index, group in enumerate(summarize_runs(runs, cache)):
             if index:
                 console.print()
-            console.print(summary_view(summary, names, len(loaded.runs), classes))
+            console.print(group_view(group, len(loaded.runs), classes))
         if samples is not None:
             from tui_trainer.console.sample_sheet import write_sample_sheet
 

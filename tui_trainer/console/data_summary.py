@@ -13,7 +13,12 @@ from rich.text import Text
 from tui_trainer.printable import printable
 
 if TYPE_CHECKING:
-    from tui_trainer.train.data_summary import DataSummary, SplitSummary
+    from tui_trainer.train.data_summary import (
+        BatchSetup,
+        DatasetGroup,
+        DatasetSummary,
+        SplitSummary,
+    )
 
 SOURCES = {
     "explicit": "data.mean / data.std as the preset gives them",
@@ -21,13 +26,21 @@ SOURCES = {
     "dataset": "the dataset's published figures",
     "train_split": "the training split's own figures above",
 }
+INDENT = "  "
 
 
-def normalization_line(summary: DataSummary) -> str:
-    """What the run normalizes with, and the setting that chose it."""
-    line = f"the run normalizes with {SOURCES[summary.normalization]}"
-    if summary.normalization != "explicit":
-        line += f" (data.normalize = {summary.normalize})"
+def figures(values: Sequence[float]) -> str:
+    return " ".join(f"{v:.4f}" for v in values)
+
+
+def normalization_line(setup: BatchSetup) -> str:
+    """What the run normalizes with, the setting that chose it, and the figures when they are
+    not the training split's shown above."""
+    line = f"normalize: {SOURCES[setup.normalization]}"
+    if setup.normalization != "explicit":
+        line += f" (data.normalize = {setup.normalize})"
+    if setup.normalization != "train_split":
+        line += f": mean {figures(setup.mean)}, std {figures(setup.std)}"
     return line
 
 
@@ -48,14 +61,14 @@ def _extreme(split: SplitSummary, names: Sequence[str], pick: type[min] | type[m
     return f"{percent(shares[index])} ({printable(names[index], limit=30)})"
 
 
-def _table(title: str) -> Table:
+def _table() -> Table:
     """Borderless: the summary reads the same piped, without colour or box characters."""
-    return Table(title=title, title_justify="left", box=None, pad_edge=False)
+    return Table(box=None, pad_edge=False)
 
 
-def splits_table(summary: DataSummary) -> Table:
+def splits_table(summary: DatasetSummary) -> Table:
     """One row per split: images, its part of all images, smallest and largest class share."""
-    table = _table("splits")
+    table = _table()
     for header in ("split", "images", "of all"):
         table.add_column(header, justify="left" if header == "split" else "right")
     table.add_column("min class share")
@@ -72,9 +85,9 @@ def splits_table(summary: DataSummary) -> Table:
     return table
 
 
-def classes_table(summary: DataSummary) -> Table:
+def classes_table(summary: DatasetSummary) -> Table:
     """Every class: its image count and share in each split (--classes)."""
-    table = _table("classes")
+    table = _table()
     table.add_column("class")
     for split in summary.splits:
         table.add_column(split.name, justify="right")
@@ -88,22 +101,18 @@ def classes_table(summary: DataSummary) -> Table:
     return table
 
 
-def channels_table(summary: DataSummary) -> Table:
-    """Per-channel mean/std of the training split, and what the run normalizes with when
-    that is something else."""
-    table = _table("per-channel statistics ([0, 1] units)")
+def channels_table(summary: DatasetSummary) -> Table:
+    """Per-channel mean/std of the training split (report 002's table 1)."""
+    table = _table()
     table.add_column("")
     for name in channel_names(len(summary.train_mean)):
         table.add_column(name, justify="right")
-    table.add_row("train split mean", *(f"{v:.4f}" for v in summary.train_mean))
-    table.add_row("train split std", *(f"{v:.4f}" for v in summary.train_std))
-    if summary.normalization != "train_split":
-        table.add_row("run's mean", *(f"{v:.4f}" for v in summary.mean))
-        table.add_row("run's std", *(f"{v:.4f}" for v in summary.std))
+    table.add_row("mean", *(f"{v:.4f}" for v in summary.train_mean))
+    table.add_row("std", *(f"{v:.4f}" for v in summary.train_std))
     return table
 
 
-def augmentation_line(summary: DataSummary) -> str:
+def augmentation_line(summary: BatchSetup) -> str:
     """data.augment as training applies it, with its settings."""
     parts = []
     for name in summary.augment:
@@ -119,28 +128,44 @@ def augmentation_line(summary: DataSummary) -> str:
     return "augment: " + (", ".join(parts) if parts else "none")
 
 
-def summary_view(
-    summary: DataSummary, runs: Sequence[str], total_runs: int, show_classes: bool
-) -> RenderableType:
-    """The whole summary of one dataset setup shared by `runs` of a study of `total_runs`."""
+def setup_lines(setup: BatchSetup, width: int) -> list[str]:
+    """How one setup makes batches: resize (when it changes the size), normalization,
+    augmentation."""
+    lines = []
+    if setup.resize is not None and setup.resize != width:
+        lines.append(f"resize: to {setup.resize}x{setup.resize} on the device")
+    return [*lines, normalization_line(setup), augmentation_line(setup)]
+
+
+def group_view(group: DatasetGroup, total_runs: int, show_classes: bool) -> RenderableType:
+    """One dataset of a study: its splits and statistics once, then each batch setup of the
+    runs that use it, named by its runs when the runs differ."""
+    summary = group.dataset
     channels, height, width = summary.image_shape
     head = (
         f"dataset: {summary.dataset}, {len(summary.class_names)} classes, "
         f"images {channels}x{height}x{width}"
     )
-    if summary.resize is not None and summary.resize != width:
-        head += f", resized to {summary.resize}x{summary.resize} on the device"
-    lines: list[RenderableType] = [Text(head)]
+    runs = [name for _, names in group.setups for name in names]
     if total_runs > 1:
-        named = "all runs" if len(runs) == total_runs else "runs " + ", ".join(runs)
-        lines.append(Text(printable(f"{named} (of {total_runs})", limit=400)))
-    lines += [Text(""), splits_table(summary)]
-    if show_classes:
-        lines += [Text(""), classes_table(summary)]
-    lines += [
-        Text(""),
-        channels_table(summary),
-        Text(normalization_line(summary)),
-        Text(augmentation_line(summary)),
+        used = f"all {total_runs} runs" if len(runs) == total_runs else ", ".join(runs)
+        head += f"; used by {used}"
+    lines: list[RenderableType] = [
+        Text(printable(head, limit=2000)),
+        Text("\nsplits"),
+        splits_table(summary),
     ]
+    if show_classes:
+        lines += [Text("\nclasses"), classes_table(summary)]
+    lines += [
+        Text("\nper-channel mean/std of the training split ([0, 1] units)"),
+        channels_table(summary),
+        Text(""),
+    ]
+    if len(group.setups) == 1:
+        lines += [Text(line) for line in setup_lines(group.setups[0][0], width)]
+        return Group(*lines)
+    for setup, names in group.setups:
+        lines.append(Text(printable("runs " + ", ".join(names) + ":", limit=2000)))
+        lines += [Text(INDENT + line) for line in setup_lines(setup, width)]
     return Group(*lines)

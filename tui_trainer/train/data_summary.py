@@ -51,16 +51,22 @@ class SplitSummary:
 
 
 @dataclass(frozen=True)
-class DataSummary:
-    """A run's dataset as the run sees it: splits, statistics and augmentation."""
+class DatasetSummary:
+    """A dataset as `load_splits` makes it: splits, and the training split's statistics."""
 
     dataset: str
     class_names: tuple[str, ...]
     image_shape: tuple[int, int, int]  # stored (C, H, W), before data.resize
-    resize: int | None
     splits: tuple[SplitSummary, ...]
     train_mean: tuple[float, ...]  # channel_stats of the training split, [0, 1] units
     train_std: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class BatchSetup:
+    """How a run turns those images into batches: resize, normalization and augmentation."""
+
+    resize: int | None
     mean: tuple[float, ...]  # what the run normalizes with
     std: tuple[float, ...]
     normalization: str  # normalization_source: explicit | imagenet | dataset | train_split
@@ -69,6 +75,24 @@ class DataSummary:
     crop_padding: int
     rotate_degrees: float
     mixup_alpha: float
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """A run's dataset as the run sees it."""
+
+    dataset: DatasetSummary
+    batches: BatchSetup
+
+
+@dataclass(frozen=True)
+class DatasetGroup:
+    """One dataset of a study and the batch setups of the runs that train on it, each with
+    the names of its runs: a sweep over the learning rate has one of each, one over
+    data.augment one dataset with a setup per value."""
+
+    dataset: DatasetSummary
+    setups: tuple[tuple[BatchSetup, tuple[str, ...]], ...]
 
 
 @dataclass(frozen=True)
@@ -90,14 +114,16 @@ def summarize(config: RunConfig, splits: ImageSplits) -> DataSummary:
     ]
     mean, std = normalization(config, splits)
     data = config.data
-    return DataSummary(
+    dataset = DatasetSummary(
         dataset=data.dataset,
         class_names=splits.class_names,
         image_shape=tuple(splits.images.shape[1:]),  # type: ignore[arg-type]
-        resize=data.resize,
         splits=tuple(SplitSummary(n, c) for n, c in zip(SPLIT_NAMES, counts, strict=True)),
         train_mean=tuple(splits.mean),
         train_std=tuple(splits.std),
+    )
+    batches = BatchSetup(
+        resize=data.resize,
         mean=tuple(float(v) for v in mean),
         std=tuple(float(v) for v in std),
         normalization=normalization_source(config),
@@ -107,6 +133,7 @@ def summarize(config: RunConfig, splits: ImageSplits) -> DataSummary:
         rotate_degrees=data.rotate_degrees,
         mixup_alpha=data.mixup_alpha,
     )
+    return DataSummary(dataset, batches)
 
 
 def training_samples(config: RunConfig, splits: ImageSplits, count: int) -> list[SampleTile]:
@@ -151,17 +178,18 @@ def _parts(weights: list[float], names: tuple[str, ...]) -> tuple[tuple[str, flo
     return tuple(sorted(present, key=lambda part: -part[1]))
 
 
-def summarize_runs(
-    runs: Sequence[RunSpec], cache: DatasetCache
-) -> list[tuple[DataSummary, list[str]]]:
-    """One summary per distinct dataset setup among `runs` (a sweep over the learning rate has
-    one; one over data.val_fraction or the model's pretraining several), each with the names
-    of the runs that share it, in the study's order."""
-    groups: dict[DataSummary, list[str]] = {}
+def summarize_runs(runs: Sequence[RunSpec], cache: DatasetCache) -> list[DatasetGroup]:
+    """The distinct datasets among `runs`, each with the distinct batch setups of its runs,
+    in the study's order: what differs between runs is shown once per difference."""
+    groups: dict[DatasetSummary, dict[BatchSetup, list[str]]] = {}
     for run in runs:
-        splits = cache.get(run.config.data, torch.device("cpu"))
-        groups.setdefault(summarize(run.config, splits), []).append(run.name)
-    return list(groups.items())
+        summary = summarize(run.config, cache.get(run.config.data, torch.device("cpu")))
+        setups = groups.setdefault(summary.dataset, {})
+        setups.setdefault(summary.batches, []).append(run.name)
+    return [
+        DatasetGroup(dataset, tuple((setup, tuple(names)) for setup, names in setups.items()))
+        for dataset, setups in groups.items()
+    ]
 
 
 def samples_for(runs: Sequence[RunSpec], count: int, cache: DatasetCache) -> list[SampleTile]:
