@@ -182,3 +182,31 @@ def test_user_errors_are_one_line_and_an_exit_code(tmp_path, cifar_data_dir):
     assert bad.exit_code == 2 and "data.val_fraction" in bad.output
     for result in (missing, unknown, several, unwritable, bad):
         assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("overrides", "source"),
+    [
+        ([], "train_split"),  # digits: auto has no published figures to take
+        (["data.normalize=dataset"], "train_split"),
+        (["data.normalize=imagenet"], "imagenet"),
+        (["model.arch=mobilenet_v2", "model.width_mult=1.0", "model.pretrained=true"], "imagenet"),
+        (["data.dataset=cifar10"], "dataset"),
+        (["data.mean=[0.5, 0.5, 0.5]", "data.std=[0.25, 0.25, 0.25]"], "explicit"),
+    ],
+)
+def test_the_normalization_shown_is_the_one_training_uses(overrides, source):
+    from types import SimpleNamespace
+
+    from tui_trainer.train.data import IMAGENET_STATS, normalization, normalization_source
+
+    config = load_preset(resolve_preset("quickstart"), overrides).runs[0].config
+    split_figures = SimpleNamespace(mean=(0.1, 0.2, 0.3), std=(0.4, 0.5, 0.6))
+    expected = {
+        "train_split": ((0.1, 0.2, 0.3), (0.4, 0.5, 0.6)),
+        "imagenet": IMAGENET_STATS,
+        "dataset": cifar.STATS["cifar10"],
+        "explicit": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    }[source]
+    assert normalization_source(config) == source
+    assert normalization(config, split_figures) == expected
