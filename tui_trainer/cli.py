@@ -719,6 +719,95 @@ def params(
 
 
 @app.command()
+def data(
+    preset: Annotated[
+        str,
+        typer.Argument(
+            help="A preset TOML file, or the name of a built-in preset or of one of yours.",
+            show_default=False,
+        ),
+    ],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", "-s", metavar="KEY=VALUE", help="Override a config value (repeatable)."
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where the datasets are (or are downloaded to); sets data.data_dir. "
+            "\\[default: $TUI_TRAINER_DATA, else ~/.cache/tui-trainer/data]",
+            show_default=False,
+        ),
+    ] = None,
+    run_name: Annotated[
+        str | None,
+        typer.Option(
+            "--run",
+            metavar="NAME",
+            help="Only this run of the study (its name as `run` gives it, e.g. lr=0.05).",
+            show_default=False,
+        ),
+    ] = None,
+    classes: Annotated[
+        bool, typer.Option("--classes", help="Also print every class's count and share per split.")
+    ] = False,
+    samples: Annotated[
+        Path | None,
+        typer.Option(
+            "--samples",
+            metavar="FILE",
+            help="Write a PNG sheet of the run's first augmented training images (mixed, "
+            "when the run uses mixup).",
+            show_default=False,
+        ),
+    ] = None,
+    count: Annotated[
+        int, typer.Option("--count", min=1, max=256, help="Images on the --samples sheet.")
+    ] = 32,
+) -> None:
+    """Summarize a study's dataset as its runs train on it: each split's size and class shares,
+    the training split's per-channel mean/std and the normalization used, the augmentation;
+    with --samples, a sheet of augmented training images. Exit codes: 2 bad preset or option,
+    3 the dataset is absent and cannot be downloaded."""
+    from tui_trainer.config.load import load_preset
+    from tui_trainer.config.presets import resolve_preset
+
+    with reported_errors():
+        settings = list(overrides or [])
+        if data_dir is not None:
+            settings.append(f"data.data_dir={_toml_string(str(data_dir))}")
+        loaded = load_preset(resolve_preset(preset), settings)
+        runs = loaded.runs
+        if run_name is not None:
+            runs = [run for run in loaded.runs if run.name == run_name]
+            if not runs:
+                names = ", ".join(run.name for run in loaded.runs)
+                raise UsageError(f"--run {run_name}: the study has no such run (it has: {names})")
+        from tui_trainer.console.data_summary import group_view
+        from tui_trainer.train.data import DatasetCache
+        from tui_trainer.train.data_summary import samples_for, summarize_runs
+
+        cache = DatasetCache()
+        console = _stdout_console()
+        for index, group in enumerate(summarize_runs(runs, cache)):
+            if index:
+                console.print()
+            console.print(group_view(group, len(loaded.runs), classes))
+        if samples is not None:
+            from tui_trainer.console.sample_sheet import write_sample_sheet
+
+            tiles = samples_for(runs, count, cache)
+            try:
+                write_sample_sheet(samples, tiles)
+            except OSError as exc:
+                raise UsageError(f"cannot write {samples}: {exc.strerror or exc}") from None
+            typer.echo(f"wrote {samples} ({len(tiles)} training images)", err=True)
+
+
+@app.command()
 def presets() -> None:
     """List the built-in presets and your own (saved by the app's editor into
     ~/.config/tui-trainer/presets) with their run counts; `tui-trainer run NAME` runs one."""

@@ -6,6 +6,7 @@ randomness from the given generator, so a seed fixes them.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -75,3 +76,17 @@ def mixup(
     targets = one_hot * lam + one_hot[perm] * (1.0 - lam)
     dominant = labels if lam >= 0.5 else labels[perm]
     return mixed, targets, dominant
+
+
+def mixup_batch(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    alpha: float,
+    mix_rng: np.random.Generator,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`mixup` with lambda ~ Beta(alpha, alpha) drawn from the run's host generator: the one
+    place where training (and `tui-trainer data`'s sample sheet) mixes a batch."""
+    lam = float(mix_rng.beta(alpha, alpha))
+    return mixup(images, labels, num_classes, lam, generator)

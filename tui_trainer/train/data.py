@@ -304,12 +304,12 @@ def load_splits(config: DataSection) -> ImageSplits:
     raise ValueError(f"unknown dataset {config.dataset!r}")  # the schema forbids this
 
 
-def normalization(
-    config: RunConfig, splits: ImageSplits
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The (mean, std) that data.mean/std or data.normalize ask for."""
+def normalization_source(config: RunConfig) -> str:
+    """Where the run's (mean, std) come from: 'explicit' (data.mean/std), 'imagenet',
+    'dataset' (CIFAR's published figures) or 'train_split' (channel_stats of the training
+    split), as data.normalize, the model and the dataset decide it."""
     if config.data.mean is not None and config.data.std is not None:
-        return tuple(config.data.mean), tuple(config.data.std)
+        return "explicit"
     choice = config.data.normalize
     if choice == "auto":
         if config.model.pretrained:
@@ -318,9 +318,21 @@ def normalization(
             choice = "dataset"
         else:
             choice = "train_split"
-    if choice == "imagenet":
+    if choice == "dataset" and config.data.dataset not in cifar.STATS:
+        return "train_split"  # no published figures: the split's own
+    return choice
+
+
+def normalization(
+    config: RunConfig, splits: ImageSplits
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The (mean, std) that data.mean/std or data.normalize ask for."""
+    source = normalization_source(config)
+    if source == "explicit":
+        return tuple(config.data.mean or ()), tuple(config.data.std or ())
+    if source == "imagenet":
         return IMAGENET_STATS
-    if choice == "dataset" and config.data.dataset in cifar.STATS:
+    if source == "dataset":
         return cifar.STATS[config.data.dataset]
     return splits.mean, splits.std
 

@@ -33,7 +33,7 @@ from tui_trainer.store.schema import (
     read_status,
     write_summary,
 )
-from tui_trainer.train.augment import mixup
+from tui_trainer.train.augment import mixup_batch
 from tui_trainer.train.checkpoint import RunCheckpoints, all_finite
 from tui_trainer.train.data import DatasetCache, epoch_order, iterate_batches
 from tui_trainer.train.device import device_name
@@ -359,9 +359,13 @@ class RunTrainer:
         cfg = self.config
         targets = labels
         if "mixup" in cfg.data.augment:
-            lam = float(session.mix_rng.beta(cfg.data.mixup_alpha, cfg.data.mixup_alpha))
-            images, targets, labels = mixup(
-                images, labels, session.splits.num_classes, lam, session.generator
+            images, targets, labels = mixup_batch(
+                images,
+                labels,
+                session.splits.num_classes,
+                cfg.data.mixup_alpha,
+                session.mix_rng,
+                session.generator,
             )
         with session.precision.autocast(self.device):
             logits = session.forward(images)

@@ -11,6 +11,13 @@ import numpy as np
 import torch
 
 
+def run_generators(seed: int, device: torch.device) -> tuple[torch.Generator, np.random.Generator]:
+    """A run's own generators, seeded by train.seed: the data generator (epoch order, crop,
+    flip, rotation, mixup partners) on the training device, and the host generator that draws
+    mixup's lambda. `tui-trainer data` draws its sample sheet from the same pair."""
+    return torch.Generator(device=device).manual_seed(seed), np.random.default_rng(seed)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's global generators (weights, then anything else)."""
     random.seed(seed)

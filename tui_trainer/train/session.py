@@ -29,6 +29,7 @@ from tui_trainer.train.device import DeviceSampler
 from tui_trainer.train.models import build_model, set_trainable, tracked_parameters
 from tui_trainer.train.optim import build_optimizer, build_scheduler
 from tui_trainer.train.progress import BestEpoch
+from tui_trainer.train.random_state import run_generators
 from tui_trainer.train.small_maps import use_small_map_convolutions
 
 
@@ -107,6 +108,7 @@ def build_session(config: RunConfig, splits: ImageSplits, device: torch.device) 
     if head_first:
         set_trainable(model, config.model, head_only=True)
     per_epoch = steps_per_epoch(len(splits.train), config.data.batch_size)
+    generator, mix_rng = run_generators(config.train.seed, device)
     return Session(
         config=config,
         device=device,
@@ -118,8 +120,8 @@ def build_session(config: RunConfig, splits: ImageSplits, device: torch.device) 
         optimizer=optimizer,
         scheduler=build_scheduler(optimizer, config, per_epoch),
         pipeline=BatchPipeline.for_run(config, splits, device),
-        generator=torch.Generator(device=device).manual_seed(config.train.seed),
-        mix_rng=np.random.default_rng(config.train.seed),
+        generator=generator,
+        mix_rng=mix_rng,
         tracked=tracked_parameters(model, config.train.track_grad_norm),
         steps_per_epoch=per_epoch,
         sampler=DeviceSampler(device),
