@@ -90,7 +90,10 @@ def test_follower_tells_epoch_rows_from_steps_and_heartbeats(runs_dir):
     follower = StudyFollower(study)
     assert follower.poll() and follower.epochs_changed
     finished, live = follower.runs["lr=0.01"], follower.runs[RUN]
-    assert finished.steps == [] and live.steps  # a run over when first seen: steps unread
+    # a run over when first seen: the end of its steps.csv (here all of it) feeds its chart
+    assert finished.steps[-1]["step"] == 15 * 20
+    assert finished.recent_steps()[0][-1] == 15.0
+    assert live.steps
     append(study / RUN / "steps.csv", STEP_ROW)
     assert follower.poll() and not follower.epochs_changed
     assert live.steps[-1]["step"] == 305

@@ -86,6 +86,28 @@ def test_follower_returns_only_new_complete_rows(tmp_path):
     assert follower.reset
 
 
+def test_a_tail_follower_reads_the_last_rows_of_a_long_log_with_its_header(tmp_path):
+    path = tmp_path / "steps.csv"
+    path.write_bytes(b"step,loss\n" + b"".join(b"%d,0.%04d\n" % (i, i) for i in range(1, 1001)))
+    follower = CsvFollower(path, tail_bytes=100)  # 100 bytes: the last 9 rows and a part
+    rows = follower.poll()
+    assert [r["step"] for r in rows] == list(range(992, 1001))
+    assert rows[-1] == {"step": 1000, "loss": 0.1}
+    with open(path, "ab") as handle:
+        handle.write(b"1001,0.5\n")
+    assert follower.poll() == [{"step": 1001, "loss": 0.5}]
+
+
+def test_a_tail_follower_of_a_short_log_reads_every_row_and_not_the_header_as_one(tmp_path):
+    path = tmp_path / "steps.csv"
+    path.write_bytes(b"step,loss\n1,0.5\n2,0.25\n")
+    assert CsvFollower(path, tail_bytes=4096).poll() == [
+        {"step": 1, "loss": 0.5},
+        {"step": 2, "loss": 0.25},
+    ]
+    assert CsvFollower(tmp_path / "missing.csv", tail_bytes=4096).poll() == []
+
+
 def test_appender_cuts_a_torn_tail_before_appending(tmp_path):
     path = tmp_path / "m.csv"
     path.write_bytes(b"epoch,loss\n1,0.5\n2,0.4")

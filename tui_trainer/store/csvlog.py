@@ -163,21 +163,32 @@ class CsvFollower:
     A file that shrinks (replaced or cut back on resume) is read again from the start; `poll`
     then returns every row and `reset` is True until the next poll. Header names are made
     printable; a row whose field count differs from the header's is skipped.
+
+    With `tail_bytes`, the first poll returns only the rows of the file's last `tail_bytes`
+    (the header is read from the first line): the recent rows of a long log, without reading
+    all of it.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, tail_bytes: int | None = None):
         self.path = Path(path)
         self.header: list[str] | None = None
-        self._lines = LineFollower(self.path)
+        self._tail = tail_bytes is not None
+        self._lines = LineFollower(self.path, tail_bytes=tail_bytes)
 
     @property
     def reset(self) -> bool:
         return self._lines.reset
 
     def poll(self) -> list[Row]:
+        if self._tail and self.header is None:
+            header = read_header(self.path)
+            if header is None:
+                return []
+            self.header = [printable(name) for name in header]
         lines = self._lines.poll()
         if self._lines.reset:
             self.header = None
+            self._tail = False  # read again from the start, header first
         rows: list[Row] = []
         for raw in lines:
             fields = None if raw is None else split_fields(_decode(raw))
@@ -186,6 +197,8 @@ class CsvFollower:
                 continue
             if fields is None or len(fields) != len(self.header):
                 continue  # a damaged or oversized row: skipped, never misread
+            if self._tail and [printable(v) for v in fields] == self.header:
+                continue  # the header itself, when the tail is the whole file
             rows.append({name: parse_cell(v) for name, v in zip(self.header, fields, strict=True)})
         return rows
 

@@ -20,6 +20,9 @@ LOG_TAIL_BYTES = 64 * 1024  # how much of trainer.log a monitor shows when it op
 # the step-loss chart: this many recent logging windows (the whole quickstart; about an epoch
 # and a half of CIFAR at batch 128, logged every 10 steps)
 RECENT_STEP_POINTS = 60
+# a run over when first seen: its step chart needs only steps.csv's end (60 windows of a
+# quickstart are about 6 KB of rows)
+STEPS_TAIL_BYTES = 64 * 1024
 
 
 @dataclass
@@ -129,13 +132,16 @@ class StudyFollower:
             if series is None:
                 series = self.runs[run.name] = RunSeries(run.name)
                 self._metrics[run.name] = CsvFollower(run.paths.metrics)
-                self._steps[run.name] = CsvFollower(run.paths.steps)
                 changed = self.epochs_changed = True
             status = self._read_status(run.name, run.paths.status, series.status)
             if status != series.status:
                 series.status = status
                 changed = True
             state = st.effective_state(status, run_dir=run.paths.root)
+            if run.name not in self._steps:
+                # a run over when first seen needs only the end of its (long) steps.csv
+                tail = STEPS_TAIL_BYTES if state in st.FINAL_STATES else None
+                self._steps[run.name] = CsvFollower(run.paths.steps, tail_bytes=tail)
             if state != series.state:
                 series.state = state
                 changed = True
@@ -144,10 +150,7 @@ class StudyFollower:
                 changed = changed or series.summary is not None
             if self._extend(series.epochs, self._metrics[run.name]):
                 changed = self.epochs_changed = True
-            if state not in st.FINAL_STATES or series.steps:
-                # the step rows feed the chart of the epoch in progress: a run that was already
-                # over when first seen never needs its (long) steps.csv
-                changed |= self._extend(series.steps, self._steps[run.name])
+            changed |= self._extend(series.steps, self._steps[run.name])
         return changed
 
     def _read_status(self, name: str, path: Path, last: RunStatus) -> RunStatus:
