@@ -42,9 +42,11 @@ LOSS = [
 ]
 
 
-def plot_text(series, width=60, height=16, log_y=False, **options) -> tuple[list[str], object]:
+def plot_text(
+    series, width=60, height=16, log_y=False, title="loss", **options
+) -> tuple[list[str], object]:
     plot = Plot()
-    drawn = draw(plot, series, "loss", log_y, width, height, **options)
+    drawn = draw(plot, series, title, log_y, width, height, **options)
     plot.plotsize(width, height)
     plot._set_size(width, height)
     return ANSI.sub("", plot.build()).splitlines(), drawn
@@ -64,6 +66,13 @@ def test_a_spike_is_left_out_of_the_y_range_and_marked_on_the_top_edge():
     assert all("▲" not in line for line in canvas[1:])
     # the bulk fills the height: epoch 1's 2.68 is drawn on the upper rows, not the bottom one
     assert drawn.axis.hi < 3.5
+
+
+def test_a_narrow_chart_shortens_its_title_and_keeps_the_clipped_value():
+    full = "loss: train line, validation dots"
+    assert plot_text(LOSS, width=60, title=full)[0][0].strip() == full + "  off scale ▲457"
+    assert plot_text(LOSS, width=40, title=full)[0][0].strip() == "loss  off scale ▲457"
+    assert plot_text(LOSS, width=16, title=full)[0][0].strip() == "loss  ▲457"
 
 
 def test_an_ordinary_curve_keeps_every_point_in_range():

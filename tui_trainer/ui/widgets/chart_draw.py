@@ -142,8 +142,22 @@ def draw(
                 ys_ = [math.log10(y) for y in ys_]
             xs_, ys_ = decimate(xs_, ys_, buckets)
             _plot_clipped(plt, drawn, axis, xs_, ys_, colour, marker, no_color)
-    plt.title(title + ("  (log y)" if log_y else "") + drawn.clipped_note())
+    plt.title(fitted_title(title, log_y, drawn, width))
     return drawn
+
+
+def fitted_title(title: str, log_y: bool, drawn: Drawn, width: int) -> str:
+    """The title with its notes, shortened to fit `width` (plotext leaves out a title that is
+    too long): first the legend after the colon goes, then the words of the clipped-value
+    note; the values themselves (`▲457`) stay as long as they fit."""
+    log = "  (log y)" if log_y else ""
+    note = drawn.clipped_note()
+    name = title.split(":", 1)[0]
+    short_note = note.replace("  off scale ", "  ")
+    for candidate in (title + log + note, name + log + note, name + log + short_note):
+        if len(candidate) <= width:
+            return candidate
+    return name
 
 
 def _plot_clipped(
