@@ -87,12 +87,17 @@ class ClassMaps:
     classes: torch.Tensor
 
     def heat(self, height: int, width: int) -> torch.Tensor:
-        """The maps after ReLU, upsampled (bilinear) to height x width, each scaled to [0, 1]
-        by its maximum (an all-zero map stays zero)."""
-        maps = F.relu(self.raw)[:, None]
-        maps = F.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
-        peak = maps.amax(dim=(2, 3), keepdim=True)
-        return (maps / peak.clamp_min(1e-12))[:, 0].clamp(0, 1)
+        """The maps after ReLU, upsampled to height x width, in [0, 1] (heat_map)."""
+        return heat_map(self.raw, height, width)
+
+
+def heat_map(raw: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Maps [N, h, w] before the ReLU -> after it, upsampled (bilinear) to height x width, each
+    scaled to [0, 1] by its maximum (an all-zero map stays zero)."""
+    maps = F.relu(raw)[:, None]
+    maps = F.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
+    peak = maps.amax(dim=(2, 3), keepdim=True)
+    return (maps / peak.clamp_min(1e-12))[:, 0].clamp(0, 1)
 
 
 def grad_cam(
