@@ -150,6 +150,9 @@ def test_bad_run_or_folder_exits_2_and_a_missing_checkpoint_exits_3(run, folder,
         2,
         [f"error: {tmp_path / 'nowhere'}: not a directory of images"],
     )
+    exit_code, lines = code(run, folder, "--cam", tmp_path / "cam", "--cam-layer", "layers.13")
+    assert exit_code == 2 and lines[0].startswith("error: --cam-layer layers.13: this model has")
+    assert not (tmp_path / "cam").exists()  # refused before any image was read
     (tmp_path / "empty").mkdir()
     assert code(run, tmp_path / "empty")[0] == 2
     study = shutil.copytree(run.parent, tmp_path / "study")

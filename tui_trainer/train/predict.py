@@ -23,7 +23,7 @@ import torch
 from tui_trainer.errors import UnavailableError, UsageError
 from tui_trainer.store.atomic import write_bytes_atomic
 from tui_trainer.train.data import IMAGE_SUFFIXES, read_image
-from tui_trainer.train.gradcam import default_layer, grad_cam, overlay
+from tui_trainer.train.gradcam import default_layer, find_layer, grad_cam, overlay
 from tui_trainer.train.run_model import RunModel
 from tui_trainer.train.samples import png_bytes
 
@@ -75,6 +75,12 @@ def predict_folder(
         raise UsageError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) under it")
     classes = run.inputs.classes
     topk = max(1, min(topk, len(classes)))
+    layer = None
+    if cam_dir is not None:  # named or found before any image is read: a bad name fails first
+        inputs = run.inputs
+        if cam_layer is not None:
+            find_layer(run.model, cam_layer)
+        layer = cam_layer or default_layer(run.model, inputs.channels, inputs.resize, run.device)
     rows: list[Prediction] = []
     for chunk in _chunks(files, run.batch_size):
         pixels, readable = [], []
@@ -96,10 +102,7 @@ def predict_folder(
         values, indices = probabilities.topk(topk, dim=1)
         for row, value, index in zip(readable, values.tolist(), indices.tolist(), strict=True):
             row.top = [(classes[i], p) for i, p in zip(index, value, strict=True)]
-        if cam_dir is not None:
-            layer = cam_layer or default_layer(
-                run.model, run.inputs.channels, run.inputs.resize, run.device
-            )
+        if cam_dir is not None and layer is not None:
             write_overlays(run, batch, [Path(r.path) for r in readable], folder, cam_dir, layer)
     return rows
 
