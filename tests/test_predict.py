@@ -161,3 +161,13 @@ def test_bad_run_or_folder_exits_2_and_a_missing_checkpoint_exits_3(run, folder,
     assert exit_code == 3 and lines == [
         f"error: {study / 'run' / 'checkpoints' / 'last.pt'}: no such checkpoint"
     ]
+
+
+def test_a_folder_named_after_a_class_gives_its_images_that_true_class(run, folder):
+    result = runner.invoke(app, ["predict", str(run), str(folder / "3"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    rows = rows_of(result.stdout)
+    assert len(rows) == len(list((folder / "3").glob("*.png"))) == 37  # round(0.2 * 183)
+    assert {row["true"] for row in rows} == {"3"}
+    correct = sum(row["class_1"] == "3" for row in rows)
+    assert f"accuracy {correct / 37:.4f} ({correct} of 37 images" in result.stderr

@@ -85,7 +85,7 @@ def predict_folder(
     for chunk in _chunks(files, run.batch_size):
         pixels, readable = [], []
         for path in chunk:
-            parent = path.parent.name if path.parent != folder else None
+            parent = path.parent.name  # FOLDER's own name too: `predict RUN data/cat`
             row = Prediction(str(path), parent if parent in classes else None)
             rows.append(row)
             try:
