@@ -173,7 +173,9 @@ def test_backfill_cam_draws_the_sample_sheets_maps_from_the_runs_files_only(
     assert (again.exit_code, again.stdout, again.stderr) == (0, "", "")  # nothing lacking
 
 
-def test_backfill_exits_2_for_a_bad_or_unfinished_run_and_3_without_checkpoint(run, tmp_path):
+def test_backfill_exits_2_for_a_bad_or_unfinished_run_and_3_without_checkpoint(
+    run, tmp_path, monkeypatch
+):
     study = shutil.copytree(run.parent, tmp_path / run.parent.name)
     copy = study / "run"
 
@@ -187,6 +189,7 @@ def test_backfill_exits_2_for_a_bad_or_unfinished_run_and_3_without_checkpoint(r
     )
     shutil.rmtree(copy / "checkpoints")
     (copy / "predictions.csv").unlink()
+    monkeypatch.setattr("tui_trainer.train.backfill.load_splits", None)  # refused before loading
     assert backfill(copy) == (3, [f"error: {copy / 'checkpoints' / 'last.pt'}: no such checkpoint"])
     (copy / "summary.toml").unlink()
     code, lines = backfill(copy)

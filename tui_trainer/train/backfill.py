@@ -18,11 +18,12 @@ import torch
 from tui_trainer.errors import UsageError
 from tui_trainer.store.atomic import write_bytes_atomic
 from tui_trainer.store.layout import RunPaths
+from tui_trainer.train.checkpoint import CheckpointError
 from tui_trainer.train.data import load_splits
 from tui_trainer.train.gradcam import default_layer, grad_cam, heat_map, overlay
 from tui_trainer.train.inputs import read_inputs, run_inputs, write_inputs
 from tui_trainer.train.outputs import Progress, test_probabilities, write_test_outputs
-from tui_trainer.train.run_model import RunModel, load_run_model
+from tui_trainer.train.run_model import RunModel, checkpoint_path, load_run_model
 from tui_trainer.train.samples import cut_tiles, png_bytes, read_sheet, read_tiles
 
 CAM_BATCH = 16
@@ -48,6 +49,10 @@ def backfill(
     config = run_config(paths.config)
     written: list[Path] = []
     lacking = [p for p in (paths.predictions, paths.samples_image, paths.samples) if not p.exists()]
+    drawing = cam and not paths.samples_cam_image.exists()
+    weights_file = checkpoint_path(paths, weights)
+    if (lacking or drawing) and not weights_file.is_file():  # before a long dataset load
+        raise CheckpointError(f"{weights_file}: no such checkpoint")
     if lacking or not paths.inputs.exists():
         progress("dataset", 0, 1)
         splits = load_splits(config.data)
@@ -70,7 +75,7 @@ def backfill(
                 samples=not (paths.samples_image.exists() and paths.samples.exists()),
             )
             written += lacking
-    if cam and not paths.samples_cam_image.exists():
+    if drawing:
         run = load_run_model(paths, config, weights, device, read_inputs(paths.inputs))
         write_cam_sheet(run, progress, cam_layer)
         written.append(paths.samples_cam_image)
