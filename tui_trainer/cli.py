@@ -614,6 +614,171 @@ def export(
             typer.echo("wrote " + ", ".join(str(p) for p in written), err=True)
 
 
+class PredictFormat(str, Enum):
+    csv = "csv"
+    json = "json"
+
+
+class Weights(str, Enum):
+    last = "last"
+    best = "best"
+
+
+RunArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="RUN",
+        help="A run: STUDY/RUN (STUDY an id, a unique part of one or 'latest'), a path to a run "
+        "directory, or a study of one run.",
+        show_default=False,
+    ),
+]
+WeightsOption = Annotated[
+    Weights,
+    typer.Option(
+        "--weights",
+        help="The checkpoint: last (the weights the run was tested with) or best (validation).",
+    ),
+]
+DeviceOption = Annotated[Device, typer.Option("--device", help="Where to compute.")]
+CamLayerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cam-layer",
+        metavar="NAME",
+        help="The layer of the activation maps, as model.named_modules() names it (layers.10, "
+        "features.13). \\[default: the deepest block whose map is at least 4x4]",
+        show_default=False,
+    ),
+]
+
+
+def _run_paths(runs_dir: Path, ident: str) -> Any:
+    """The RunPaths of the run `ident` names, as `show` resolves it; a study of one run is
+    that run."""
+    from tui_trainer.store.reader import resolve
+
+    study, run_record = resolve(runs_dir, ident)
+    if run_record is None:
+        if len(study.runs) != 1:
+            names = ", ".join(run.name for run in study.runs[:5]) or "none"
+            problem = f"{ident}: name one run of the study, as STUDY/RUN (its runs: {names})"
+            raise UsageError(problem)
+        run_record = study.runs[0]
+    return run_record.paths
+
+
+@app.command()
+def predict(
+    run_ident: RunArgument,
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FOLDER",
+            help="Images to classify (searched recursively; a parent folder named after a class "
+            "gives the true class).",
+            show_default=False,
+        ),
+    ],
+    topk: Annotated[int, typer.Option("--topk", min=1, help="Classes per image.")] = 5,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write here instead of stdout.", show_default=False),
+    ] = None,
+    format_: Annotated[
+        PredictFormat, typer.Option("--format", "-f", help="CSV or JSON.")
+    ] = PredictFormat.csv,
+    weights: WeightsOption = Weights.last,
+    device: DeviceOption = Device.auto,
+    cam: Annotated[
+        Path | None,
+        typer.Option(
+            "--cam",
+            metavar="DIR",
+            help="Also write, per image, the image beside its class activation map (Grad-CAM of "
+            "the predicted class) as DIR/<its path under FOLDER>.png.",
+            show_default=False,
+        ),
+    ] = None,
+    cam_layer: CamLayerOption = None,
+    runs_dir: RunsDirOption = Path("runs"),
+) -> None:
+    """Classify every image under FOLDER with a run's model and its own preprocessing.
+
+    One row per image: path, true class (when its folder names one), the top classes with their
+    probabilities, and the error of an image that cannot be read. The accuracy over the images
+    whose folder names a class goes to stderr. Exit codes: 2 bad RUN or FOLDER, or no images;
+    3 no checkpoint or device.
+    """
+    with reported_errors():
+        paths = _run_paths(runs_dir, run_ident)
+        from tui_trainer.train.device import resolve_device
+        from tui_trainer.train.predict import accuracy, predict_folder, to_csv, to_json
+        from tui_trainer.train.run_model import load_run_model
+        from tui_trainer.train.study import run_config
+
+        run = load_run_model(
+            paths, run_config(paths.config), weights.value, resolve_device(device.value)
+        )
+        rows = predict_folder(run, folder, topk, _print_error, cam, cam_layer)
+        shown = min(topk, len(run.inputs.classes))
+        text = to_csv(rows, shown) if format_ is PredictFormat.csv else to_json(rows)
+        if output is None:
+            typer.echo(text, nl=False)
+        else:
+            try:
+                output.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"--output {output}: cannot write it: {exc.strerror}") from None
+        correct, counted = accuracy(rows)
+        if counted:
+            typer.echo(
+                f"accuracy {correct / counted:.4f} ({correct} of {counted} images in a folder "
+                "named after a class)",
+                err=True,
+            )
+
+
+@app.command()
+def backfill(
+    run_ident: RunArgument,
+    cam: Annotated[
+        bool,
+        typer.Option(
+            "--cam",
+            help="Also write samples_cam.png, the sample sheet's activation maps (needs only "
+            "the run's files and checkpoint).",
+        ),
+    ] = False,
+    weights: WeightsOption = Weights.last,
+    device: DeviceOption = Device.auto,
+    cam_layer: CamLayerOption = None,
+    runs_dir: RunsDirOption = Path("runs"),
+) -> None:
+    """Write what a finished run made by an older tui-trainer lacks: inputs.toml, predictions.csv and
+    samples.png/csv (from its checkpoint, config and dataset); with --cam, samples_cam.png.
+
+    Progress on stdout as `<what> <done>/<total>` lines. Exit codes: 2 bad RUN; 3 no
+    checkpoint, device or dataset.
+    """
+    with reported_errors():
+        paths = _run_paths(runs_dir, run_ident)
+        from tui_trainer.train.backfill import backfill as write_missing
+        from tui_trainer.train.backfill import print_progress
+        from tui_trainer.train.device import resolve_device
+
+        written = write_missing(
+            paths,
+            cam=cam,
+            weights=weights.value,
+            device=resolve_device(device.value),
+            progress=print_progress,
+            cam_layer=cam_layer,
+        )
+        if written:
+            typer.echo("wrote " + ", ".join(p.name for p in written), err=True)
+
+
 @app.command("worker-run", hidden=True)
 def worker_run(
     run_dir: Annotated[Path, typer.Argument(help="The run directory to train.")],

@@ -1,5 +1,6 @@
-"""One run, top to bottom: build the session (data, model, optimizer, schedule), restore it from
-checkpoints/last.pt when resuming, train the epochs, evaluate the test set, write the summary.
+"""One run, top to bottom: build the session (data, model, optimizer, schedule), record its inputs
+(inputs.toml), restore it from checkpoints/last.pt when resuming, train the epochs, evaluate the
+test set, write the summary, the confusion matrix, predictions.csv and the sample sheet.
 
 A resumed run (`resume=True`) restores every state last.pt holds, cuts the rows of metrics.csv
 and steps.csv written after it (train/checkpoint.py), and goes on from that epoch and step: on
@@ -38,8 +39,10 @@ from tui_trainer.train.checkpoint import RunCheckpoints, all_finite
 from tui_trainer.train.data import DatasetCache, epoch_order, iterate_batches
 from tui_trainer.train.device import device_name
 from tui_trainer.train.events import TrainingEvents
+from tui_trainer.train.inputs import run_inputs, write_inputs
 from tui_trainer.train.metrics import Evaluation, evaluate, write_confusion
 from tui_trainer.train.models import count_parameters, freeze_batchnorm_statistics, set_trainable
+from tui_trainer.train.outputs import test_probabilities, write_test_outputs
 from tui_trainer.train.progress import EpochState, EpochStats, ResumePoint
 from tui_trainer.train.random_state import seed_everything
 from tui_trainer.train.session import RunLogs, Session, build_session
@@ -219,6 +222,7 @@ class RunTrainer:
         seed_everything(cfg.train.seed)
         splits = self.data.get(cfg.data, self.device)
         session = build_session(cfg, splits, self.device)
+        write_inputs(self.paths.inputs, run_inputs(cfg, splits))
         total, trainable = count_parameters(session.model)
         self.status.sample = session.sampler.sample
         self.status.update(
@@ -271,6 +275,11 @@ class RunTrainer:
         summary = self._summary(session, test, last_row)
         write_summary(self.paths.summary, summary)
         write_confusion(self.paths.confusion, test.confusion, session.splits.class_names)
+        splits = session.splits
+        probabilities = test_probabilities(
+            session.model, splits, session.pipeline, session.eval_batch
+        )
+        write_test_outputs(self.paths, probabilities, splits, splits.class_names)
         return summary
 
     def _end_epoch(

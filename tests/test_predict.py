@@ -1,0 +1,173 @@
+"""`tui-trainer predict`: a trained run classifies a folder of real images with its own
+preprocessing. The run's own test images, written out as PNGs into class folders, give back its
+test accuracy and its predictions.csv; damaged, grey and 16-bit images each get their row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from tests.trained_run import trained_run
+from tui_trainer.cli import app
+from tui_trainer.store.atomic import read_toml
+
+runner = CliRunner()
+TEST_IMAGES = 359  # digits' test split at test_fraction 0.2
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return trained_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def folder(run, tmp_path_factory):
+    """The run's test images as PNGs in class folders (0/0000.png: test image 0), and in
+    extra/ (no class): a damaged PNG, test image 0 as 8-bit grey and as 16-bit grey."""
+    from tui_trainer.train.data import load_splits
+    from tui_trainer.train.study import run_config
+
+    splits = load_splits(run_config(run / "config.toml").data)
+    root = tmp_path_factory.mktemp("new-images")
+    images = splits.images[splits.test].numpy()
+    labels = splits.labels[splits.test].numpy()
+    for index, (pixels, label) in enumerate(zip(images, labels, strict=True)):
+        (root / str(label)).mkdir(exist_ok=True)
+        Image.fromarray(pixels.transpose(1, 2, 0)).save(root / str(label) / f"{index:04d}.png")
+    extra = root / "extra"
+    extra.mkdir()
+    grey = images[0][0]  # digits are grey: the three channels are equal
+    Image.fromarray(grey, mode="L").save(extra / "grey.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(extra / "grey16.png")
+    assert Image.open(extra / "grey16.png").mode.startswith("I")
+    (extra / "damaged.png").write_bytes((root / str(labels[0]) / "0000.png").read_bytes()[:60])
+    return root
+
+
+def rows_of(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.fixture(scope="module")
+def predicted(run, folder, tmp_path_factory):
+    cam = tmp_path_factory.mktemp("cam")
+    result = runner.invoke(
+        app, ["predict", str(run), str(folder), "--topk", "3", "--device", "cpu", "--cam", str(cam)]
+    )
+    return result, rows_of(result.stdout), cam
+
+
+def test_predicting_the_runs_test_images_gives_its_test_accuracy(run, predicted):
+    result, _, _ = predicted
+    assert result.exit_code == 0, result.output
+    found = re.search(r"accuracy (\S+) \((\d+) of (\d+) images", result.stderr)
+    correct, counted = int(found.group(2)), int(found.group(3))
+    assert counted == TEST_IMAGES
+    assert correct / counted == read_toml(run / "summary.toml")["test_acc"]
+
+
+def test_each_image_gets_the_probabilities_predictions_csv_gave_it(run, folder, predicted):
+    _, rows, _ = predicted
+    by_path = {row["path"]: row for row in rows}
+    classes = read_toml(run / "inputs.toml")["inputs"]["classes"]
+    with open(run / "predictions.csv") as handle:
+        expected = list(csv.DictReader(handle))
+    assert len(expected) == TEST_IMAGES
+    for want in expected:
+        row = by_path[str(folder / classes[int(want["true"])] / f"{int(want['index']):04d}.png")]
+        assert row["true"] == classes[int(want["true"])]
+        assert row["class_1"] == classes[int(want["predicted"])]
+        assert abs(float(row["p_1"]) - float(want["probability"])) <= 2e-6
+
+
+def test_rows_are_sorted_and_a_damaged_image_has_its_row_and_one_line_on_stderr(folder, predicted):
+    result, rows, _ = predicted
+    paths = [r["path"] for r in rows]
+    assert len(paths) == TEST_IMAGES + 3
+    assert paths[-3:] == [
+        str(folder / "extra" / n) for n in ("damaged.png", "grey.png", "grey16.png")
+    ]
+    damaged = rows[-3]
+    assert damaged["class_1"] == "" and damaged["true"] == ""
+    assert damaged["error"].startswith(f"cannot read {folder / 'extra' / 'damaged.png'}")
+    assert result.stderr.count("damaged.png") == 1
+
+
+def test_grey_and_16_bit_grey_images_are_read_as_the_rgb_image_they_show(folder, predicted):
+    _, rows, _ = predicted
+    by_path = {row["path"]: row for row in rows}
+    original = next(r for r in rows if r["path"].endswith("/0000.png"))
+    for name in ("grey.png", "grey16.png"):
+        row = by_path[str(folder / "extra" / name)]
+        assert [row[f"class_{k}"] for k in (1, 2, 3)] == [original[f"class_{k}"] for k in (1, 2, 3)]
+        assert [row[f"p_{k}"] for k in (1, 2, 3)] == [original[f"p_{k}"] for k in (1, 2, 3)]
+
+
+def test_cam_writes_each_image_beside_its_overlay(folder, predicted):
+    _, _, cam = predicted
+    written = sorted(p.relative_to(cam).as_posix() for p in cam.rglob("*.png"))
+    assert len(written) == TEST_IMAGES + 2  # not the damaged one
+    assert "extra/grey16.png" in written and "extra/damaged.png" not in written
+    with Image.open(cam / "extra" / "grey.png") as pair:
+        assert pair.size == (4 * 32 * 2 + 2, 4 * 32)  # 32 px scaled to 128, twice, 2 px apart
+        pixels = np.asarray(pair.convert("RGB"))
+    left, right = pixels[:, :128], pixels[:, 130:]
+    assert (left[::4, ::4] == Image.open(folder / "extra" / "grey.png").convert("RGB")).all()
+    assert not (left == right).all()
+
+
+def test_json_and_the_latest_run_form_of_show(run, folder, tmp_path):
+    runs_dir = run.parent.parent
+    result = runner.invoke(
+        app,
+        ["predict", "latest/run", str(folder / "extra"), "--format", "json", "--topk", "1",
+         "--runs-dir", str(runs_dir), "--device", "cpu", "-o", str(tmp_path / "p.json")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    import json
+
+    rows = json.loads((tmp_path / "p.json").read_text())
+    assert [r["path"].rsplit("/", 1)[1] for r in rows] == ["damaged.png", "grey.png", "grey16.png"]
+    assert rows[0]["top"] == [] and rows[0]["error"].startswith("cannot read")
+    assert len(rows[1]["top"]) == 1 and rows[1]["true"] is None
+    assert "accuracy" not in result.stderr  # no image is in a class folder
+
+
+def test_bad_run_or_folder_exits_2_and_a_missing_checkpoint_exits_3(run, folder, tmp_path):
+    def code(*args):
+        result = runner.invoke(app, ["predict", *map(str, args), "--device", "cpu"])
+        return result.exit_code, result.stderr.strip().splitlines()
+
+    assert code(tmp_path / "nowhere", folder)[0] == 2
+    assert code(run, tmp_path / "nowhere") == (
+        2,
+        [f"error: {tmp_path / 'nowhere'}: not a directory of images"],
+    )
+    exit_code, lines = code(run, folder, "--cam", tmp_path / "cam", "--cam-layer", "layers.13")
+    assert exit_code == 2 and lines[0].startswith("error: --cam-layer layers.13: this model has")
+    assert not (tmp_path / "cam").exists()  # refused before any image was read
+    (tmp_path / "empty").mkdir()
+    assert code(run, tmp_path / "empty")[0] == 2
+    study = shutil.copytree(run.parent, tmp_path / "study")
+    shutil.rmtree(study / "run" / "checkpoints")
+    exit_code, lines = code(study / "run", folder)
+    assert exit_code == 3 and lines == [
+        f"error: {study / 'run' / 'checkpoints' / 'last.pt'}: no such checkpoint"
+    ]
+
+
+def test_a_folder_named_after_a_class_gives_its_images_that_true_class(run, folder):
+    result = runner.invoke(app, ["predict", str(run), str(folder / "3"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    rows = rows_of(result.stdout)
+    assert len(rows) == len(list((folder / "3").glob("*.png"))) == 37  # round(0.2 * 183)
+    assert {row["true"] for row in rows} == {"3"}
+    correct = sum(row["class_1"] == "3" for row in rows)
+    assert f"accuracy {correct / 37:.4f} ({correct} of 37 images" in result.stderr
