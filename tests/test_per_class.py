@@ -127,3 +127,48 @@ def test_samples_are_read_mistakes_first_and_a_bad_row_is_left_out(tmp_path):
     ]
     assert tiles[0].box == (8, 0, 16, 8)
     assert read_samples(tmp_path / "missing.csv") is None
+
+
+def test_show_prints_the_per_class_table_and_a_matrix_whose_diagonal_reads_without_colour(
+    runs_dir,
+):
+    from typer.testing import CliRunner
+
+    from tests.helpers import fake_study
+    from tui_trainer.cli import app
+
+    study = fake_study(runs_dir, "20260101-000000-x", ["run"])
+    (study / "run" / "confusion.csv").write_text(CONFUSION)
+    result = CliRunner().invoke(app, ["show", "latest/run", "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 0, result.output
+    lines = [line.rstrip() for line in result.output.splitlines()]
+    start = lines.index("test split, per class")
+    assert lines[start + 1 : start + 8] == [
+        "25 test images, 17 right (68.00%)",
+        "class      precision  recall      f1  support",
+        "cat           0.6667  0.8000  0.7273       10",
+        "dog           0.7500  0.9000  0.8182       10",
+        "bird          0.0000  0.0000  0.0000        5",
+        "fox           0.0000  0.0000  0.0000        0",
+        "macro avg     0.3542  0.4250  0.3864       25",
+    ]
+    matrix = lines.index("confusion matrix (rows: true class; [n]: right)")
+    assert lines[matrix + 1 : matrix + 6] == [
+        "true \\ predicted    0    1    2    3",
+        "0 cat             [8]    2    ·    ·",
+        "1 dog               1  [9]    ·    ·",
+        "2 bird              3    1  [0]    1",
+        "3 fox               ·    ·    ·  [0]",
+    ]
+    assert "bird→cat 60% (3)  cat→dog 20% (2)" in result.output
+
+
+def test_show_of_a_run_still_training_says_when_its_figures_appear(runs_dir):
+    from typer.testing import CliRunner
+
+    from tests.helpers import fake_study
+    from tui_trainer.cli import app
+
+    fake_study(runs_dir, "20260101-000000-x", ["run"], state="running")
+    result = CliRunner().invoke(app, ["show", "latest/run", "--runs-dir", str(runs_dir)])
+    assert "appears when the run ends, after its test evaluation" in result.output
