@@ -172,3 +172,26 @@ def test_show_of_a_run_still_training_says_when_its_figures_appear(runs_dir):
     fake_study(runs_dir, "20260101-000000-x", ["run"], state="running")
     result = CliRunner().invoke(app, ["show", "latest/run", "--runs-dir", str(runs_dir)])
     assert "appears when the run ends, after its test evaluation" in result.output
+
+
+def test_export_plots_adds_the_best_runs_confusion_png_and_one_per_run(runs_dir, tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from tui_trainer.cli import app
+    from tui_trainer.store.synthetic import write_synthetic_study
+    from tui_trainer.store.synthetic_test_split import write_synthetic_test_split
+
+    study = write_synthetic_study(runs_dir)
+    for run in ("lr=0.01", "lr=0.05"):  # lr=0.5 has none, as a run that never tested
+        write_synthetic_test_split(study / run, cam=False)
+    plots = tmp_path / "plots"
+    result = CliRunner().invoke(
+        app, ["export", "latest", "--plots", str(plots), "--runs-dir", str(runs_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    written = sorted(path.name for path in plots.glob("confusion*.png"))
+    assert written == ["confusion-lr=0.01.png", "confusion-lr=0.05.png", "confusion.png"]
+    assert (plots / "confusion.png").read_bytes() == (plots / "confusion-lr=0.01.png").read_bytes()
+    with Image.open(plots / "confusion.png") as image:
+        assert image.size == (840, 756)  # 7 x 6.3 inches at 120 dpi: 10 classes
