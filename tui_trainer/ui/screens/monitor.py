@@ -60,8 +60,9 @@ class MonitorScreen(Screen):
     BINDINGS = [
         ("s", "stop", "Stop"),
         ("r", "resume", "Resume"),
-        ("f", "focus_run", "Focus"),
-        ("h", "hide_run", "Hide"),
+        # 80 columns: `i` (inspect) took the place of `f` and `h`, which say what is charted
+        Binding("f", "focus_run", "Focus", show=False),
+        Binding("h", "hide_run", "Hide", show=False),
         ("z", "maximize_chart", "Zoom"),
         ("p", "replay", "Replay"),
         ("i", "inspect", "Inspect"),
