@@ -225,3 +225,27 @@ def test_an_older_run_without_samples_says_backfill_writes_them(study, runs_dir)
             assert screen.query_one("#heatmap", DataTable).row_count == 10
 
     run(scenario())
+
+
+def test_a_matrix_of_100_classes_scrolls_both_ways_with_its_class_names_kept(runs_dir):
+    from tui_trainer.store.synthetic_test_split import synthetic_confusion, write_confusion_csv
+
+    study = fake_study(runs_dir, "20260101-000000-x", ["run"])
+    names = [f"class{i}" for i in range(100)]
+    write_confusion_csv(study / "run" / "confusion.csv", names, synthetic_confusion(100))
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=(80, 24)) as pilot:
+            screen = InspectScreen(study / "run", "20260101-000000-x")
+            await pilot.app.push_screen(screen)
+            await pilot.pause()
+            heatmap = screen.query_one("#heatmap", DataTable)
+            assert (heatmap.row_count, len(heatmap.columns)) == (100, 100)
+            heatmap.move_cursor(row=99, column=98, animate=False)
+            await pilot.pause()
+            assert heatmap.scroll_x > 0 and heatmap.scroll_y > 0
+            assert str(heatmap.rows[heatmap.ordered_rows[99].key].label) == "99 class99"
+            assert text_of(screen, "#cell-words") == "class99 → class98: 1 of 1000 images (<1%)"
+            assert text_of(screen, "#worst-pairs").endswith("class0→class11 <1% (1)")
+
+    run(scenario())

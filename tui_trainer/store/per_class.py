@@ -76,8 +76,13 @@ class ConfusedPair:
     share: float
 
     def words(self) -> str:
-        """`cat→dog 16%`"""
-        return f"{self.true}\u2192{self.predicted} {self.share:.0%}"
+        """`cat→dog 16%` (`<1%` for a share that would round to 0%)"""
+        return f"{self.true}\u2192{self.predicted} {percent(self.share)}"
+
+
+def percent(share: float) -> str:
+    """`16%`; `<1%` for a share above 0 that would round to `0%` (which reads as none)."""
+    return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
 
 
 def parse_confusion(text: str, source: str = "confusion.csv") -> ConfusionMatrix:

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.reactive import var
 from textual.widgets import DataTable
 
-from tui_trainer.store.per_class import ConfusionMatrix
+from tui_trainer.store.per_class import ConfusionMatrix, percent
 
 LABEL_WIDTH = 14  # `99 automobile` fits; longer names are cut
 
@@ -89,6 +89,5 @@ class ConfusionHeatmap(DataTable):
         count = matrix.counts[true][predicted]
         share = matrix.row_share(true, predicted)
         verb = "right" if true == predicted else f"\u2192 {matrix.classes[predicted]}"
-        return (
-            f"{matrix.classes[true]} {verb}: {count} of {matrix.support(true)} images ({share:.0%})"
-        )
+        support = matrix.support(true)
+        return f"{matrix.classes[true]} {verb}: {count} of {support} images ({percent(share)})"
