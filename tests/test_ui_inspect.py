@@ -246,6 +246,9 @@ def test_a_matrix_of_100_classes_scrolls_both_ways_with_its_class_names_kept(run
             assert heatmap.scroll_x > 0 and heatmap.scroll_y > 0
             assert str(heatmap.rows[heatmap.ordered_rows[99].key].label) == "99 class99"
             assert text_of(screen, "#cell-words") == "class99 → class98: 1 of 1000 images (<1%)"
-            assert text_of(screen, "#worst-pairs").endswith("class0→class11 <1% (1)")
+            pairs = text_of(screen, "#worst-pairs")
+            assert pairs.endswith(
+                "class4→class7 4% (40)  class0→class11 <1% (1)  class0→class18 <1% (1)"
+            )
 
     run(scenario())
