@@ -102,6 +102,7 @@ class InspectScreen(Screen):
         self.tiles: list[SampleTile] | None = None
         self.sheets: dict[bool, SheetView] = {}  # by showing_cam
         self._looking_again = False
+        self._computing = False  # a backfill is running: `a` waits for it
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -221,7 +222,10 @@ class InspectScreen(Screen):
             self.showing_cam = not self.showing_cam
         elif not self.tiles:
             self.notify("no sample images to compute activation maps for", severity="warning")
+        elif self._computing:
+            self.notify("the activation maps are being computed")
         else:
+            self._computing = True
             self._cam_status(
                 Text("computing activation maps: starting tui-trainer backfill…", style="dim")
             )
@@ -238,11 +242,15 @@ class InspectScreen(Screen):
     @work(thread=True, exclusive=True, group="cam", name="activation maps", exit_on_error=False)
     def compute_cam(self) -> None:
         worker = get_current_worker()
-        error = backfill_cam(
-            self.paths.root,
-            lambda step: self.post_message(self.CamProgress(step)),
-            lambda: worker.is_cancelled,
-        )
+        try:
+            error = backfill_cam(
+                self.paths.root,
+                lambda step: self.post_message(self.CamProgress(step)),
+                lambda: worker.is_cancelled,
+            )
+        except Exception as failure:  # said here, and by the app's worker handler
+            self.post_message(self.CamDone(f"{type(failure).__name__}: {failure}"))
+            raise
         if not worker.is_cancelled:
             self.post_message(self.CamDone(error))
 
@@ -252,6 +260,7 @@ class InspectScreen(Screen):
         self._cam_status(Text(f"computing activation maps: {step.words()}{share}", style="dim"))
 
     def on_inspect_screen_cam_done(self, message: CamDone) -> None:
+        self._computing = False
         if message.error is not None:
             self._cam_status(Text(f"activation maps failed: {message.error}", style="red"))
         elif self._sheet(True) is None:
