@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from sklearn.metrics import precision_recall_fscore_support
@@ -195,3 +196,27 @@ def test_export_plots_adds_the_best_runs_confusion_png_and_one_per_run(runs_dir,
     assert (plots / "confusion.png").read_bytes() == (plots / "confusion-lr=0.01.png").read_bytes()
     with Image.open(plots / "confusion.png") as image:
         assert image.size == (840, 756)  # 7 x 6.3 inches at 120 dpi: 10 classes
+
+
+def test_show_of_100_classes_keeps_the_table_and_pairs_and_says_where_the_matrix_is(runs_dir):
+    from typer.testing import CliRunner
+
+    from tests.helpers import fake_study
+    from tui_trainer.cli import app
+    from tui_trainer.store.synthetic_test_split import synthetic_confusion, write_confusion_csv
+
+    study = fake_study(runs_dir, "20260101-000000-x", ["run"])
+    names = [f"class{i}" for i in range(100)]
+    counts = synthetic_confusion(100)
+    write_confusion_csv(study / "run" / "confusion.csv", names, counts)
+    result = CliRunner().invoke(app, ["show", "latest/run", "--runs-dir", str(runs_dir)])
+    lines = [line.rstrip() for line in result.output.splitlines()]
+    rows = [line for line in lines if re.match(r"^class\d+ +\d\.\d{4} +\d\.\d{4}", line)]
+    precision, recall, f1, _ = sklearn_figures(counts)
+    expected = [f"{precision[99]:.4f}", f"{recall[99]:.4f}", f"{f1[99]:.4f}", "1000"]
+    assert len(rows) == 100 and rows[99].split() == ["class99", *expected]
+    assert (
+        "100 classes: too wide to print; the whole matrix is in confusion.csv and on the "
+        "inspect screen (`i` in the monitor)" in lines
+    )
+    assert "class3→class5 16% (160)  class5→class3 11% (110)" in result.output
