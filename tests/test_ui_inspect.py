@@ -252,3 +252,35 @@ def test_a_matrix_of_100_classes_scrolls_both_ways_with_its_class_names_kept(run
             )
 
     run(scenario())
+
+
+def test_leaving_the_screen_kills_a_backfill_still_running(study, runs_dir, tmp_path, monkeypatch):
+    import os
+
+    write_synthetic_test_split(study / RUN, cam=False)
+    script = tmp_path / "backfill.py"
+    pid_file = tmp_path / "pid"
+    script.write_text(
+        f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "print('cam 0/9', flush=True)\ntime.sleep(60)\n"
+    )
+    monkeypatch.setattr("tui_trainer.ui.cam_backfill.BACKFILL_COMMAND", [sys.executable, script])
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # killed, not reaped
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            await pilot.press("a")
+            await wait_for(pilot, lambda: "cam 0/9" in text_of(screen, "#cam-status"), 30)
+            pid = int(pid_file.read_text())
+            await pilot.press("escape")
+            assert isinstance(pilot.app.screen, MonitorScreen)
+            await wait_for(pilot, lambda: gone(pid), 10)
+
+    run(scenario())
