@@ -204,6 +204,13 @@ def test_a_run_not_finished_says_when_its_figures_appear_and_shows_them_then(run
             heatmap = screen.query_one("#heatmap", DataTable)
             await wait_for(pilot, lambda: heatmap.row_count == 10, 10)
             assert not screen.query_one("#inspect-note").display
+            assert text_of(screen, "#cam-status") == (
+                "No sample images yet: they appear when the run ends, after its test evaluation."
+            )
+            for name in ("samples.png", "samples.csv"):  # the sheet first: the CSV says it is
+                shutil.copy(finished / RUN / name, study / "run" / name)
+            sheet = screen.query_one(SampleSheet)
+            await wait_for(pilot, lambda: len(sheet.view.drawn) == 16, 10)
 
     run(scenario())
 

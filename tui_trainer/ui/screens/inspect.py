@@ -59,6 +59,9 @@ def waiting_words(state: str, epoch: int, epochs: int | None) -> str:
     )
 
 
+SAMPLES_LATER = "No sample images yet: they appear when the run ends, after its test evaluation."
+
+
 def no_samples_words(run_dir: Path) -> str:
     return (
         "No sample images: this run is older than them. "
@@ -103,6 +106,7 @@ class InspectScreen(Screen):
         self.sheets: dict[bool, SheetView] = {}  # by showing_cam
         self._looking_again = False
         self._computing = False  # a backfill is running: `a` waits for it
+        self._state = st.UNKNOWN  # the run's, when its files were last read
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -137,11 +141,9 @@ class InspectScreen(Screen):
         except UnreadableMatrix as error:
             self.matrix, note = None, str(error)
         matrix = self.matrix
+        self._state = run.state
         if matrix is None:
             note = note or waiting_words(run.state, run.epoch, run.epochs)
-            if run.state not in st.FINAL_STATES and not self._looking_again:
-                self._looking_again = True
-                self.set_interval(LOOK_AGAIN_S, self._look_again)
         else:
             accuracy = matrix.correct / matrix.total if matrix.total else 0.0
             title.append(
@@ -156,9 +158,18 @@ class InspectScreen(Screen):
         self.query_one("#inspect-note").display = bool(note)
         self.tiles = read_samples(self.paths.samples)
         self._show_sheet()
+        missing = self.matrix is None or self.tiles is None or self._sheet(False) is None
+        if missing and run.state not in st.FINAL_STATES and not self._looking_again:
+            self._looking_again = True  # the run may still write them: look again now and then
+            self.set_interval(LOOK_AGAIN_S, self._look_again)
 
     def _look_again(self) -> None:
-        if self.matrix is None and self.paths.confusion.exists():
+        """Read again once a file that was missing is there (the trainer writes each whole)."""
+        sheet_missing = self.tiles is None or self._sheet(False) is None
+        if (self.matrix is None and self.paths.confusion.exists()) or (
+            sheet_missing and self.paths.samples.exists() and self.paths.samples_image.exists()
+        ):
+            self.sheets.clear()
             self.read_run_files()
 
     def _show_worst(self, matrix: ConfusionMatrix) -> None:
@@ -185,8 +196,9 @@ class InspectScreen(Screen):
     def _show_sheet(self) -> None:
         sheet = self._sheet(self.showing_cam)
         if self.tiles is None:
-            words = no_samples_words(self.paths.root) if self.matrix is not None else ""
-            self._cam_status(Text(words or "No sample images yet.", style="italic"))
+            finished = self._state in st.FINAL_STATES and self.matrix is not None
+            words = no_samples_words(self.paths.root) if finished else SAMPLES_LATER
+            self._cam_status(Text(words, style="italic"))
         elif sheet is None:
             self._cam_status(Text(f"No {self.paths.samples_image.name} to draw.", style="italic"))
         else:
