@@ -291,3 +291,18 @@ def test_leaving_the_screen_kills_a_backfill_still_running(study, runs_dir, tmp_
             await wait_for(pilot, lambda: gone(pid), 10)
 
     run(scenario())
+
+
+def test_a_tile_is_drawn_as_half_blocks_top_pixel_in_front_bottom_pixel_behind():
+    from PIL import Image
+
+    from tui_trainer.ui.widgets.sample_tiles import half_blocks
+
+    image = Image.new("RGB", (2, 2))
+    image.putdata([(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)])
+    (line,) = half_blocks(image, cols=2, rows=1)
+    assert line.plain == "▀▀"
+    colours = [
+        (span.style.color.triplet.hex, span.style.bgcolor.triplet.hex) for span in line.spans
+    ]
+    assert colours == [("#ff0000", "#0000ff"), ("#00ff00", "#ffffff")]
