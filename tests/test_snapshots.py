@@ -121,3 +121,44 @@ def test_a_focused_chart_with_a_spike(snap_compare):
         await pilot.pause()
 
     assert snap_compare(ChartApp(), terminal_size=(80, 20), run_before=show)
+
+
+def inspect_keys_on(study, *keys):
+    """Open the monitor, then `i` on lr=0.05 (given a made-up test split), then `keys`."""
+    from tui_trainer.store.synthetic_test_split import write_synthetic_test_split
+
+    write_synthetic_test_split(study / "lr=0.05")
+
+    async def inspect(pilot):
+        await pilot.app.push_screen(MonitorScreen(study))
+        await pilot.pause(0.3)
+        await pilot.press("down", "i", *keys)
+        await pilot.pause(0.3)
+
+    return inspect
+
+
+def test_inspect_matrix_with_the_cat_to_dog_cell_highlighted(snap_compare, study, runs_dir):
+    keys = ("down", "down", "down", *["right"] * 5)
+    assert snap_compare(
+        create_app(runs_dir), terminal_size=SIZE, run_before=inspect_keys_on(study, *keys)
+    )
+
+
+def test_inspect_samples(snap_compare, study, runs_dir):
+    assert snap_compare(
+        create_app(runs_dir), terminal_size=SIZE, run_before=inspect_keys_on(study, "3")
+    )
+
+
+def test_inspect_per_class_sorted_by_f1_at_80_by_24(snap_compare, study, runs_dir):
+    assert snap_compare(
+        create_app(runs_dir), terminal_size=(80, 24), run_before=inspect_keys_on(study, *"sss")
+    )
+
+
+def test_inspect_matrix_in_monochrome_at_80_by_24(snap_compare, study, runs_dir, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")  # the diagonal still reads: [81]
+    assert snap_compare(
+        create_app(runs_dir), terminal_size=(80, 24), run_before=inspect_keys_on(study)
+    )

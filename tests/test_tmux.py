@@ -171,3 +171,35 @@ def test_run_names_are_whole_in_the_monitor_after_a_launch(tmp_path, write_prese
             with contextlib.suppress(Exception):  # already gone: nothing to stop
                 stop(study.paths.root)
         tmux("kill-server")
+
+
+def test_i_in_the_monitor_opens_a_runs_test_split_in_a_real_terminal(tmp_path):
+    """The real binary: runs browser, a finished study's monitor, `i` on its second run, and
+    there the matrix, the worst pairs, the sample tiles and their activation maps."""
+    from tui_trainer.store.synthetic import write_synthetic_study
+    from tui_trainer.store.synthetic_test_split import write_synthetic_test_split
+
+    runs_dir = tmp_path / "runs"
+    study = write_synthetic_study(runs_dir)
+    write_synthetic_test_split(study / "lr=0.05")
+    tmux = Tmux(f"tui-trainer-test-{uuid.uuid4().hex[:8]}")
+    command = f"cd {os.getcwd()} && exec {sys.executable} -m tui_trainer --runs-dir {runs_dir}"
+    try:
+        tmux.start(f"XDG_CONFIG_HOME={tmp_path / 'config'} {command}")
+        tmux.wait_for("quickstart")
+        tmux("send-keys", "-t", "app", "r")  # the runs browser
+        tmux.wait_for(study.name)
+        tmux("send-keys", "-t", "app", "Enter")  # its monitor
+        tmux.wait_for("i Inspect")
+        tmux("send-keys", "-t", "app", "Down", "i")
+        screen = tmux.wait_for("most confused: cat→dog 16% (160)", timeout=60)
+        assert "lr=0.05  10 classes, 10000 test images, 9275" in screen
+        row = next(line for line in screen.splitlines() if line.startswith(" 3 cat "))
+        assert row.split()[2:8] == ["1", "·", "<1", "[81]", "<1", "16"]
+        tmux("send-keys", "-t", "app", "3")
+        screen = tmux.wait_for("12 mistakes, then 4 right", timeout=30)
+        assert "cat→dog ✗" in screen and "p 0.55 #100" in screen
+        tmux("send-keys", "-t", "app", "a")
+        tmux.wait_for("their activation maps (a: the images)", timeout=30)
+    finally:
+        tmux("kill-server")

@@ -557,7 +557,7 @@ def test_at_80_by_24_the_title_its_figures_the_eta_column_and_the_footer_are_who
             ]
             eta = shown[0].index("ETA")
             assert [line[eta : eta + 4] for line in shown[1:]] == ["    ", "1:00", "1:10"]
-            footer = " s Stop  r Resume  f Focus  h Hide  z Zoom  p Replay  q Quit  ? Help"
+            footer = " s Stop  r Resume  z Zoom  p Replay  i Inspect  q Quit  ? Help"
             assert lines[23].startswith(footer) and lines[23].endswith("^p palette ")
             log = app.screen.query_one("#log", Log)
             assert log.region.height >= 4 and log.region.bottom <= 23

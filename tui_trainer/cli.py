@@ -579,14 +579,16 @@ def export(
         Path | None,
         typer.Option(
             "--plots",
-            help="Also write loss, accuracy, learning-rate (and gradient-norm) curves of every run "
-            "as PNG into this directory (needs matplotlib).",
+            help="Also write loss, accuracy, learning-rate (and gradient-norm) curves of every "
+            "run, and the best run's test confusion matrix (confusion.png), as PNG into this "
+            "directory (needs matplotlib).",
             show_default=False,
         ),
     ] = None,
     runs_dir: RunsDirOption = Path("runs"),
 ) -> None:
     """Export a study's comparison table (one row per run), and optionally its curves."""
+    from tui_trainer.console.confusion_plot import write_confusion_plots
     from tui_trainer.console.export import to_csv, to_markdown, write_plots
     from tui_trainer.store.compare import comparison
     from tui_trainer.store.reader import read_run_details, resolve
@@ -609,6 +611,7 @@ def export(
             runs = [read_run_details(run) for run in study.runs]
             try:
                 written = write_plots(runs, plots, study.id)
+                written += write_confusion_plots(runs, study.best_run, plots, study.id)
             except OSError as exc:
                 raise UsageError(f"cannot write plots into {plots}: {exc.strerror}") from None
             typer.echo("wrote " + ", ".join(str(p) for p in written), err=True)

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from tui_trainer import tomlcompat
 from tui_trainer.console.formats import STATE_STYLES, duration, number, setting
+from tui_trainer.console.per_class import test_split_view
 from tui_trainer.printable import printable
 from tui_trainer.store.compare import comparison
 from tui_trainer.store.csvlog import Row
@@ -176,7 +177,7 @@ def summary_table(summary: Mapping[str, Any]) -> Table:
 
 
 def run_view(study: StudyRecord, run: RunRecord) -> RenderableType:
-    """A run's state, config, summary and per-epoch table."""
+    """A run's state, config, summary, its test split per class, and its per-epoch table."""
     header = Text()
     header.append(f"{study.id}/{run.name}", style="bold")
     header.append("  ")
@@ -195,6 +196,7 @@ def run_view(study: StudyRecord, run: RunRecord) -> RenderableType:
     if run.summary is not None:
         summary = summary_table(run.summary.to_toml())
         parts += [Text(""), Text("summary", style="bold underline"), summary]
+    parts += [Text(""), test_split_view(run)]
     parts += [Text(""), Text("epochs", style="bold underline")]
     parts.append(
         metrics_table(run.metrics) if run.metrics else Text("no finished epoch yet", style="dim")

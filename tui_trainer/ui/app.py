@@ -35,6 +35,7 @@ from tui_trainer.ui.resuming import question, resume_plan
 from tui_trainer.ui.screens.compare import CompareScreen
 from tui_trainer.ui.screens.editor import EditorScreen
 from tui_trainer.ui.screens.help import HelpScreen, section_of
+from tui_trainer.ui.screens.inspect import InspectScreen
 from tui_trainer.ui.screens.launch import LaunchScreen
 from tui_trainer.ui.screens.monitor import MonitorScreen
 from tui_trainer.ui.screens.presets import PresetsScreen
@@ -105,6 +106,9 @@ class TrainerApp(App):
 
     def on_open_monitor(self, message: Open.Monitor) -> None:
         self.push_screen(MonitorScreen(message.study_dir))
+
+    def on_open_inspect(self, message: Open.Inspect) -> None:
+        self.push_screen(InspectScreen(message.run_dir, message.study_id))
 
     def on_open_compare(self, message: Open.Compare) -> None:
         # the browser lists studies without summaries; the comparison table needs them

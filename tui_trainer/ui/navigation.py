@@ -37,6 +37,13 @@ class Open:
         study_dir: Path
 
     @dataclass
+    class Inspect(Message):
+        """One run's test split: confusion matrix, per-class figures, sample images."""
+
+        run_dir: Path
+        study_id: str = ""
+
+    @dataclass
     class Compare(Message):
         """Studies side by side."""
 

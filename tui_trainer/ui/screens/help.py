@@ -40,6 +40,7 @@ KEYS = {
         ("n", "what the third chart shows (the learning rate at first)"),
         ("f", "chart only the highlighted run (again: all)"),
         ("h", "hide / show the highlighted run in the charts"),
+        ("i", "inspect the highlighted run: confusion matrix, per-class figures, samples"),
         ("p", "replay a finished study from epoch 1"),
         ("space", "pause / resume the replay"),
         ("left/right", "replay: one epoch back / forward"),
@@ -55,6 +56,14 @@ KEYS = {
         ("c", "compare the marked studies (or the highlighted one)"),
         ("escape", "back"),
     ],
+    "Inspect": [
+        ("1/2/3", "tabs: confusion matrix, per class, samples (or click them)"),
+        ("arrows", "matrix: move the cursor; the line under it says the cell in words"),
+        ("c", "matrix: share of the true class (%) / counts"),
+        ("s", "per class: sort by the next column, worst first (click a header: that one)"),
+        ("a", "samples: the images / their activation maps (computed when missing)"),
+        ("escape", "back"),
+    ],
     "Compare": [("x", "export the table as Markdown into <runs dir>/exports/"), ("escape", "back")],
 }
 
@@ -67,6 +76,7 @@ SECTIONS = {
     "MonitorScreen": "Monitor",
     "RunsScreen": "Runs browser",
     "CompareScreen": "Compare",
+    "InspectScreen": "Inspect",
 }
 
 

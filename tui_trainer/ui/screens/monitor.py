@@ -10,7 +10,8 @@ message (messages up).
 
 Keys: `z` maximises the focused chart (the first one when no chart has focus), `escape` or `z`
 again restores it; `tab` moves focus between the runs table, the charts and the log, and a
-focused widget's own keys come before the screen's. `b` switches the terminal bell on a
+focused widget's own keys come before the screen's. `i` opens the highlighted run's test split
+(the inspect screen). `b` switches the terminal bell on a
 watched study's end (off unless the app was started with `--bell`).
 """
 
@@ -30,7 +31,7 @@ from textual.widgets import Footer, Header
 
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import StudyFollower
-from tui_trainer.ui.navigation import Trainer
+from tui_trainer.ui.navigation import Open, Trainer
 from tui_trainer.ui.placement import this_host
 from tui_trainer.ui.replay import Replay
 from tui_trainer.ui.study_progress import study_progress
@@ -59,10 +60,12 @@ class MonitorScreen(Screen):
     BINDINGS = [
         ("s", "stop", "Stop"),
         ("r", "resume", "Resume"),
-        ("f", "focus_run", "Focus"),
-        ("h", "hide_run", "Hide"),
+        # 80 columns: `i` (inspect) took the place of `f` and `h`, which say what is charted
+        Binding("f", "focus_run", "Focus", show=False),
+        Binding("h", "hide_run", "Hide", show=False),
         ("z", "maximize_chart", "Zoom"),
         ("p", "replay", "Replay"),
+        ("i", "inspect", "Inspect"),
         Binding("g", "log_scale", "Log y", show=False),
         Binding("m", "next_metric(0)", "Chart 2", show=False),
         Binding("n", "next_metric(1)", "Chart 3", show=False),
@@ -188,6 +191,14 @@ class MonitorScreen(Screen):
 
     def action_resume(self) -> None:
         self.post_message(Trainer.Resume(self.follower.paths.root))
+
+    def action_inspect(self) -> None:
+        name = self.query_one(RunTable).highlighted_run
+        if name is None:
+            self.notify("no run to inspect yet")
+            return
+        paths = self.follower.paths
+        self.post_message(Open.Inspect(paths.run(name).root, paths.id))
 
     def action_toggle_worker_log(self) -> None:
         self.query_one(LogPane).toggle(self.query_one(RunTable).highlighted_run)

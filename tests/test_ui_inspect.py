@@ -1,0 +1,308 @@
+"""The inspect screen (Pilot) on a synthetic study whose run `lr=0.05` has a made-up test split
+(store/synthetic_test_split.py): `i` from the monitor, the heatmap in percentages and counts,
+the per-class table sorted, the sample tiles, the activation maps computed by a stand-in for
+`tui-trainer backfill` (a script printing progress lines), and the runs without these files."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from tests.helpers import fake_study
+from tests.ui_pilot import SIZE, run, wait_for
+from tui_trainer.store.synthetic import write_synthetic_study
+from tui_trainer.store.synthetic_test_split import write_synthetic_test_split
+from tui_trainer.ui.app import create_app
+from tui_trainer.ui.screens.inspect import InspectScreen
+from tui_trainer.ui.screens.monitor import MonitorScreen
+from tui_trainer.ui.widgets.sample_tiles import SampleSheet
+
+RUN = "lr=0.05"  # the second row of the synthetic study's runs table
+
+
+@pytest.fixture
+def study(runs_dir):
+    return write_synthetic_study(runs_dir)
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+def cell(table: DataTable, row: int, column: int) -> str:
+    return str(table.get_cell_at((row, column)))
+
+
+async def open_inspect(pilot, study: Path) -> InspectScreen:
+    await pilot.app.push_screen(MonitorScreen(study))
+    await pilot.pause(0.3)
+    await pilot.press("down", "i")  # the second run: lr=0.05
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, InspectScreen), 10)
+    await pilot.pause()
+    return pilot.app.screen
+
+
+def test_i_on_a_run_shows_its_matrix_by_share_and_counts_and_its_worst_pairs(study, runs_dir):
+    write_synthetic_test_split(study / RUN)
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            assert screen.paths.root == study / RUN
+            assert text_of(screen, "#inspect-title") == (
+                "20261122-120000-r001-cifar100-lr/lr=0.05  10 classes, 10000 test images, "
+                "9275 right (92.75%)"
+            )
+            heatmap = screen.query_one("#heatmap", DataTable)
+            assert (heatmap.row_count, len(heatmap.columns)) == (10, 10)
+            # cat: 809 right, 3 taken for a deer (not none, but under 1%), 160 for a dog
+            assert [cell(heatmap, 3, c) for c in (3, 4, 5)] == ["[81]", "<1", "16"]
+            assert cell(heatmap, 0, 3) == "·"  # none: a dot, not a 0
+            assert text_of(screen, "#worst-pairs").startswith(
+                "most confused: cat→dog 16% (160)  dog→cat 11% (110)  bird→deer 6% (60)"
+            )
+            await pilot.press("down", "down", "down", *["right"] * 5)  # cat, predicted dog
+            await pilot.pause()
+            assert text_of(screen, "#cell-words") == "cat → dog: 160 of 1000 images (16%)"
+            await pilot.press("c")
+            await pilot.pause()
+            assert [cell(heatmap, 3, c) for c in (3, 4, 5)] == ["[809]", "3", "160"]
+
+    run(scenario())
+
+
+def test_s_sorts_the_per_class_table_by_each_figure_worst_first(study, runs_dir):
+    write_synthetic_test_split(study / RUN)
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            table = screen.query_one("#class-table", DataTable)
+            await pilot.press("2")
+            assert [cell(table, 0, c) for c in range(5)] == [
+                " 0 airplane",
+                "0.9618",
+                "0.9310",
+                "0.9461",
+                "1000",
+            ]
+            await pilot.press("s", "s", "s")  # precision, recall, f1
+            await pilot.pause()
+            labels = [str(column.label) for column in table.ordered_columns]
+            assert labels == ["class", "precision", "recall", "f1 ▲", "support"]
+            assert [cell(table, row, 0) for row in range(3)] == [" 3 cat", " 5 dog", " 4 deer"]
+            assert cell(table, 0, 3) == "0.8375"
+
+    run(scenario())
+
+
+def test_the_samples_tab_draws_each_tile_with_its_classes_and_probability(study, runs_dir):
+    write_synthetic_test_split(study / RUN)
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            await pilot.press("3")
+            await pilot.pause()
+            sheet = screen.query_one(SampleSheet)
+            shown = sheet.render().plain
+            assert shown.startswith("12 mistakes, then 4 right\n")
+            assert "cat→dog ✗" in shown and "p 0.55 #100" in shown
+            assert "airplane ✓" in shown and "p 0.83 #137" in shown
+            assert len(sheet.view.drawn) == 16 and len(sheet.view.drawn[0]) == 8
+            await pilot.press("a")  # samples_cam.png is there: no backfill
+            await pilot.pause()
+            assert screen.showing_cam
+            assert sheet.render().plain.startswith("12 mistakes, then 4 right: their activation")
+
+    run(scenario())
+
+
+BACKFILL = """\
+import pathlib, shutil, sys, time
+run = pathlib.Path(sys.argv[1])
+assert sys.argv[2] == "--cam"
+print("cam 1/2", flush=True)
+while not (run / "go").exists():
+    time.sleep(0.05)
+print("cam 2/2", flush=True)
+shutil.copy(run / "samples.png", run / "samples_cam.png")
+"""
+
+
+def test_missing_activation_maps_are_computed_by_backfill_with_its_progress_shown(
+    study, runs_dir, tmp_path, monkeypatch
+):
+    write_synthetic_test_split(study / RUN, cam=False)
+    script = tmp_path / "backfill.py"
+    script.write_text(BACKFILL)
+    monkeypatch.setattr("tui_trainer.ui.cam_backfill.BACKFILL_COMMAND", [sys.executable, script])
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            await pilot.press("a")
+            await wait_for(
+                pilot,
+                lambda: (
+                    text_of(screen, "#cam-status") == "computing activation maps: cam 1/2 (50%)"
+                ),
+                30,
+            )
+            assert not screen.showing_cam
+            (study / RUN / "go").touch()
+            await wait_for(pilot, lambda: screen.showing_cam, 30)
+            assert (study / RUN / "samples_cam.png").exists()
+            assert not screen.query_one("#cam-status").display
+
+    run(scenario())
+
+
+def test_a_failed_backfill_shows_its_last_line_on_stderr(study, runs_dir, tmp_path, monkeypatch):
+    write_synthetic_test_split(study / RUN, cam=False)
+    script = tmp_path / "backfill.py"
+    script.write_text("import sys\nsys.stderr.write('warming up\\nerror: no checkpoint\\n')\n")
+    script.write_text(script.read_text() + "sys.exit(3)\n")
+    monkeypatch.setattr("tui_trainer.ui.cam_backfill.BACKFILL_COMMAND", [sys.executable, script])
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            await pilot.press("a")
+            await wait_for(
+                pilot,
+                lambda: (
+                    text_of(screen, "#cam-status") == "activation maps failed: error: no checkpoint"
+                ),
+                30,
+            )
+            assert not screen.showing_cam
+
+    run(scenario())
+
+
+def test_a_run_not_finished_says_when_its_figures_appear_and_shows_them_then(runs_dir, monkeypatch):
+    monkeypatch.setattr("tui_trainer.ui.screens.inspect.LOOK_AGAIN_S", 0.1)
+    study = fake_study(runs_dir, "20260101-000000-x", ["run"], state="queued")
+    finished = write_synthetic_study(runs_dir.parent / "elsewhere")
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = InspectScreen(study / "run", "20260101-000000-x")
+            await pilot.app.push_screen(screen)
+            await pilot.pause()
+            assert text_of(screen, "#inspect-note") == (
+                "This run is queued (epoch 2/2). Its confusion matrix, per-class figures and "
+                "sample images appear when it ends, after its test evaluation."
+            )
+            write_synthetic_test_split(finished / RUN)
+            shutil.copy(finished / RUN / "confusion.csv", study / "run" / "confusion.csv")
+            heatmap = screen.query_one("#heatmap", DataTable)
+            await wait_for(pilot, lambda: heatmap.row_count == 10, 10)
+            assert not screen.query_one("#inspect-note").display
+            assert text_of(screen, "#cam-status") == (
+                "No sample images yet: they appear when the run ends, after its test evaluation."
+            )
+            for name in ("samples.png", "samples.csv"):  # the sheet first: the CSV says it is
+                shutil.copy(finished / RUN / name, study / "run" / name)
+            sheet = screen.query_one(SampleSheet)
+            await wait_for(pilot, lambda: len(sheet.view.drawn) == 16, 10)
+
+    run(scenario())
+
+
+def test_an_older_run_without_samples_says_backfill_writes_them(study, runs_dir):
+    write_synthetic_test_split(study / RUN)
+    for name in ("samples.csv", "samples.png", "samples_cam.png"):
+        (study / RUN / name).unlink()
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            await pilot.press("a")
+            await pilot.pause()
+            assert text_of(screen, "#cam-status") == (
+                "No sample images: this run is older than them. "
+                f"`tui-trainer backfill {study / RUN}` writes them."
+            )
+            assert screen.query_one("#heatmap", DataTable).row_count == 10
+
+    run(scenario())
+
+
+def test_a_matrix_of_100_classes_scrolls_both_ways_with_its_class_names_kept(runs_dir):
+    from tui_trainer.store.synthetic_test_split import synthetic_confusion, write_confusion_csv
+
+    study = fake_study(runs_dir, "20260101-000000-x", ["run"])
+    names = [f"class{i}" for i in range(100)]
+    write_confusion_csv(study / "run" / "confusion.csv", names, synthetic_confusion(100))
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=(80, 24)) as pilot:
+            screen = InspectScreen(study / "run", "20260101-000000-x")
+            await pilot.app.push_screen(screen)
+            await pilot.pause()
+            heatmap = screen.query_one("#heatmap", DataTable)
+            assert (heatmap.row_count, len(heatmap.columns)) == (100, 100)
+            heatmap.move_cursor(row=99, column=98, animate=False)
+            await pilot.pause()
+            assert heatmap.scroll_x > 0 and heatmap.scroll_y > 0
+            assert str(heatmap.rows[heatmap.ordered_rows[99].key].label) == "99 class99"
+            assert text_of(screen, "#cell-words") == "class99 → class98: 1 of 1000 images (<1%)"
+            pairs = text_of(screen, "#worst-pairs")
+            assert pairs.endswith(
+                "class4→class7 4% (40)  class0→class11 <1% (1)  class0→class18 <1% (1)"
+            )
+
+    run(scenario())
+
+
+def test_leaving_the_screen_kills_a_backfill_still_running(study, runs_dir, tmp_path, monkeypatch):
+    import os
+
+    write_synthetic_test_split(study / RUN, cam=False)
+    script = tmp_path / "backfill.py"
+    pid_file = tmp_path / "pid"
+    script.write_text(
+        f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "print('cam 0/9', flush=True)\ntime.sleep(60)\n"
+    )
+    monkeypatch.setattr("tui_trainer.ui.cam_backfill.BACKFILL_COMMAND", [sys.executable, script])
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # killed, not reaped
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            await pilot.press("a")
+            await wait_for(pilot, lambda: "cam 0/9" in text_of(screen, "#cam-status"), 30)
+            pid = int(pid_file.read_text())
+            await pilot.press("escape")
+            assert isinstance(pilot.app.screen, MonitorScreen)
+            await wait_for(pilot, lambda: gone(pid), 10)
+
+    run(scenario())
+
+
+def test_a_tile_is_drawn_as_half_blocks_top_pixel_in_front_bottom_pixel_behind():
+    from PIL import Image
+
+    from tui_trainer.ui.widgets.sample_tiles import half_blocks
+
+    image = Image.new("RGB", (2, 2))
+    image.putdata([(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)])
+    (line,) = half_blocks(image, cols=2, rows=1)
+    assert line.plain == "▀▀"
+    colours = [
+        (span.style.color.triplet.hex, span.style.bgcolor.triplet.hex) for span in line.spans
+    ]
+    assert colours == [("#ff0000", "#0000ff"), ("#00ff00", "#ffffff")]

@@ -1,0 +1,129 @@
+"""A run's sample test images drawn in the terminal: each tile of samples.png (or of
+samples_cam.png, its activation maps) cropped by its box in samples.csv and drawn as half-block
+cells (`▀`, its top pixel the foreground colour and its bottom pixel the background), so a
+TILE_COLS x TILE_ROWS cell tile holds TILE_COLS x 2*TILE_ROWS pixels; under each, the true
+class, the predicted one and its probability, and `✗` on a mistake so that it shows without
+colour.
+
+Pillow decodes the sheet (a few hundred kB at most: 128 tiles of 32x32 pixels); torch is never
+needed. Tiles are drawn once when the sheet is loaded, not on every refresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.color import Color
+from rich.style import Style
+from rich.text import Text
+from textual.reactive import var
+from textual.widget import Widget
+
+from tui_trainer.printable import printable
+from tui_trainer.store.samples import SampleTile
+
+TILE_COLS, TILE_ROWS = 16, 8  # 16x16 pixels: CIFAR's 32x32 halved, digits' 8x8 doubled
+GAP = 2  # columns between tiles
+CAPTION_ROWS = 2
+MAX_SHEET_PIXELS = 4096 * 4096  # larger than any sheet of 128 tiles a run writes
+
+
+def half_blocks(image: object, cols: int = TILE_COLS, rows: int = TILE_ROWS) -> list[Text]:
+    """`image` (a pillow RGB image) scaled to cols x 2*rows pixels, as `rows` lines of `▀`."""
+    from PIL import Image
+
+    assert isinstance(image, Image.Image)
+    scaled = image.resize((cols, rows * 2), Image.Resampling.BOX).convert("RGB")
+    pixels = scaled.load()
+    assert pixels is not None
+    lines = []
+    for row in range(rows):
+        line = Text()
+        for col in range(cols):
+            top, bottom = pixels[col, 2 * row], pixels[col, 2 * row + 1]
+            line.append(
+                "\u2580", Style(color=Color.from_rgb(*top), bgcolor=Color.from_rgb(*bottom))
+            )
+        lines.append(line)
+    return lines
+
+
+def draw_tiles(sheet: Path, tiles: list[SampleTile]) -> tuple[dict[int, list[Text]], str]:
+    """Each tile of `sheet` drawn as half blocks, by tile number; and what went wrong (empty
+    when nothing did): an unreadable PNG, or boxes outside it (those tiles are left out)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(sheet) as opened:
+            if opened.width * opened.height > MAX_SHEET_PIXELS:
+                return {}, f"{sheet.name} is {opened.width}x{opened.height}: too large to draw"
+            image = opened.convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError) as error:
+        return {}, f"cannot read {sheet.name}: {printable(str(error), limit=80)}"
+    drawn = {}
+    outside = 0
+    for tile in tiles:
+        _, _, right, bottom = tile.box
+        if right > image.width or bottom > image.height:
+            outside += 1
+            continue
+        drawn[tile.tile] = half_blocks(image.crop(tile.box))
+    note = f"{outside} tiles lie outside {sheet.name}" if outside else ""
+    return drawn, note
+
+
+def captions(tile: SampleTile) -> list[Text]:
+    """Two lines of TILE_COLS: `cat→dog ✗` (or `cat ✓`), then `p 0.83 #42`."""
+    mark = " \u2717" if tile.is_mistake else " \u2713"
+    said = f"{tile.true}\u2192{tile.predicted}" if tile.is_mistake else tile.true
+    first = said[: TILE_COLS - len(mark)] + mark
+    style = "bold red" if tile.is_mistake else "green"
+    return [
+        Text(first.ljust(TILE_COLS), style=style),
+        Text(f"p {tile.probability:.2f} #{tile.index}"[:TILE_COLS].ljust(TILE_COLS)),
+    ]
+
+
+@dataclass(frozen=True)
+class SheetView:
+    """What the sheet shows: the tiles in order, their drawings by tile number (missing ones
+    drawn as blank), and a line above them."""
+
+    tiles: tuple[SampleTile, ...] = ()
+    drawn: dict[int, list[Text]] = field(default_factory=dict)
+    note: str = ""
+
+
+class SampleSheet(Widget):
+    """Tiles in rows as many as the width takes, each with its captions; grows downwards (put
+    it in a VerticalScroll)."""
+
+    DEFAULT_CSS = "SampleSheet { height: auto; padding: 0 1; }"
+
+    view: var[SheetView] = var(SheetView, init=False)
+
+    def watch_view(self) -> None:
+        self.refresh(layout=True)
+
+    def per_row(self, width: int) -> int:
+        return max(1, (width + GAP) // (TILE_COLS + GAP))
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        tiles = len(self.view.tiles)
+        rows = -(-tiles // self.per_row(width)) if tiles else 0
+        return (1 if self.view.note else 0) + rows * (TILE_ROWS + CAPTION_ROWS + 1)
+
+    def render(self) -> Text:
+        view = self.view
+        width = self.content_size.width
+        lines = [Text(view.note[:width], style="italic")] if view.note else []  # one line
+        per_row = self.per_row(width)
+        blank = [Text(" " * TILE_COLS) for _ in range(TILE_ROWS)]
+        for start in range(0, len(view.tiles), per_row):
+            group = view.tiles[start : start + per_row]
+            blocks = [view.drawn.get(tile.tile, blank) + captions(tile) for tile in group]
+            for row in range(TILE_ROWS + CAPTION_ROWS):
+                lines.append(Text(" " * GAP).join(block[row] for block in blocks))
+            lines.append(Text(""))
+        return Text("\n").join(lines)
