@@ -72,6 +72,10 @@ def test_help_opens_at_the_current_screens_section(write_preset, runs_dir):
 def test_the_command_palette_offers_the_apps_own_actions(runs_dir):
     from textual.command import CommandPalette
 
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    write_synthetic_study(runs_dir)
+
     async def scenario():
         app = create_app(runs_dir)
         async with app.run_test(size=SIZE) as pilot:
@@ -93,6 +97,10 @@ def test_the_command_palette_offers_the_apps_own_actions(runs_dir):
             assert isinstance(app.screen, RunsScreen)
             commands = [command.title for command in app.get_system_commands(app.screen)]
             assert {"Open", "Resume", "Mark", "Compare", "Filter", "Back"} <= set(commands)
+            await pilot.press("enter")  # the monitor: keys the footer leaves out are here too
+            await pilot.pause()
+            commands = [command.title for command in app.get_system_commands(app.screen)]
+            assert {"Focus", "Hide", "Inspect", "Log y", "Worker log", "Bell"} <= set(commands)
 
     run(scenario())
 

@@ -758,8 +758,9 @@ def backfill(
     cam_layer: CamLayerOption = None,
     runs_dir: RunsDirOption = Path("runs"),
 ) -> None:
-    """Write what a finished run made by an older tui-trainer lacks: inputs.toml, predictions.csv and
-    samples.png/csv (from its checkpoint, config and dataset); with --cam, samples_cam.png.
+    """Write what a finished run made by an older tui-trainer lacks: inputs.toml,
+    predictions.csv and samples.png/csv (from its checkpoint, config and dataset); with --cam,
+    samples_cam.png.
 
     Progress on stdout as `<what> <done>/<total>` lines. Exit codes: 2 bad RUN; 3 no
     checkpoint, device or dataset.

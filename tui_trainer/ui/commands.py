@@ -1,6 +1,7 @@
 """The command palette's own commands (ctrl+p): the app's places (presets, runs browser, help at
 this screen's section) and every action of the screen it was opened on, by the name its key has
-in the footer, so an action can be found by name as well as by key."""
+in the footer or in help, so an action can be found by name as well as by key: also those whose
+keys the footer leaves out to fit 80 columns (the monitor's focus, hide, log scale...)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ if TYPE_CHECKING:
 
 
 def screen_commands(app: TrainerApp, screen: Screen) -> Iterator[SystemCommand]:
-    """One command per key of `screen` shown in its footer, by its name there (also the keys a
-    focused widget shadows: `enter` in a table)."""
+    """One command per described key of `screen`, by its name (also the keys a focused widget
+    shadows: `enter` in a table), shown in the footer or not."""
     seen: set[str] = set()
     for binding in Binding.make_bindings(type(screen).BINDINGS):
-        if not binding.show or not binding.description or binding.action in seen:
+        if not binding.description or binding.action in seen:
             continue
         seen.add(binding.action)
         yield SystemCommand(

@@ -10,7 +10,7 @@ holds the run's marker and what `f` and `h` did to it ('>' the focused run, '-' 
 Every column is as wide as its widest cell, given when the rows are added (column_widths): a
 monitor opened as a study is launched has no runs yet (its trainer is still loading torch), and
 a run's 'where' is empty until a worker takes it; a column that must widen has the table built
-again, so no frame ever shows a name cut to its header's width (a run named 'lr=0.1' shown as 'lr=').
+again, so no frame ever shows a name cut to its header's width ('lr=0.1' shown as 'lr=').
 
 At 80 columns the table shows run, state, epoch (with the step progress inside the epoch), best
 val, test, ETA, best epoch and images/s; 'where', off to the right, is in the lines under it.
