@@ -91,6 +91,16 @@ def test_a_bomb_in_an_image_folder_is_one_line_and_exit_3(tmp_path, write_preset
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
 
 
+def test_a_file_that_is_no_image_says_so_not_the_decoders_file_object(tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\nxx")
+    with pytest.raises(UnavailableError) as caught:
+        read_image(path, 8)
+    assert str(caught.value) == (
+        f"imagefolder: cannot read {path}: not an image of a known kind (PNG, JPEG, BMP, GIF, WEBP)"
+    )
+
+
 @pytest.mark.parametrize("colour", [False, True], ids=["grey", "rgb"])
 def test_a_16_bit_png_is_scaled_to_8_bits_not_clipped_to_white(tmp_path, colour):
     path = tmp_path / "deep.png"

@@ -266,6 +266,10 @@ def read_image(path: Path, size: int) -> np.ndarray:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise UnavailableError(f"imagefolder: {path}: refused: {exc}") from None
+    except Image.UnidentifiedImageError:  # its message names the file object, not the file
+        kinds = ", ".join(IMAGE_FORMATS)
+        message = f"imagefolder: cannot read {path}: not an image of a known kind ({kinds})"
+        raise UnavailableError(message) from None
     except Exception as exc:  # a damaged image is the file's fault, whatever the decoder raises
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise UnavailableError(f"imagefolder: cannot read {path}: {reason}") from None
