@@ -53,7 +53,7 @@ GPU = Sizes(
     bench_window=8,
     bench_windows=4,
     parallel_runs=8,
-    parallel_epochs=3,
+    parallel_epochs=2,
     parallel_options=("--runs-per-gpu", "4", "--gpus", "0"),
 )
 

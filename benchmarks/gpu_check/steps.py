@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.common import REPO, cifar100_data_dir, median
+from benchmarks.common import REPO, median
 from benchmarks.gpu_check import figures
 from benchmarks.gpu_check.harness import (
     SKIPPED,
@@ -415,7 +415,8 @@ def throughput(ctx: Context, result: StepResult) -> None:
     for model, batch in size.bench_batches:
         # benchmarks.throughput holds out 2% per class for validation: 26 keep one image
         per_class = max(26, -(-steps_needed * batch // 100) + 2)
-        data, generated = cifar100_data_dir(here / f"data-{per_class}", per_class)
+        data = generated_cifar100(ctx, per_class)
+        generated = ctx.out in data.parents  # else the real CIFAR-100 of the data directory
         rates: dict[str, list[float]] = {}
         for pipeline in ("baseline", "compile=off"):
             command = _python(
@@ -490,7 +491,7 @@ STEPS = (
     Step(
         "precision",
         "bf16 (auto), fp16 + gradient scaler, fp32: finite, falling loss",
-        90,
+        120,  # the first step on generated CIFAR-100: it writes the 40,000 images too
         240,
         precision,
     ),
