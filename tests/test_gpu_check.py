@@ -179,3 +179,25 @@ def test_wheels_are_installed_offline_into_a_folder_of_their_own(tmp_path, monke
     monkeypatch.delitem(sys.modules, "gpucheckdemo")
     with pytest.raises(RuntimeError, match="installing nosuchpackage from"):
         deps.install_from_wheels(wheels, tmp_path / "other", ["nosuchpackage"])
+
+
+def test_the_fp16_verdict_reads_the_gradient_scalers_scale_from_last_pt(tmp_path):
+    import torch
+
+    from benchmarks.gpu_check.steps import check_gradient_scaler
+    from benchmarks.gpu_check.studies import TrainedRun
+
+    (tmp_path / "checkpoints").mkdir()
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16)
+    torch.save({"scaler": scaler.state_dict()}, tmp_path / "checkpoints" / "last.pt")
+    run_ = TrainedRun("precision=fp16", tmp_path, {}, None, None, [], [])
+    result = StepResult("precision")
+    check_gradient_scaler(result, run_)
+    assert result.outcome == PASSED
+    assert result.figures["fp16 loss scale"] == 65536.0
+
+    torch.save({"scaler": None}, tmp_path / "checkpoints" / "last.pt")
+    unscaled = StepResult("precision")
+    check_gradient_scaler(unscaled, run_)
+    assert unscaled.outcome == FAILED
+    assert unscaled.reason == "fp16: the gradient scaler's state in last.pt is {}"

@@ -182,10 +182,10 @@ def precision(ctx: Context, result: StepResult) -> None:
         if used != expected.get(str(setting)):
             result.fail(f"precision {setting} trained as {used}, expected {expected[setting]}")
         if setting == "fp16":
-            _check_scaler(result, run_)
+            check_gradient_scaler(result, run_)
 
 
-def _check_scaler(result: StepResult, run_: TrainedRun) -> None:
+def check_gradient_scaler(result: StepResult, run_: TrainedRun) -> None:
     """The fp16 run's last.pt must carry the gradient scaler's state, with a finite scale."""
     import torch
 
