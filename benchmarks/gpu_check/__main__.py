@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None:
         args.out = Path(f"gpu-check-{datetime.now():%Y%m%d-%H%M%S}")
     args.out = args.out.resolve()
+    args.wheels = args.wheels.resolve() if args.wheels else None
     args.out.mkdir(parents=True, exist_ok=True)
     if args.step:
         return run_step_here(args)

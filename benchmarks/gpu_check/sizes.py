@@ -21,6 +21,7 @@ class Sizes:
     v2v3_resize: int
     v2v3_width: float
     kill_per_class: int
+    kill_batch: int
     kill_epochs: int
     kill_in_epoch: int  # the trainer is killed inside this epoch
     bench_batches: tuple[tuple[str, int], ...]  # (model, batch) pairs of the throughput step
@@ -46,6 +47,7 @@ GPU = Sizes(
     v2v3_resize=224,
     v2v3_width=1.0,
     kill_per_class=100,  # 74 steps of 128 an epoch
+    kill_batch=128,
     kill_epochs=5,
     kill_in_epoch=3,
     bench_batches=(("v1", 128), ("v2", 128), ("v1", 512)),
@@ -60,17 +62,18 @@ GPU = Sizes(
 CPU_DRY_RUN = Sizes(
     quickstart_epochs=1,
     quickstart_min_acc=None,
-    per_class=6,  # 570 training images: 17 steps of 32
-    batch=32,
+    per_class=100,  # 9,500 training images: 74 steps of 128, enough for the loss to fall
+    batch=128,
     width=0.25,
-    log_every=2,
+    log_every=5,
     precisions=("auto",),  # fp32 on a CPU; bf16 and fp16 are GPU precisions here
     compile_runs=False,
     small_per_class=2,
     v2v3_batch=16,
     v2v3_resize=48,
     v2v3_width=0.25,
-    kill_per_class=4,  # 12 steps of 32 an epoch
+    kill_per_class=4,  # 10 steps of 32 an epoch
+    kill_batch=32,
     kill_epochs=3,
     kill_in_epoch=2,
     bench_batches=(("v1", 16),),
