@@ -77,6 +77,7 @@ def test_the_cpu_dry_run_passes_every_step_without_the_packages_a_gpu_box_lacks(
     assert "| compile | train.compile" in report and "| skipped |" in report
     # the raw run directories stay beside the report
     assert list((out / "kill_resume" / "killed" / "runs").glob("*/run/metrics.csv"))
+    assert not (out / "data").exists()  # the generated datasets went to a deleted scratch folder
 
 
 def test_loss_trend_compares_the_means_of_the_first_and_last_three_windows():

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import socket
 import sys
+import tempfile
 import time
 import traceback
 from datetime import datetime, timezone
@@ -31,6 +33,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", help="comma-separated step names (default: all)")
     parser.add_argument("--step", help=argparse.SUPPRESS)  # child: run this one step
     parser.add_argument("--limit-s", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -40,7 +43,8 @@ def run_step_here(args: argparse.Namespace) -> int:
     from benchmarks.gpu_check.steps import STEPS
 
     (step,) = [s for s in STEPS if s.name == args.step]
-    ctx = Context(args.out, args.cpu_dry_run, time.monotonic() + (args.limit_s or 60.0))
+    deadline = time.monotonic() + (args.limit_s or 60.0)
+    ctx = Context(args.out, args.cpu_dry_run, deadline, args.scratch or args.out / "data")
     result = StepResult(step.name)
     started = time.monotonic()
     try:
@@ -94,6 +98,8 @@ def run_all(args: argparse.Namespace, mode: str) -> int:
         return 2
     began = time.monotonic()
     results: list[StepResult] = []
+    # the generated datasets (over 100 MB on a GPU) stay out of DIR, which comes back from a slot
+    scratch = Path(tempfile.mkdtemp(prefix="gpu-check-data-"))
     no_cuda = ""
     for step in STEPS:
         if step.name not in chosen:
@@ -109,7 +115,8 @@ def run_all(args: argparse.Namespace, mode: str) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "result.json").unlink(missing_ok=True)
         command = [sys.executable, "-m", "benchmarks.gpu_check", "--step", step.name,
-                   "--out", str(args.out), "--limit-s", str(limit)]  # fmt: skip
+                   "--out", str(args.out), "--limit-s", str(limit),
+                   "--scratch", str(scratch)]  # fmt: skip
         command += ["--cpu-dry-run"] if mode == "dry" else []
         started = time.monotonic()
         # its own process group: at the limit the step and every trainer it started are killed
@@ -127,6 +134,7 @@ def run_all(args: argparse.Namespace, mode: str) -> int:
               f"{result.reason.splitlines()[0] if result.reason else ''}", flush=True)  # fmt: skip
         if step.name == "device" and mode == "gpu" and result.outcome == FAILED:
             no_cuda = "the device step found no usable CUDA device"
+    shutil.rmtree(scratch, ignore_errors=True)
     total = time.monotonic() - began
     device = next((r.figures for r in results if r.name == "device"), {})
     header = [

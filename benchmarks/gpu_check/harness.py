@@ -57,6 +57,7 @@ class Context:
     out: Path
     dry_run: bool
     deadline: float  # time.monotonic() by which the step must be done
+    scratch: Path  # generated datasets, shared by the steps, deleted at the end (not reported)
 
     @property
     def device(self) -> str:

@@ -412,7 +412,7 @@ def throughput(ctx: Context, result: StepResult) -> None:
         # benchmarks.throughput holds out 2% per class for validation: 26 keep one image
         per_class = max(26, -(-steps_needed * batch // 100) + 2)
         data = generated_cifar100(ctx, per_class)
-        generated = ctx.out in data.parents  # else the real CIFAR-100 of the data directory
+        generated = ctx.scratch in data.parents  # else the real CIFAR-100 of the data directory
         rates: dict[str, list[float]] = {}
         for pipeline in ("baseline", "compile=off"):
             command = _python(

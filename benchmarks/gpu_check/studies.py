@@ -22,7 +22,7 @@ def generated_cifar100(ctx: Context, per_class: int) -> Path:
     """A data directory holding CIFAR-100 in its genuine format with `per_class` training images
     per class, each class its own mean colour (learnable, so that a loss can fall). Made once
     per size and shared by the steps; the real dataset is used instead when it is installed."""
-    scratch = ctx.out / "data" / f"cifar100-{per_class}-per-class"
+    scratch = ctx.scratch / f"cifar100-{per_class}-per-class"
     if (scratch / "cifar-100-python" / "train").is_file():
         return scratch
     directory, _ = cifar100_data_dir(scratch, per_class)
