@@ -202,3 +202,17 @@ def test_the_fp16_verdict_reads_the_gradient_scalers_scale_from_last_pt(tmp_path
     check_gradient_scaler(unscaled, run_)
     assert unscaled.outcome == FAILED
     assert unscaled.reason == "fp16: the gradient scaler's state in last.pt is {}"
+
+
+def test_without_pip_the_wheels_that_fit_this_python_are_unpacked(tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _wheel(wheels)
+    other_python = "pydantic_core-2.50.5-cp39-cp39-manylinux_2_17_x86_64.whl"
+    with zipfile.ZipFile(wheels / other_python, "w") as wheel:
+        wheel.writestr("pydantic_core/__init__.py", "")
+    assert deps.unpack_wheels(wheels, tmp_path / "packages") == [
+        "gpucheckdemo-1.0-py3-none-any.whl"
+    ]
+    assert (tmp_path / "packages" / "gpucheckdemo" / "__init__.py").read_text() == "ANSWER = 42\n"
+    assert not deps.wheel_fits("psutil-7.2.2-cp36-abi3-win_amd64.whl")

@@ -16,6 +16,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,11 +88,40 @@ def find_missing(find_spec: Finder = importlib.util.find_spec) -> Dependencies:
     return Dependencies(box, missing)
 
 
+def wheel_fits(filename: str) -> bool:
+    """Whether a wheel's tags (name-version-python-abi-platform.whl) fit this interpreter."""
+    python, abi, platform = filename[: -len(".whl")].split("-")[-3:]
+    here = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    machine = os.uname().machine if hasattr(os, "uname") else ""
+    pythons, abis = python.split("."), abi.split(".")
+    return (
+        any(p in ("py3", "py2.py3", here) or p.startswith("py3") for p in pythons)
+        or here in pythons
+        or ("abi3" in abis and any(p.startswith("cp3") for p in pythons))
+    ) and (platform == "any" or (sys.platform == "linux" and platform.endswith(machine)))
+
+
+def unpack_wheels(wheels: Path, target: Path) -> list[str]:
+    """Without pip, a wheel is still a zip laid out as site-packages: every wheel of the folder
+    that fits this Python is unpacked into `target`. Returns the wheels unpacked."""
+    unpacked = []
+    for wheel in sorted(wheels.glob("*.whl")):
+        if wheel_fits(wheel.name):
+            with zipfile.ZipFile(wheel) as archive:
+                archive.extractall(target)
+            unpacked.append(wheel.name)
+    return unpacked
+
+
 def install_from_wheels(
     wheels: Path, target: Path, distributions: list[str], python: str = sys.executable
 ) -> None:
-    """`pip install --target` from the wheels folder only (no index: the box is offline).
-    Raises RuntimeError with pip's own words when a wheel is missing or does not fit."""
+    """`pip install --target` from the wheels folder only (no index: the box is offline), or
+    the wheels unpacked when this Python has no pip. Raises RuntimeError with pip's own words
+    when a wheel is missing or does not fit."""
+    if importlib.util.find_spec("pip") is None:
+        unpack_wheels(wheels, target)
+        return
     command = [
         python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
         "--no-index", "--find-links", str(wheels), "--target", str(target), *distributions,
