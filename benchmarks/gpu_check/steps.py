@@ -172,7 +172,8 @@ def precision(ctx: Context, result: StepResult) -> None:
         trend = _judge_loss(ctx, result, run_)
         rate = figures.steady_rate(run_.steps, 2)
         result.figures[f"{setting}"] = (
-            f"{used}, {len(run_.steps) * size.log_every} steps, loss {trend.first:.2f} -> "
+            f"{used}, {run_.steps[-1].get('step') if run_.steps else 0} steps, "
+            f"loss {trend.first:.2f} -> "
             f"{trend.last:.2f}, {rate:.0f} img/s"
         )
         if used != expected.get(str(setting)):
