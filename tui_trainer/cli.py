@@ -86,6 +86,15 @@ RunsDirOption = Annotated[
 ]
 
 
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Where the datasets are (or are downloaded to); sets data.data_dir. "
+        "\\[default: $TUI_TRAINER_DATA, else ~/.cache/tui-trainer/data]",
+        show_default=False,
+    ),
+]
 DetachedOption = Annotated[
     bool,
     typer.Option(
@@ -307,15 +316,7 @@ def run(
             show_default=False,
         ),
     ] = None,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            help="Where the datasets are (or are downloaded to); sets data.data_dir. "
-            "\\[default: $TUI_TRAINER_DATA, else ~/.cache/tui-trainer/data]",
-            show_default=False,
-        ),
-    ] = None,
+    data_dir: DataDirOption = None,
     plain: Annotated[
         bool, typer.Option("--plain", help="Plain log lines even on a terminal.")
     ] = False,
@@ -902,15 +903,7 @@ def data(
             "--set", "-s", metavar="KEY=VALUE", help="Override a config value (repeatable)."
         ),
     ] = None,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir",
-            help="Where the datasets are (or are downloaded to); sets data.data_dir. "
-            "\\[default: $TUI_TRAINER_DATA, else ~/.cache/tui-trainer/data]",
-            show_default=False,
-        ),
-    ] = None,
+    data_dir: DataDirOption = None,
     run_name: Annotated[
         str | None,
         typer.Option(

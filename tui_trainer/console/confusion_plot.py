@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from tui_trainer.console.export import pyplot
 from tui_trainer.errors import UsageError
 from tui_trainer.store.per_class import ConfusionMatrix, UnreadableMatrix, read_confusion
 from tui_trainer.store.reader import RunRecord
@@ -19,22 +19,9 @@ ANNOTATED_CLASSES = 20  # counts in the cells up to this many classes
 NAMED_CLASSES = 40  # class names on the axes up to this many
 
 
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UsageError(
-            "--plots needs matplotlib: pip install 'tui-trainer[plots]' (or pip install matplotlib)"
-        ) from None
-    return plt
-
-
 def draw_confusion(matrix: ConfusionMatrix, path: Path, title: str) -> Path:
     """One figure of the row-normalised matrix, written to `path`."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.patches import Rectangle
 
     size = len(matrix.classes)

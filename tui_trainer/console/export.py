@@ -83,6 +83,21 @@ CURVES = (
 )
 
 
+def pyplot() -> Any:
+    """matplotlib's pyplot drawing off screen (Agg), or a UsageError saying how to install it:
+    it is an optional dependency (the `plots` extra)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UsageError(
+            "--plots needs matplotlib: pip install 'tui-trainer[plots]' (or pip install matplotlib)"
+        ) from None
+    return plt
+
+
 def write_plots(runs: Sequence[RunRecord], directory: Path, title: str) -> list[Path]:
     """loss.png and accuracy.png (train solid, validation dashed, one colour per run), plus
     lr.png, and grad_norm.png when gradient norms were tracked. Returns the files written.
@@ -91,16 +106,9 @@ def write_plots(runs: Sequence[RunRecord], directory: Path, title: str) -> list[
     as a validation loss of 457 among values under 3 is drawn as a triangle on the edge with its
     value beside it, not allowed to flatten every other curve. Y ticks are 1-2-5 steps, epoch
     ticks whole epochs."""
-    try:
-        import matplotlib
+    plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import MaxNLocator
-    except ImportError:
-        raise UsageError(
-            "--plots needs matplotlib: pip install 'tui-trainer[plots]' (or pip install matplotlib)"
-        ) from None
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     curves: list[tuple[str, str, tuple[str, ...]]] = list(CURVES)
