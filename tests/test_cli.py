@@ -150,6 +150,17 @@ def test_version_and_help():
         assert command in result.output
 
 
+def test_every_command_summary_is_one_sentence_in_the_command_list():
+    """The first paragraph of a command's docstring is its line in `--help`: a docstring that
+    wraps there shows a sentence broken across rows mid-phrase (it did for backfill and data)."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():
+        summary = (command.help or "").split("\n\n")[0]
+        assert "\n" not in summary.strip(), f"{name}: {summary!r}"
+
+
 @pytest.mark.parametrize("args", [["--help"], ["runs", "--runs-dir", "/nonexistent"], ["presets"]])
 def test_commands_that_do_not_train_never_import_torch(args):
     code = (

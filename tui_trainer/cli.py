@@ -759,9 +759,9 @@ def backfill(
     cam_layer: CamLayerOption = None,
     runs_dir: RunsDirOption = Path("runs"),
 ) -> None:
-    """Write what a finished run made by an older tui-trainer lacks: inputs.toml,
-    predictions.csv and samples.png/csv (from its checkpoint, config and dataset); with --cam,
-    samples_cam.png.
+    """Write the files an older finished run lacks, from its checkpoint, config and dataset.
+
+    Those are inputs.toml, predictions.csv and samples.png/csv; with --cam, samples_cam.png too.
 
     Progress on stdout as `<what> <done>/<total>` lines. Exit codes: 2 bad RUN; 3 no
     checkpoint, device or dataset.
@@ -794,8 +794,9 @@ def worker_run(
     gpu_share: Annotated[int | None, typer.Option("--gpu-share", min=1)] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
 ) -> None:
-    """Train one run directory (start it, resume it, or do nothing if it is completed): what a
-    parallel study's driver starts for each run. Exit codes as for `run`."""
+    """Train one run directory: start it, resume it, or do nothing if it is completed.
+
+    What a parallel study's driver starts for each run. Exit codes as for `run`."""
     from tui_trainer.console.plain import PlainLog
     from tui_trainer.train.worker import WorkerOptions, run_worker
 
@@ -814,8 +815,10 @@ def worker_check(
     device: Annotated[str | None, typer.Option("--device")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
 ) -> None:
-    """Check a study before a parallel driver writes anything (`run`'s or `resume`'s checks)
-    and print the devices found, as one JSON line."""
+    """Check a study before a parallel driver writes anything; print the devices as JSON.
+
+    The checks are `run`'s or `resume`'s; the devices found come as one JSON line.
+    """
     import json
 
     from tui_trainer.train import probe
@@ -865,8 +868,10 @@ def params(
         list[str] | None, typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override a value.")
     ] = None,
 ) -> None:
-    """Total and trainable parameter counts of each run's model, as JSON (the app's editor uses
-    it, so that the app itself never imports torch)."""
+    """Total and trainable parameter counts of each run's model, as JSON.
+
+    The app's editor calls it, so that the app itself never imports torch.
+    """
     import json
 
     from tui_trainer.config.load import load_preset
@@ -930,10 +935,12 @@ def data(
         int, typer.Option("--count", min=1, max=256, help="Images on the --samples sheet.")
     ] = 32,
 ) -> None:
-    """Summarize a study's dataset as its runs train on it: each split's size and class shares,
-    the training split's per-channel mean/std and the normalization used, the augmentation;
-    with --samples, a sheet of augmented training images. Exit codes: 2 bad preset or option,
-    3 the dataset is absent and cannot be downloaded."""
+    """Summarize a study's dataset as its runs train on it.
+
+    Each split's size and class shares, the training split's per-channel mean/std and the
+    normalization used, the augmentation; with --samples, a sheet of augmented training images.
+    Exit codes: 2 bad preset or option, 3 the dataset is absent and cannot be downloaded.
+    """
     from tui_trainer.config.load import load_preset
     from tui_trainer.config.presets import resolve_preset
 
@@ -971,8 +978,11 @@ def data(
 
 @app.command()
 def presets() -> None:
-    """List the built-in presets and your own (saved by the app's editor into
-    ~/.config/tui-trainer/presets) with their run counts; `tui-trainer run NAME` runs one."""
+    """List the built-in presets and your own, with their run counts.
+
+    Your own are those the app's editor saved into ~/.config/tui-trainer/presets;
+    `tui-trainer run NAME` runs one.
+    """
     from tui_trainer.config.load import load_preset
     from tui_trainer.config.presets import builtin_presets, user_presets, user_presets_dir
     from tui_trainer.console.catalog import presets_table
