@@ -13,7 +13,10 @@ the monitor on a big study, and how fast the viewer and the runs browser open.
   the time until its charts are painted, then 10 s of replay (every tick redraws every chart),
   5 s idle, and 10 s with one run live (a step row every 0.25 s, an epoch row every 2 s, a
   heartbeat every second), counting frames and this process's CPU time;
-- runs browser: 500 generated studies, the time until the table lists them all.
+- runs browser: 500 generated studies, the time until the table lists them all;
+- confusion heatmap: a 100-class matrix, the time from handing it to the inspect screen's
+  heatmap until the frame that shows it is written, and from `c` (counts) to its frame, against
+  the same cells in a Textual DataTable (what the heatmap was before) in the same run.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import tempfile
 import threading
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 from benchmarks.common import REPO, machine_line
@@ -304,6 +308,94 @@ async def browser_seconds(runs_dir: Path, count: int = 500) -> float:
         return time.perf_counter() - started
 
 
+async def heatmap_seconds(repeats: int = 3) -> dict[str, tuple[float, float]]:
+    """(open, toggle) seconds, the median of `repeats`, of the Line API heatmap and of a
+    DataTable holding the same 100 x 100 cells, each until its frame is written."""
+    from rich.text import Text
+    from textual.app import App
+    from textual.widgets import DataTable
+
+    from tui_trainer.store.per_class import ConfusionMatrix
+    from tui_trainer.store.synthetic_test_split import synthetic_confusion
+    from tui_trainer.ui.widgets.confusion_heatmap import ConfusionHeatmap, cell_style, cell_words
+
+    size = 100
+    matrix = ConfusionMatrix(
+        tuple(f"class{i}" for i in range(size)),
+        tuple(tuple(row) for row in synthetic_confusion(size)),
+    )
+
+    def fill(table: DataTable, counts: bool) -> None:
+        table.clear(columns=True)
+        for column in range(size):
+            table.add_column(str(column), width=(4 if counts else 3) + 3)
+        for true, row in enumerate(matrix.counts):
+            support = sum(row)
+            table.add_row(
+                *(
+                    Text(
+                        cell_words(value, value / support, true == p, counts),
+                        style=cell_style(value, value / support, true == p),
+                        justify="right",
+                    )
+                    for p, value in enumerate(row)
+                ),
+                label=f"{true:>2} {matrix.classes[true]}",
+            )
+
+    frames = {"count": 0}
+    original = App._display
+
+    def counted_display(self, screen, renderable):
+        if renderable is not None:
+            frames["count"] += 1
+        return original(self, screen, renderable)
+
+    class Bench(App):
+        def compose(self):
+            yield ConfusionHeatmap(id="heatmap")
+            yield DataTable(id="table", cursor_type="cell", cell_padding=0)
+
+    async def until_frame(pilot, change) -> float:
+        seen = frames["count"]
+        started = time.perf_counter()
+        change()
+        while frames["count"] == seen:
+            await pilot.pause(0.001)
+        return time.perf_counter() - started
+
+    App._display = counted_display
+    timings: dict[str, list[tuple[float, float]]] = {"heatmap": [], "datatable": []}
+    try:
+        for _ in range(repeats):
+            for name in timings:
+                app = Bench()
+                async with app.run_test(size=SIZE) as pilot:
+                    heatmap, table = app.query_one(ConfusionHeatmap), app.query_one(DataTable)
+                    (table if name == "heatmap" else heatmap).display = False
+                    await pilot.pause(0.2)
+                    if name == "heatmap":
+                        show, switch = (
+                            partial(setattr, heatmap, "matrix", matrix),
+                            partial(setattr, heatmap, "counts", True),
+                        )
+                    else:
+                        show, switch = partial(fill, table, False), partial(fill, table, True)
+                    opened = await until_frame(pilot, show)
+                    await pilot.pause(0.2)
+                    toggled = await until_frame(pilot, switch)
+                    timings[name].append((opened, toggled))
+    finally:
+        App._display = original
+    return {
+        name: (
+            statistics.median(open_ for open_, _ in runs),
+            statistics.median(toggle for _, toggle in runs),
+        )
+        for name, runs in timings.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-training", action="store_true", help="no UI-cost training runs")
@@ -341,6 +433,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         browser = asyncio.run(browser_seconds(scratch / "browser"))
         print(f"runs browser lists 500 studies: {browser:.2f} s (target <= 1)")
+        heat = asyncio.run(heatmap_seconds())
+        (h_open, h_toggle), (t_open, t_toggle) = heat["heatmap"], heat["datatable"]
+        print(
+            f"confusion heatmap, 100 classes: opens in {h_open:.3f} s, counts/% in "
+            f"{h_toggle:.3f} s; the same cells in a DataTable {t_open:.3f} s and {t_toggle:.3f} s"
+            f" (ratios {t_open / h_open:.1f}x, {t_toggle / h_toggle:.1f}x; target <= 0.25 s)"
+        )
 
         if not args.skip_training and shutil.which("tmux"):
             headless, tui = [], []

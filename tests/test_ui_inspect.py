@@ -19,6 +19,7 @@ from tui_trainer.store.synthetic_test_split import write_synthetic_test_split
 from tui_trainer.ui.app import create_app
 from tui_trainer.ui.screens.inspect import InspectScreen
 from tui_trainer.ui.screens.monitor import MonitorScreen
+from tui_trainer.ui.widgets.confusion_heatmap import ConfusionHeatmap
 from tui_trainer.ui.widgets.sample_tiles import SampleSheet
 
 RUN = "lr=0.05"  # the second row of the synthetic study's runs table
@@ -33,8 +34,22 @@ def text_of(screen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
 
-def cell(table: DataTable, row: int, column: int) -> str:
+def cell(heatmap: ConfusionHeatmap, row: int, column: int) -> str:
+    """A cell as drawn on the screen (the whole 10-class matrix is in view)."""
+    start = heatmap.label_width + column * heatmap.cell_width
+    drawn = heatmap.render_line(1 + row).text[start : start + heatmap.cell_width].strip()
+    assert drawn == heatmap.cell_text(row, column)
+    return drawn
+
+
+def table_cell(table: DataTable, row: int, column: int) -> str:
     return str(table.get_cell_at((row, column)))
+
+
+def shape(heatmap: ConfusionHeatmap) -> tuple[int, int]:
+    """(rows, columns) of the matrix shown, an empty one before it is read."""
+    matrix = heatmap.matrix
+    return (len(matrix.counts), len(matrix.classes)) if matrix else (0, 0)
 
 
 async def open_inspect(pilot, study: Path) -> InspectScreen:
@@ -57,8 +72,8 @@ def test_i_on_a_run_shows_its_matrix_by_share_and_counts_and_its_worst_pairs(stu
                 "20261122-120000-r001-cifar100-lr/lr=0.05  10 classes, 10000 test images, "
                 "9275 right (92.75%)"
             )
-            heatmap = screen.query_one("#heatmap", DataTable)
-            assert (heatmap.row_count, len(heatmap.columns)) == (10, 10)
+            heatmap = screen.query_one("#heatmap", ConfusionHeatmap)
+            assert shape(heatmap) == (10, 10)
             # cat: 809 right, 3 taken for a deer (not none, but under 1%), 160 for a dog
             assert [cell(heatmap, 3, c) for c in (3, 4, 5)] == ["[81]", "<1", "16"]
             assert cell(heatmap, 0, 3) == "·"  # none: a dot, not a 0
@@ -75,6 +90,24 @@ def test_i_on_a_run_shows_its_matrix_by_share_and_counts_and_its_worst_pairs(stu
     run(scenario())
 
 
+def test_a_click_on_a_cell_moves_the_cursor_there_and_says_it(study, runs_dir):
+    write_synthetic_test_split(study / RUN)
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            heatmap = screen.query_one("#heatmap", ConfusionHeatmap)
+            x = heatmap.label_width + 5 * heatmap.cell_width + 2  # inside column 5 (dog)
+            await pilot.click("#heatmap", offset=(x, 1 + 3))  # the header, then cat's row
+            await pilot.pause()
+            assert heatmap.cursor == (3, 5)
+            assert text_of(screen, "#cell-words") == "cat → dog: 160 of 1000 images (16%)"
+            await pilot.click("#heatmap", offset=(2, 0))  # the corner: no cell, no move
+            assert heatmap.cursor == (3, 5)
+
+    run(scenario())
+
+
 def test_s_sorts_the_per_class_table_by_each_figure_worst_first(study, runs_dir):
     write_synthetic_test_split(study / RUN)
 
@@ -83,7 +116,7 @@ def test_s_sorts_the_per_class_table_by_each_figure_worst_first(study, runs_dir)
             screen = await open_inspect(pilot, study)
             table = screen.query_one("#class-table", DataTable)
             await pilot.press("2")
-            assert [cell(table, 0, c) for c in range(5)] == [
+            assert [table_cell(table, 0, c) for c in range(5)] == [
                 " 0 airplane",
                 "0.9618",
                 "0.9310",
@@ -94,8 +127,12 @@ def test_s_sorts_the_per_class_table_by_each_figure_worst_first(study, runs_dir)
             await pilot.pause()
             labels = [str(column.label) for column in table.ordered_columns]
             assert labels == ["class", "precision", "recall", "f1 ▲", "support"]
-            assert [cell(table, row, 0) for row in range(3)] == [" 3 cat", " 5 dog", " 4 deer"]
-            assert cell(table, 0, 3) == "0.8375"
+            assert [table_cell(table, row, 0) for row in range(3)] == [
+                " 3 cat",
+                " 5 dog",
+                " 4 deer",
+            ]
+            assert table_cell(table, 0, 3) == "0.8375"
 
     run(scenario())
 
@@ -201,8 +238,8 @@ def test_a_run_not_finished_says_when_its_figures_appear_and_shows_them_then(run
             )
             write_synthetic_test_split(finished / RUN)
             shutil.copy(finished / RUN / "confusion.csv", study / "run" / "confusion.csv")
-            heatmap = screen.query_one("#heatmap", DataTable)
-            await wait_for(pilot, lambda: heatmap.row_count == 10, 10)
+            heatmap = screen.query_one("#heatmap", ConfusionHeatmap)
+            await wait_for(pilot, lambda: shape(heatmap) == (10, 10), 10)
             assert not screen.query_one("#inspect-note").display
             assert text_of(screen, "#cam-status") == (
                 "No sample images yet: they appear when the run ends, after its test evaluation."
@@ -229,7 +266,7 @@ def test_an_older_run_without_samples_says_backfill_writes_them(study, runs_dir)
                 "No sample images: this run is older than them. "
                 f"`tui-trainer backfill {study / RUN}` writes them."
             )
-            assert screen.query_one("#heatmap", DataTable).row_count == 10
+            assert shape(screen.query_one("#heatmap", ConfusionHeatmap)) == (10, 10)
 
     run(scenario())
 
@@ -243,16 +280,35 @@ def test_a_matrix_of_100_classes_scrolls_both_ways_with_its_class_names_kept(run
 
     async def scenario():
         async with create_app(runs_dir).run_test(size=(80, 24)) as pilot:
-            screen = InspectScreen(study / "run", "20260101-000000-x")
-            await pilot.app.push_screen(screen)
+            await pilot.app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            await pilot.press("i")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, InspectScreen), 10)
             await pilot.pause()
-            heatmap = screen.query_one("#heatmap", DataTable)
-            assert (heatmap.row_count, len(heatmap.columns)) == (100, 100)
-            heatmap.move_cursor(row=99, column=98, animate=False)
+            screen = pilot.app.screen
+            heatmap = screen.query_one("#heatmap", ConfusionHeatmap)
+            assert shape(heatmap) == (100, 100)
+            assert heatmap.scroll_offset == (0, 0)  # set before its layout: not scrolled
+            assert heatmap.render_line(1).text.startswith(" 0 class0    [94]     ·")
+            await pilot.press("end")
+            heatmap.cursor = (99, 97)
+            await pilot.press("right")
             await pilot.pause()
+            assert heatmap.cursor == (99, 98)
             assert heatmap.scroll_x > 0 and heatmap.scroll_y > 0
-            assert str(heatmap.rows[heatmap.ordered_rows[99].key].label) == "99 class99"
+            lines = [heatmap.render_line(y).text for y in range(heatmap.size.height)]
+            bottom = max(y for y, line in enumerate(lines) if line.strip())
+            assert lines[bottom].startswith("99 class99 ")  # the label stays at the left
+            assert lines[0].split()[-2:] == ["97", "98"]  # the column numbers stay on top
+            assert lines[bottom].split()[-1] == "<1"  # scrolled the least: 98 is the last shown
             assert text_of(screen, "#cell-words") == "class99 → class98: 1 of 1000 images (<1%)"
+            await pilot.press("right")
+            await pilot.pause()
+            assert heatmap.render_line(bottom).text.split()[-2:] == ["<1", "[99]"]
+            assert text_of(screen, "#cell-words") == "class99 right: 994 of 1000 images (99%)"
+            await pilot.press("home")  # back to the first class, in the same column
+            await pilot.pause()
+            assert (heatmap.cursor, heatmap.scroll_y) == ((0, 99), 0)
             pairs = text_of(screen, "#worst-pairs")
             assert pairs.endswith(
                 "class4→class7 4% (40)  class0→class11 <1% (1)  class0→class18 <1% (1)"

@@ -59,6 +59,7 @@ KEYS = {
     "Inspect": [
         ("1/2/3", "tabs: confusion matrix, per class, samples (or click them)"),
         ("arrows", "matrix: move the cursor; the line under it says the cell in words"),
+        ("pgup/pgdn home/end", "matrix: a page up or down, the first or last class"),
         ("c", "matrix: share of the true class (%) / counts"),
         ("s", "per class: sort by the next column, worst first (click a header: that one)"),
         ("a", "samples: the images / their activation maps (computed when missing)"),

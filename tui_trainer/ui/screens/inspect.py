@@ -24,7 +24,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from tui_trainer.printable import printable
@@ -243,10 +243,9 @@ class InspectScreen(Screen):
             )
             self.compute_cam()
 
-    @on(DataTable.CellHighlighted, "#heatmap")
-    def _say_cell(self, event: DataTable.CellHighlighted) -> None:
-        coordinate = event.coordinate
-        words = self.query_one(ConfusionHeatmap).describe(coordinate.row, coordinate.column)
+    @on(ConfusionHeatmap.CellHighlighted, "#heatmap")
+    def _say_cell(self, event: ConfusionHeatmap.CellHighlighted) -> None:
+        words = event.heatmap.describe(event.true, event.predicted)
         self.query_one("#cell-words", Static).update(Text(words))
 
     # -- activation maps, in another process -------------------------------------------------
