@@ -123,7 +123,7 @@ def test_the_users_saved_presets_are_listed_and_run_by_name(runs_dir, own_config
 
     trained = []
     monkeypatch.setattr(
-        "tui_trainer.cli._train",
+        "tui_trainer.cli.training._train",
         lambda loaded, *args, **kwargs: trained.append(loaded) or ExitCode.OK,
     )
     folder = own_config_home / "tui-trainer" / "presets"
@@ -267,7 +267,7 @@ def test_the_app_exits_non_zero_when_it_crashes(tmp_path, monkeypatch):
             return Terminal()
 
     monkeypatch.setattr("tui_trainer.ui.app.create_app", lambda *args: Crashing())
-    monkeypatch.setattr("tui_trainer.cli.sys", OnATerminal())
+    monkeypatch.setattr("tui_trainer.cli.commands.sys", OnATerminal())
     result = runner.invoke(app, ["--runs-dir", str(tmp_path)])
     assert result.exit_code == 1
 

@@ -1,0 +1,48 @@
+"""What every command prints the same way: tables on stdout, errors on stderr as one line each
+with the exit code of their kind, never a traceback for a user's mistake."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+import typer
+from rich.console import Console
+
+from tui_trainer.errors import ExitCode, TuiTrainerError
+
+
+def stdout_console() -> Console:
+    # Piped output (a file, `less`, CI) gets wide lines so that tables are not cut. No markup:
+    # what is printed includes text read from files, which must never be parsed as markup.
+    return Console(width=None if sys.stdout.isatty() else 200, soft_wrap=False, markup=False)
+
+
+def print_error(line: str) -> None:
+    """One line on stderr. Made printable: an error may quote what a file holds (a key of a
+    hostile preset, a path in a study), and nothing from a file reaches the terminal raw."""
+    from tui_trainer.printable import printable
+
+    prefix = (
+        typer.style("error:", fg=typer.colors.RED, bold=True) if sys.stderr.isatty() else "error:"
+    )
+    typer.echo(f"{prefix} {printable(line)}", err=True)
+
+
+@contextlib.contextmanager
+def reported_errors() -> Iterator[None]:
+    """Print a user error as one line per problem on stderr and exit with its code."""
+    try:
+        yield
+    except TuiTrainerError as error:
+        for line in error.lines():
+            print_error(line)
+        raise typer.Exit(int(error.exit_code)) from None
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except OSError as error:  # the last net: a file system error is a line, not a traceback
+        where = f"{error.filename}: " if error.filename else ""
+        print_error(f"{where}{error.strerror or error}")
+        raise typer.Exit(int(ExitCode.UNAVAILABLE)) from None
