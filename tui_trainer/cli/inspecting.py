@@ -21,7 +21,7 @@ from tui_trainer.cli.options import (
     WeightsOption,
     toml_string,
 )
-from tui_trainer.cli.output import print_error, reported_errors, stdout_console
+from tui_trainer.cli.output import print_error, reported_errors, stdout_console, write_output
 from tui_trainer.errors import UsageError
 
 
@@ -94,13 +94,7 @@ def predict(
         rows = predict_folder(run, folder, topk, print_error, cam, cam_layer)
         shown = min(topk, len(run.inputs.classes))
         text = to_csv(rows, shown) if format_ is PredictFormat.csv else to_json(rows)
-        if output is None:
-            typer.echo(text, nl=False)
-        else:
-            try:
-                output.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise UsageError(f"--output {output}: cannot write it: {exc.strerror}") from None
+        write_output(text, output)
         correct, counted = accuracy(rows)
         if counted:
             typer.echo(

@@ -84,6 +84,7 @@ DetachedOption = Annotated[
 ]
 
 
+PlainOption = Annotated[bool, typer.Option("--plain", help="Plain log lines even on a terminal.")]
 JobsOption = Annotated[
     int | None,
     typer.Option(

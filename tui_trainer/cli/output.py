@@ -6,11 +6,12 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from tui_trainer.errors import ExitCode, TuiTrainerError
+from tui_trainer.errors import ExitCode, TuiTrainerError, UsageError
 
 
 def stdout_console() -> Console:
@@ -46,3 +47,15 @@ def reported_errors() -> Iterator[None]:
         where = f"{error.filename}: " if error.filename else ""
         print_error(f"{where}{error.strerror or error}")
         raise typer.Exit(int(ExitCode.UNAVAILABLE)) from None
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """`text` on stdout, or into the file `--output` names (a line on stderr says so)."""
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--output {output}: cannot write it: {exc.strerror or exc}") from None
+    typer.echo(f"wrote {output}", err=True)

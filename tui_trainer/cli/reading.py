@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tui_trainer.cli.options import ExportFormat, RunsDirOption
-from tui_trainer.cli.output import reported_errors, stdout_console
+from tui_trainer.cli.output import reported_errors, stdout_console, write_output
 from tui_trainer.errors import UsageError
 
 if TYPE_CHECKING:
@@ -96,14 +96,7 @@ def export(
             raise UsageError("export takes a study, not one run: drop the /RUN part")
         table = comparison(study)
         text = to_markdown(table) if format_ is ExportFormat.md else to_csv(table)
-        if output is None:
-            typer.echo(text, nl=False)
-        else:
-            try:
-                output.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise UsageError(f"cannot write {output}: {exc.strerror}") from None
-            typer.echo(f"wrote {output}", err=True)
+        write_output(text, output)
         if plots is not None:
             runs = [read_run_details(run) for run in study.runs]
             try:

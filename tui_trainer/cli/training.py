@@ -22,6 +22,7 @@ from tui_trainer.cli.options import (
     Device,
     GpusOption,
     JobsOption,
+    PlainOption,
     RetriesOption,
     RunsDirOption,
     RunsPerGpuOption,
@@ -67,9 +68,7 @@ def run(
         ),
     ] = None,
     data_dir: DataDirOption = None,
-    plain: Annotated[
-        bool, typer.Option("--plain", help="Plain log lines even on a terminal.")
-    ] = False,
+    plain: PlainOption = False,
     into: Annotated[
         Path | None,
         typer.Option(
@@ -137,9 +136,7 @@ def resume(
             show_default=False,
         ),
     ] = None,
-    plain: Annotated[
-        bool, typer.Option("--plain", help="Plain log lines even on a terminal.")
-    ] = False,
+    plain: PlainOption = False,
     detached: DetachedOption = False,
     jobs: JobsOption = None,
     gpus: GpusOption = None,
