@@ -37,10 +37,15 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def images(tmp_path) -> Path:
+    """An image folder of two classes, five 8x8 images each (cat/x.png the first)."""
+    from PIL import Image
+
     folder = tmp_path / "images"
-    (folder / "cat").mkdir(parents=True)
-    (folder / "cat" / "x.png").write_bytes(b"a png")
-    (folder / "y.jpg").write_bytes(b"a jpg")
+    for label, name in enumerate(("cat", "dog")):
+        (folder / name).mkdir(parents=True)
+        for index in range(5):
+            pixel = (40 * index, 100 * label, 0)
+            Image.new("RGB", (8, 8), pixel).save(folder / name / ("x" * (index + 1) + ".png"))
     return folder
 
 
