@@ -121,6 +121,10 @@ def test_a_file_where_an_output_folder_or_its_subfolder_belongs_is_refused(tmp_p
     assert refusal([], folders=[OutputFolder("--cam", tmp_path / "file", ["x.png"])]) == (
         f"--cam {tmp_path / 'file'}: is a file, not a directory"
     )
+    deeper = tmp_path / "file" / "plots"
+    assert refusal([], folders=[OutputFolder("--plots", deeper, ["loss.png"])]) == (
+        f"--plots {deeper}: {tmp_path / 'file'} is a file, not a directory"
+    )
     out = tmp_path / "out"
     out.mkdir()
     (out / "a").write_text("the user's")

@@ -104,8 +104,12 @@ def _check_file(output: OutputFile, read: list[tuple[Path, Path]]) -> None:
 
 def _check_folder(output: OutputFolder, read: list[tuple[Path, Path]]) -> None:
     option, folder = output.option, output.path
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"{option} {folder}: is a file, not a directory")
+    for level in (folder, *folder.parents):  # made with its parents: none may be a file
+        if level.exists():
+            if not level.is_dir():
+                where = "" if level == folder else f"{level} "
+                raise UsageError(f"{option} {folder}: {where}is a file, not a directory")
+            break
     real = _real(folder)
     _refuse_inside(option, folder, read, real)
     if any(real in real_read.parents for _, real_read in read):  # a read folder inside it
