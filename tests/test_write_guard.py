@@ -138,7 +138,7 @@ def test_a_named_output_file_may_be_replaced_but_needs_its_directory(tmp_path):
     check_writes([tmp_path / "images"], [OutputFile("--output", tmp_path / "p.csv")])
     missing = tmp_path / "no" / "p.csv"
     assert refusal([], [OutputFile("--output", missing)]) == (
-        f"--output {missing}: no such directory {tmp_path / 'no'}"
+        f"--output {missing}: cannot write it: no such directory {tmp_path / 'no'}"
     )
     assert refusal([], [OutputFile("--output", tmp_path)]) == (
         f"--output {tmp_path}: is a directory; name a file"

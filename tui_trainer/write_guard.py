@@ -99,7 +99,7 @@ def _check_file(output: OutputFile, read: list[tuple[Path, Path]]) -> None:
         raise UsageError(f"{output.option} {path}: is a directory; name a file")
     parent = path.parent
     if not parent.is_dir():
-        raise UsageError(f"{output.option} {path}: no such directory {parent}")
+        raise UsageError(f"{output.option} {path}: cannot write it: no such directory {parent}")
 
 
 def _check_folder(output: OutputFolder, read: list[tuple[Path, Path]]) -> None:
