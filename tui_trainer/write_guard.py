@@ -126,7 +126,8 @@ def _check_folder(output: OutputFolder, read: list[tuple[Path, Path]]) -> None:
     foreign = [name for name in output.names if name not in ours and os.path.lexists(folder / name)]
     if foreign:
         shown = ", ".join(str(folder / name) for name in foreign[:NAMED_IN_A_REFUSAL])
-        more = f" and {len(foreign) - NAMED_IN_A_REFUSAL} more" if len(foreign) > 1 else ""
+        left = len(foreign) - NAMED_IN_A_REFUSAL
+        more = f" and {left} more" if left > 0 else ""
         raise UsageError(
             f"{option} {folder}: {shown}{more} already there, not written by tui-trainer; "
             "nothing is replaced (move them away or choose another folder)"
