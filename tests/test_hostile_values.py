@@ -79,7 +79,12 @@ def test_export_plots_of_hostile_values_are_written(hostile, tmp_path):
         app, ["export", hostile.name, "--plots", str(plots), "--runs-dir", str(hostile.parent)]
     )
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in plots.iterdir()) == ["accuracy.png", "loss.png", "lr.png"]
+    assert sorted(p.name for p in plots.iterdir()) == [
+        ".tui-trainer-wrote.json",  # what export wrote there (write_guard)
+        "accuracy.png",
+        "loss.png",
+        "lr.png",
+    ]
 
 
 def test_the_monitor_shows_hostile_values_and_every_chart_of_them(hostile, tmp_path):

@@ -171,3 +171,113 @@ def test_a_folder_named_after_a_class_gives_its_images_that_true_class(run, fold
     assert {row["true"] for row in rows} == {"3"}
     correct = sum(row["class_1"] == "3" for row in rows)
     assert f"accuracy {correct / 37:.4f} ({correct} of 37 images" in result.stderr
+
+
+def tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")}
+
+
+def test_cam_or_output_inside_the_folder_it_reads_is_refused_and_nothing_is_written(run, folder):
+    extra = folder / "extra"
+    before = tree(extra)
+    for option, target in [
+        ("--cam", extra),  # the finding: grey.png replaced by its overlay, exit 0
+        ("--cam", extra / "cams"),
+        ("--output", extra / "p.csv"),
+    ]:
+        result = runner.invoke(
+            app, ["predict", str(run), str(extra), option, str(target), "--device", "cpu"]
+        )
+        assert (result.exit_code, result.stderr.splitlines()) == (
+            2,
+            [
+                f"error: {option} {target}: inside {extra}, which this command reads images "
+                "from; nothing there is replaced or added (choose a place outside it)"
+            ],
+        )
+        assert result.stdout == ""
+        assert tree(extra) == before
+
+
+def test_cam_again_into_its_own_folder_replaces_its_overlays_but_never_a_users_file(
+    run, folder, tmp_path
+):
+    cam = tmp_path / "cam"
+    args = ["predict", str(run), str(folder / "extra"), "--device", "cpu", "--cam", str(cam)]
+    assert runner.invoke(app, args).exit_code == 0
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert sorted(p.name for p in cam.iterdir()) == [
+        ".tui-trainer-wrote.json",  # the names predict wrote here: those it may replace
+        "grey.png",
+        "grey16.png",
+    ]
+    (cam / "grey.png").unlink()
+    (cam / "grey.png").write_bytes(b"the user's own")  # a file of that name, not written by us
+    cam.joinpath(".tui-trainer-wrote.json").write_text('["grey16.png"]\n')
+    refused = runner.invoke(app, args)
+    assert (refused.exit_code, refused.stderr.splitlines()) == (
+        2,
+        [
+            f"error: --cam {cam}: {cam / 'grey.png'} already there, not written by tui-trainer; "
+            "nothing is replaced (move them away or choose another folder)"
+        ],
+    )
+    assert (cam / "grey.png").read_bytes() == b"the user's own"
+
+
+def test_a_file_name_that_is_not_utf8_is_kept_with_its_bytes_escaped_in_csv_and_json(
+    run, folder, tmp_path
+):
+    import json
+    import os
+
+    images = tmp_path / "old-share"
+    images.mkdir()
+    shutil.copy(folder / "extra" / "grey.png", images / os.fsdecode(b"bad\xff.png"))
+    shown = f"{images}/bad\\xff.png"  # the undecodable byte as \xff, everywhere
+    common = ["predict", str(run), str(images), "--device", "cpu", "--topk", "1"]
+    to_stdout = runner.invoke(app, common)
+    to_csv = runner.invoke(app, [*common, "-o", str(tmp_path / "p.csv")])
+    to_json = runner.invoke(app, [*common, "-f", "json", "-o", str(tmp_path / "p.json")])
+    assert [to_stdout.exit_code, to_csv.exit_code, to_json.exit_code] == [0, 0, 0]
+    assert rows_of(to_stdout.stdout)[0]["path"] == shown
+    assert rows_of((tmp_path / "p.csv").read_text(encoding="utf-8"))[0]["path"] == shown
+    assert json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))[0]["path"] == shown
+
+
+TITLE = "\x1b]0;owned\x07"  # OSC 0: retitles the terminal
+
+
+def test_whether_stdout_is_a_terminal_decides_if_predicts_text_is_made_printable():
+    from tui_trainer.cli.output import for_stdout
+
+    text = f"path,true,class_1\nx.png,,cat{TITLE}\n"
+    assert for_stdout(text, terminal=True) == "path,true,class_1\nx.png,,cat\\x1b]0;owned\\x07\n"
+    assert for_stdout(text, terminal=False) == text
+
+
+def test_a_class_name_with_an_osc_sequence_reaches_a_terminal_escaped_and_a_file_as_written(
+    run, folder, tmp_path, monkeypatch
+):
+    import json
+
+    from tui_trainer.cli import output
+    from tui_trainer.store.atomic import write_toml_atomic
+
+    study = shutil.copytree(run.parent, tmp_path / "study")
+    inputs = read_toml(study / "run" / "inputs.toml")
+    inputs["inputs"]["classes"] = [f"{name}{TITLE}" for name in inputs["inputs"]["classes"]]
+    write_toml_atomic(study / "run" / "inputs.toml", inputs)
+    common = ["predict", str(study / "run"), str(folder / "extra"), "--device", "cpu"]
+    to_file = runner.invoke(app, [*common, "--topk", "1", "-o", str(tmp_path / "p.csv")])
+    to_json = runner.invoke(app, [*common, "-f", "json", "-o", str(tmp_path / "p.json")])
+    monkeypatch.setattr(output, "stdout_is_terminal", lambda: True)
+    to_terminal = runner.invoke(app, [*common, "--topk", "1"])
+    assert [to_file.exit_code, to_json.exit_code, to_terminal.exit_code] == [0, 0, 0]
+    written = rows_of((tmp_path / "p.csv").read_text(encoding="utf-8"))
+    assert written[1]["class_1"].endswith(TITLE)  # grey.png: the data, as inputs.toml has it
+    top = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))[1]["top"][0]["class"]
+    assert top.endswith(TITLE) and "\\u001b]0;owned\\u0007" in (tmp_path / "p.json").read_text()
+    assert "\x1b" not in to_terminal.stdout and "\x07" not in to_terminal.stdout
+    assert rows_of(to_terminal.stdout)[1]["class_1"].endswith("\\x1b]0;owned\\x07")

@@ -58,3 +58,15 @@ def printable_value(value: object) -> object:
     if isinstance(value, list):
         return [printable_value(item) for item in value]
     return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """`text` with each lone surrogate (the undecodable byte of a file name that is not UTF-8,
+    as os.fsdecode escapes it) written as `printable` shows it, `\\xff`, and nothing else
+    changed: what a file or a pipe gets, in UTF-8, where `printable` is for a terminal."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub(_escape, text)

@@ -23,6 +23,8 @@ from tui_trainer.cli.options import (
 )
 from tui_trainer.cli.output import print_error, reported_errors, stdout_console, write_output
 from tui_trainer.errors import UsageError
+from tui_trainer.printable import printable
+from tui_trainer.write_guard import OutputFile, check_writes, dataset_folders
 
 
 def run_paths(runs_dir: Path, ident: str) -> Any:
@@ -91,7 +93,8 @@ def predict(
         run = load_run_model(
             paths, run_config(paths.config), weights.value, resolve_device(device.value)
         )
-        rows = predict_folder(run, folder, topk, print_error, cam, cam_layer)
+        named = OutputFile("--output", output) if output is not None else None
+        rows = predict_folder(run, folder, topk, print_error, cam, cam_layer, named)
         shown = min(topk, len(run.inputs.classes))
         text = to_csv(rows, shown) if format_ is PredictFormat.csv else to_json(rows)
         write_output(text, output)
@@ -205,6 +208,9 @@ def data(
             if not runs:
                 names = ", ".join(run.name for run in loaded.runs)
                 raise UsageError(f"--run {run_name}: the study has no such run (it has: {names})")
+        if samples is not None:  # before the dataset is read: a refused sheet costs nothing
+            folders = dataset_folders(run.config.data for run in runs)
+            check_writes(folders, [OutputFile("--samples", samples)])
         from tui_trainer.console.data_summary import group_view
         from tui_trainer.train.data import DatasetCache
         from tui_trainer.train.data_summary import samples_for, summarize_runs
@@ -223,4 +229,4 @@ def data(
                 write_sample_sheet(samples, tiles)
             except OSError as exc:
                 raise UsageError(f"cannot write {samples}: {exc.strerror or exc}") from None
-            typer.echo(f"wrote {samples} ({len(tiles)} training images)", err=True)
+            typer.echo(f"wrote {printable(str(samples))} ({len(tiles)} training images)", err=True)

@@ -49,13 +49,30 @@ def reported_errors() -> Iterator[None]:
         raise typer.Exit(int(ExitCode.UNAVAILABLE)) from None
 
 
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def for_stdout(text: str, terminal: bool) -> str:
+    """What of `text` goes to stdout: on a terminal, made printable (a class name from a run's
+    inputs.toml can hold an escape sequence that retitles it); to a file or a pipe, the data as
+    it is, newlines and all."""
+    from tui_trainer.printable import printable
+
+    return printable(text, multiline=True) if terminal else text
+
+
 def write_output(text: str, output: Path | None) -> None:
-    """`text` on stdout, or into the file `--output` names (a line on stderr says so)."""
+    """`text` on stdout, or into the file `--output` names (a line on stderr says so); either
+    way `encodable`, so that a name that is not UTF-8 is kept, never a UnicodeEncodeError."""
+    from tui_trainer.printable import encodable, printable
+
+    text = encodable(text)
     if output is None:
-        typer.echo(text, nl=False)
+        typer.echo(for_stdout(text, stdout_is_terminal()), nl=False)
         return
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--output {output}: cannot write it: {exc.strerror or exc}") from None
-    typer.echo(f"wrote {output}", err=True)
+    typer.echo(f"wrote {printable(str(output))}", err=True)

@@ -86,9 +86,11 @@ def export(
 ) -> None:
     """Export a study's comparison table (one row per run), and optionally its curves."""
     from tui_trainer.console.confusion_plot import write_confusion_plots
-    from tui_trainer.console.export import to_csv, to_markdown, write_plots
+    from tui_trainer.console.export import plot_names, pyplot, to_csv, to_markdown, write_plots
+    from tui_trainer.printable import printable
     from tui_trainer.store.compare import comparison
     from tui_trainer.store.reader import read_run_details, resolve
+    from tui_trainer.write_guard import OutputFile, OutputFolder, check_writes, claim
 
     with reported_errors():
         study, run_record = resolve(runs_dir, ident)
@@ -96,15 +98,23 @@ def export(
             raise UsageError("export takes a study, not one run: drop the /RUN part")
         table = comparison(study)
         text = to_markdown(table) if format_ is ExportFormat.md else to_csv(table)
+        runs = [read_run_details(run) for run in study.runs] if plots is not None else []
+        check_writes(
+            [],
+            [OutputFile("--output", output)] if output is not None else [],
+            [OutputFolder("--plots", plots, plot_names(runs))] if plots is not None else [],
+        )
+        if plots is not None:
+            pyplot()  # a missing matplotlib is said before anything is written
         write_output(text, output)
         if plots is not None:
-            runs = [read_run_details(run) for run in study.runs]
             try:
+                claim(plots, plot_names(runs))
                 written = write_plots(runs, plots, study.id)
                 written += write_confusion_plots(runs, study.best_run, plots, study.id)
             except OSError as exc:
                 raise UsageError(f"cannot write plots into {plots}: {exc.strerror}") from None
-            typer.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+            typer.echo("wrote " + ", ".join(printable(str(p)) for p in written), err=True)
 
 
 def models() -> None:

@@ -98,6 +98,20 @@ def pyplot() -> Any:
     return plt
 
 
+def plot_names(runs: Sequence[RunRecord]) -> list[str]:
+    """The files `export --plots` may write: write_plots' figures, confusion.png, and
+    confusion-<run>.png of each run of a study of several that has a confusion.csv (checked
+    and claimed before the first is drawn; write_guard)."""
+    names = [name for name, _, _ in CURVES] + ["lr.png"]
+    if any(k.startswith("grad_norm:") for run in runs for row in run.metrics[:1] for k in row):
+        names.append("grad_norm.png")
+    if any(run.paths.confusion.is_file() for run in runs):
+        names.append("confusion.png")
+        if len(runs) > 1:
+            names += [f"confusion-{run.name}.png" for run in runs if run.paths.confusion.is_file()]
+    return names
+
+
 def write_plots(runs: Sequence[RunRecord], directory: Path, title: str) -> list[Path]:
     """loss.png and accuracy.png (train solid, validation dashed, one colour per run), plus
     lr.png, and grad_norm.png when gradient norms were tracked. Returns the files written.

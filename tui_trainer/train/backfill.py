@@ -25,6 +25,7 @@ from tui_trainer.train.inputs import read_inputs, run_inputs, write_inputs
 from tui_trainer.train.outputs import Progress, test_probabilities, write_test_outputs
 from tui_trainer.train.run_model import RunModel, checkpoint_path, load_run_model
 from tui_trainer.train.samples import cut_tiles, png_bytes, read_sheet, read_tiles
+from tui_trainer.write_guard import OutputFile, check_writes, dataset_folders
 
 CAM_BATCH = 16
 
@@ -54,6 +55,8 @@ def backfill(
     if (lacking or drawing) and not weights_file.is_file():  # before a long dataset load
         raise CheckpointError(f"{weights_file}: no such checkpoint")
     if lacking or not paths.inputs.exists():
+        adding = [OutputFile("backfill", p) for p in (*lacking, paths.inputs) if not p.exists()]
+        check_writes(dataset_folders([config.data]), adding)  # never into the dataset's folder
         progress("dataset", 0, 1)
         splits = load_splits(config.data)
         progress("dataset", 1, 1)

@@ -21,11 +21,13 @@ import numpy as np
 import torch
 
 from tui_trainer.errors import UnavailableError, UsageError
+from tui_trainer.printable import encodable
 from tui_trainer.store.atomic import write_bytes_atomic
 from tui_trainer.train.data import IMAGE_SUFFIXES, read_image
 from tui_trainer.train.gradcam import default_layer, find_layer, grad_cam, overlay
 from tui_trainer.train.run_model import RunModel
 from tui_trainer.train.samples import png_bytes
+from tui_trainer.write_guard import OutputFile, OutputFolder, check_writes, claim
 
 CAM_BATCH = 64  # a Grad-CAM batch keeps every activation for the backward pass
 CAM_MIN_SIDE = 128  # overlays of small images are scaled up (nearest) to at least this side
@@ -66,13 +68,22 @@ def predict_folder(
     warn: Callable[[str], None],
     cam_dir: Path | None = None,
     cam_layer: str | None = None,
+    output: OutputFile | None = None,
 ) -> list[Prediction]:
-    """A Prediction per image under `folder`, in image_files' order."""
+    """A Prediction per image under `folder`, in image_files' order. Where it and `output` (the
+    file the rows go to, written by the caller) may write is checked before any image is read
+    (write_guard): never into `folder`, never over a file in `cam_dir` it did not write."""
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a directory of images")
     files = image_files(folder)
     if not files:
         raise UsageError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) under it")
+    overlays = (
+        [OutputFolder("--cam", cam_dir, [overlay_name(f, folder) for f in files])]
+        if cam_dir is not None
+        else []
+    )
+    check_writes([folder], [output] if output is not None else [], overlays)
     classes = run.inputs.classes
     topk = max(1, min(topk, len(classes)))
     layer = None
@@ -116,24 +127,36 @@ def write_overlays(
     layer: str,
 ) -> None:
     """Per image: the image beside its Grad-CAM overlay for the predicted class, as
-    cam_dir/<its path under folder>.png (a .png keeps its name)."""
+    cam_dir/<overlay_name> (each name claimed in cam_dir's manifest just before)."""
     for start in range(0, len(paths), CAM_BATCH):
         images = batch[start : start + CAM_BATCH]
         maps = grad_cam(run.model, run.pipeline(images), layer)
         side = images.shape[-1]
         heat = maps.heat(side, side).cpu().numpy()
-        for offset, path in enumerate(paths[start : start + CAM_BATCH]):
+        names = [overlay_name(path, folder) for path in paths[start : start + CAM_BATCH]]
+        try:
+            claim(cam_dir, names)
+        except OSError as exc:
+            raise UsageError(f"--cam {cam_dir}: cannot write it: {exc.strerror}") from None
+        for offset, name in enumerate(names):
             picture = images[offset].permute(1, 2, 0).cpu().numpy()
             pair = side_by_side(picture, overlay(picture, heat[offset]))
-            relative = path.relative_to(folder)
-            name = relative.name if relative.suffix.lower() == ".png" else relative.name + ".png"
-            target = cam_dir / relative.parent / name
+            target = cam_dir / name
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 write_bytes_atomic(target, png_bytes(pair))
             except OSError as exc:
                 problem = f"--cam {cam_dir}: cannot write {target}: {exc.strerror}"
                 raise UsageError(problem) from None
+
+
+def overlay_name(image: Path, folder: Path) -> str:
+    """Where `predict --cam DIR` writes the overlay of `image`, relative to DIR: its path under
+    `folder`, `.png` added to any other suffix (`a/x.jpg` -> `a/x.jpg.png`, `a/y.png` stays)."""
+    relative = image.relative_to(folder)
+    if relative.suffix.lower() != ".png":
+        relative = relative.with_name(relative.name + ".png")
+    return relative.as_posix()
 
 
 def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 2) -> np.ndarray:
@@ -152,7 +175,8 @@ def accuracy(rows: Sequence[Prediction]) -> tuple[int, int]:
 
 def to_csv(rows: Sequence[Prediction], topk: int) -> str:
     """path,true,class_1,p_1..class_k,p_k,error: one row per image, empty cells where an
-    image has no class or no prediction."""
+    image has no class or no prediction. Every cell is `encodable`: a file name that is not
+    UTF-8 is kept, its undecodable bytes written as `\xff`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     header = ["path", "true"]
@@ -166,20 +190,25 @@ def to_csv(rows: Sequence[Prediction], topk: int) -> str:
                 cells += [row.top[rank][0], f"{row.top[rank][1]:.6f}"]
             else:
                 cells += ["", ""]
-        writer.writerow([*cells, row.error or ""])
+        writer.writerow([encodable(cell) for cell in (*cells, row.error or "")])
     return buffer.getvalue()
 
 
 def to_json(rows: Sequence[Prediction]) -> str:
-    """A list of {path, true, top: [{class, probability}], error}."""
+    """A list of {path, true, top: [{class, probability}], error}; strings `encodable` as in
+    to_csv, then escaped as JSON escapes them."""
+
+    def text(value: str | None) -> str | None:
+        return None if value is None else encodable(value)
+
     return (
         json.dumps(
             [
                 {
-                    "path": row.path,
-                    "true": row.true,
-                    "top": [{"class": c, "probability": round(p, 6)} for c, p in row.top],
-                    "error": row.error,
+                    "path": text(row.path),
+                    "true": text(row.true),
+                    "top": [{"class": text(c), "probability": round(p, 6)} for c, p in row.top],
+                    "error": text(row.error),
                 }
                 for row in rows
             ],
