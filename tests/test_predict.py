@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from tests.trained_run import trained_run
 from tui_trainer.cli import app
-from tui_trainer.store.atomic import read_toml
+from tui_trainer.store.atomic import read_toml, write_toml_atomic
 
 runner = CliRunner()
 TEST_IMAGES = 359  # digits' test split at test_fraction 0.2
@@ -171,3 +171,45 @@ def test_a_folder_named_after_a_class_gives_its_images_that_true_class(run, fold
     assert {row["true"] for row in rows} == {"3"}
     correct = sum(row["class_1"] == "3" for row in rows)
     assert f"accuracy {correct / 37:.4f} ({correct} of 37 images" in result.stderr
+
+
+def tamper(inputs, line):
+    """inputs.toml with its key of `line` (TOML text, `key = value`) replaced by `line`."""
+    key = line.split(" = ")[0]
+    data = read_toml(inputs)
+    del data["inputs"][key]
+    write_toml_atomic(inputs, data)
+    with open(inputs, "a", encoding="utf-8") as handle:  # [inputs] is the file's only table
+        handle.write(line + "\n")
+
+
+TAMPERED_INPUTS = {
+    "std of nan": ("std = [nan, nan, nan]", "inputs.std[0]: must be a finite number (got nan)"),
+    "mean of nan": ("mean = nan", "inputs.mean: expected a list, e.g. [1, 2], got a float nan"),
+    "std of inf": ("std = inf", "inputs.std: expected a list, e.g. [1, 2], got a float inf"),
+    "huge images": ("image_size = 100000", "inputs.image_size: must be <= 1024 (got 100000)"),
+    "huge resize": ("resize = 100000", "inputs.resize: must be <= 1024 (got 100000)"),
+    "fewer classes than outputs": (
+        'classes = ["0", "1", "2"]',
+        "inputs.classes: 3 class names, but the model in {last} has 10 outputs",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", TAMPERED_INPUTS)
+def test_a_tampered_inputs_toml_exits_2_naming_the_file_and_key_and_writes_nothing(
+    run, folder, tmp_path, case
+):
+    line, expected = TAMPERED_INPUTS[case]
+    copy = shutil.copytree(run.parent, tmp_path / "study") / "run"
+    tamper(copy / "inputs.toml", line)
+    output, cam = tmp_path / "predicted.csv", tmp_path / "cam"
+    result = runner.invoke(
+        app,
+        ["predict", str(copy), str(folder / "extra"), "--device", "cpu", "-o", str(output),
+         "--cam", str(cam)],
+    )  # fmt: skip
+    expected = expected.format(last=copy / "checkpoints" / "last.pt")
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    assert result.stderr.splitlines() == [f"error: {copy / 'inputs.toml'}: {expected}"]
+    assert not output.exists() and not cam.exists()
