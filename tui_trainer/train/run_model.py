@@ -75,6 +75,8 @@ def load_run_model(
     except (RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0][:200]
         raise CheckpointError(f"{path}: does not fit the run's model ({first})") from None
+    if not checkpoint.all_finite(state):  # a run never saves them: it stops as diverged
+        raise CheckpointError(f"{path}: holds weights that are not finite (nan or inf)")
     model = model.to(device, memory_format=torch.channels_last).eval()
     resize = inputs.resize if inputs.resize != inputs.image_size else None
     pipeline = BatchPipeline(inputs.mean, inputs.std, device, resize=resize)
