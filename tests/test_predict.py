@@ -196,6 +196,19 @@ TAMPERED_INPUTS = {
 }
 
 
+def refused(copy, images, tmp_path) -> tuple[int, list[str]]:
+    """`predict COPY IMAGES` with --output and --cam in tmp_path: its exit code and stderr
+    lines, once it is checked that it wrote neither (nor anything to stdout)."""
+    output, cam = tmp_path / "predicted.csv", tmp_path / "cam"
+    result = runner.invoke(
+        app,
+        ["predict", str(copy), str(images), "--device", "cpu", "-o", str(output),
+         "--cam", str(cam)],
+    )  # fmt: skip
+    assert result.stdout == "" and not output.exists() and not cam.exists(), result.output
+    return result.exit_code, result.stderr.splitlines()
+
+
 @pytest.mark.parametrize("case", TAMPERED_INPUTS)
 def test_a_tampered_inputs_toml_exits_2_naming_the_file_and_key_and_writes_nothing(
     run, folder, tmp_path, case
@@ -203,31 +216,21 @@ def test_a_tampered_inputs_toml_exits_2_naming_the_file_and_key_and_writes_nothi
     line, expected = TAMPERED_INPUTS[case]
     copy = shutil.copytree(run.parent, tmp_path / "study") / "run"
     tamper(copy / "inputs.toml", line)
-    output, cam = tmp_path / "predicted.csv", tmp_path / "cam"
-    result = runner.invoke(
-        app,
-        ["predict", str(copy), str(folder / "extra"), "--device", "cpu", "-o", str(output),
-         "--cam", str(cam)],
-    )  # fmt: skip
     expected = expected.format(last=copy / "checkpoints" / "last.pt")
-    assert (result.exit_code, result.stdout) == (2, ""), result.output
-    assert result.stderr.splitlines() == [f"error: {copy / 'inputs.toml'}: {expected}"]
-    assert not output.exists() and not cam.exists()
+    assert refused(copy, folder / "extra", tmp_path) == (
+        2,
+        [f"error: {copy / 'inputs.toml'}: {expected}"],
+    )
 
 
 def test_a_tampered_config_toml_is_worded_as_in_a_preset_and_exits_2(run, folder, tmp_path):
     copy = shutil.copytree(run.parent, tmp_path / "study") / "run"
     config = copy / "config.toml"
     config.write_text(re.sub(r"^lr = .*$", "lr = nan", config.read_text(), flags=re.M))
-    output = tmp_path / "predicted.csv"
-    result = runner.invoke(
-        app, ["predict", str(copy), str(folder / "extra"), "--device", "cpu", "-o", str(output)]
-    )
-    assert (result.exit_code, result.stderr.splitlines()) == (
+    assert refused(copy, folder / "extra", tmp_path) == (
         2,
         [f"error: {config}: optim.lr: must be a finite number (got nan)"],
     )
-    assert not output.exists()
 
 
 @pytest.mark.parametrize(
@@ -245,18 +248,6 @@ def test_a_checkpoint_without_a_weights_table_or_with_nan_weights_exits_3_and_wr
     copy = shutil.copytree(run.parent, tmp_path / "study") / "run"
     last = copy / "checkpoints" / "last.pt"
     state = torch.load(last, weights_only=True)["model"]
-    if weights == "nan":
-        model = {
-            k: v.float() * float("nan") if v.is_floating_point() else v for k, v in state.items()
-        }
-    else:
-        model = 5
-    torch.save({"model": model}, last)
-    output, cam = tmp_path / "predicted.csv", tmp_path / "cam"
-    result = runner.invoke(
-        app,
-        ["predict", str(copy), str(folder / "extra"), "--device", "cpu", "-o", str(output),
-         "--cam", str(cam)],
-    )  # fmt: skip
-    assert (result.exit_code, result.stderr.splitlines()) == (3, [f"error: {last}: {expected}"])
-    assert not output.exists() and not cam.exists()
+    nan = {k: v.float() * float("nan") if v.is_floating_point() else v for k, v in state.items()}
+    torch.save({"model": nan if weights == "nan" else 5}, last)
+    assert refused(copy, folder / "extra", tmp_path) == (3, [f"error: {last}: {expected}"])
