@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from types import UnionType
+from typing import Literal, Union, get_args, get_origin
 
 import pytest
 from typer.testing import CliRunner
@@ -10,6 +12,7 @@ from typer.testing import CliRunner
 from tests.helpers import TINY_PRESET
 from tui_trainer.cli import app
 from tui_trainer.config import load_preset
+from tui_trainer.config.schema import SECTION_MODELS
 from tui_trainer.errors import ConfigError
 
 runner = CliRunner()
@@ -256,9 +259,71 @@ def test_values_that_cannot_train_sensibly_are_config_errors(write_preset, overr
     assert any(expected in m for m in messages), messages
 
 
-def test_text_fields_take_set_values_as_text(write_preset):
-    study = load_preset(write_preset(), ["study.name=2024", "study.description=true"])
-    assert study.preset.study.name == "2024" and study.preset.study.description == "true"
+def _takes_text(annotation) -> bool:
+    """Whether a schema type takes a TOML string: str, a Literal of names, or either or None."""
+    if annotation is str or get_origin(annotation) is Literal:
+        return True
+    return get_origin(annotation) in (Union, UnionType) and any(
+        _takes_text(arm) for arm in get_args(annotation)
+    )
+
+
+TEXT_KEYS = [
+    f"{section}.{name}"
+    for section, model in SECTION_MODELS.items()
+    for name, info in model.model_fields.items()
+    if info.annotation is str or info.annotation == str | None
+]
+
+
+def test_the_text_keys_are_the_ones_the_schema_types_as_text():
+    assert TEXT_KEYS == [
+        "study.name",
+        "study.description",
+        "data.data_dir",
+        "train.device",
+        "parallel.cluster",
+    ]
+
+
+@pytest.mark.parametrize("key", TEXT_KEYS)
+def test_a_text_key_set_to_an_integer_is_a_located_error_and_creates_nothing(
+    write_preset, runs_dir, key
+):
+    output = cli_fails([str(write_preset()), "--set", f"{key}=5"], runs_dir)
+    assert output.splitlines() == [
+        f"error: --set {key}=5: {key}: expected a string, got an integer 5; for the text, "
+        f"quote it: --set '{key}=\"5\"'"
+    ]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        f"{section}.{name}"
+        for section, model in SECTION_MODELS.items()
+        for name in model.model_fields
+    ],
+)
+def test_every_key_set_to_a_value_of_another_toml_type_is_one_located_line(
+    write_preset, runs_dir, key
+):
+    section, name = key.split(".")
+    text = _takes_text(SECTION_MODELS[section].model_fields[name].annotation)
+    value = "5" if text else '"5"'  # an integer where text belongs, else a string
+    output = cli_fails([str(write_preset()), "--set", f"{key}={value}"], runs_dir)
+    (line,) = output.splitlines()
+    assert line.startswith(f"error: --set {key}={value}: {key}: "), line
+
+
+def test_text_keys_take_bare_words_addresses_and_quoted_numbers(write_preset):
+    study = load_preset(
+        write_preset(),
+        ["parallel.cluster=10.0.0.1:6379", 'study.name="2024"', 'study.description="true"'],
+    )
+    assert study.preset.parallel.cluster == "10.0.0.1:6379"
+    assert (study.preset.study.name, study.preset.study.description) == ("2024", "true")
+    assert load_preset(write_preset(), ["parallel.cluster=auto"]).preset.parallel.cluster == "auto"
 
 
 def test_a_byte_order_mark_is_accepted(tmp_path):

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from tests.trained_run import trained_run
 from tui_trainer.cli import app
-from tui_trainer.store.atomic import read_toml
+from tui_trainer.store.atomic import read_toml, write_toml_atomic
 
 runner = CliRunner()
 TEST_IMAGES = 359  # digits' test split at test_fraction 0.2
@@ -281,3 +281,83 @@ def test_a_class_name_with_an_osc_sequence_reaches_a_terminal_escaped_and_a_file
     assert top.endswith(TITLE) and "\\u001b]0;owned\\u0007" in (tmp_path / "p.json").read_text()
     assert "\x1b" not in to_terminal.stdout and "\x07" not in to_terminal.stdout
     assert rows_of(to_terminal.stdout)[1]["class_1"].endswith("\\x1b]0;owned\\x07")
+
+
+def tamper(inputs, line):
+    """inputs.toml with its key of `line` (TOML text, `key = value`) replaced by `line`."""
+    key = line.split(" = ")[0]
+    data = read_toml(inputs)
+    del data["inputs"][key]
+    write_toml_atomic(inputs, data)
+    with open(inputs, "a", encoding="utf-8") as handle:  # [inputs] is the file's only table
+        handle.write(line + "\n")
+
+
+TAMPERED_INPUTS = {
+    "std of nan": ("std = [nan, nan, nan]", "inputs.std[0]: must be a finite number (got nan)"),
+    "mean of nan": ("mean = nan", "inputs.mean: expected a list, e.g. [1, 2], got a float nan"),
+    "std of inf": ("std = inf", "inputs.std: expected a list, e.g. [1, 2], got a float inf"),
+    "huge images": ("image_size = 100000", "inputs.image_size: must be <= 1024 (got 100000)"),
+    "huge resize": ("resize = 100000", "inputs.resize: must be <= 1024 (got 100000)"),
+    "fewer classes than outputs": (
+        'classes = ["0", "1", "2"]',
+        "inputs.classes: 3 class names, but the model in {last} has 10 outputs",
+    ),
+}
+
+
+def refused(copy, images, tmp_path) -> tuple[int, list[str]]:
+    """`predict COPY IMAGES` with --output and --cam in tmp_path: its exit code and stderr
+    lines, once it is checked that it wrote neither (nor anything to stdout)."""
+    output, cam = tmp_path / "predicted.csv", tmp_path / "cam"
+    result = runner.invoke(
+        app,
+        ["predict", str(copy), str(images), "--device", "cpu", "-o", str(output),
+         "--cam", str(cam)],
+    )  # fmt: skip
+    assert result.stdout == "" and not output.exists() and not cam.exists(), result.output
+    return result.exit_code, result.stderr.splitlines()
+
+
+@pytest.mark.parametrize("case", TAMPERED_INPUTS)
+def test_a_tampered_inputs_toml_exits_2_naming_the_file_and_key_and_writes_nothing(
+    run, folder, tmp_path, case
+):
+    line, expected = TAMPERED_INPUTS[case]
+    copy = shutil.copytree(run.parent, tmp_path / "study") / "run"
+    tamper(copy / "inputs.toml", line)
+    expected = expected.format(last=copy / "checkpoints" / "last.pt")
+    assert refused(copy, folder / "extra", tmp_path) == (
+        2,
+        [f"error: {copy / 'inputs.toml'}: {expected}"],
+    )
+
+
+def test_a_tampered_config_toml_is_worded_as_in_a_preset_and_exits_2(run, folder, tmp_path):
+    copy = shutil.copytree(run.parent, tmp_path / "study") / "run"
+    config = copy / "config.toml"
+    config.write_text(re.sub(r"^lr = .*$", "lr = nan", config.read_text(), flags=re.M))
+    assert refused(copy, folder / "extra", tmp_path) == (
+        2,
+        [f"error: {config}: optim.lr: must be a finite number (got nan)"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("weights", "expected"),
+    [
+        ("a number", "not a tui-trainer checkpoint (no model weights)"),
+        ("nan", "holds weights that are not finite (nan or inf)"),
+    ],
+)
+def test_a_checkpoint_without_a_weights_table_or_with_nan_weights_exits_3_and_writes_nothing(
+    run, folder, tmp_path, weights, expected
+):
+    import torch
+
+    copy = shutil.copytree(run.parent, tmp_path / "study") / "run"
+    last = copy / "checkpoints" / "last.pt"
+    state = torch.load(last, weights_only=True)["model"]
+    nan = {k: v.float() * float("nan") if v.is_floating_point() else v for k, v in state.items()}
+    torch.save({"model": nan if weights == "nan" else 5}, last)
+    assert refused(copy, folder / "extra", tmp_path) == (3, [f"error: {last}: {expected}"])

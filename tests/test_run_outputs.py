@@ -5,6 +5,7 @@ run that lacks them (and the activation-map sheet samples_cam.png)."""
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 
 import numpy as np
@@ -194,3 +195,23 @@ def test_backfill_exits_2_for_a_bad_or_unfinished_run_and_3_without_checkpoint(
     (copy / "summary.toml").unlink()
     code, lines = backfill(copy)
     assert code == 2 and len(lines) == 1 and "has not finished" in lines[0]
+
+
+def test_backfill_refuses_a_tampered_inputs_toml_before_the_dataset_and_writes_nothing(
+    run, tmp_path, monkeypatch
+):
+    copy = shutil.copytree(run.parent, tmp_path / run.parent.name) / "run"
+    inputs = copy / "inputs.toml"
+    inputs.write_text(
+        re.sub(r"^resize = .*$", "resize = 100000", inputs.read_text(), flags=re.M),
+        encoding="utf-8",
+    )
+    monkeypatch.setattr("tui_trainer.train.backfill.load_splits", None)  # refused before loading
+    line = f"error: {inputs}: inputs.resize: must be <= 1024 (got 100000)"
+    before = sorted(p.name for p in copy.iterdir())
+    result = runner.invoke(app, ["backfill", str(copy), "--cam", "--device", "cpu"])
+    assert (result.exit_code, result.stdout, result.stderr.splitlines()) == (2, "", [line])
+    (copy / "predictions.csv").unlink()
+    result = runner.invoke(app, ["backfill", str(copy), "--device", "cpu"])
+    assert (result.exit_code, result.stdout, result.stderr.splitlines()) == (2, "", [line])
+    assert sorted(p.name for p in copy.iterdir()) == [n for n in before if n != "predictions.csv"]

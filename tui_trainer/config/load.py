@@ -157,6 +157,8 @@ def _syntax_error(exc: Exception, text: str, source: str) -> ConfigError:
 
 def parse_override(text: str) -> Override:
     """Parse `KEY=VALUE`. VALUE is a TOML value (0.1, true, [1, 2], "x"); bare words are strings.
+    A value is never converted to the key's type: `parallel.cluster=5` is the integer 5, and
+    the schema refuses it like `cluster = 5` in a preset.
 
     `sweep.optim.lr=[0.1, 0.2]` sets a sweep axis.
     """
@@ -183,16 +185,7 @@ def parse_override(text: str) -> Override:
         value = raw  # a bare word such as `digits` or `cosine`
     parts = tuple(key.split("."))
     path = ("sweep", ".".join(parts[1:])) if parts[0] == "sweep" else parts
-    return _typed_by_schema(Override(text=text, path=path, value=value, raw=raw))
-
-
-def _typed_by_schema(override: Override) -> Override:
-    """A text field takes the raw text: `--set study.name=2024` is the name "2024"."""
-    if len(override.path) == 2 and override.path[0] in SECTION_MODELS:
-        field = SECTION_MODELS[override.path[0]].model_fields.get(override.path[1])
-        if field is not None and field.annotation is str and not isinstance(override.value, str):
-            return Override(override.text, override.path, override.raw, override.raw)
-    return override
+    return Override(text=text, path=path, value=value, raw=raw)
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any]:
@@ -225,8 +218,20 @@ def validate_preset(data: Mapping[str, Any], locator: Locator) -> StudyPreset:
         problems = []
         for error in exc.errors():
             loc, message = describe_error(error, SECTION_MODELS)
+            if error["type"] == "string_type":
+                message += _quoting_hint(loc, locator.overrides)
             problems.append(locator.problem(loc, message))
         raise ConfigError(problems) from None
+
+
+def _quoting_hint(loc: Sequence[Any], overrides: Sequence[Override]) -> str:
+    """How to give `--set` text that TOML reads as another type (study.name=2024)."""
+    path = tuple(str(part) for part in loc)
+    for override in reversed(overrides):
+        if override.path == path:
+            key = override.text.partition("=")[0].strip()
+            return f"; for the text, quote it: --set '{key}=\"{override.raw}\"'"
+    return ""
 
 
 def load_preset(path: str | Path, overrides: Sequence[str] = ()) -> LoadedStudy:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,6 +22,9 @@ AUGMENTATIONS = ("crop", "hflip", "rotate", "mixup")
 NORMALIZATIONS = ("auto", "dataset", "imagenet", "train_split")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step", "onecycle")
+
+# One channel's std: images are divided by it. Also the bound of a run's inputs.toml.
+ChannelStd = Annotated[float, Field(gt=0.0)]
 
 # The sections a sweep axis may name; [study] and [sweep] itself are not swept.
 SWEEPABLE_SECTIONS = ("data", "model", "optim", "schedule", "train")
@@ -121,7 +124,7 @@ class DataSection(Section):
         description="Explicit per-channel mean (RGB, [0, 1] units), e.g. report 002's printed "
         "(0.5071, 0.4865, 0.4409); needs std too.",
     )
-    std: list[float] | None = Field(
+    std: list[ChannelStd] | None = Field(
         default=None, min_length=3, max_length=3, description="Explicit per-channel std."
     )
     resize: int | None = Field(
@@ -165,8 +168,6 @@ class DataSection(Section):
                 if self.std is None
                 else "mean: mean and std go together"
             )
-        if self.std is not None and min(self.std) <= 0:
-            raise ValueError("std: each must be > 0")
         return self
 
 

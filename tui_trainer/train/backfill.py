@@ -54,17 +54,21 @@ def backfill(
     weights_file = checkpoint_path(paths, weights)
     if (lacking or drawing) and not weights_file.is_file():  # before a long dataset load
         raise CheckpointError(f"{weights_file}: no such checkpoint")
-    if lacking or not paths.inputs.exists():
+    # a hand-edited inputs.toml is refused before the dataset loads and anything is written
+    has_inputs = paths.inputs.exists()
+    recorded = read_inputs(paths.inputs) if has_inputs and (lacking or drawing) else None
+    if lacking or not has_inputs:
         adding = [OutputFile("backfill", p) for p in (*lacking, paths.inputs) if not p.exists()]
         check_writes(dataset_folders([config.data]), adding)  # never into the dataset's folder
         progress("dataset", 0, 1)
         splits = load_splits(config.data)
         progress("dataset", 1, 1)
-        if not paths.inputs.exists():
-            write_inputs(paths.inputs, run_inputs(config, splits))
+        if not has_inputs:
+            recorded = run_inputs(config, splits)
+            write_inputs(paths.inputs, recorded)
             written.append(paths.inputs)
         if lacking:
-            run = load_run_model(paths, config, weights, device)
+            run = load_run_model(paths, config, weights, device, recorded)
             splits = splits.to(device)
             probabilities = test_probabilities(
                 run.model, splits, run.pipeline, run.batch_size, progress
@@ -79,7 +83,7 @@ def backfill(
             )
             written += lacking
     if drawing:
-        run = load_run_model(paths, config, weights, device, read_inputs(paths.inputs))
+        run = load_run_model(paths, config, weights, device, recorded)
         write_cam_sheet(run, progress, cam_layer)
         written.append(paths.samples_cam_image)
     return written

@@ -81,7 +81,7 @@ def load(path: Path, map_location: torch.device | str = "cpu") -> dict[str, Any]
         reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc).strip()
         reason = reason.splitlines()[-1][:200] if reason else type(exc).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
-    if not isinstance(payload, dict) or "model" not in payload:
+    if not isinstance(payload, dict) or not isinstance(payload.get("model"), dict):
         raise CheckpointError(f"{path}: not a tui-trainer checkpoint (no model weights)")
     return payload
 

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
-from tui_trainer.config.schema import RunConfig
-from tui_trainer.errors import UnavailableError
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+
+from tui_trainer.config.messages import describe_error, render_key
+from tui_trainer.config.schema import DATASETS, ChannelStd, DataSection, RunConfig, Section
+from tui_trainer.errors import ConfigError, Problem, UnavailableError
 from tui_trainer.store.atomic import read_toml, write_toml_atomic
 from tui_trainer.train.data import ImageSplits, normalization
 
@@ -45,6 +49,45 @@ class RunInputs:
         }
 
 
+# The bounds of the data keys inputs.toml records, taken from the schema (never a second copy):
+# a hand-edited std of nan or an image_size of 100000 is refused, not trusted.
+_DATA = DataSection.model_fields
+ImageSize = Annotated[(int, *_DATA["image_size"].metadata)]
+ResizeSide = Annotated[(int, *_DATA["resize"].metadata)]
+ChannelMeans = Annotated[(list[float], *_DATA["mean"].metadata)]
+ChannelStds = Annotated[(list[ChannelStd], *_DATA["std"].metadata)]
+
+
+class InputsTable(Section):
+    """inputs.toml's [inputs] table as read back: typed strictly, finite, within the schema's
+    bounds. Keys it does not know are ignored, so a newer run's file still reads."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, allow_inf_nan=False)
+
+    dataset: Literal[DATASETS]  # type: ignore[valid-type]
+    classes: list[str] = Field(min_length=2)
+    channels: int
+    image_size: ImageSize  # type: ignore[valid-type]
+    resize: ResizeSide  # type: ignore[valid-type]
+    mean: ChannelMeans  # type: ignore[valid-type]
+    std: ChannelStds  # type: ignore[valid-type]
+    grayscale_to_rgb: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InputsTable:
+        if self.channels != len(self.mean):
+            raise ValueError(
+                f"channels: must be {len(self.mean)}, as many as mean and std have values "
+                f"(got {self.channels})"
+            )
+        seen: set[str] = set()
+        for name in self.classes:
+            if name in seen:
+                raise ValueError(f"classes: each class name may appear once ({name!r} repeats)")
+            seen.add(name)
+        return self
+
+
 def run_inputs(config: RunConfig, splits: ImageSplits) -> RunInputs:
     """What `config` trains on, as the loaded `splits` and the run's normalization say."""
     mean, std = normalization(config, splits)
@@ -66,32 +109,37 @@ def write_inputs(path: Path, inputs: RunInputs) -> None:
 
 
 def read_inputs(path: Path) -> RunInputs:
-    """inputs.toml, checked; an UnavailableError naming the file (and `backfill`) otherwise."""
-    data = read_toml(path)
-    table = data.get("inputs") if isinstance(data, dict) else None
-    if not isinstance(table, dict):
+    """inputs.toml, checked against the schema's bounds before any model or image is touched.
+    Missing: an UnavailableError naming `backfill`, which writes it. Damaged, or a value out of
+    bounds: a ConfigError naming the file and each bad key."""
+    if not path.exists():
         raise UnavailableError(
-            f"{path}: missing or not valid TOML; `tui-trainer backfill RUN` writes it from the "
-            "run's config and dataset"
+            f"{path}: missing; `tui-trainer backfill RUN` writes it from the run's config and "
+            "dataset"
         )
+    data = read_toml(path)
+    if data is None:
+        raise ConfigError([Problem("not a readable TOML file", source=str(path))])
+    table = data.get("inputs")
+    if not isinstance(table, dict):
+        found = "required table is missing" if table is None else "expected a table"
+        raise ConfigError([Problem(found, source=str(path), key="inputs")])
     try:
-        classes = tuple(str(name) for name in table["classes"])
-        channels = int(table["channels"])
-        inputs = RunInputs(
-            dataset=str(table["dataset"]),
-            classes=classes,
-            channels=channels,
-            image_size=int(table["image_size"]),
-            resize=int(table["resize"]),
-            mean=tuple(float(v) for v in table["mean"]),
-            std=tuple(float(v) for v in table["std"]),
-            grayscale_to_rgb=bool(table.get("grayscale_to_rgb", False)),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UnavailableError(f"{path}: [inputs] lacks or mistypes a key ({exc})") from None
-    sizes_ok = min(inputs.image_size, inputs.resize) >= 1 and len(classes) >= 2
-    if not sizes_ok or len(inputs.mean) != channels or len(inputs.std) != channels:
-        raise UnavailableError(f"{path}: [inputs] has inconsistent sizes or statistics")
-    if min(inputs.std) <= 0:
-        raise UnavailableError(f"{path}: [inputs] std must be > 0")
-    return inputs
+        checked = InputsTable.model_validate(table)
+    except ValidationError as exc:
+        problems: dict[str, Problem] = {}  # one line per key: std = [nan, nan, nan] is one
+        for error in exc.errors():
+            loc, message = describe_error(error, {})
+            key = render_key(("inputs", *loc))
+            problems.setdefault(str(loc[:1]), Problem(message, source=str(path), key=key))
+        raise ConfigError(list(problems.values())) from None
+    return RunInputs(
+        dataset=checked.dataset,
+        classes=tuple(checked.classes),
+        channels=checked.channels,
+        image_size=checked.image_size,
+        resize=checked.resize,
+        mean=tuple(checked.mean),
+        std=tuple(checked.std),
+        grayscale_to_rgb=checked.grayscale_to_rgb,
+    )

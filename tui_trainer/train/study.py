@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from tui_trainer.config.load import LoadedStudy
-from tui_trainer.config.schema import RunConfig
+from tui_trainer.config.messages import describe_error, render_key
+from tui_trainer.config.schema import SECTION_MODELS, RunConfig
 from tui_trainer.config.sweep import RunSpec
 from tui_trainer.console.plain import PlainLog
 from tui_trainer.errors import ConfigError, ExitCode, Problem, UnavailableError
@@ -160,10 +161,10 @@ def run_config(path: Path) -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except pydantic.ValidationError as exc:
-        problems = [
-            Problem(error["msg"], source=str(path), key=".".join(map(str, error["loc"])))
-            for error in exc.errors()
-        ]
+        problems = []
+        for error in exc.errors():  # worded and keyed as the same key's error in a preset
+            loc, message = describe_error(error, SECTION_MODELS)
+            problems.append(Problem(message, source=str(path), key=render_key(loc)))
         raise ConfigError(problems) from None
 
 
