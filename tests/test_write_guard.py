@@ -204,3 +204,13 @@ def test_backfill_never_adds_a_file_inside_the_folder_the_run_reads_images_from(
         "nothing there is replaced or added (choose a place outside it)"
     )
     assert tree(data) == before
+
+
+def test_a_manifest_that_is_a_fifo_or_not_a_list_counts_as_none_and_never_hangs(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / MANIFEST)  # opened blocking, this would wait for a writer for good
+    assert recorded(out) == set()
+    (out / MANIFEST).unlink()
+    (out / MANIFEST).write_text('{"x.png": true}\n')
+    assert recorded(out) == set()

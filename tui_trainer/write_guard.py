@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from tui_trainer.config.schema import DataSection
 
 MANIFEST = ".tui-trainer-wrote.json"
+MANIFEST_BYTES = 16 << 20  # a million overlay names; larger is not one we wrote
 NAMED_IN_A_REFUSAL = 1  # existing files named in the refusal line; the rest are counted
 
 
@@ -140,8 +141,10 @@ def _check_folder(output: OutputFolder, read: list[tuple[Path, Path]]) -> None:
 def recorded(folder: Path) -> set[str]:
     """The names the manifest of `folder` says tui-trainer wrote there (none when it has no
     manifest, or one that cannot be read: then nothing there counts as ours)."""
-    try:
-        names = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    from tui_trainer.store.files import read_limited
+
+    try:  # a FIFO or a huge file put there is "no manifest", never a hang
+        names = json.loads(read_limited(folder / MANIFEST, MANIFEST_BYTES).decode("utf-8"))
     except (OSError, ValueError):
         return set()
     if not isinstance(names, list):
