@@ -9,11 +9,19 @@ a finished run and a replayed one. The activation maps need torch and the checkp
 app never imports: when samples_cam.png is missing, `tui-trainer backfill RUN_DIR --cam` runs in
 another process from a thread worker (ui/cam_backfill.py), its progress shown as it comes. A run
 still training has none of this yet: the screen says so, and looks again every few seconds.
+
+The sample sheets are decoded in a thread worker too (draw_sheet), never on the UI thread: a
+sheet can take seconds to decode, and whatever is wrong with a run's files (a FIFO in place of
+samples.png, a decompression bomb, counts no reader can print) is said on the screen as
+`unreadable: <why>` while `esc` and `q` still work. A reader's error must never escape a handler
+here: Textual shuts the whole app down on one, after which no key does anything.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from rich.text import Text
@@ -95,6 +103,15 @@ class InspectScreen(Screen):
 
         error: str | None
 
+    @dataclass
+    class SheetDrawn(Message):
+        """A sheet drawn by the worker: samples.png's (cam False) or samples_cam.png's, of the
+        tiles read in `reading` (a result of an earlier reading is dropped)."""
+
+        cam: bool
+        view: SheetView
+        reading: int
+
     showing_cam: var[bool] = var(False, init=False)
 
     def __init__(self, run_dir: Path, study_id: str = "") -> None:
@@ -104,6 +121,8 @@ class InspectScreen(Screen):
         self.matrix: ConfusionMatrix | None = None
         self.tiles: list[SampleTile] | None = None
         self.sheets: dict[bool, SheetView] = {}  # by showing_cam
+        self._drawing: set[bool] = set()  # sheets a worker is drawing
+        self._reading = 0  # counts the readings of the run's files: a sheet belongs to one
         self._looking_again = False
         self._computing = False  # a backfill is running: `a` waits for it
         self._state = st.UNKNOWN  # the run's, when its files were last read
@@ -133,13 +152,24 @@ class InspectScreen(Screen):
     # -- reading the run directory -----------------------------------------------------------
 
     def read_run_files(self) -> None:
+        """Read the run's files again and show them; whatever a reader could not absorb is
+        said as `unreadable: <why>` (an error escaping here would shut the app down)."""
+        try:
+            self._read_run_files()
+        except (OSError, ValueError) as error:
+            self.query_one("#inspect-note", Static).update(
+                Text(f"unreadable: {printable(str(error), limit=200)}", style="italic")
+            )
+            self.query_one("#inspect-note").display = True
+
+    def _read_run_files(self) -> None:
         run = read_run(self.study_id, self.paths, summary=False)
         title = Text(f"{self.study_id}/{run.name}" if self.study_id else run.name, style="bold")
         note = ""
         try:
             self.matrix = read_confusion(self.paths.confusion)
         except UnreadableMatrix as error:
-            self.matrix, note = None, str(error)
+            self.matrix, note = None, f"unreadable: {error}"
         matrix = self.matrix
         self._state = run.state
         if matrix is None:
@@ -157,19 +187,21 @@ class InspectScreen(Screen):
         self.query_one("#inspect-note", Static).update(Text(note, style="italic"))
         self.query_one("#inspect-note").display = bool(note)
         self.tiles = read_samples(self.paths.samples)
+        self._reading += 1
+        self.sheets.clear()
+        self._drawing.clear()
         self._show_sheet()
-        missing = self.matrix is None or self.tiles is None or self._sheet(False) is None
+        missing = self.matrix is None or self.tiles is None or not self._has_sheet(False)
         if missing and run.state not in st.FINAL_STATES and not self._looking_again:
             self._looking_again = True  # the run may still write them: look again now and then
             self.set_interval(LOOK_AGAIN_S, self._look_again)
 
     def _look_again(self) -> None:
         """Read again once a file that was missing is there (the trainer writes each whole)."""
-        sheet_missing = self.tiles is None or self._sheet(False) is None
+        sheet_missing = self.tiles is None or not self._has_sheet(False)
         if (self.matrix is None and self.paths.confusion.exists()) or (
             sheet_missing and self.paths.samples.exists() and self.paths.samples_image.exists()
         ):
-            self.sheets.clear()
             self.read_run_files()
 
     def _show_worst(self, matrix: ConfusionMatrix) -> None:
@@ -178,20 +210,42 @@ class InspectScreen(Screen):
         text.append("  ".join(f"{pair.words()} ({pair.count})" for pair in pairs) or "none")
         self.query_one("#worst-pairs", Static).update(text)
 
+    def _png(self, cam: bool) -> Path:
+        return self.paths.samples_cam_image if cam else self.paths.samples_image
+
+    def _has_sheet(self, cam: bool) -> bool:
+        """Whether there are tiles and an entry named samples.png (samples_cam.png): looked at
+        without opening it (what it is, the drawing worker finds out)."""
+        return bool(self.tiles) and os.path.lexists(self._png(cam))
+
     def _sheet(self, cam: bool) -> SheetView | None:
-        """The tiles drawn from samples.png (or samples_cam.png), drawn once; None when that
-        PNG is not there."""
-        if cam not in self.sheets:
-            png = self.paths.samples_cam_image if cam else self.paths.samples_image
-            if not self.tiles or not png.exists():
-                return None
-            drawn, note = draw_tiles(png, self.tiles)
-            mistakes = sum(tile.is_mistake for tile in self.tiles)
-            said = f"{mistakes} mistakes, then {len(self.tiles) - mistakes} right"
-            if cam:
-                said += ": their activation maps (a: the images)"
-            self.sheets[cam] = SheetView(tuple(self.tiles), drawn, note or said)
-        return self.sheets[cam]
+        """The tiles drawn from samples.png (or samples_cam.png) once a worker has drawn them;
+        None until then (the worker is started here) or when that PNG is not there."""
+        if cam not in self.sheets and cam not in self._drawing and self._has_sheet(cam):
+            self._drawing.add(cam)
+            work = partial(self._draw_sheet, cam, tuple(self.tiles or ()), self._reading)
+            self.run_worker(
+                work, name=f"drawing {self._png(cam).name}", group="sheets", thread=True,
+                exit_on_error=False,
+            )  # fmt: skip
+        return self.sheets.get(cam)
+
+    def _draw_sheet(self, cam: bool, tiles: tuple[SampleTile, ...], reading: int) -> None:
+        """In a thread: the sheet read, checked and drawn, handed to the screen as a message."""
+        drawn, note = draw_tiles(self._png(cam), list(tiles))
+        mistakes = sum(tile.is_mistake for tile in tiles)
+        said = f"{mistakes} mistakes, then {len(tiles) - mistakes} right"
+        if cam:
+            said += ": their activation maps (a: the images)"
+        self.post_message(self.SheetDrawn(cam, SheetView(tiles, drawn, note or said), reading))
+
+    def on_inspect_screen_sheet_drawn(self, message: SheetDrawn) -> None:
+        if message.reading != self._reading:
+            return  # drawn from files read before: a newer drawing is coming
+        self._drawing.discard(message.cam)
+        self.sheets[message.cam] = message.view
+        if message.cam == self.showing_cam:
+            self._show_sheet()
 
     def _show_sheet(self) -> None:
         sheet = self._sheet(self.showing_cam)
@@ -199,6 +253,8 @@ class InspectScreen(Screen):
             finished = self._state in st.FINAL_STATES and self.matrix is not None
             words = no_samples_words(self.paths.root) if finished else SAMPLES_LATER
             self._cam_status(Text(words, style="italic"))
+        elif sheet is None and self.showing_cam in self._drawing:
+            self._cam_status(Text(f"reading {self._png(self.showing_cam).name}…", style="dim"))
         elif sheet is None:
             self._cam_status(Text(f"No {self.paths.samples_image.name} to draw.", style="italic"))
         else:
@@ -230,7 +286,7 @@ class InspectScreen(Screen):
 
     def action_toggle_cam(self) -> None:
         self.query_one(TabbedContent).active = "samples"
-        if self.showing_cam or self._sheet(True) is not None:
+        if self.showing_cam or self._has_sheet(True):
             self.showing_cam = not self.showing_cam
         elif not self.tiles:
             self.notify("no sample images to compute activation maps for", severity="warning")
@@ -274,7 +330,7 @@ class InspectScreen(Screen):
         self._computing = False
         if message.error is not None:
             self._cam_status(Text(f"activation maps failed: {message.error}", style="red"))
-        elif self._sheet(True) is None:
+        elif not self._has_sheet(True):
             self._cam_status(
                 Text("activation maps: backfill wrote no samples_cam.png", style="red")
             )
