@@ -250,3 +250,16 @@ def test_show_of_counts_of_thousands_of_digits_says_which_line_instead_of_a_trac
     assert lines[start + 1] == (
         f"{study / 'run' / 'confusion.csv'}:2: a count too large for 64 bits"
     )
+
+
+def test_a_tile_whose_box_is_empty_or_beyond_any_sheet_is_left_out(tmp_path):
+    huge = "9" * 5000  # past int()'s limit
+    (tmp_path / "samples.csv").write_text(
+        SAMPLES.splitlines(keepends=True)[0]
+        + "0,0,0,8,8,17,cat,cat,0.97,correct\n"
+        + "1,8,0,8,0,42,cat,dog,0.83,mistake\n"  # no height
+        + "2,16399,0,8,8,5,dog,dog,0.9,correct\n"  # right of the widest sheet
+        + "3,0,8192,8,8,9,bird,fox,0.51,mistake\n"  # below the tallest
+        + f"4,0,{huge},8,8,9,bird,fox,0.51,mistake\n"
+    )
+    assert [t.tile for t in read_samples(tmp_path / "samples.csv")] == [0]
