@@ -463,3 +463,25 @@ def test_a_reader_error_on_one_run_is_said_and_the_app_goes_on(study, runs_dir, 
             assert pilot.app.screen.paths.root == study / "lr=0.01"
 
     run(scenario())
+
+
+def test_a_sheet_whose_drawing_fails_says_so_instead_of_reading_for_good(
+    study, runs_dir, monkeypatch
+):
+    write_synthetic_test_split(study / RUN)
+
+    def fails(sheet: Path, tiles):
+        raise ValueError(f"{sheet.name}: a decoder's bug")
+
+    monkeypatch.setattr("tui_trainer.ui.screens.inspect.draw_tiles", fails)
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            await pilot.press("3")
+            sheet = screen.query_one(SampleSheet)
+            await wait_for(pilot, lambda: sheet.view.note != "", 10)
+            assert sheet.view.note == "unreadable: samples.png: a decoder's bug"
+            assert not screen.query_one("#cam-status").display  # not 'reading samples.png…'
+
+    run(scenario())

@@ -231,8 +231,12 @@ class InspectScreen(Screen):
         return self.sheets.get(cam)
 
     def _draw_sheet(self, cam: bool, tiles: tuple[SampleTile, ...], reading: int) -> None:
-        """In a thread: the sheet read, checked and drawn, handed to the screen as a message."""
-        drawn, note = draw_tiles(self._png(cam), list(tiles))
+        """In a thread: the sheet read, checked and drawn, handed to the screen as a message
+        (always: a sheet left 'reading…' for good would be a stuck screen)."""
+        try:
+            drawn, note = draw_tiles(self._png(cam), list(tiles))
+        except (OSError, ValueError) as error:  # what draw_tiles did not foresee: said here
+            drawn, note = {}, f"unreadable: {printable(str(error), limit=200)}"
         mistakes = sum(tile.is_mistake for tile in tiles)
         said = f"{mistakes} mistakes, then {len(tiles) - mistakes} right"
         if cam:
