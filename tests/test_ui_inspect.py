@@ -63,7 +63,7 @@ async def open_inspect(pilot, study: Path) -> InspectScreen:
     await pilot.pause(0.3)
     await pilot.press("down", "i")  # the second run: lr=0.05
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, InspectScreen), 10)
-    await pilot.pause()
+    await wait_for(pilot, lambda: not pilot.app.screen.busy, 10)  # read in workers
     return pilot.app.screen
 
 
@@ -200,7 +200,11 @@ def test_missing_activation_maps_are_computed_by_backfill_with_its_progress_show
             (study / RUN / "go").touch()
             await wait_for(pilot, lambda: screen.showing_cam, 30)
             assert (study / RUN / "samples_cam.png").exists()
-            assert not screen.query_one("#cam-status").display
+            status = screen.query_one("#cam-status")
+            await wait_for(pilot, lambda: not status.display, 10)  # drawn in a worker
+            assert screen.query_one(SampleSheet).view.note.endswith(
+                "their activation maps (a: the images)"
+            )
 
     run(scenario())
 
@@ -237,7 +241,7 @@ def test_a_run_not_finished_says_when_its_figures_appear_and_shows_them_then(run
         async with create_app(runs_dir).run_test(size=SIZE) as pilot:
             screen = InspectScreen(study / "run", "20260101-000000-x")
             await pilot.app.push_screen(screen)
-            await pilot.pause()
+            await wait_for(pilot, lambda: not screen.busy, 10)
             assert text_of(screen, "#inspect-note") == (
                 "This run is queued (epoch 2/2). Its confusion matrix, per-class figures and "
                 "sample images appear when it ends, after its test evaluation."
@@ -452,7 +456,7 @@ def test_a_reader_error_on_one_run_is_said_and_the_app_goes_on(study, runs_dir, 
     def fails(path: Path):
         raise ValueError(f"{path.name}: a reader's bug")
 
-    monkeypatch.setattr("tui_trainer.ui.screens.inspect.read_samples", fails)
+    monkeypatch.setattr("tui_trainer.ui.inspected_run.read_samples", fails)
 
     async def scenario():
         async with create_app(runs_dir).run_test(size=SIZE) as pilot:
@@ -485,3 +489,39 @@ def test_a_sheet_whose_drawing_fails_says_so_instead_of_reading_for_good(
             assert not screen.query_one("#cam-status").display  # not 'reading samples.png…'
 
     run(scenario())
+
+
+def test_a_slow_read_of_a_runs_files_leaves_every_key_working(study, runs_dir, monkeypatch):
+    """The run's files are read in a worker (a 1000-class matrix takes a second, a network file
+    system longer): the screen says it is reading, and `esc` leaves at once."""
+    import threading
+    import time
+
+    write_synthetic_test_split(study / RUN)
+    release = threading.Event()
+
+    def slow(path: Path):
+        release.wait(10)
+        return None
+
+    monkeypatch.setattr("tui_trainer.ui.inspected_run.read_confusion", slow)
+    seen: dict[str, object] = {}
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            await pilot.app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            start = time.monotonic()
+            await pilot.press("down", "i")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, InspectScreen), 10)
+            seen["note"] = text_of(pilot.app.screen, "#inspect-note")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen), 10)
+            seen["quick"] = time.monotonic() - start < 5
+            release.set()
+
+    try:
+        within(30, run, scenario())
+    finally:
+        release.set()
+    assert seen == {"note": "reading the run's files…", "quick": True}

@@ -10,11 +10,12 @@ app never imports: when samples_cam.png is missing, `tui-trainer backfill RUN_DI
 another process from a thread worker (ui/cam_backfill.py), its progress shown as it comes. A run
 still training has none of this yet: the screen says so, and looks again every few seconds.
 
-The sample sheets are decoded in a thread worker too (draw_sheet), never on the UI thread: a
-sheet can take seconds to decode, and whatever is wrong with a run's files (a FIFO in place of
-samples.png, a decompression bomb, counts no reader can print) is said on the screen as
-`unreadable: <why>` while `esc` and `q` still work. A reader's error must never escape a handler
-here: Textual shuts the whole app down on one, after which no key does anything.
+The run's files are read (ui/inspected_run.py) and the sample sheets decoded in thread workers
+too, never on the UI thread: a large matrix takes a second to read, a sheet can take seconds to
+decode, and whatever is wrong with a run's files (a FIFO in place of samples.png, a
+decompression bomb, counts no reader can print) is said on the screen as `unreadable: <why>`
+while `esc` and `q` still work. A reader's error must never escape a handler here: Textual
+shuts the whole app down on one, after which no key does anything.
 """
 
 from __future__ import annotations
@@ -38,16 +39,10 @@ from textual.worker import get_current_worker
 from tui_trainer.printable import printable
 from tui_trainer.store import status as st
 from tui_trainer.store.layout import RunPaths
-from tui_trainer.store.per_class import (
-    ConfusionMatrix,
-    UnreadableMatrix,
-    per_class,
-    read_confusion,
-    worst_confused,
-)
-from tui_trainer.store.reader import read_run
-from tui_trainer.store.samples import SampleTile, read_samples
+from tui_trainer.store.per_class import ConfusedPair, ConfusionMatrix
+from tui_trainer.store.samples import SampleTile
 from tui_trainer.ui.cam_backfill import Progress, backfill_cam
+from tui_trainer.ui.inspected_run import InspectedRun, read_inspected
 from tui_trainer.ui.widgets.class_table import PerClassTable
 from tui_trainer.ui.widgets.confusion_heatmap import ConfusionHeatmap
 from tui_trainer.ui.widgets.sample_tiles import SampleSheet, SheetView, draw_tiles
@@ -104,6 +99,13 @@ class InspectScreen(Screen):
         error: str | None
 
     @dataclass
+    class FilesRead(Message):
+        """The run's files as the worker read them (None: the worker failed, which the app's
+        worker handler says)."""
+
+        run: InspectedRun | None
+
+    @dataclass
     class SheetDrawn(Message):
         """A sheet drawn by the worker: samples.png's (cam False) or samples_cam.png's, of the
         tiles read in `reading` (a result of an earlier reading is dropped)."""
@@ -124,6 +126,7 @@ class InspectScreen(Screen):
         self._drawing: set[bool] = set()  # sheets a worker is drawing
         self._reading = 0  # counts the readings of the run's files: a sheet belongs to one
         self._looking_again = False
+        self.reading_files = False  # a worker is reading the run's files
         self._computing = False  # a backfill is running: `a` waits for it
         self._state = st.UNKNOWN  # the run's, when its files were last read
 
@@ -146,32 +149,49 @@ class InspectScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        name = self.paths.name
+        self.query_one("#inspect-title", Static).update(
+            Text(f"{self.study_id}/{name}" if self.study_id else name, style="bold")
+        )
+        self._say_note(Text("reading the run's files…", style="dim"))
         self.read_run_files()
         self.query_one(ConfusionHeatmap).focus()
 
-    # -- reading the run directory -----------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """Whether a worker is still reading the run's files or drawing a sheet."""
+        return self.reading_files or bool(self._drawing)
+
+    # -- reading the run directory (in a worker: a large matrix takes a second) ---------------
 
     def read_run_files(self) -> None:
-        """Read the run's files again and show them; whatever a reader could not absorb is
-        said as `unreadable: <why>` (an error escaping here would shut the app down)."""
-        try:
-            self._read_run_files()
-        except (OSError, ValueError) as error:
-            self.query_one("#inspect-note", Static).update(
-                Text(f"unreadable: {printable(str(error), limit=200)}", style="italic")
-            )
-            self.query_one("#inspect-note").display = True
+        """Read the run's files again, in a worker; the screen shows them when it is done."""
+        if self.reading_files:
+            return
+        self.reading_files = True
+        self.run_worker(
+            self._read_files, name="reading the run's files", group="files", thread=True,
+            exit_on_error=False,
+        )  # fmt: skip
 
-    def _read_run_files(self) -> None:
-        run = read_run(self.study_id, self.paths, summary=False)
-        title = Text(f"{self.study_id}/{run.name}" if self.study_id else run.name, style="bold")
-        note = ""
+    def _read_files(self) -> None:
+        run = None
         try:
-            self.matrix = read_confusion(self.paths.confusion)
-        except UnreadableMatrix as error:
-            self.matrix, note = None, f"unreadable: {error}"
-        matrix = self.matrix
+            run = read_inspected(self.paths, self.study_id, WORST_PAIRS)
+        finally:  # always answered: a screen left waiting would never look again
+            self.post_message(self.FilesRead(run))
+
+    def on_inspect_screen_files_read(self, message: FilesRead) -> None:
+        self.reading_files = False
+        if message.run is not None:
+            self._show_files(message.run)
+
+    def _show_files(self, run: InspectedRun) -> None:
+        name = self.paths.name
+        title = Text(f"{self.study_id}/{name}" if self.study_id else name, style="bold")
+        self.matrix = matrix = run.matrix
         self._state = run.state
+        note = run.unreadable
         if matrix is None:
             note = note or waiting_words(run.state, run.epoch, run.epochs)
         else:
@@ -181,12 +201,11 @@ class InspectScreen(Screen):
                 f"{matrix.correct} right ({accuracy:.2%})"
             )
             self.query_one(ConfusionHeatmap).matrix = matrix
-            self.query_one(PerClassTable).figures = tuple(per_class(matrix))
-            self._show_worst(matrix)
+            self.query_one(PerClassTable).figures = run.figures
+            self._show_worst(run.worst)
         self.query_one("#inspect-title", Static).update(title)
-        self.query_one("#inspect-note", Static).update(Text(note, style="italic"))
-        self.query_one("#inspect-note").display = bool(note)
-        self.tiles = read_samples(self.paths.samples)
+        self._say_note(Text(note, style="italic"))
+        self.tiles = None if run.tiles is None else list(run.tiles)
         self._reading += 1
         self.sheets.clear()
         self._drawing.clear()
@@ -196,6 +215,11 @@ class InspectScreen(Screen):
             self._looking_again = True  # the run may still write them: look again now and then
             self.set_interval(LOOK_AGAIN_S, self._look_again)
 
+    def _say_note(self, text: Text) -> None:
+        note = self.query_one("#inspect-note", Static)
+        note.update(text)
+        note.display = bool(text.plain)
+
     def _look_again(self) -> None:
         """Read again once a file that was missing is there (the trainer writes each whole)."""
         sheet_missing = self.tiles is None or not self._has_sheet(False)
@@ -204,8 +228,7 @@ class InspectScreen(Screen):
         ):
             self.read_run_files()
 
-    def _show_worst(self, matrix: ConfusionMatrix) -> None:
-        pairs = worst_confused(matrix, WORST_PAIRS)
+    def _show_worst(self, pairs: tuple[ConfusedPair, ...]) -> None:
         text = Text("most confused: ", style="bold")
         text.append("  ".join(f"{pair.words()} ({pair.count})" for pair in pairs) or "none")
         self.query_one("#worst-pairs", Static).update(text)
