@@ -525,3 +525,22 @@ def test_a_slow_read_of_a_runs_files_leaves_every_key_working(study, runs_dir, m
     finally:
         release.set()
     assert seen == {"note": "reading the run's files…", "quick": True}
+
+
+def test_a_fifo_as_samples_csv_says_unreadable_and_the_matrix_still_shows(study, runs_dir):
+    write_synthetic_test_split(study / RUN)
+    make_fifo(study / RUN / "samples.csv")
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            assert shape(screen.query_one("#heatmap", ConfusionHeatmap)) == (10, 10)
+            await pilot.press("3")
+            assert text_of(screen, "#cam-status") == (
+                "unreadable: samples.csv: not a regular file (a FIFO)"
+            )
+
+    try:
+        within(60, run, scenario())
+    finally:
+        unblock(study / RUN / "samples.csv")

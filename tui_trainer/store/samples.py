@@ -99,13 +99,21 @@ def _tile(row: dict[str, str]) -> SampleTile | None:
     )
 
 
+class UnreadableSamples(ValueError):
+    """samples.csv is there but cannot be read (a FIFO, a link, too large); says why."""
+
+
 def read_samples(path: Path) -> list[SampleTile] | None:
     """The tiles of samples.csv, mistakes first (in the file's order within each kind); None when
-    the run has no sheet (not yet, or a run older than the sheet: `tui-trainer backfill`)."""
+    the run has no sheet (not yet, or a run older than the sheet: `tui-trainer backfill`).
+    UnreadableSamples when something else is there in its place."""
     try:
         text = read_limited(path, MAX_SAMPLES_BYTES).decode("utf-8", errors="replace")
-    except OSError:
+    except FileNotFoundError:
         return None
+    except OSError as error:
+        reason = printable(error.strerror or str(error))
+        raise UnreadableSamples(f"{printable(path.name)}: {reason}") from None
     rows = csv.DictReader(io.StringIO(text))
     tiles = [tile for row in rows if (tile := _tile(row)) is not None][:MAX_TILES]
     return sorted(tiles, key=lambda tile: not tile.is_mistake)

@@ -23,7 +23,7 @@ from tui_trainer.store.per_class import (
     worst_confused,
 )
 from tui_trainer.store.reader import read_run
-from tui_trainer.store.samples import SampleTile, read_samples
+from tui_trainer.store.samples import SampleTile, UnreadableSamples, read_samples
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,9 @@ class InspectedRun:
     matrix: ConfusionMatrix | None = None
     figures: tuple[ClassFigures, ...] = ()
     worst: tuple[ConfusedPair, ...] = ()
-    tiles: tuple[SampleTile, ...] | None = None  # None: no samples.csv (yet)
+    tiles: tuple[SampleTile, ...] | None = None  # None: no samples.csv (yet), or unreadable
     unreadable: str = ""  # why the matrix, or the run, could not be read: `unreadable: <why>`
+    samples_unreadable: str = ""  # why samples.csv could not be read
 
 
 def read_inspected(paths: RunPaths, study_id: str, worst: int) -> InspectedRun:
@@ -50,7 +51,11 @@ def read_inspected(paths: RunPaths, study_id: str, worst: int) -> InspectedRun:
             matrix = read_confusion(paths.confusion)
         except UnreadableMatrix as error:
             matrix, unreadable = None, f"unreadable: {error}"
-        tiles = read_samples(paths.samples)
+        samples_unreadable = ""
+        try:
+            tiles = read_samples(paths.samples)
+        except UnreadableSamples as error:
+            tiles, samples_unreadable = None, f"unreadable: {error}"
         return InspectedRun(
             state=run.state,
             epoch=run.epoch,
@@ -60,6 +65,7 @@ def read_inspected(paths: RunPaths, study_id: str, worst: int) -> InspectedRun:
             worst=tuple(worst_confused(matrix, worst)) if matrix is not None else (),
             tiles=None if tiles is None else tuple(tiles),
             unreadable=unreadable,
+            samples_unreadable=samples_unreadable,
         )
     except (OSError, ValueError) as error:  # what a reader let through: said, not raised
         return InspectedRun(unreadable=f"unreadable: {printable(str(error), limit=200)}")

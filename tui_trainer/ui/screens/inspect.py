@@ -129,6 +129,7 @@ class InspectScreen(Screen):
         self.reading_files = False  # a worker is reading the run's files
         self._computing = False  # a backfill is running: `a` waits for it
         self._state = st.UNKNOWN  # the run's, when its files were last read
+        self._samples_unreadable = ""  # why samples.csv could not be read
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -206,6 +207,7 @@ class InspectScreen(Screen):
         self.query_one("#inspect-title", Static).update(title)
         self._say_note(Text(note, style="italic"))
         self.tiles = None if run.tiles is None else list(run.tiles)
+        self._samples_unreadable = run.samples_unreadable
         self._reading += 1
         self.sheets.clear()
         self._drawing.clear()
@@ -276,7 +278,9 @@ class InspectScreen(Screen):
 
     def _show_sheet(self) -> None:
         sheet = self._sheet(self.showing_cam)
-        if self.tiles is None:
+        if self.tiles is None and self._samples_unreadable:
+            self._cam_status(Text(self._samples_unreadable, style="italic"))
+        elif self.tiles is None:
             finished = self._state in st.FINAL_STATES and self.matrix is not None
             words = no_samples_words(self.paths.root) if finished else SAMPLES_LATER
             self._cam_status(Text(words, style="italic"))
