@@ -175,29 +175,6 @@ def test_backfill_cam_draws_the_sample_sheets_maps_from_the_runs_files_only(
     assert (again.exit_code, again.stdout, again.stderr) == (0, "", "")  # nothing lacking
 
 
-def test_backfill_exits_2_for_a_bad_or_unfinished_run_and_3_without_checkpoint(
-    run, tmp_path, monkeypatch
-):
-    study = shutil.copytree(run.parent, tmp_path / run.parent.name)
-    copy = study / "run"
-
-    def backfill(*args):
-        result = runner.invoke(app, ["backfill", *map(str, args), "--device", "cpu"])
-        return result.exit_code, result.stderr.splitlines()
-
-    assert backfill(tmp_path / "nowhere") == (
-        2,
-        [f"error: {tmp_path / 'nowhere'} is not a study or run directory"],
-    )
-    shutil.rmtree(copy / "checkpoints")
-    (copy / "predictions.csv").unlink()
-    monkeypatch.setattr("tui_trainer.train.backfill.load_splits", None)  # refused before loading
-    assert backfill(copy) == (3, [f"error: {copy / 'checkpoints' / 'last.pt'}: no such checkpoint"])
-    (copy / "summary.toml").unlink()
-    code, lines = backfill(copy)
-    assert code == 2 and len(lines) == 1 and "has not finished" in lines[0]
-
-
 def test_backfill_cam_refuses_a_tile_of_height_0_by_its_line_with_exit_2(run, tmp_path):
     study = shutil.copytree(run.parent, tmp_path / run.parent.name)
     copy = study / "run"
@@ -228,3 +205,26 @@ def test_backfill_cam_reads_the_sheet_through_the_apps_checked_reader(run, tmp_p
         [f"error: {copy / 'samples.png'}: not a regular file (a FIFO)"],
     )
     assert not (copy / "samples_cam.png").exists()
+
+
+def test_backfill_exits_2_for_a_bad_or_unfinished_run_and_3_without_checkpoint(
+    run, tmp_path, monkeypatch
+):
+    study = shutil.copytree(run.parent, tmp_path / run.parent.name)
+    copy = study / "run"
+
+    def backfill(*args):
+        result = runner.invoke(app, ["backfill", *map(str, args), "--device", "cpu"])
+        return result.exit_code, result.stderr.splitlines()
+
+    assert backfill(tmp_path / "nowhere") == (
+        2,
+        [f"error: {tmp_path / 'nowhere'} is not a study or run directory"],
+    )
+    shutil.rmtree(copy / "checkpoints")
+    (copy / "predictions.csv").unlink()
+    monkeypatch.setattr("tui_trainer.train.backfill.load_splits", None)  # refused before loading
+    assert backfill(copy) == (3, [f"error: {copy / 'checkpoints' / 'last.pt'}: no such checkpoint"])
+    (copy / "summary.toml").unlink()
+    code, lines = backfill(copy)
+    assert code == 2 and len(lines) == 1 and "has not finished" in lines[0]
