@@ -102,6 +102,10 @@ def test_a_run_without_a_confusion_matrix_has_none_yet(tmp_path):
         ("true\\predicted,a,b\na,1,2\nb,1\n", "confusion.csv:3: 1 counts, not 2"),
         ("true\\predicted,a,b\na,1,x\nb,1,1\n", "confusion.csv:2: a count that is not a whole"),
         ("true\\predicted,a,b\na,1,-1\nb,1,1\n", "confusion.csv:2: a negative count"),
+        (
+            "true\\predicted,a,b\na,1,1\nb,9223372036854775808,1\n",
+            "confusion.csv:3: a count too large for 64 bits",
+        ),
     ],
 )
 def test_a_matrix_that_does_not_parse_says_where_and_why(text, why):
@@ -220,3 +224,42 @@ def test_show_of_100_classes_keeps_the_table_and_pairs_and_says_where_the_matrix
         "inspect screen (`i` in the monitor)" in lines
     )
     assert "class3→class5 16% (160)  class5→class3 11% (110)" in result.output
+
+
+def huge_counts_matrix(classes: int = 10, digits: int = 4299) -> str:
+    """Every count just under Python's int-string limit (4300 digits): their sums are over it."""
+    big = "9" * digits
+    header = "true\\predicted," + ",".join(f"c{i}" for i in range(classes))
+    rows = [f"c{i}," + ",".join([big] * classes) for i in range(classes)]
+    return "\n".join([header, *rows]) + "\n"
+
+
+def test_show_of_counts_of_thousands_of_digits_says_which_line_instead_of_a_traceback(runs_dir):
+    from typer.testing import CliRunner
+
+    from tests.helpers import fake_study
+    from tui_trainer.cli import app
+
+    study = fake_study(runs_dir, "20260101-000000-x", ["run"])
+    (study / "run" / "confusion.csv").write_text(huge_counts_matrix())
+    result = CliRunner().invoke(app, ["show", "latest/run", "--runs-dir", str(runs_dir)])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 0, result.output
+    lines = [line.rstrip() for line in result.output.splitlines()]
+    start = lines.index("test split, per class")
+    assert lines[start + 1] == (
+        f"{study / 'run' / 'confusion.csv'}:2: a count too large for 64 bits"
+    )
+
+
+def test_a_tile_whose_box_is_empty_or_beyond_any_sheet_is_left_out(tmp_path):
+    huge = "9" * 5000  # past int()'s limit
+    (tmp_path / "samples.csv").write_text(
+        SAMPLES.splitlines(keepends=True)[0]
+        + "0,0,0,8,8,17,cat,cat,0.97,correct\n"
+        + "1,8,0,8,0,42,cat,dog,0.83,mistake\n"  # no height
+        + "2,16399,0,8,8,5,dog,dog,0.9,correct\n"  # right of the widest sheet
+        + "3,0,8192,8,8,9,bird,fox,0.51,mistake\n"  # below the tallest
+        + f"4,0,{huge},8,8,9,bird,fox,0.51,mistake\n"
+    )
+    assert [t.tile for t in read_samples(tmp_path / "samples.csv")] == [0]

@@ -87,7 +87,9 @@ def test_the_sample_sheet_shows_mistakes_then_one_correct_image_per_class(run, s
         assert (sheet[y : y + 32, x : x + 32] == images[index].transpose(1, 2, 0)).all()
         row = predictions[index]
         assert (tile["true"], tile["predicted"]) == (row["true"], row["predicted"])  # digit names
-        assert tile["probability"] == f"{float(row['probability']):.4f}"
+        # 4 decimals of the same float that predictions.csv gives 6 of: rounding 0.205050 again
+        # to 4 would say 0.2051 where the float, 0.2050499..., rounds to 0.2050
+        assert abs(float(tile["probability"]) - float(row["probability"])) <= 0.00005 + 1e-6
         assert (tile["kind"] == "mistake") == (row["true"] != row["predicted"])
     rows = -(-len(tiles) // 16)
     assert sheet.shape == (
@@ -172,6 +174,38 @@ def test_backfill_cam_draws_the_sample_sheets_maps_from_the_runs_files_only(
     assert (cam[:, 32] == sheet[:, 32]).all()
     again = runner.invoke(app, ["backfill", str(copy), "--cam", "--device", "cpu"])
     assert (again.exit_code, again.stdout, again.stderr) == (0, "", "")  # nothing lacking
+
+
+def test_backfill_cam_refuses_a_tile_of_height_0_by_its_line_with_exit_2(run, tmp_path):
+    study = shutil.copytree(run.parent, tmp_path / run.parent.name)
+    copy = study / "run"
+    (copy / "samples_cam.png").unlink(missing_ok=True)
+    lines = (copy / "samples.csv").read_text().splitlines(keepends=True)
+    cells = lines[2].split(",")
+    cells[4] = "0"  # the second tile's height
+    lines[2] = ",".join(cells)
+    (copy / "samples.csv").write_text("".join(lines))
+    result = runner.invoke(app, ["backfill", str(copy), "--cam", "--device", "cpu"])
+    assert (result.exit_code, result.stderr.splitlines()) == (
+        2,
+        [f"error: {copy / 'samples.csv'}:3: tile 1 has an empty box (32x0 pixels)"],
+    )
+    assert not (copy / "samples_cam.png").exists()
+
+
+def test_backfill_cam_reads_the_sheet_through_the_apps_checked_reader(run, tmp_path):
+    from tests.helpers import make_fifo, within
+
+    study = shutil.copytree(run.parent, tmp_path / run.parent.name)
+    copy = study / "run"
+    (copy / "samples_cam.png").unlink(missing_ok=True)
+    make_fifo(copy / "samples.png")
+    result = within(60, runner.invoke, app, ["backfill", str(copy), "--cam", "--device", "cpu"])
+    assert (result.exit_code, result.stderr.splitlines()) == (
+        2,
+        [f"error: {copy / 'samples.png'}: not a regular file (a FIFO)"],
+    )
+    assert not (copy / "samples_cam.png").exists()
 
 
 def test_backfill_exits_2_for_a_bad_or_unfinished_run_and_3_without_checkpoint(

@@ -130,9 +130,15 @@ def inspect_keys_on(study, *keys):
     write_synthetic_test_split(study / "lr=0.05")
 
     async def inspect(pilot):
+        from tests.ui_pilot import wait_for
+        from tui_trainer.ui.screens.inspect import InspectScreen
+
         await pilot.app.push_screen(MonitorScreen(study))
         await pilot.pause(0.3)
-        await pilot.press("down", "i", *keys)
+        await pilot.press("down", "i")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, InspectScreen), 10)
+        await wait_for(pilot, lambda: not pilot.app.screen.busy, 10)  # read in workers
+        await pilot.press(*keys)
         await pilot.pause(0.3)
 
     return inspect

@@ -1,10 +1,14 @@
 """The inspect screen (Pilot) on a synthetic study whose run `lr=0.05` has a made-up test split
 (store/synthetic_test_split.py): `i` from the monitor, the heatmap in percentages and counts,
 the per-class table sorted, the sample tiles, the activation maps computed by a stand-in for
-`tui-trainer backfill` (a script printing progress lines), and the runs without these files."""
+`tui-trainer backfill` (a script printing progress lines), and the runs without these files;
+hostile run files (a FIFO or a decompression bomb as samples.png, counts no reader can print)
+are said on the screen while every key still works."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -12,7 +16,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Static
 
-from tests.helpers import fake_study
+from tests.helpers import fake_study, make_fifo, within
+from tests.test_per_class import huge_counts_matrix
+from tests.test_sheet_png import bomb_png
 from tests.ui_pilot import SIZE, run, wait_for
 from tui_trainer.store.synthetic import write_synthetic_study
 from tui_trainer.store.synthetic_test_split import write_synthetic_test_split
@@ -57,7 +63,7 @@ async def open_inspect(pilot, study: Path) -> InspectScreen:
     await pilot.pause(0.3)
     await pilot.press("down", "i")  # the second run: lr=0.05
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, InspectScreen), 10)
-    await pilot.pause()
+    await wait_for(pilot, lambda: not pilot.app.screen.busy, 10)  # read in workers
     return pilot.app.screen
 
 
@@ -144,17 +150,17 @@ def test_the_samples_tab_draws_each_tile_with_its_classes_and_probability(study,
         async with create_app(runs_dir).run_test(size=SIZE) as pilot:
             screen = await open_inspect(pilot, study)
             await pilot.press("3")
-            await pilot.pause()
             sheet = screen.query_one(SampleSheet)
+            await wait_for(pilot, lambda: len(sheet.view.drawn) == 16, 10)  # drawn in a worker
             shown = sheet.render().plain
             assert shown.startswith("12 mistakes, then 4 right\n")
             assert "cat→dog ✗" in shown and "p 0.55 #100" in shown
             assert "airplane ✓" in shown and "p 0.83 #137" in shown
             assert len(sheet.view.drawn) == 16 and len(sheet.view.drawn[0]) == 8
             await pilot.press("a")  # samples_cam.png is there: no backfill
-            await pilot.pause()
             assert screen.showing_cam
-            assert sheet.render().plain.startswith("12 mistakes, then 4 right: their activation")
+            cam_words = "12 mistakes, then 4 right: their activation"
+            await wait_for(pilot, lambda: sheet.render().plain.startswith(cam_words), 10)
 
     run(scenario())
 
@@ -194,7 +200,11 @@ def test_missing_activation_maps_are_computed_by_backfill_with_its_progress_show
             (study / RUN / "go").touch()
             await wait_for(pilot, lambda: screen.showing_cam, 30)
             assert (study / RUN / "samples_cam.png").exists()
-            assert not screen.query_one("#cam-status").display
+            status = screen.query_one("#cam-status")
+            await wait_for(pilot, lambda: not status.display, 10)  # drawn in a worker
+            assert screen.query_one(SampleSheet).view.note.endswith(
+                "their activation maps (a: the images)"
+            )
 
     run(scenario())
 
@@ -231,7 +241,7 @@ def test_a_run_not_finished_says_when_its_figures_appear_and_shows_them_then(run
         async with create_app(runs_dir).run_test(size=SIZE) as pilot:
             screen = InspectScreen(study / "run", "20260101-000000-x")
             await pilot.app.push_screen(screen)
-            await pilot.pause()
+            await wait_for(pilot, lambda: not screen.busy, 10)
             assert text_of(screen, "#inspect-note") == (
                 "This run is queued (epoch 2/2). Its confusion matrix, per-class figures and "
                 "sample images appear when it ends, after its test evaluation."
@@ -362,3 +372,175 @@ def test_a_tile_is_drawn_as_half_blocks_top_pixel_in_front_bottom_pixel_behind()
         (span.style.color.triplet.hex, span.style.bgcolor.triplet.hex) for span in line.spans
     ]
     assert colours == [("#ff0000", "#0000ff"), ("#00ff00", "#ffffff")]
+
+
+def unblock(fifo: Path) -> None:
+    """Open `fifo` for writing and close it: a reader stuck opening it (the app's UI thread, in
+    a regression) goes on, so the test fails instead of leaving its thread blocked."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+UNREADABLE_SHEET = {
+    "fifo": "unreadable: samples.png: not a regular file (a FIFO)",
+    "bomb": "unreadable: samples.png: 30000x30000 pixels, larger than any sheet a run writes "
+    "(16399x8199); not decoded",
+}
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)], ids=["120x36", "80x24"])
+@pytest.mark.parametrize("kind", ["fifo", "bomb"])
+def test_a_samples_png_that_is_a_fifo_or_a_bomb_says_unreadable_and_esc_and_q_still_work(
+    study, runs_dir, kind, size
+):
+    write_synthetic_test_split(study / RUN)
+    sheet_png = study / RUN / "samples.png"
+    if kind == "fifo":
+        make_fifo(sheet_png)
+    else:
+        sheet_png.write_bytes(bomb_png(30000, 30000))
+    seen: dict[str, object] = {}
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=size) as pilot:
+            screen = await open_inspect(pilot, study)
+            await pilot.press("3")
+            sheet = screen.query_one(SampleSheet)
+            await wait_for(pilot, lambda: sheet.view.note.startswith("unreadable"), 10)
+            note = sheet.note_lines(sheet.content_size.width)
+            seen["note"] = " ".join(note)
+            seen["drawn"] = sheet.render().plain.startswith("\n".join(note) + "\n")
+            seen["captions"] = "cat→dog ✗" in sheet.render().plain
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen), 10)
+            seen["left"] = True
+            await pilot.press("q")
+            await wait_for(pilot, lambda: pilot.app.return_code == 0, 10)
+
+    try:
+        within(60, run, scenario())
+    finally:
+        unblock(sheet_png)
+    assert seen == {"note": UNREADABLE_SHEET[kind], "drawn": True, "captions": True, "left": True}
+
+
+def test_i_on_a_run_with_unprintable_counts_says_unreadable_and_the_other_runs_still_open(
+    study, runs_dir
+):
+    write_synthetic_test_split(study / RUN)
+    (study / RUN / "confusion.csv").write_text(huge_counts_matrix())
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            assert text_of(screen, "#inspect-note") == (
+                f"unreadable: {study / RUN / 'confusion.csv'}:2: a count too large for 64 bits"
+            )
+            assert shape(screen.query_one("#heatmap", ConfusionHeatmap)) == (0, 0)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen), 10)
+            await pilot.press("up", "i")  # lr=0.01, which has no test split (yet)
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, InspectScreen), 10)
+            other = pilot.app.screen
+            assert other.paths.root == study / "lr=0.01"
+            assert text_of(other, "#inspect-note").startswith("This run (completed) wrote no")
+
+    run(scenario())
+
+
+def test_a_reader_error_on_one_run_is_said_and_the_app_goes_on(study, runs_dir, monkeypatch):
+    """Whatever a reader lets escape is said on the screen: an error escaping a handler would
+    shut the app down, after which no key does anything on any run."""
+    write_synthetic_test_split(study / RUN)
+
+    def fails(path: Path):
+        raise ValueError(f"{path.name}: a reader's bug")
+
+    monkeypatch.setattr("tui_trainer.ui.inspected_run.read_samples", fails)
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            assert text_of(screen, "#inspect-note") == "unreadable: samples.csv: a reader's bug"
+            await pilot.press("escape", "up", "i")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, InspectScreen), 10)
+            assert pilot.app.screen.paths.root == study / "lr=0.01"
+
+    run(scenario())
+
+
+def test_a_sheet_whose_drawing_fails_says_so_instead_of_reading_for_good(
+    study, runs_dir, monkeypatch
+):
+    write_synthetic_test_split(study / RUN)
+
+    def fails(sheet: Path, tiles):
+        raise ValueError(f"{sheet.name}: a decoder's bug")
+
+    monkeypatch.setattr("tui_trainer.ui.screens.inspect.draw_tiles", fails)
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            await pilot.press("3")
+            sheet = screen.query_one(SampleSheet)
+            await wait_for(pilot, lambda: sheet.view.note != "", 10)
+            assert sheet.view.note == "unreadable: samples.png: a decoder's bug"
+            assert not screen.query_one("#cam-status").display  # not 'reading samples.png…'
+
+    run(scenario())
+
+
+def test_a_slow_read_of_a_runs_files_leaves_every_key_working(study, runs_dir, monkeypatch):
+    """The run's files are read in a worker (a 1000-class matrix takes a second, a network file
+    system longer): the screen says it is reading, and `esc` leaves at once."""
+    import threading
+    import time
+
+    write_synthetic_test_split(study / RUN)
+    release = threading.Event()
+
+    def slow(path: Path):
+        release.wait(10)
+        return None
+
+    monkeypatch.setattr("tui_trainer.ui.inspected_run.read_confusion", slow)
+    seen: dict[str, object] = {}
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            await pilot.app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            start = time.monotonic()
+            await pilot.press("down", "i")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, InspectScreen), 10)
+            seen["note"] = text_of(pilot.app.screen, "#inspect-note")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen), 10)
+            seen["quick"] = time.monotonic() - start < 5
+            release.set()
+
+    try:
+        within(30, run, scenario())
+    finally:
+        release.set()
+    assert seen == {"note": "reading the run's files…", "quick": True}
+
+
+def test_a_fifo_as_samples_csv_says_unreadable_and_the_matrix_still_shows(study, runs_dir):
+    write_synthetic_test_split(study / RUN)
+    make_fifo(study / RUN / "samples.csv")
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            screen = await open_inspect(pilot, study)
+            assert shape(screen.query_one("#heatmap", ConfusionHeatmap)) == (10, 10)
+            await pilot.press("3")
+            assert text_of(screen, "#cam-status") == (
+                "unreadable: samples.csv: not a regular file (a FIFO)"
+            )
+
+    try:
+        within(60, run, scenario())
+    finally:
+        unblock(study / RUN / "samples.csv")

@@ -6,6 +6,10 @@ predicted class); everything else a reader shows is derived here, so `show`, `ex
 inspect screen agree and an older run's matrix gives the same figures as a new one's. Precision,
 recall and F1 follow scikit-learn's `precision_recall_fscore_support(zero_division=0)`: a class
 never predicted has precision 0, a class absent from the test split has recall 0.
+
+A count has the bound of metrics.csv's integers (store/csvlog.py INT_LIMIT: under 2**63): a count
+of thousands of digits is refused with its line, since the sums of such counts would pass Python's
+int-string limit (4300 digits) wherever a reader prints a total.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui_trainer.printable import printable
+from tui_trainer.store.csvlog import INT_LIMIT
 from tui_trainer.store.files import read_limited
 
 MAX_CONFUSION_BYTES = 64 * 1024 * 1024  # 1000 classes of 9-digit counts is ~10 MB
@@ -105,8 +110,10 @@ def parse_confusion(text: str, source: str = "confusion.csv") -> ConfusionMatrix
             values = tuple(int(cell) for cell in row[1:])
         except ValueError:
             raise UnreadableMatrix(f"{source}:{line}: a count that is not a whole number") from None
-        if any(value < 0 for value in values):
+        if min(values) < 0:
             raise UnreadableMatrix(f"{source}:{line}: a negative count")
+        if max(values) >= INT_LIMIT:
+            raise UnreadableMatrix(f"{source}:{line}: a count too large for 64 bits")
         counts.append(values)
     return ConfusionMatrix(classes, tuple(counts))
 

@@ -4,7 +4,9 @@ One small PNG says more about what a model gets wrong than a confusion matrix: t
 mistakes of the most confused class pairs first, then one confident correct image per class.
 Tiles are the test images at their stored size, in a grid with a 1-pixel gap; samples.csv names
 each tile's pixel box, so that readers (the inspect screen, `backfill --cam`) cut tiles out of
-the sheet without the dataset.
+the sheet without the dataset. The layout's figures are store/samples.py's, where readers take
+their limits from; `backfill --cam` reads the sheet through the same checked reader as the app
+(store/sheet_png.py), and refuses a tile whose box is empty or outside the sheet by its line.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tui_trainer.errors import UnavailableError
+from tui_trainer.errors import UnavailableError, UsageError
 from tui_trainer.store.atomic import write_bytes_atomic, write_text_atomic
+from tui_trainer.store.samples import MAX_TILES, box_problem
+from tui_trainer.store.samples import SHEET_COLUMNS as MAX_COLUMNS
+from tui_trainer.store.samples import SHEET_GAP as GAP
 
-MAX_TILES = 128
 MAX_MISTAKES = 64  # so that one correct tile per class of a 64-class set still fits
 MISTAKES_PER_PAIR = 4  # spread the mistakes over several confused pairs
-MAX_COLUMNS = 16
-GAP = 1
 SAMPLE_COLUMNS = (
     "tile",
     "x",
@@ -150,14 +152,19 @@ def write_sheet(image_path: Path, csv_path: Path, sheet: np.ndarray, tiles: Sequ
 
 
 def read_tiles(csv_path: Path) -> list[Tile]:
-    """samples.csv's tiles; an UnavailableError naming the file when it cannot be used."""
+    """samples.csv's tiles: a UsageError naming the file and line when a row is not a tile of a
+    sheet (a box of no width or height, or beyond any sheet), an UnavailableError when the file
+    cannot be read."""
     from tui_trainer.store.files import MAX_TOML_BYTES, read_limited
 
     try:
         text = read_limited(csv_path, MAX_TOML_BYTES).decode("utf-8")
-        rows = list(csv.DictReader(io.StringIO(text)))
-        return [
-            Tile(
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnavailableError(f"{csv_path}: not a readable sample list ({exc})") from None
+    tiles = []
+    for line, r in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        try:
+            tile = Tile(
                 tile=int(r["tile"]),
                 x=int(r["x"]),
                 y=int(r["y"]),
@@ -169,23 +176,27 @@ def read_tiles(csv_path: Path) -> list[Tile]:
                 probability=float(r["probability"]),
                 kind=r["kind"],
             )
-            for r in rows
-        ]
-    except (OSError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise UnavailableError(f"{csv_path}: not a readable sample list ({exc})") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsageError(f"{csv_path}:{line}: not a tile of the sheet ({exc})") from None
+        problem = box_problem(tile.x, tile.y, tile.width, tile.height)
+        if problem is not None:
+            raise UsageError(f"{csv_path}:{line}: tile {tile.tile} has {problem}")
+        tiles.append(tile)
+    return tiles
 
 
 def read_sheet(image_path: Path) -> np.ndarray:
-    """samples.png as uint8 HxWx3."""
-    from PIL import Image
-
-    from tui_trainer.store.files import open_regular
+    """samples.png as uint8 HxWx3, read by the checked reader the app uses (a regular file, a
+    PNG, no larger than a run's sheet); a UsageError naming the file otherwise."""
+    from tui_trainer.store.sheet_png import UnreadableSheet, read_sheet_png
 
     try:
-        with open_regular(image_path) as handle, Image.open(handle, formats=("PNG",)) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-    except Exception as exc:
-        raise UnavailableError(f"{image_path}: not a readable sample sheet ({exc})") from None
+        image = read_sheet_png(image_path)
+    except FileNotFoundError:
+        raise UsageError(f"{image_path}: no such file") from None
+    except UnreadableSheet as exc:
+        raise UsageError(f"{image_path}: {exc.reason}") from None
+    return np.asarray(image, dtype=np.uint8).copy()
 
 
 def cut_tiles(sheet: np.ndarray, tiles: Sequence[Tile]) -> list[np.ndarray]:
@@ -193,7 +204,11 @@ def cut_tiles(sheet: np.ndarray, tiles: Sequence[Tile]) -> list[np.ndarray]:
     height, width = sheet.shape[:2]
     cut = []
     for t in tiles:
-        if t.x < 0 or t.y < 0 or t.x + t.width > width or t.y + t.height > height or t.width < 1:
-            raise UnavailableError(f"samples.csv: tile {t.tile}'s box lies outside samples.png")
+        inside = min(t.x, t.y) >= 0 and t.x + t.width <= width and t.y + t.height <= height
+        if not inside or min(t.width, t.height) < 1:
+            raise UsageError(
+                f"samples.csv: tile {t.tile}'s box ({t.x},{t.y} {t.width}x{t.height}) lies "
+                f"outside samples.png ({width}x{height})"
+            )
         cut.append(sheet[t.y : t.y + t.height, t.x : t.x + t.width])
     return cut

@@ -17,6 +17,7 @@ from pathlib import Path
 from tui_trainer.store.synthetic import write_synthetic_study
 from tui_trainer.store.synthetic_test_split import write_synthetic_test_split
 from tui_trainer.ui.app import create_app
+from tui_trainer.ui.screens.inspect import InspectScreen
 from tui_trainer.ui.screens.monitor import MonitorScreen
 
 SIZE = (120, 40)
@@ -33,8 +34,12 @@ async def save_screen(out: Path, screen: str = "monitor") -> None:
             await app.push_screen(MonitorScreen(study))
             await pilot.pause(0.5)
             if screen == "inspect":
-                for key in INSPECT_KEYS:
-                    await pilot.press(key)
+                await pilot.press(*INSPECT_KEYS[:2])
+                for _ in range(100):  # the screen reads the run's files in workers
+                    if isinstance(app.screen, InspectScreen) and not app.screen.busy:
+                        break
+                    await pilot.pause(0.1)
+                await pilot.press(*INSPECT_KEYS[2:])
                 await pilot.pause(0.5)
             out.parent.mkdir(parents=True, exist_ok=True)
             app.save_screenshot(filename=out.name, path=str(out.parent))

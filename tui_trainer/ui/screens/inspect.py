@@ -9,11 +9,20 @@ a finished run and a replayed one. The activation maps need torch and the checkp
 app never imports: when samples_cam.png is missing, `tui-trainer backfill RUN_DIR --cam` runs in
 another process from a thread worker (ui/cam_backfill.py), its progress shown as it comes. A run
 still training has none of this yet: the screen says so, and looks again every few seconds.
+
+The run's files are read (ui/inspected_run.py) and the sample sheets decoded in thread workers
+too, never on the UI thread: a large matrix takes a second to read, a sheet can take seconds to
+decode, and whatever is wrong with a run's files (a FIFO in place of samples.png, a
+decompression bomb, counts no reader can print) is said on the screen as `unreadable: <why>`
+while `esc` and `q` still work. A reader's error must never escape a handler here: Textual
+shuts the whole app down on one, after which no key does anything.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from rich.text import Text
@@ -30,16 +39,10 @@ from textual.worker import get_current_worker
 from tui_trainer.printable import printable
 from tui_trainer.store import status as st
 from tui_trainer.store.layout import RunPaths
-from tui_trainer.store.per_class import (
-    ConfusionMatrix,
-    UnreadableMatrix,
-    per_class,
-    read_confusion,
-    worst_confused,
-)
-from tui_trainer.store.reader import read_run
-from tui_trainer.store.samples import SampleTile, read_samples
+from tui_trainer.store.per_class import ConfusedPair, ConfusionMatrix
+from tui_trainer.store.samples import SampleTile
 from tui_trainer.ui.cam_backfill import Progress, backfill_cam
+from tui_trainer.ui.inspected_run import InspectedRun, read_inspected
 from tui_trainer.ui.widgets.class_table import PerClassTable
 from tui_trainer.ui.widgets.confusion_heatmap import ConfusionHeatmap
 from tui_trainer.ui.widgets.sample_tiles import SampleSheet, SheetView, draw_tiles
@@ -95,6 +98,22 @@ class InspectScreen(Screen):
 
         error: str | None
 
+    @dataclass
+    class FilesRead(Message):
+        """The run's files as the worker read them (None: the worker failed, which the app's
+        worker handler says)."""
+
+        run: InspectedRun | None
+
+    @dataclass
+    class SheetDrawn(Message):
+        """A sheet drawn by the worker: samples.png's (cam False) or samples_cam.png's, of the
+        tiles read in `reading` (a result of an earlier reading is dropped)."""
+
+        cam: bool
+        view: SheetView
+        reading: int
+
     showing_cam: var[bool] = var(False, init=False)
 
     def __init__(self, run_dir: Path, study_id: str = "") -> None:
@@ -104,9 +123,13 @@ class InspectScreen(Screen):
         self.matrix: ConfusionMatrix | None = None
         self.tiles: list[SampleTile] | None = None
         self.sheets: dict[bool, SheetView] = {}  # by showing_cam
+        self._drawing: set[bool] = set()  # sheets a worker is drawing
+        self._reading = 0  # counts the readings of the run's files: a sheet belongs to one
         self._looking_again = False
+        self.reading_files = False  # a worker is reading the run's files
         self._computing = False  # a backfill is running: `a` waits for it
         self._state = st.UNKNOWN  # the run's, when its files were last read
+        self._samples_unreadable = ""  # why samples.csv could not be read
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -127,21 +150,49 @@ class InspectScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        name = self.paths.name
+        self.query_one("#inspect-title", Static).update(
+            Text(f"{self.study_id}/{name}" if self.study_id else name, style="bold")
+        )
+        self._say_note(Text("reading the run's files…", style="dim"))
         self.read_run_files()
         self.query_one(ConfusionHeatmap).focus()
 
-    # -- reading the run directory -----------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """Whether a worker is still reading the run's files or drawing a sheet."""
+        return self.reading_files or bool(self._drawing)
+
+    # -- reading the run directory (in a worker: a large matrix takes a second) ---------------
 
     def read_run_files(self) -> None:
-        run = read_run(self.study_id, self.paths, summary=False)
-        title = Text(f"{self.study_id}/{run.name}" if self.study_id else run.name, style="bold")
-        note = ""
+        """Read the run's files again, in a worker; the screen shows them when it is done."""
+        if self.reading_files:
+            return
+        self.reading_files = True
+        self.run_worker(
+            self._read_files, name="reading the run's files", group="files", thread=True,
+            exit_on_error=False,
+        )  # fmt: skip
+
+    def _read_files(self) -> None:
+        run = None
         try:
-            self.matrix = read_confusion(self.paths.confusion)
-        except UnreadableMatrix as error:
-            self.matrix, note = None, str(error)
-        matrix = self.matrix
+            run = read_inspected(self.paths, self.study_id, WORST_PAIRS)
+        finally:  # always answered: a screen left waiting would never look again
+            self.post_message(self.FilesRead(run))
+
+    def on_inspect_screen_files_read(self, message: FilesRead) -> None:
+        self.reading_files = False
+        if message.run is not None:
+            self._show_files(message.run)
+
+    def _show_files(self, run: InspectedRun) -> None:
+        name = self.paths.name
+        title = Text(f"{self.study_id}/{name}" if self.study_id else name, style="bold")
+        self.matrix = matrix = run.matrix
         self._state = run.state
+        note = run.unreadable
         if matrix is None:
             note = note or waiting_words(run.state, run.epoch, run.epochs)
         else:
@@ -151,54 +202,90 @@ class InspectScreen(Screen):
                 f"{matrix.correct} right ({accuracy:.2%})"
             )
             self.query_one(ConfusionHeatmap).matrix = matrix
-            self.query_one(PerClassTable).figures = tuple(per_class(matrix))
-            self._show_worst(matrix)
+            self.query_one(PerClassTable).figures = run.figures
+            self._show_worst(run.worst)
         self.query_one("#inspect-title", Static).update(title)
-        self.query_one("#inspect-note", Static).update(Text(note, style="italic"))
-        self.query_one("#inspect-note").display = bool(note)
-        self.tiles = read_samples(self.paths.samples)
+        self._say_note(Text(note, style="italic"))
+        self.tiles = None if run.tiles is None else list(run.tiles)
+        self._samples_unreadable = run.samples_unreadable
+        self._reading += 1
+        self.sheets.clear()
+        self._drawing.clear()
         self._show_sheet()
-        missing = self.matrix is None or self.tiles is None or self._sheet(False) is None
+        missing = self.matrix is None or self.tiles is None or not self._has_sheet(False)
         if missing and run.state not in st.FINAL_STATES and not self._looking_again:
             self._looking_again = True  # the run may still write them: look again now and then
             self.set_interval(LOOK_AGAIN_S, self._look_again)
 
+    def _say_note(self, text: Text) -> None:
+        note = self.query_one("#inspect-note", Static)
+        note.update(text)
+        note.display = bool(text.plain)
+
     def _look_again(self) -> None:
         """Read again once a file that was missing is there (the trainer writes each whole)."""
-        sheet_missing = self.tiles is None or self._sheet(False) is None
+        sheet_missing = self.tiles is None or not self._has_sheet(False)
         if (self.matrix is None and self.paths.confusion.exists()) or (
             sheet_missing and self.paths.samples.exists() and self.paths.samples_image.exists()
         ):
-            self.sheets.clear()
             self.read_run_files()
 
-    def _show_worst(self, matrix: ConfusionMatrix) -> None:
-        pairs = worst_confused(matrix, WORST_PAIRS)
+    def _show_worst(self, pairs: tuple[ConfusedPair, ...]) -> None:
         text = Text("most confused: ", style="bold")
         text.append("  ".join(f"{pair.words()} ({pair.count})" for pair in pairs) or "none")
         self.query_one("#worst-pairs", Static).update(text)
 
+    def _png(self, cam: bool) -> Path:
+        return self.paths.samples_cam_image if cam else self.paths.samples_image
+
+    def _has_sheet(self, cam: bool) -> bool:
+        """Whether there are tiles and an entry named samples.png (samples_cam.png): looked at
+        without opening it (what it is, the drawing worker finds out)."""
+        return bool(self.tiles) and os.path.lexists(self._png(cam))
+
     def _sheet(self, cam: bool) -> SheetView | None:
-        """The tiles drawn from samples.png (or samples_cam.png), drawn once; None when that
-        PNG is not there."""
-        if cam not in self.sheets:
-            png = self.paths.samples_cam_image if cam else self.paths.samples_image
-            if not self.tiles or not png.exists():
-                return None
-            drawn, note = draw_tiles(png, self.tiles)
-            mistakes = sum(tile.is_mistake for tile in self.tiles)
-            said = f"{mistakes} mistakes, then {len(self.tiles) - mistakes} right"
-            if cam:
-                said += ": their activation maps (a: the images)"
-            self.sheets[cam] = SheetView(tuple(self.tiles), drawn, note or said)
-        return self.sheets[cam]
+        """The tiles drawn from samples.png (or samples_cam.png) once a worker has drawn them;
+        None until then (the worker is started here) or when that PNG is not there."""
+        if cam not in self.sheets and cam not in self._drawing and self._has_sheet(cam):
+            self._drawing.add(cam)
+            work = partial(self._draw_sheet, cam, tuple(self.tiles or ()), self._reading)
+            self.run_worker(
+                work, name=f"drawing {self._png(cam).name}", group="sheets", thread=True,
+                exit_on_error=False,
+            )  # fmt: skip
+        return self.sheets.get(cam)
+
+    def _draw_sheet(self, cam: bool, tiles: tuple[SampleTile, ...], reading: int) -> None:
+        """In a thread: the sheet read, checked and drawn, handed to the screen as a message
+        (always: a sheet left 'reading…' for good would be a stuck screen)."""
+        try:
+            drawn, note = draw_tiles(self._png(cam), list(tiles))
+        except (OSError, ValueError) as error:  # what draw_tiles did not foresee: said here
+            drawn, note = {}, f"unreadable: {printable(str(error), limit=200)}"
+        mistakes = sum(tile.is_mistake for tile in tiles)
+        said = f"{mistakes} mistakes, then {len(tiles) - mistakes} right"
+        if cam:
+            said += ": their activation maps (a: the images)"
+        self.post_message(self.SheetDrawn(cam, SheetView(tiles, drawn, note or said), reading))
+
+    def on_inspect_screen_sheet_drawn(self, message: SheetDrawn) -> None:
+        if message.reading != self._reading:
+            return  # drawn from files read before: a newer drawing is coming
+        self._drawing.discard(message.cam)
+        self.sheets[message.cam] = message.view
+        if message.cam == self.showing_cam:
+            self._show_sheet()
 
     def _show_sheet(self) -> None:
         sheet = self._sheet(self.showing_cam)
-        if self.tiles is None:
+        if self.tiles is None and self._samples_unreadable:
+            self._cam_status(Text(self._samples_unreadable, style="italic"))
+        elif self.tiles is None:
             finished = self._state in st.FINAL_STATES and self.matrix is not None
             words = no_samples_words(self.paths.root) if finished else SAMPLES_LATER
             self._cam_status(Text(words, style="italic"))
+        elif sheet is None and self.showing_cam in self._drawing:
+            self._cam_status(Text(f"reading {self._png(self.showing_cam).name}…", style="dim"))
         elif sheet is None:
             self._cam_status(Text(f"No {self.paths.samples_image.name} to draw.", style="italic"))
         else:
@@ -230,7 +317,7 @@ class InspectScreen(Screen):
 
     def action_toggle_cam(self) -> None:
         self.query_one(TabbedContent).active = "samples"
-        if self.showing_cam or self._sheet(True) is not None:
+        if self.showing_cam or self._has_sheet(True):
             self.showing_cam = not self.showing_cam
         elif not self.tiles:
             self.notify("no sample images to compute activation maps for", severity="warning")
@@ -274,7 +361,7 @@ class InspectScreen(Screen):
         self._computing = False
         if message.error is not None:
             self._cam_status(Text(f"activation maps failed: {message.error}", style="red"))
-        elif self._sheet(True) is None:
+        elif not self._has_sheet(True):
             self._cam_status(
                 Text("activation maps: backfill wrote no samples_cam.png", style="red")
             )

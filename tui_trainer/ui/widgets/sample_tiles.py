@@ -5,12 +5,16 @@ TILE_COLS x TILE_ROWS cell tile holds TILE_COLS x 2*TILE_ROWS pixels; under each
 class, the predicted one and its probability, and `✗` on a mistake so that it shows without
 colour.
 
-Pillow decodes the sheet (a few hundred kB at most: 128 tiles of 32x32 pixels); torch is never
-needed. Tiles are drawn once when the sheet is loaded, not on every refresh.
+Pillow decodes the sheet through store/sheet_png.py, the one reader that checks it first (a
+regular file, a PNG, no larger than a run's sheet); torch is never needed. Decoding can be slow
+(an image folder's 1024-pixel images make sheets of 16399x8199 pixels), so the inspect screen
+draws in a worker thread, never on the UI thread. Tiles are drawn once when the sheet is
+loaded, not on every refresh.
 """
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +26,11 @@ from textual.widget import Widget
 
 from tui_trainer.printable import printable
 from tui_trainer.store.samples import SampleTile
+from tui_trainer.store.sheet_png import UnreadableSheet, read_sheet_png
 
 TILE_COLS, TILE_ROWS = 16, 8  # 16x16 pixels: CIFAR's 32x32 halved, digits' 8x8 doubled
 GAP = 2  # columns between tiles
 CAPTION_ROWS = 2
-MAX_SHEET_PIXELS = 4096 * 4096  # larger than any sheet of 128 tiles a run writes
 
 
 def half_blocks(image: object, cols: int = TILE_COLS, rows: int = TILE_ROWS) -> list[Text]:
@@ -51,16 +55,15 @@ def half_blocks(image: object, cols: int = TILE_COLS, rows: int = TILE_ROWS) -> 
 
 def draw_tiles(sheet: Path, tiles: list[SampleTile]) -> tuple[dict[int, list[Text]], str]:
     """Each tile of `sheet` drawn as half blocks, by tile number; and what went wrong (empty
-    when nothing did): an unreadable PNG, or boxes outside it (those tiles are left out)."""
-    from PIL import Image, UnidentifiedImageError
-
+    when nothing did): `unreadable: <why>` for a sheet that is not there or not a sheet (a
+    FIFO, a device, another format, too large), or boxes outside it (those tiles are left
+    out). Call it off the UI thread: it reads and decodes the file."""
     try:
-        with Image.open(sheet) as opened:
-            if opened.width * opened.height > MAX_SHEET_PIXELS:
-                return {}, f"{sheet.name} is {opened.width}x{opened.height}: too large to draw"
-            image = opened.convert("RGB")
-    except (OSError, UnidentifiedImageError, ValueError) as error:
-        return {}, f"cannot read {sheet.name}: {printable(str(error), limit=80)}"
+        image = read_sheet_png(sheet)
+    except FileNotFoundError:
+        return {}, f"unreadable: {printable(sheet.name)}: no such file"
+    except UnreadableSheet as error:
+        return {}, f"unreadable: {error}"
     drawn = {}
     outside = 0
     for tile in tiles:
@@ -109,15 +112,20 @@ class SampleSheet(Widget):
     def per_row(self, width: int) -> int:
         return max(1, (width + GAP) // (TILE_COLS + GAP))
 
+    def note_lines(self, width: int) -> list[str]:
+        """The line above the tiles, wrapped to `width` (a reason a sheet is unreadable is
+        read whole at 80 columns too)."""
+        return textwrap.wrap(self.view.note, max(width, 1)) if self.view.note else []
+
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         tiles = len(self.view.tiles)
         rows = -(-tiles // self.per_row(width)) if tiles else 0
-        return (1 if self.view.note else 0) + rows * (TILE_ROWS + CAPTION_ROWS + 1)
+        return len(self.note_lines(width)) + rows * (TILE_ROWS + CAPTION_ROWS + 1)
 
     def render(self) -> Text:
         view = self.view
         width = self.content_size.width
-        lines = [Text(view.note[:width], style="italic")] if view.note else []  # one line
+        lines = [Text(line, style="italic") for line in self.note_lines(width)]
         per_row = self.per_row(width)
         blank = [Text(" " * TILE_COLS) for _ in range(TILE_ROWS)]
         for start in range(0, len(view.tiles), per_row):
