@@ -187,3 +187,10 @@ def test_every_key_of_the_schema_has_a_description_in_the_configuration_referenc
         for name, info in model.model_fields.items():
             assert info.description, f"{section}.{name} has no description"
             assert f"| `{section}.{name}` |" in page
+
+
+def test_the_studies_the_pictures_are_made_from_are_offline_presets():
+    studies = sorted((REPO / "docs" / "pictures").glob("*.toml"))
+    assert [path.name for path in studies] == ["digits-lr.toml", "digits-schedule.toml"]
+    for path in studies:
+        assert load_preset(path).preset.data.dataset == "digits"  # no download, no data dir
