@@ -17,6 +17,7 @@ import typer
 import typer.main
 
 from tui_trainer.cli.commands import app
+from tui_trainer.generated_page import page_main
 
 PAGE = Path("docs/reference/cli.md")
 UPDATE_COMMAND = f"python -m tui_trainer.cli.reference --update {PAGE}"
@@ -89,13 +90,5 @@ def reference_page() -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) == 2 and argv[0] == "--update":
-        Path(argv[1]).write_text(reference_page(), encoding="utf-8")
-        print(f"wrote {argv[1]}")
-    else:
-        print(reference_page(), end="")
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    page_main(sys.argv[1:], reference_page)

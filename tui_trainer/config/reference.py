@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from tui_trainer.config.schema import SECTION_MODELS, StudyPreset
+from tui_trainer.generated_page import page_main
 
 PAGE = Path("docs/reference/configuration.md")
 UPDATE_COMMAND = f"python -m tui_trainer.config.reference --update {PAGE}"
@@ -89,13 +90,5 @@ def reference_page() -> str:
     )
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) == 2 and argv[0] == "--update":
-        Path(argv[1]).write_text(reference_page(), encoding="utf-8")
-        print(f"wrote {argv[1]}")
-    else:
-        print(reference_page(), end="")
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    page_main(sys.argv[1:], reference_page)
