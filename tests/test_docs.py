@@ -194,3 +194,19 @@ def test_the_studies_the_pictures_are_made_from_are_offline_presets():
     assert [path.name for path in studies] == ["digits-lr.toml", "digits-schedule.toml"]
     for path in studies:
         assert load_preset(path).preset.data.dataset == "digits"  # no download, no data dir
+
+
+def test_every_module_the_docs_run_with_python_m_is_in_the_repository():
+    named = {
+        (page.relative_to(REPO).as_posix(), module)
+        for page in PAGES
+        for module in re.findall(r"python -m ((?:tui_trainer|benchmarks)[\w.]*)", page.read_text())
+    }
+    path = lambda module: REPO / module.replace(".", "/")  # noqa: E731
+    missing = [
+        (page, module)
+        for page, module in sorted(named)
+        if not path(module).with_suffix(".py").exists()
+        and not (path(module) / "__main__.py").exists()
+    ]
+    assert named and missing == []
