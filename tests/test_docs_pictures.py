@@ -15,6 +15,7 @@ def test_the_screenshot_tool_draws_the_monitor_inspect_editor_and_compare(tmp_pa
     monkeypatch.setattr(
         "tui_trainer.ui.screens.editor.count_parameters", lambda text, stop: "parameters: 42"
     )
+    monkeypatch.setattr(screenshot, "SETTLE_S", 0.2)  # drawn well enough to be found
     runs = tmp_path / "runs"
     first = write_synthetic_study(runs, learning_rates=(0.01, 0.05))
     write_synthetic_test_split(first / "lr=0.05")  # the runs table's second row

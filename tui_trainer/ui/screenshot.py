@@ -35,6 +35,7 @@ SIZE = (120, 40)
 STUDIES = Path(__file__).resolve().parents[2] / "docs" / "pictures"
 PICTURES = ("monitor", "inspect", "editor", "compare")
 INSPECTED_ROW = 1  # the runs table's second row: the middle learning rate
+SETTLE_S = 1.0  # what a screen is given to draw its charts before it is saved
 
 
 def train_studies(presets: list[Path], runs_dir: Path) -> None:
@@ -55,28 +56,32 @@ async def _until(pilot: Pilot, condition: Callable[[], bool], timeout_s: float =
 
 async def _monitor(app: TrainerApp, pilot: Pilot, study: Path) -> None:
     await app.push_screen(MonitorScreen(study))
-    await pilot.pause(1.0)
+    await pilot.pause(SETTLE_S)
 
 
 async def _inspect(app: TrainerApp, pilot: Pilot, study: Path) -> None:
     await _monitor(app, pilot, study)
     await pilot.press(*["down"] * INSPECTED_ROW, "i")
     await _until(pilot, lambda: isinstance(app.screen, InspectScreen) and not app.screen.busy)
-    await pilot.pause(0.5)
+    await pilot.pause(SETTLE_S / 2)
 
 
 async def _editor(app: TrainerApp, pilot: Pilot, preset: Path) -> None:
     editor = EditorScreen(preset)
     await app.push_screen(editor)
-    counted = lambda: "counting" not in str(editor.query_one("#params").render())  # noqa: E731
-    await _until(pilot, counted)  # the parameter count runs `tui-trainer params`
-    await pilot.pause(0.5)
+
+    def counted() -> bool:  # the count runs `tui-trainer params`: empty, then counting…, then it
+        line = str(editor.query_one("#params").render())
+        return line.startswith("parameters:") and "counting" not in line
+
+    await _until(pilot, counted)
+    await pilot.pause(SETTLE_S / 2)
 
 
 async def _compare(app: TrainerApp, pilot: Pilot) -> None:
     await pilot.press("r", "space", "down", "space", "c")  # the two newest studies
     await _until(pilot, lambda: isinstance(app.screen, CompareScreen))
-    await pilot.pause(1.0)
+    await pilot.pause(SETTLE_S)
 
 
 async def save_picture(
@@ -85,7 +90,7 @@ async def save_picture(
     """Open the app on runs_dir, let `show` bring up a screen, save it as out."""
     app = create_app(runs_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.5)
+        await pilot.pause(SETTLE_S / 2)
         await show(app, pilot)
         out.parent.mkdir(parents=True, exist_ok=True)
         app.save_screenshot(filename=out.name, path=str(out.parent))
