@@ -24,6 +24,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+from tui_trainer.store.per_class import worst_confused
 from tui_trainer.store.reader import study_dirs
 from tui_trainer.ui.app import TrainerApp, create_app
 from tui_trainer.ui.screens.compare import CompareScreen
@@ -63,6 +64,12 @@ async def _inspect(app: TrainerApp, pilot: Pilot, study: Path) -> None:
     await _monitor(app, pilot, study)
     await pilot.press(*["down"] * INSPECTED_ROW, "i")
     await _until(pilot, lambda: isinstance(app.screen, InspectScreen) and not app.screen.busy)
+    matrix = app.screen.matrix  # the cursor onto the most confused cell, said in words below
+    pairs = worst_confused(matrix, limit=1) if matrix is not None else []
+    if pairs:
+        classes = matrix.classes  # type: ignore[union-attr]
+        true, predicted = classes.index(pairs[0].true), classes.index(pairs[0].predicted)
+        await pilot.press(*["down"] * true, *["right"] * predicted)
     await pilot.pause(SETTLE_S / 2)
 
 
