@@ -1,13 +1,11 @@
-"""README.md keeps its promises: the two commands first, CI runs the test one, and the
-configuration reference matches the schema."""
+"""README.md keeps its promises: the two commands first, and CI runs the test one. (Its links,
+and the docs it leads to, are checked by tests/test_docs.py.)"""
 
 from __future__ import annotations
 
 import re
 
 from tests.helpers import REPO
-from tui_trainer.config.reference import markdown_reference
-from tui_trainer.config.schema import SECTION_MODELS
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
@@ -33,14 +31,8 @@ def test_ci_runs_the_readme_test_command():
     assert matches and matches[0] == code_blocks(README)[1].strip()
 
 
-def test_configuration_reference_is_generated_from_the_schema():
-    start = README.index("<!-- reference:start")
-    start = README.index("\n", start) + 1
-    end = README.index("<!-- reference:end -->")
-    assert README[start:end] == markdown_reference(), (
-        "run: python -m tui_trainer.config.reference --update README.md"
-    )
-    for section, model in SECTION_MODELS.items():
-        for name, info in model.model_fields.items():
-            assert info.description, f"{section}.{name} has no description"
-            assert f"`{section}.{name}`" in README
+def test_the_readme_tour_is_ten_commands_of_the_cli():
+    tour = README[README.index("## A ten-line tour") :]
+    lines = code_blocks(tour)[0].strip().splitlines()
+    assert len(lines) == 10
+    assert all(line.startswith("tui-trainer") for line in lines)

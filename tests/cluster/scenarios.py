@@ -129,7 +129,7 @@ def preset(tmp_path) -> Path:
 
 
 def test_a_study_runs_on_the_cluster_with_its_share_of_a_gpu(preset, tmp_path):
-    """As README says: a head started with `ray start --head`, RAY_ADDRESS naming it, and
+    """As docs/parallel.md says: a head started with `ray start --head`, RAY_ADDRESS naming it, and
     `--cluster auto`."""
     runs_dir = tmp_path / "runs"
     result = tui_trainer(

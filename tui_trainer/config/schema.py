@@ -1,6 +1,6 @@
 """The schema of a study preset: what each key means, its type, its range and its default.
 
-Every field carries a description; README.md's configuration reference lists them all (a test
+Every field carries a description; docs/reference/configuration.md lists them all (a test
 checks that it does). Unknown keys are errors, and values are strict: a string is never taken for a
 number. The sections mirror the TOML tables of a preset: [study], [data], [model], [optim],
 [schedule], [train] and [sweep].
@@ -309,7 +309,8 @@ class ScheduleSection(Section):
         default="constant",
         description="Learning-rate schedule: 'constant'; 'cosine' (from lr to min_lr over "
         "the epochs, like CosineAnnealingLR with T_max = epochs, stepped per epoch); 'step' "
-        "(multiply by gamma every step_size epochs).",
+        "(multiply by gamma every step_size epochs); 'onecycle' (torch's OneCycleLR, per step: "
+        "up from lr / div_factor to lr over pct_start of the steps, then down).",
     )
     warmup_epochs: float = Field(
         default=0.0,

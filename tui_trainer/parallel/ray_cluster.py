@@ -334,7 +334,7 @@ def check_nodes(ray: Any, runs_dir: Path, data_dirs: list[Path]) -> list[str]:
             for problem in found.get("problems") or []:
                 raise UnavailableError(
                     f"--cluster: node {host} {printable(str(problem))}: every node must see it "
-                    "at the same path (shared storage, README: Clusters)"
+                    "at the same path (shared storage, docs/parallel.md: Clusters)"
                 )
             hosts.append(host)
         if not hosts:
