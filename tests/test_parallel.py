@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from tests.helpers import TIMING_COLUMNS, TINY_PRESET, interrupted_study, train
+from tests.pausing import paused_pid, pausing_env
 from tui_trainer.errors import ExitCode, UnavailableError
 from tui_trainer.parallel.backend import Exit, Job, worker_command
 from tui_trainer.parallel.driver import judge
@@ -53,13 +54,14 @@ def cli(
     )
 
 
-def start(*args: str) -> subprocess.Popen:
+def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tui_trainer", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
+        env=env,
     )
 
 
@@ -340,6 +342,34 @@ def test_a_driver_killed_leaves_workers_that_stop_and_a_study_that_resumes(
     again = cli("resume", str(study), "--runs-dir", str(runs_dir))
     assert again.returncode == 0, again.stdout + again.stderr
     assert rows_of(study) == reference
+
+
+def test_a_worker_killed_writing_last_pt_resumes_alone_on_the_threads_it_started_with(
+    preset, reference, tmp_path
+):
+    """Killed with `--retries 0` while its epoch-2 last.pt is half written, the run is resumed
+    by itself (`resume STUDY/RUN`), a worker with every core to itself: it still trains on the
+    one share of the cores it started with, and writes the rows of an uninterrupted run."""
+    runs_dir = tmp_path / "runs"
+    env, marker = pausing_env(tmp_path / "pause", "lr=0.05", "last.pt", 2)
+    driver = start(
+        "run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2", "--retries", "0",
+        "--set", "sweep.optim.lr=[0.05, 0.1]", env=env,
+    )  # fmt: skip
+    os.kill(paused_pid(marker), signal.SIGKILL)
+    output, _ = driver.communicate(timeout=300)
+    assert driver.returncode == ExitCode.RUN_FAILED, output
+    study = the_study(runs_dir)
+    run = study / "lr=0.05"
+    assert [row["epoch"] for row in read_rows(run / "metrics.csv")] == [1, 2]
+    assert read_study(study).runs[0].state == st.CRASHED
+    share = read_toml(run / "status.toml")["threads"]
+    assert share == max(1, cores() // 2)
+
+    again = cli("resume", f"{study.name}/lr=0.05", "--runs-dir", str(runs_dir))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert learned(read_rows(run / "metrics.csv")) == reference["lr=0.05"]
+    assert read_toml(run / "status.toml")["threads"] == share
 
 
 def test_cluster_without_ray_installed_names_the_extra_and_exits_3(tmp_path):
