@@ -195,6 +195,8 @@ def test_the_driver_lets_go_of_a_run_however_its_path_is_written(tmp_path, monke
         (st.RUNNING, Exit(75), 1, False, st.CRASHED, True),  # held elsewhere: again later
         (st.RUNNING, Exit(75), 1, True, st.CRASHED, False),
         (st.RUNNING, Exit(3), 1, False, st.CRASHED, False),
+        (st.RUNNING, Exit(74), 1, False, st.CRASHED, False),  # unwritable: the study stops
+        (st.FAILED, Exit(74), 1, False, st.FAILED, False),
         (st.RUNNING, Exit(-9), 1, False, st.CRASHED, True),  # kill -9: resumed
         (st.RUNNING, Exit(-9), 3, False, st.CRASHED, False),  # retries (2) used up
         (st.RUNNING, Exit(None, lost="its node died"), 2, False, st.CRASHED, True),

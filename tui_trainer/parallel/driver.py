@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui_trainer.config.schema import ParallelSection, RunConfig
-from tui_trainer.errors import ExitCode, TuiTrainerError
+from tui_trainer.errors import ExitCode, StorageError, TuiTrainerError
 from tui_trainer.parallel.backend import Backend, Exit, Job, Started
 from tui_trainer.parallel.slots import plan_slots, visible_gpus
 from tui_trainer.printable import printable
@@ -47,7 +47,7 @@ from tui_trainer.store.layout import StudyPaths
 from tui_trainer.store.lines import LineFollower
 from tui_trainer.store.lock import RunLocks, allow_open_files
 from tui_trainer.store.reader import StudyRecord
-from tui_trainer.store.schema import read_status, read_summary, write_status
+from tui_trainer.store.schema import RunStatus, read_status, read_summary, write_status
 from tui_trainer.store.study_files import Device, create_study, record_end, record_resume
 from tui_trainer.study_result import StudyResult
 
@@ -171,6 +171,7 @@ class Schedule:
         self.active: dict[str, _Watched] = {}
         self.states: dict[str, str] = {}
         self.stopping = False
+        self.unwritable: str | None = None  # why the runs directory cannot be written
         self._waiting: dict[str, str | None] = {}
         self._signals = StopSignals()
 
@@ -280,6 +281,8 @@ class Schedule:
         verdict = judge(status.state if status else None, exit, job.attempt, self.retries, stopping)
         self.states[job.name] = verdict.state
         said = f"{job.name}: its worker {exit.describe()}"
+        if exit.unwritable:
+            self._unwritable(job, status)
         if verdict.retry and exit.busy:
             if job.busy < BUSY_TRIES:
                 self.events.note(
@@ -312,6 +315,20 @@ class Schedule:
                 f"{said} (attempt {job.attempt} of {self.retries + 1}, no retries left): it "
                 f"is left {verdict.state}; see {run.worker_log}"
             )
+
+    def _unwritable(self, job: Job, status: RunStatus | None) -> None:
+        """A worker found its run directory unwritable: the others would too, so the study
+        stops as the in-process trainer's does, with the worker's line (which names the path)."""
+        message = (status.message if status else None) or _last_line(
+            self.paths.run(job.name).worker_log
+        )
+        if not message.startswith("cannot write "):
+            message = f"cannot write {job.run_dir}: {message}"
+        if self.unwritable is None:
+            self.unwritable = message
+            if not self.stopping:
+                self.events.note(f"{job.name}: {message}; the study stops")
+                self._stop(signal.SIGTERM, None)
 
     def _stop(self, signum: int, cause: int | None) -> None:
         self.stopping = True
@@ -538,6 +555,9 @@ def _drive(
         result.states.setdefault(job.name, st.QUEUED)
     for name in names:
         result.states.setdefault(name, st.QUEUED)
+    if schedule.unwritable is not None:  # as train/study.py ends on a StorageError: exit 3
+        record_end(paths, ExitCode.UNAVAILABLE, events.note)
+        raise StorageError(schedule.unwritable)
     record_end(paths, result.exit_code, events.note)
     events.study_finished(result.states)
     return result

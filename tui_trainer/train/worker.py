@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from tui_trainer.config.sweep import RunSpec
-from tui_trainer.errors import ExitCode, RunBusy, UsageError
+from tui_trainer.errors import ExitCode, RunBusy, RunUnwritable, StorageError, UsageError
 from tui_trainer.signals import StopSignals
 from tui_trainer.store import status as st
 from tui_trainer.store.layout import RunPaths
@@ -62,7 +62,8 @@ class WorkerOptions:
 def run_worker(run_dir: Path, options: WorkerOptions, events: TrainingEvents) -> ExitCode:
     """Train the run in `run_dir` to its end (or to a stop); the exit code says how it ended:
     0 completed (now or before), 1 failed or diverged, 130/143 stopped, 2 refused (its files
-    are not what a resume can continue), 3 another trainer holds it or its data is missing."""
+    are not what a resume can continue), 3 its data is missing, 74 its run directory cannot
+    be written (RunUnwritable), 75 another process holds it (RunBusy)."""
     paths = RunPaths(Path(run_dir))
     problem = run_file_problem(paths.root) if paths.root.is_dir() else "no such run directory"
     if problem is not None:
@@ -101,7 +102,10 @@ def run_worker(run_dir: Path, options: WorkerOptions, events: TrainingEvents) ->
             trainer = RunTrainer(
                 spec, paths, device, data, events, stop.event, resume=True, placement=placement
             )
-            state = trainer.run().state
+            try:
+                state = trainer.run().state
+            except StorageError as exc:  # exit 74: the driver stops the study
+                raise RunUnwritable(str(exc)) from None
     if state == st.COMPLETED:
         return ExitCode.OK
     if state == st.INTERRUPTED:
