@@ -6,7 +6,9 @@ driver stopped (SIGTERM) or killed (SIGKILL) and the study resumed, nothing lost
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +24,7 @@ from tui_trainer.parallel.backend import Exit, Job, worker_command
 from tui_trainer.parallel.driver import judge
 from tui_trainer.parallel.slots import pack_gpus, plan_slots, visible_gpus
 from tui_trainer.store import status as st
-from tui_trainer.store.atomic import read_toml
+from tui_trainer.store.atomic import read_toml, write_toml_atomic
 from tui_trainer.store.csvlog import read_rows
 from tui_trainer.store.reader import read_study
 
@@ -372,6 +374,107 @@ def test_a_worker_killed_writing_last_pt_resumes_alone_on_the_threads_it_started
     assert again.returncode == 0, again.stdout + again.stderr
     assert learned(read_rows(run / "metrics.csv")) == reference["lr=0.05"]
     assert read_toml(run / "status.toml")["threads"] == share
+
+
+# -- the faults of README's list, each at its moment -----------------------------------------------
+
+TWO_RUNS = ("--set", "sweep.optim.lr=[0.05, 0.1]")  # the first two runs of `preset`
+
+
+def test_a_driver_killed_while_its_workers_start_leaves_none_training_and_resume_completes(
+    preset, reference, tmp_path
+):
+    """The driver killed the moment both workers exist, before either has loaded torch: each
+    finds its driver gone as it starts, stops without training, and `resume` completes both."""
+    runs_dir = tmp_path / "runs"
+    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2", *TWO_RUNS)
+    process = psutil.Process(driver.pid)
+    wait_for(lambda: len(process.children()) == 2, what="two workers")
+    workers = process.children()
+    study = the_study(runs_dir)
+    starting = [read_toml(study / n / "status.toml")["state"] for n in ("lr=0.05", "lr=0.1")]
+    driver.kill()
+    driver.communicate(timeout=30)
+    _, alive = psutil.wait_procs(workers, timeout=60)
+    assert alive == []
+    assert starting == [st.QUEUED, st.QUEUED]  # (queued, "starting"): the kill was in start-up
+    assert not [r for r in read_study(study).runs if r.state == st.RUNNING]
+
+    again = cli("resume", str(study), "--runs-dir", str(runs_dir))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert rows_of_two(study) == rows_of_two_reference(reference)
+
+
+def test_resume_while_the_driver_lives_is_refused_and_sigterm_twice_ends_the_study_with_143(
+    preset, tmp_path
+):
+    runs_dir = tmp_path / "runs"
+    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2", *TWO_RUNS)
+    wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
+    study = the_study(runs_dir)
+    wait_for(lambda: has_rows(study / "lr=0.05"), what="a first row")
+    refused = cli("resume", str(study), "--runs-dir", str(runs_dir))
+    assert refused.returncode == ExitCode.UNAVAILABLE, refused.stdout + refused.stderr
+    assert "a trainer is still writing lr=0.05 (pid" in refused.stderr
+    assert "Traceback" not in refused.stderr and driver.poll() is None
+    driver.send_signal(signal.SIGTERM)
+    driver.send_signal(signal.SIGTERM)
+    output, _ = driver.communicate(timeout=60)
+    assert driver.returncode == ExitCode.TERMINATED, output
+    assert {run.state for run in read_study(study).runs} == {st.INTERRUPTED}
+
+
+def test_a_drained_worker_is_resumed_with_the_rows_of_an_uninterrupted_run(
+    preset, reference, tmp_path
+):
+    runs_dir = tmp_path / "runs"
+    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2", *TWO_RUNS)
+    wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
+    study = the_study(runs_dir)
+    wait_for(lambda: has_rows(study / "lr=0.1"), what="a first row")
+    os.kill(read_toml(study / "lr=0.1" / "status.toml")["pid"], signal.SIGTERM)  # a node drain
+    output, _ = driver.communicate(timeout=300)
+    assert driver.returncode == 0, output
+    assert "lr=0.1: its worker exited with status 143 (attempt 1 of 3); resuming it" in output
+    assert read_toml(study / "lr=0.1" / "status.toml")["attempt"] == 2
+    assert rows_of_two(study) == rows_of_two_reference(reference)
+
+
+def test_a_run_directory_deleted_mid_study_ends_the_study_without_a_traceback(
+    preset, reference, tmp_path
+):
+    runs_dir = tmp_path / "runs"
+    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2", *TWO_RUNS)
+    wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
+    study = the_study(runs_dir)
+    wait_for(lambda: has_rows(study / "lr=0.1"), what="a first row")
+    shutil.rmtree(study / "lr=0.1")
+    output, _ = driver.communicate(timeout=300)
+    assert driver.returncode == ExitCode.RUN_FAILED, output
+    assert "Traceback" not in output + (study / "trainer.log").read_text()
+    assert "lr=0.05 completed" in output
+    assert learned(read_rows(study / "lr=0.05" / "metrics.csv")) == reference["lr=0.05"]
+
+
+def test_worker_run_resumes_a_run_left_running_by_a_host_that_is_gone(write_preset, runs_dir):
+    """status.toml says running on node7, its heartbeat no longer changing: the worker watches
+    it for a few seconds (st.OTHER_HOST_WATCH_S), then resumes it."""
+    study = interrupted_study(write_preset(), runs_dir)
+    status = read_toml(study / "run" / "status.toml")
+    status.update(state="running", host="node7", pid=4242, pid_started=1.0)
+    write_toml_atomic(study / "run" / "status.toml", status)
+    result = cli("worker-run", str(study / "run"), "--attempt", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [row["epoch"] for row in read_rows(study / "run" / "metrics.csv")] == [1, 2]
+    assert read_toml(study / "run" / "status.toml")["host"] == socket.gethostname()
+
+
+def rows_of_two(study: Path) -> dict[str, list[dict]]:
+    return {name: learned(read_rows(study / name / "metrics.csv")) for name in RUNS[:2]}
+
+
+def rows_of_two_reference(reference: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    return {name: reference[name] for name in RUNS[:2]}
 
 
 def test_cluster_without_ray_installed_names_the_extra_and_exits_3(tmp_path):
