@@ -213,6 +213,25 @@ def test_the_driver_retries_only_a_worker_that_died(written, exit, attempt, stop
     assert (verdict.state, verdict.retry) == (state, retry)
 
 
+def test_a_worker_that_could_write_nothing_stops_the_study_naming_its_run_directory(tmp_path):
+    """Exit 74 with neither status.toml nor worker.log written (the disk had no room even for
+    them): the study stops all the same, its one line naming the run directory."""
+    from tests.helpers import Recorder
+    from tui_trainer.parallel.driver import Schedule
+    from tui_trainer.store.layout import StudyPaths
+
+    paths = StudyPaths(tmp_path / "study")
+    paths.run("run").root.mkdir(parents=True)
+    events = Recorder()
+    schedule = Schedule(paths, ["run"], None, 1, 2, events, None, {})  # type: ignore[arg-type]
+    schedule._ended(Job("run", paths.run("run").root), Exit(74))
+    assert schedule.unwritable == (
+        f"cannot write {paths.run('run').root}: its worker found it full or read-only"
+    )
+    assert schedule.stopping and schedule.states == {"run": st.QUEUED}
+    assert ("note", f"run: {schedule.unwritable}; the study stops") in events.events
+
+
 def test_an_exit_says_how_the_worker_ended():
     assert Exit(-9).describe() == "killed by SIGKILL"
     assert Exit(1).describe() == "exited with status 1"

@@ -7,6 +7,8 @@ Faults, decided from the run directory once a worker has ended (`judge`):
 
 - the run reads completed, failed, diverged or interrupted: that is its result, never retried;
 - the worker refused (exit 2 or 3: its files, data or lock): retrying would refuse again;
+- the worker found its run directory unwritable (exit 74: disk full, read-only): so would every
+  other, and the study stops as the in-process trainer's does (one line naming the path, exit 3);
 - anything else (killed by a signal, the OOM killer, a lost node, a crash between steps): the run
   is resumed from last.pt by a new worker, up to `retries` times, each attempt numbered in
   status.toml and told in trainer.log; after that it is left crashed.
@@ -319,11 +321,10 @@ class Schedule:
     def _unwritable(self, job: Job, status: RunStatus | None) -> None:
         """A worker found its run directory unwritable: the others would too, so the study
         stops as the in-process trainer's does, with the worker's line (which names the path)."""
-        message = (status.message if status else None) or _last_line(
-            self.paths.run(job.name).worker_log
-        )
-        if not message.startswith("cannot write "):
-            message = f"cannot write {job.run_dir}: {message}"
+        said = _last_line(self.paths.run(job.name).worker_log).removeprefix("error: ")
+        message = (status.message if status else None) or said
+        if not message.startswith("cannot write "):  # the worker could write neither
+            message = f"cannot write {job.run_dir}: its worker found it full or read-only"
         if self.unwritable is None:
             self.unwritable = message
             if not self.stopping:
