@@ -80,20 +80,22 @@ def the_study(runs_dir: Path) -> Path:
     return study
 
 
-def rows_of(study: Path) -> dict[str, list[dict]]:
-    return {name: learned(read_rows(study / name / "metrics.csv")) for name in RUNS}
+def rows_of(study: Path, names: tuple[str, ...] = RUNS) -> dict[str, list[dict]]:
+    return {name: learned(read_rows(study / name / "metrics.csv")) for name in names}
 
 
 def has_rows(run: Path) -> bool:
     return len(read_rows(run / "metrics.csv")) >= 1
 
 
-def training_with_jobs_2(preset: Path, runs_dir: Path) -> tuple[subprocess.Popen, Path]:
-    """`run PRESET --jobs 2` started, once its first run has finished an epoch."""
-    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2")
+def training_with_jobs_2(
+    preset: Path, runs_dir: Path, *options: str, row_of: str = "lr=0.05"
+) -> tuple[subprocess.Popen, Path]:
+    """`run PRESET --jobs 2 OPTIONS` started, once its run `row_of` has finished an epoch."""
+    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2", *options)
     wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
     study = the_study(runs_dir)
-    wait_for(lambda: has_rows(study / "lr=0.05"), what="a first row")
+    wait_for(lambda: has_rows(study / row_of), what="a first row")
     return driver, study
 
 
@@ -421,17 +423,14 @@ def test_a_driver_killed_while_its_workers_start_leaves_none_training_and_resume
 
     again = cli("resume", str(study), "--runs-dir", str(runs_dir))
     assert again.returncode == 0, again.stdout + again.stderr
-    assert rows_of_two(study) == rows_of_two_reference(reference)
+    assert rows_of(study, RUNS[:2]) == {n: reference[n] for n in RUNS[:2]}
 
 
 def test_resume_while_the_driver_lives_is_refused_and_sigterm_twice_ends_the_study_with_143(
     preset, tmp_path
 ):
     runs_dir = tmp_path / "runs"
-    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2", *TWO_RUNS)
-    wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
-    study = the_study(runs_dir)
-    wait_for(lambda: has_rows(study / "lr=0.05"), what="a first row")
+    driver, study = training_with_jobs_2(preset, runs_dir, *TWO_RUNS)
     refused = cli("resume", str(study), "--runs-dir", str(runs_dir))
     assert refused.returncode == ExitCode.UNAVAILABLE, refused.stdout + refused.stderr
     assert "a trainer is still writing lr=0.05 (pid" in refused.stderr
@@ -447,26 +446,20 @@ def test_a_drained_worker_is_resumed_with_the_rows_of_an_uninterrupted_run(
     preset, reference, tmp_path
 ):
     runs_dir = tmp_path / "runs"
-    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2", *TWO_RUNS)
-    wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
-    study = the_study(runs_dir)
-    wait_for(lambda: has_rows(study / "lr=0.1"), what="a first row")
+    driver, study = training_with_jobs_2(preset, runs_dir, *TWO_RUNS, row_of="lr=0.1")
     os.kill(read_toml(study / "lr=0.1" / "status.toml")["pid"], signal.SIGTERM)  # a node drain
     output, _ = driver.communicate(timeout=300)
     assert driver.returncode == 0, output
     assert "lr=0.1: its worker exited with status 143 (attempt 1 of 3); resuming it" in output
     assert read_toml(study / "lr=0.1" / "status.toml")["attempt"] == 2
-    assert rows_of_two(study) == rows_of_two_reference(reference)
+    assert rows_of(study, RUNS[:2]) == {n: reference[n] for n in RUNS[:2]}
 
 
 def test_a_run_directory_deleted_mid_study_ends_the_study_without_a_traceback(
     preset, reference, tmp_path
 ):
     runs_dir = tmp_path / "runs"
-    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2", *TWO_RUNS)
-    wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
-    study = the_study(runs_dir)
-    wait_for(lambda: has_rows(study / "lr=0.1"), what="a first row")
+    driver, study = training_with_jobs_2(preset, runs_dir, *TWO_RUNS, row_of="lr=0.1")
     shutil.rmtree(study / "lr=0.1")
     output, _ = driver.communicate(timeout=300)
     assert driver.returncode == ExitCode.RUN_FAILED, output
@@ -486,14 +479,6 @@ def test_worker_run_resumes_a_run_left_running_by_a_host_that_is_gone(write_pres
     assert result.returncode == 0, result.stdout + result.stderr
     assert [row["epoch"] for row in read_rows(study / "run" / "metrics.csv")] == [1, 2]
     assert read_toml(study / "run" / "status.toml")["host"] == socket.gethostname()
-
-
-def rows_of_two(study: Path) -> dict[str, list[dict]]:
-    return {name: learned(read_rows(study / name / "metrics.csv")) for name in RUNS[:2]}
-
-
-def rows_of_two_reference(reference: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    return {name: reference[name] for name in RUNS[:2]}
 
 
 def test_cluster_without_ray_installed_names_the_extra_and_exits_3(tmp_path):
