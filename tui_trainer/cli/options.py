@@ -190,6 +190,45 @@ class ExportFormat(str, Enum):
     csv = "csv"
 
 
+class PlotFormat(str, Enum):
+    png = "png"
+    pdf = "pdf"
+    svg = "svg"
+
+
+PlotFormatOption = Annotated[
+    list[PlotFormat] | None,
+    typer.Option(
+        "--plot-format",
+        help="The figures' format; repeat it for several (--plot-format pdf --plot-format "
+        "svg). \\[default: png]",
+        show_default=False,
+    ),
+]
+TitleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--title",
+        help="The figures' title, before what each shows. \\[default: the study's name]",
+        show_default=False,
+    ),
+]
+TableOutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", help="Write the table here instead of stdout.", show_default=False
+    ),
+]
+ExportFormatOption = Annotated[
+    ExportFormat, typer.Option("--format", "-f", help="Markdown or CSV.")
+]
+
+
+def plot_formats(chosen: list[PlotFormat] | None) -> list[str]:
+    """The formats --plot-format names, each once, in the order given; png when none is."""
+    return list(dict.fromkeys(form.value for form in chosen or [PlotFormat.png]))
+
+
 class PredictFormat(str, Enum):
     csv = "csv"
     json = "json"

@@ -1,0 +1,48 @@
+"""What `export` and `compare` share: the table to stdout or --output, the figures into --plots,
+each output checked by the write guard before the first byte of either is written.
+
+Both commands hand `write_table_and_figures` the names of every figure they may draw (in every
+format asked for), so that the guard refuses a folder holding someone else's `loss.pdf` exactly
+as it refuses their `loss.png`, and a missing matplotlib is said before the table is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+
+from tui_trainer.cli.output import write_output
+from tui_trainer.errors import UsageError
+
+
+def write_table_and_figures(
+    text: str,
+    output: Path | None,
+    plots: Path | None,
+    names: list[str],
+    draw: Callable[[], list[Path]],
+) -> None:
+    """Check where `text` (to --output, else stdout) and the figures `names` (into --plots) go,
+    then write the table, then call `draw` to write the figures, and list what it wrote."""
+    from tui_trainer.console.figure_files import pyplot
+    from tui_trainer.printable import printable
+    from tui_trainer.write_guard import OutputFile, OutputFolder, check_writes, claim
+
+    check_writes(
+        [],
+        [OutputFile("--output", output)] if output is not None else [],
+        [OutputFolder("--plots", plots, names)] if plots is not None else [],
+    )
+    if plots is not None:
+        pyplot()  # a missing matplotlib is said before anything is written
+    write_output(text, output)
+    if plots is None:
+        return
+    try:
+        claim(plots, names)
+        written = draw()
+    except OSError as exc:
+        raise UsageError(f"cannot write plots into {plots}: {exc.strerror}") from None
+    typer.echo("wrote " + ", ".join(printable(str(p)) for p in written), err=True)
