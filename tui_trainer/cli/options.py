@@ -249,12 +249,29 @@ RunArgument = Annotated[
     ),
 ]
 WeightsOption = Annotated[
-    Weights,
+    Weights | None,
     typer.Option(
         "--weights",
-        help="The checkpoint: last (the weights the run was tested with) or best (validation).",
+        help="The checkpoint: last or best (validation). \\[default: the one the run was "
+        "tested with (its train.test_weights), last for a run that does not say]",
+        show_default=False,
     ),
 ]
+
+
+def tested_weights(weights: Weights | None, summary: Path) -> str:
+    """`weights` when given; else the checkpoint the run's test figures came from, as its
+    summary.toml records it (test_weights), so that predict and backfill agree with them; last
+    for a run whose summary does not say (older runs were all tested with last)."""
+    if weights is not None:
+        return weights.value
+    from tui_trainer.store.schema import read_summary
+
+    recorded = read_summary(summary)
+    tested = recorded.test_weights if recorded is not None else None
+    return tested if tested in (Weights.last.value, Weights.best.value) else Weights.last.value
+
+
 DeviceOption = Annotated[Device, typer.Option("--device", help="Where to compute.")]
 CamLayerOption = Annotated[
     str | None,
