@@ -10,6 +10,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from tests.test_per_class import CONFUSION  # bird never right, fox with no test image
 from tui_trainer.cli import app
 from tui_trainer.store.synthetic import write_synthetic_study
 
@@ -17,14 +18,6 @@ pytest.importorskip("matplotlib")
 
 runner = CliRunner()
 HEADERS = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<?xml"}
-# 4 classes: bird is never right (a 0 on the diagonal), fox has no test image (a row of zeros)
-CONFUSION = """\
-true\\predicted,cat,dog,bird,fox
-cat,8,2,0,0
-dog,1,9,0,0
-bird,3,1,0,1
-fox,0,0,0,0
-"""
 
 
 @pytest.fixture

@@ -10,22 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+from tui_trainer.cli.options import ExportFormat
 from tui_trainer.cli.output import write_output
 from tui_trainer.errors import UsageError
 
+if TYPE_CHECKING:
+    from tui_trainer.store.compare import Comparison
+
 
 def write_table_and_figures(
-    text: str,
+    table: Comparison,
+    format_: ExportFormat,
     output: Path | None,
     plots: Path | None,
     names: list[str],
     draw: Callable[[], list[Path]],
 ) -> None:
-    """Check where `text` (to --output, else stdout) and the figures `names` (into --plots) go,
-    then write the table, then call `draw` to write the figures, and list what it wrote."""
+    """Check where `table` (as Markdown or CSV, to --output, else stdout) and the figures `names`
+    (into --plots) go, then write the table, then call `draw` to write the figures, and list
+    what it wrote."""
+    from tui_trainer.console.export import to_csv, to_markdown
     from tui_trainer.console.figure_files import pyplot
     from tui_trainer.printable import printable
     from tui_trainer.write_guard import OutputFile, OutputFolder, check_writes, claim
@@ -37,7 +45,7 @@ def write_table_and_figures(
     )
     if plots is not None:
         pyplot()  # a missing matplotlib is said before anything is written
-    write_output(text, output)
+    write_output(to_markdown(table) if format_ is ExportFormat.md else to_csv(table), output)
     if plots is None:
         return
     try:

@@ -200,6 +200,7 @@ PlotFormatOption = Annotated[
     list[PlotFormat] | None,
     typer.Option(
         "--plot-format",
+        metavar="png|pdf|svg",
         help="The figures' format; repeat it for several (--plot-format pdf --plot-format "
         "svg). \\[default: png]",
         show_default=False,
@@ -209,7 +210,8 @@ TitleOption = Annotated[
     str | None,
     typer.Option(
         "--title",
-        help="The figures' title, before what each shows. \\[default: the study's name]",
+        help="The figures' title, before what each shows. \\[default: the study's name; "
+        "compare: the studies' names joined by 'vs']",
         show_default=False,
     ),
 ]

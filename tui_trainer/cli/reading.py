@@ -92,7 +92,7 @@ def export(
     """Export a study's comparison table (one row per run), and optionally its figures."""
     from tui_trainer.cli.figures import write_table_and_figures
     from tui_trainer.console.confusion_plot import confusion_names, write_confusion_plots
-    from tui_trainer.console.export import curve_stems, to_csv, to_markdown, write_plots
+    from tui_trainer.console.export import curve_stems, write_plots
     from tui_trainer.console.figure_files import figure_names
     from tui_trainer.store.compare import comparison
     from tui_trainer.store.reader import read_run_details, resolve
@@ -102,7 +102,6 @@ def export(
         if run_record is not None:
             raise UsageError("export takes a study, not one run: drop the /RUN part")
         table = comparison(study)
-        text = to_markdown(table) if format_ is ExportFormat.md else to_csv(table)
         runs = [read_run_details(run) for run in study.runs] if plots is not None else []
         formats = plot_formats(plot_format)
         names = figure_names(curve_stems(runs), formats) + confusion_names(runs, formats)
@@ -113,14 +112,14 @@ def export(
             written = write_plots(runs, plots, heading, formats)
             return written + write_confusion_plots(runs, study.best_run, plots, heading, formats)
 
-        write_table_and_figures(text, output, plots, names, draw)
+        write_table_and_figures(table, format_, output, plots, names, draw)
 
 
 def compare(
     idents: Annotated[
         list[str],
         typer.Argument(
-            metavar="STUDY...",
+            metavar="STUDY",
             help="Studies (an id, a unique part of one, 'latest' or a path), or STUDY/RUN for "
             "one run of a study.",
             show_default=False,
@@ -146,7 +145,7 @@ def compare(
     from dataclasses import replace
 
     from tui_trainer.cli.figures import write_table_and_figures
-    from tui_trainer.console.export import curve_stems, to_csv, to_markdown, write_plots
+    from tui_trainer.console.export import curve_stems, write_plots
     from tui_trainer.console.figure_files import figure_names
     from tui_trainer.store.compare import combined
     from tui_trainer.store.reader import read_run_details, resolve
@@ -161,7 +160,6 @@ def compare(
         if twice is not None:
             raise UsageError(f"compare: {twice[0]}/{twice[1]} is named twice; name it once")
         table = combined(studies)
-        text = to_markdown(table) if format_ is ExportFormat.md else to_csv(table)
         runs = [read_run_details(run) for study in studies for run in study.runs]
         labels = [f"{study.id}/{run.name}" for study in studies for run in study.runs]
         formats = plot_formats(plot_format)
@@ -172,7 +170,7 @@ def compare(
             assert plots is not None
             return write_plots(runs, plots, heading, formats, labels)
 
-        write_table_and_figures(text, output, plots, names, draw)
+        write_table_and_figures(table, format_, output, plots, names, draw)
 
 
 def models() -> None:
