@@ -124,14 +124,15 @@ def test_export_writes_every_figure_in_each_format_asked_for(study, tmp_path):
     assert b"<svg" in (plots / "loss.svg").read_bytes()[:1000]
 
 
-def test_the_write_guard_keeps_a_users_pdf_that_export_would_replace(study, tmp_path):
+@pytest.mark.parametrize("command", ["export", "compare"])
+def test_the_write_guard_keeps_a_users_pdf_that_a_figure_would_replace(command, study, tmp_path):
     plots = tmp_path / "plots"
     plots.mkdir()
     (plots / "accuracy.pdf").write_bytes(b"the user's own")
     table = tmp_path / "table.md"
     result = runner.invoke(
         app,
-        ["export", str(study), "--plots", str(plots), "--plot-format", "pdf", "-o", str(table)],
+        [command, str(study), "--plots", str(plots), "--plot-format", "pdf", "-o", str(table)],
     )
     assert result.exit_code == 2, result.output
     assert result.stderr.splitlines() == [
@@ -154,6 +155,20 @@ def test_without_matplotlib_plots_say_how_to_install_it_exit_3_and_write_nothing
         "(or pip install matplotlib)"
     ]
     assert not table.exists() and not plots.exists()
+
+
+def test_dollar_signs_in_a_title_or_a_class_name_are_drawn_as_written_not_parsed_as_tex(
+    study, tmp_path, kept_figures
+):
+    confusion = study / "lr=0.05" / "confusion.csv"
+    confusion.write_text(CONFUSION.replace("cat", "$\\frac$"))
+    result = runner.invoke(
+        app, ["export", str(study), "--plots", str(tmp_path / "plots"), "--title", "$\\frac$"]
+    )
+    assert result.exit_code == 0, result.output
+    assert titles(kept_figures)[0] == "$\\frac$: loss (train solid, validation dashed)"
+    classes = [label.get_text() for label in kept_figures[3].axes[0].get_xticklabels()]
+    assert classes == ["$\\frac$", "dog", "bird", "fox"]
 
 
 # -- compare -------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 One place decides a figure's file names, so that the names `export` and `compare` hand the write
 guard before writing (write_guard.py) are the names then written, in every format. matplotlib
 is an optional dependency (the `plots` extra): asking for a figure without it is one line saying
-how to install it, before anything is written.
+how to install it, before anything is written. Text in the figures is drawn as written, never
+parsed as TeX.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def pyplot() -> Any:
         import matplotlib
 
         matplotlib.use("Agg")
+        # every text drawn is a name as written (a --title, a run, a class from confusion.csv):
+        # `$\frac$` in one is not TeX to parse, and never a traceback when it does not parse
+        matplotlib.rcParams["text.parse_math"] = False
         import matplotlib.pyplot as plt
     except ImportError:
         raise UnavailableError(
