@@ -171,6 +171,27 @@ def test_dollar_signs_in_a_title_or_a_class_name_are_drawn_as_written_not_parsed
     assert classes == ["$\\frac$", "dog", "bird", "fox"]
 
 
+def test_a_full_disk_under_the_table_is_exit_3_with_its_line(study):
+    result = runner.invoke(app, ["export", str(study), "-o", "/dev/full"])
+    assert result.exit_code == 3
+    assert result.stderr == "error: --output /dev/full: cannot write it: No space left on device\n"
+
+
+def test_a_full_disk_under_the_figures_is_exit_3_with_its_line(study, tmp_path, monkeypatch):
+    import errno
+
+    from matplotlib.figure import Figure
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full)
+    plots = tmp_path / "plots"
+    result = runner.invoke(app, ["export", str(study), "--plots", str(plots)])
+    assert result.exit_code == 3
+    assert result.stderr == f"error: cannot write plots into {plots}: No space left on device\n"
+
+
 # -- compare -------------------------------------------------------------------------------------
 
 

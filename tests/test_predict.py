@@ -409,3 +409,20 @@ def test_a_checkpoint_without_a_weights_table_or_with_nan_weights_exits_3_and_wr
     nan = {k: v.float() * float("nan") if v.is_floating_point() else v for k, v in state.items()}
     torch.save({"model": nan if weights == "nan" else 5}, last)
     assert refused(copy, folder / "extra", tmp_path) == (3, [f"error: {last}: {expected}"])
+
+
+def test_a_full_disk_under_cam_is_exit_3_naming_the_overlay(run, folder, tmp_path, monkeypatch):
+    import errno
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("tui_trainer.train.predict.write_bytes_atomic", full)
+    cam = tmp_path / "cam"
+    result = runner.invoke(
+        app, ["predict", str(run), str(folder / "extra"), "--device", "cpu", "--cam", str(cam)]
+    )
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[-1] == (
+        f"error: --cam {cam}: cannot write {cam / 'grey.png'}: No space left on device"
+    )

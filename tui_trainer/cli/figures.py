@@ -16,7 +16,7 @@ import typer
 
 from tui_trainer.cli.options import ExportFormat
 from tui_trainer.cli.output import write_output
-from tui_trainer.errors import UsageError
+from tui_trainer.errors import write_error
 
 if TYPE_CHECKING:
     from tui_trainer.store.compare import Comparison
@@ -52,5 +52,5 @@ def write_table_and_figures(
         claim(plots, names)
         written = draw()
     except OSError as exc:
-        raise UsageError(f"cannot write plots into {plots}: {exc.strerror}") from None
+        raise write_error(f"cannot write plots into {plots}", exc) from None
     typer.echo("wrote " + ", ".join(printable(str(p)) for p in written), err=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tui_trainer.errors import UnavailableError, UsageError
+from tui_trainer.errors import UnavailableError, UsageError, write_error
 from tui_trainer.printable import encodable
 from tui_trainer.store.atomic import write_bytes_atomic
 from tui_trainer.train.cam_caption import caption_lines, captioned
@@ -142,7 +142,7 @@ def write_overlays(
         try:
             claim(cam_dir, names)
         except OSError as exc:
-            raise UsageError(f"--cam {cam_dir}: cannot write it: {exc.strerror}") from None
+            raise write_error(f"--cam {cam_dir}: cannot write it", exc) from None
         for offset, name in enumerate(names):
             picture = images[offset].permute(1, 2, 0).cpu().numpy()
             pair = side_by_side(picture, overlay(picture, heat[offset]))
@@ -153,8 +153,7 @@ def write_overlays(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 write_bytes_atomic(target, png_bytes(pair))
             except OSError as exc:
-                problem = f"--cam {cam_dir}: cannot write {target}: {exc.strerror}"
-                raise UsageError(problem) from None
+                raise write_error(f"--cam {cam_dir}: cannot write {target}", exc) from None
 
 
 def overlay_name(image: Path, folder: Path) -> str:
