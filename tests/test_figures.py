@@ -192,6 +192,16 @@ def test_a_full_disk_under_the_figures_is_exit_3_with_its_line(study, tmp_path, 
     assert result.stderr == f"error: cannot write plots into {plots}: No space left on device\n"
 
 
+@pytest.mark.parametrize("command", ["export", "compare"])
+def test_plot_format_or_title_without_plots_is_refused_not_ignored(command, study, tmp_path):
+    table = tmp_path / "table.md"
+    args = [command, str(study), "--plot-format", "pdf", "--title", "Figure 3", "-o", str(table)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stderr == ("error: --plot-format and --title: no figures without --plots DIR\n")
+    assert not table.exists()
+
+
 # -- compare -------------------------------------------------------------------------------------
 
 

@@ -16,10 +16,18 @@ import typer
 
 from tui_trainer.cli.options import ExportFormat
 from tui_trainer.cli.output import write_output
-from tui_trainer.errors import write_error
+from tui_trainer.errors import UsageError, write_error
 
 if TYPE_CHECKING:
     from tui_trainer.store.compare import Comparison
+
+
+def check_figure_options(plots: Path | None, plot_format: object, title: str | None) -> None:
+    """--plot-format and --title shape figures: without --plots there are none, and silently
+    writing only the table would hide the missing option (exit 2, before anything is read)."""
+    given = [name for name, value in (("--plot-format", plot_format), ("--title", title)) if value]
+    if plots is None and given:
+        raise UsageError(f"{' and '.join(given)}: no figures without --plots DIR")
 
 
 def write_table_and_figures(

@@ -90,7 +90,7 @@ def export(
     runs_dir: RunsDirOption = Path("runs"),
 ) -> None:
     """Export a study's comparison table (one row per run), and optionally its figures."""
-    from tui_trainer.cli.figures import write_table_and_figures
+    from tui_trainer.cli.figures import check_figure_options, write_table_and_figures
     from tui_trainer.console.confusion_plot import confusion_names, write_confusion_plots
     from tui_trainer.console.export import curve_stems, write_plots
     from tui_trainer.console.figure_files import figure_names
@@ -98,6 +98,7 @@ def export(
     from tui_trainer.store.reader import read_run_details, resolve
 
     with reported_errors():
+        check_figure_options(plots, plot_format, title)
         study, run_record = resolve(runs_dir, ident)
         if run_record is not None:
             raise UsageError("export takes a study, not one run: drop the /RUN part")
@@ -144,13 +145,14 @@ def compare(
     """Compare runs across studies: the app's compare table, and optionally its curves."""
     from dataclasses import replace
 
-    from tui_trainer.cli.figures import write_table_and_figures
+    from tui_trainer.cli.figures import check_figure_options, write_table_and_figures
     from tui_trainer.console.export import curve_stems, write_plots
     from tui_trainer.console.figure_files import figure_names
     from tui_trainer.store.compare import combined
     from tui_trainer.store.reader import read_run_details, resolve
 
     with reported_errors():
+        check_figure_options(plots, plot_format, title)
         studies = []
         for ident in idents:
             study, run_record = resolve(runs_dir, ident)
