@@ -117,7 +117,7 @@ def export(
 
 
 def compare(
-    idents: Annotated[
+    studies: Annotated[
         list[str],
         typer.Argument(
             metavar="STUDY",
@@ -153,20 +153,20 @@ def compare(
 
     with reported_errors():
         check_figure_options(plots, plot_format, title)
-        studies = []
-        for ident in idents:
+        records = []
+        for ident in studies:
             study, run_record = resolve(runs_dir, ident)
-            studies.append(study if run_record is None else replace(study, runs=[run_record]))
-        named = [(study.id, run.name) for study in studies for run in study.runs]
+            records.append(study if run_record is None else replace(study, runs=[run_record]))
+        named = [(study.id, run.name) for study in records for run in study.runs]
         twice = next((pair for pair in named if named.count(pair) > 1), None)
         if twice is not None:
             raise UsageError(f"compare: {twice[0]}/{twice[1]} is named twice; name it once")
-        table = combined(studies)
-        runs = [read_run_details(run) for study in studies for run in study.runs]
-        labels = [f"{study.id}/{run.name}" for study in studies for run in study.runs]
+        table = combined(records)
+        runs = [read_run_details(run) for study in records for run in study.runs]
+        labels = [f"{study.id}/{run.name}" for study in records for run in study.runs]
         formats = plot_formats(plot_format)
         names = figure_names(curve_stems(runs), formats) if plots is not None else []
-        heading = title if title is not None else " vs ".join(s.name for s in studies)
+        heading = title if title is not None else " vs ".join(s.name for s in records)
 
         def draw() -> list[Path]:
             assert plots is not None
