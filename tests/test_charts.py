@@ -345,7 +345,7 @@ def test_exported_loss_figure_keeps_the_bulk_in_range_and_names_the_spike(tmp_pa
     bottom, top = axes.get_ylim()
     assert 2.6756 < top < 3.0 and -0.2 < bottom < 0.018
     assert axes.get_title().splitlines() == [
-        "study",
+        "study: loss (train solid, validation dashed)",
         "off scale (▲▼ on the edge): 457 at epoch 2, 101.7 at epoch 3",
     ]
     ticks = [t for t in axes.get_yticks() if bottom <= t <= top]

@@ -8,6 +8,7 @@ import csv
 import io
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,8 @@ from typer.testing import CliRunner
 from tests.trained_run import trained_run
 from tui_trainer.cli import app
 from tui_trainer.store.atomic import read_toml, write_toml_atomic
+from tui_trainer.train.cam_caption import LINE, PAD, caption_lines, caption_strip, captioned
+from tui_trainer.train.predict import overlay_name
 
 runner = CliRunner()
 TEST_IMAGES = 359  # digits' test split at test_fraction 0.2
@@ -116,11 +119,56 @@ def test_cam_writes_each_image_beside_its_overlay(folder, predicted):
     assert len(written) == TEST_IMAGES + 2  # not the damaged one
     assert "extra/grey16.png" in written and "extra/damaged.png" not in written
     with Image.open(cam / "extra" / "grey.png") as pair:
-        assert pair.size == (4 * 32 * 2 + 2, 4 * 32)  # 32 px scaled to 128, twice, 2 px apart
+        # 32 px scaled to 128, twice, 2 px apart; the caption's two lines under them
+        assert pair.size == (4 * 32 * 2 + 2, 4 * 32 + 2 * PAD + 2 * LINE)
         pixels = np.asarray(pair.convert("RGB"))
-    left, right = pixels[:, :128], pixels[:, 130:]
+    left, right = pixels[:128, :128], pixels[:128, 130:]
     assert (left[::4, ::4] == Image.open(folder / "extra" / "grey.png").convert("RGB")).all()
     assert not (left == right).all()
+
+
+def test_each_overlay_carries_its_caption_of_true_and_predicted_class_and_probability(
+    folder, predicted
+):
+    _, rows, cam = predicted
+    for row in rows:
+        if row["path"].endswith(("/0/0000.png", "/grey.png")):
+            name = overlay_name(Path(row["path"]), folder)
+            with Image.open(cam / name) as pair:
+                caption = np.asarray(pair.convert("RGB"))[128:]
+            true = row["true"] or None
+            lines = caption_lines(true, row["class_1"], float(row["p_1"]), 258)
+            assert lines[0] == f"predicted {row['class_1']} {float(row['p_1']):.1%}"
+            assert lines[1] == (
+                "true: not named by its folder" if true is None
+                else f"true 0: {'right' if row['class_1'] == '0' else 'wrong'}"
+            )  # fmt: skip
+            assert (caption == caption_strip(lines, 258)).all(), name
+
+
+def test_a_caption_names_both_classes_says_right_or_wrong_and_cuts_long_names():
+    assert caption_lines("cat", "dog", 0.8712, 258) == ["predicted dog 87.1%", "true cat: wrong"]
+    assert caption_lines("cat", "cat", 0.5, 258) == ["predicted cat 50.0%", "true cat: right"]
+    assert caption_lines(None, "cat", 1.0, 258) == [
+        "predicted cat 100.0%",
+        "true: not named by its folder",
+    ]
+    long = "a" * 100
+    assert caption_lines(long, long, 0.25, 258) == [
+        "predicted " + "a" * 25 + "… 25.0%",
+        "true " + "a" * 29 + "…: right",
+    ]  # 42 characters of 6 px in 258 - 2 * 3 px
+
+
+def test_a_caption_is_drawn_under_the_picture_and_its_text_shows():
+    picture = np.full((128, 258, 3), 90, dtype=np.uint8)
+    drawn = captioned(picture, ["predicted dog 87.1%", "true cat: wrong"])
+    assert drawn.shape == (128 + 2 * PAD + 2 * LINE, 258, 3)
+    assert (drawn[:128] == picture).all()
+    strip = drawn[128:]
+    assert (strip > 128).all(axis=2).sum() > 50  # light text on black
+    other = captioned(picture, ["predicted cat 87.1%", "true cat: right"])[128:]
+    assert (strip != other).any(axis=2).sum() > 20  # and it is this text
 
 
 def test_json_and_the_latest_run_form_of_show(run, folder, tmp_path):
@@ -361,3 +409,20 @@ def test_a_checkpoint_without_a_weights_table_or_with_nan_weights_exits_3_and_wr
     nan = {k: v.float() * float("nan") if v.is_floating_point() else v for k, v in state.items()}
     torch.save({"model": nan if weights == "nan" else 5}, last)
     assert refused(copy, folder / "extra", tmp_path) == (3, [f"error: {last}: {expected}"])
+
+
+def test_a_full_disk_under_cam_is_exit_3_naming_the_overlay(run, folder, tmp_path, monkeypatch):
+    import errno
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("tui_trainer.train.predict.write_bytes_atomic", full)
+    cam = tmp_path / "cam"
+    result = runner.invoke(
+        app, ["predict", str(run), str(folder / "extra"), "--device", "cpu", "--cam", str(cam)]
+    )
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[-1] == (
+        f"error: --cam {cam}: cannot write {cam / 'grey.png'}: No space left on device"
+    )

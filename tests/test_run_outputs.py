@@ -69,6 +69,11 @@ def test_predictions_csv_has_one_row_per_test_image_that_agrees_with_summary_and
     assert diagonal == correct
 
 
+def test_summary_records_that_the_last_epochs_weights_were_tested_by_default(run):
+    summary = read_toml(run / "summary.toml")
+    assert (summary["test_weights"], summary["test_epoch"], summary["epochs"]) == ("last", 1, 1)
+
+
 def test_the_sample_sheet_shows_mistakes_then_one_correct_image_per_class(run, splits):
     tiles = read_csv(run / "samples.csv")
     predictions = read_csv(run / "predictions.csv")

@@ -111,6 +111,19 @@ class RunUnwritable(StorageError):
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM}
 
 
+# A write that failed for the machine's reasons (a full disk, a quota, a read-only file system),
+# not because of what the user asked for.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def write_error(message: str, exc: OSError) -> TuiTrainerError:
+    """`message: <why>` as an UnavailableError (exit 3) when `exc` is the disk's fault, else
+    as a UsageError (exit 2: the place the user named cannot be written)."""
+    why = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
+    kind = UnavailableError if exc.errno in DISK_ERRNOS else UsageError
+    return kind(f"{message}: {why}")
+
+
 def storage_error(exc: OSError, run_root: Path) -> StorageError | None:
     """A StorageError naming the path, when `exc` is a write failure inside the runs directory
     that holds `run_root` (runs/<study>/<run>)."""

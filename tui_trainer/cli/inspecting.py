@@ -17,8 +17,8 @@ from tui_trainer.cli.options import (
     PredictFormat,
     RunArgument,
     RunsDirOption,
-    Weights,
     WeightsOption,
+    tested_weights,
     toml_string,
 )
 from tui_trainer.cli.output import print_error, reported_errors, stdout_console, write_output
@@ -61,7 +61,7 @@ def predict(
     format_: Annotated[
         PredictFormat, typer.Option("--format", "-f", help="CSV or JSON.")
     ] = PredictFormat.csv,
-    weights: WeightsOption = Weights.last,
+    weights: WeightsOption = None,
     device: DeviceOption = Device.auto,
     cam: Annotated[
         Path | None,
@@ -91,7 +91,10 @@ def predict(
         from tui_trainer.train.study import run_config
 
         run = load_run_model(
-            paths, run_config(paths.config), weights.value, resolve_device(device.value)
+            paths,
+            run_config(paths.config),
+            tested_weights(weights, paths.summary),
+            resolve_device(device.value),
         )
         named = OutputFile("--output", output) if output is not None else None
         rows = predict_folder(run, folder, topk, print_error, cam, cam_layer, named)
@@ -117,7 +120,7 @@ def backfill(
             "the run's files and checkpoint).",
         ),
     ] = False,
-    weights: WeightsOption = Weights.last,
+    weights: WeightsOption = None,
     device: DeviceOption = Device.auto,
     cam_layer: CamLayerOption = None,
     runs_dir: RunsDirOption = Path("runs"),
@@ -138,7 +141,7 @@ def backfill(
         written = write_missing(
             paths,
             cam=cam,
-            weights=weights.value,
+            weights=tested_weights(weights, paths.summary),
             device=resolve_device(device.value),
             progress=print_progress,
             cam_layer=cam_layer,

@@ -190,6 +190,47 @@ class ExportFormat(str, Enum):
     csv = "csv"
 
 
+class PlotFormat(str, Enum):
+    png = "png"
+    pdf = "pdf"
+    svg = "svg"
+
+
+PlotFormatOption = Annotated[
+    list[PlotFormat] | None,
+    typer.Option(
+        "--plot-format",
+        metavar="png|pdf|svg",
+        help="The figures' format; repeat it for several (--plot-format pdf --plot-format "
+        "svg). \\[default: png]",
+        show_default=False,
+    ),
+]
+TitleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--title",
+        help="The figures' title, before what each shows. \\[default: the study's name; "
+        "compare: the studies' names joined by 'vs']",
+        show_default=False,
+    ),
+]
+TableOutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", help="Write the table here instead of stdout.", show_default=False
+    ),
+]
+ExportFormatOption = Annotated[
+    ExportFormat, typer.Option("--format", "-f", help="Markdown or CSV.")
+]
+
+
+def plot_formats(chosen: list[PlotFormat] | None) -> list[str]:
+    """The formats --plot-format names, each once, in the order given; png when none is."""
+    return list(dict.fromkeys(form.value for form in chosen or [PlotFormat.png]))
+
+
 class PredictFormat(str, Enum):
     csv = "csv"
     json = "json"
@@ -210,12 +251,29 @@ RunArgument = Annotated[
     ),
 ]
 WeightsOption = Annotated[
-    Weights,
+    Weights | None,
     typer.Option(
         "--weights",
-        help="The checkpoint: last (the weights the run was tested with) or best (validation).",
+        help="The checkpoint: last or best (validation). \\[default: the one the run was "
+        "tested with (its train.test_weights), last for a run that does not say]",
+        show_default=False,
     ),
 ]
+
+
+def tested_weights(weights: Weights | None, summary: Path) -> str:
+    """`weights` when given; else the checkpoint the run's test figures came from, as its
+    summary.toml records it (test_weights), so that predict and backfill agree with them; last
+    for a run whose summary does not say (older runs were all tested with last)."""
+    if weights is not None:
+        return weights.value
+    from tui_trainer.store.schema import read_summary
+
+    recorded = read_summary(summary)
+    tested = recorded.test_weights if recorded is not None else None
+    return tested if tested in (Weights.last.value, Weights.best.value) else Weights.last.value
+
+
 DeviceOption = Annotated[Device, typer.Option("--device", help="Where to compute.")]
 CamLayerOption = Annotated[
     str | None,

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from tui_trainer.errors import ExitCode, TuiTrainerError, UsageError
+from tui_trainer.errors import ExitCode, TuiTrainerError, write_error
 
 
 def stdout_console() -> Console:
@@ -74,5 +74,5 @@ def write_output(text: str, output: Path | None) -> None:
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"--output {output}: cannot write it: {exc.strerror or exc}") from None
+        raise write_error(f"--output {output}: cannot write it", exc) from None
     typer.echo(f"wrote {printable(str(output))}", err=True)

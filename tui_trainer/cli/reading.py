@@ -1,5 +1,6 @@
-"""The commands that read what is on disk: `runs`, `show`, `export` of past studies, and
-`presets`, `models` and `params` of what could be trained. None of them writes a run."""
+"""The commands that read what is on disk: `runs`, `show`, `export` and `compare` of past
+studies, and `presets`, `models` and `params` of what could be trained. None of them writes a
+run."""
 
 from __future__ import annotations
 
@@ -8,8 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tui_trainer.cli.options import ExportFormat, RunsDirOption
-from tui_trainer.cli.output import reported_errors, stdout_console, write_output
+from tui_trainer.cli.options import (
+    ExportFormat,
+    ExportFormatOption,
+    PlotFormatOption,
+    RunsDirOption,
+    TableOutputOption,
+    TitleOption,
+    plot_formats,
+)
+from tui_trainer.cli.output import reported_errors, stdout_console
 from tui_trainer.errors import UsageError
 
 if TYPE_CHECKING:
@@ -63,58 +72,107 @@ def export(
             show_default=False,
         ),
     ],
-    format_: Annotated[
-        ExportFormat, typer.Option("--format", "-f", help="Markdown or CSV.")
-    ] = ExportFormat.md,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output", "-o", help="Write the table here instead of stdout.", show_default=False
-        ),
-    ] = None,
+    format_: ExportFormatOption = ExportFormat.md,
+    output: TableOutputOption = None,
     plots: Annotated[
         Path | None,
         typer.Option(
             "--plots",
+            metavar="DIR",
             help="Also write loss, accuracy, learning-rate (and gradient-norm) curves of every "
-            "run, and the best run's test confusion matrix (confusion.png), as PNG into this "
-            "directory (needs matplotlib).",
+            "run, and the best run's test confusion matrix (confusion), into this directory "
+            "(needs matplotlib).",
             show_default=False,
         ),
     ] = None,
+    plot_format: PlotFormatOption = None,
+    title: TitleOption = None,
     runs_dir: RunsDirOption = Path("runs"),
 ) -> None:
-    """Export a study's comparison table (one row per run), and optionally its curves."""
-    from tui_trainer.console.confusion_plot import write_confusion_plots
-    from tui_trainer.console.export import plot_names, pyplot, to_csv, to_markdown, write_plots
-    from tui_trainer.printable import printable
+    """Export a study's comparison table (one row per run), and optionally its figures."""
+    from tui_trainer.cli.figures import check_figure_options, write_table_and_figures
+    from tui_trainer.console.confusion_plot import confusion_names, write_confusion_plots
+    from tui_trainer.console.export import curve_stems, write_plots
+    from tui_trainer.console.figure_files import figure_names
     from tui_trainer.store.compare import comparison
     from tui_trainer.store.reader import read_run_details, resolve
-    from tui_trainer.write_guard import OutputFile, OutputFolder, check_writes, claim
 
     with reported_errors():
+        check_figure_options(plots, plot_format, title)
         study, run_record = resolve(runs_dir, ident)
         if run_record is not None:
             raise UsageError("export takes a study, not one run: drop the /RUN part")
         table = comparison(study)
-        text = to_markdown(table) if format_ is ExportFormat.md else to_csv(table)
         runs = [read_run_details(run) for run in study.runs] if plots is not None else []
-        check_writes(
-            [],
-            [OutputFile("--output", output)] if output is not None else [],
-            [OutputFolder("--plots", plots, plot_names(runs))] if plots is not None else [],
-        )
-        if plots is not None:
-            pyplot()  # a missing matplotlib is said before anything is written
-        write_output(text, output)
-        if plots is not None:
-            try:
-                claim(plots, plot_names(runs))
-                written = write_plots(runs, plots, study.id)
-                written += write_confusion_plots(runs, study.best_run, plots, study.id)
-            except OSError as exc:
-                raise UsageError(f"cannot write plots into {plots}: {exc.strerror}") from None
-            typer.echo("wrote " + ", ".join(printable(str(p)) for p in written), err=True)
+        formats = plot_formats(plot_format)
+        names = figure_names(curve_stems(runs), formats) + confusion_names(runs, formats)
+        heading = title if title is not None else study.name
+
+        def draw() -> list[Path]:
+            assert plots is not None
+            written = write_plots(runs, plots, heading, formats)
+            return written + write_confusion_plots(runs, study.best_run, plots, heading, formats)
+
+        write_table_and_figures(table, format_, output, plots, names, draw)
+
+
+def compare(
+    studies: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="STUDY",
+            help="Studies (an id, a unique part of one, 'latest' or a path), or STUDY/RUN for "
+            "one run of a study.",
+            show_default=False,
+        ),
+    ],
+    format_: ExportFormatOption = ExportFormat.md,
+    output: TableOutputOption = None,
+    plots: Annotated[
+        Path | None,
+        typer.Option(
+            "--plots",
+            metavar="DIR",
+            help="Also write loss, accuracy and learning-rate curves of every run, overlaid, "
+            "into this directory (needs matplotlib).",
+            show_default=False,
+        ),
+    ] = None,
+    plot_format: PlotFormatOption = None,
+    title: TitleOption = None,
+    runs_dir: RunsDirOption = Path("runs"),
+) -> None:
+    """Compare runs across studies: the app's compare table, and optionally its curves."""
+    from dataclasses import replace
+
+    from tui_trainer.cli.figures import check_figure_options, write_table_and_figures
+    from tui_trainer.console.export import curve_stems, write_plots
+    from tui_trainer.console.figure_files import figure_names
+    from tui_trainer.store.compare import combined
+    from tui_trainer.store.reader import read_run_details, resolve
+
+    with reported_errors():
+        check_figure_options(plots, plot_format, title)
+        records = []
+        for ident in studies:
+            study, run_record = resolve(runs_dir, ident)
+            records.append(study if run_record is None else replace(study, runs=[run_record]))
+        named = [(study.id, run.name) for study in records for run in study.runs]
+        twice = next((pair for pair in named if named.count(pair) > 1), None)
+        if twice is not None:
+            raise UsageError(f"compare: {twice[0]}/{twice[1]} is named twice; name it once")
+        table = combined(records)
+        runs = [read_run_details(run) for study in records for run in study.runs]
+        labels = [f"{study.id}/{run.name}" for study in records for run in study.runs]
+        formats = plot_formats(plot_format)
+        names = figure_names(curve_stems(runs), formats) if plots is not None else []
+        heading = title if title is not None else " vs ".join(s.name for s in records)
+
+        def draw() -> list[Path]:
+            assert plots is not None
+            return write_plots(runs, plots, heading, formats, labels)
+
+        write_table_and_figures(table, format_, output, plots, names, draw)
 
 
 def models() -> None:

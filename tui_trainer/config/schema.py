@@ -391,6 +391,22 @@ class TrainSection(Section):
         description="Write checkpoints/last.pt every epoch and checkpoints/best.pt on a new "
         "best validation accuracy (weights only, loadable with weights_only=True).",
     )
+    test_weights: Literal["last", "best"] = Field(
+        default="last",
+        description="The weights the test set is evaluated with after the last epoch: 'last' "
+        "(the last epoch's) or 'best' (checkpoints/best.pt, the epoch of the best validation "
+        "accuracy). The test figures, confusion.csv, predictions.csv and the sample sheets all "
+        "come from them; summary.toml records which (test_weights, test_epoch).",
+    )
+
+    @model_validator(mode="after")
+    def _best_needs_its_checkpoint(self) -> TrainSection:
+        if self.test_weights == "best" and not self.save_checkpoints:
+            raise ValueError(
+                "test_weights: 'best' needs save_checkpoints = true (the best weights are "
+                "checkpoints/best.pt)"
+            )
+        return self
 
 
 class RunConfig(Section):

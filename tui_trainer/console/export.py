@@ -1,6 +1,8 @@
-"""`tui-trainer export`: a study's comparison table as Markdown or CSV, and its curves as PNG.
+"""`tui-trainer export` and `compare`: a comparison table as Markdown or CSV, and its runs'
+curves as PNG, PDF or SVG.
 
-The figures need matplotlib (the `plots` extra); everything else is the standard library.
+The figures need matplotlib (the `plots` extra, console/figure_files.py); everything else is the
+standard library.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from tui_trainer.console.chart_scale import bulk_range
+from tui_trainer.console.figure_files import pyplot, save_figure
 from tui_trainer.console.formats import plottable, setting
-from tui_trainer.errors import UsageError
 from tui_trainer.store.compare import Comparison
 from tui_trainer.store.csvlog import Row
 from tui_trainer.store.reader import RunRecord
@@ -77,44 +79,38 @@ def to_csv(table: Comparison) -> str:
 
 
 OFF_SCALE_LISTED = 4  # clipped values named under a figure's title, the largest first
+# (file stem, y label, what the title says is shown, metrics.csv columns: solid, dashed...)
 CURVES = (
-    ("loss.png", "loss", ("train_loss", "val_loss")),
-    ("accuracy.png", "accuracy", ("train_acc", "val_acc")),
+    ("loss", "loss", "loss (train solid, validation dashed)", ("train_loss", "val_loss")),
+    ("accuracy", "accuracy", "accuracy (train solid, validation dashed)", ("train_acc", "val_acc")),
+    ("lr", "learning rate", "learning rate", ("lr",)),
 )
+GRAD_NORM = ("grad_norm", "gradient 2-norm", "gradient 2-norm", ())
 
 
-def pyplot() -> Any:
-    """matplotlib's pyplot drawing off screen (Agg), or a UsageError saying how to install it:
-    it is an optional dependency (the `plots` extra)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UsageError(
-            "--plots needs matplotlib: pip install 'tui-trainer[plots]' (or pip install matplotlib)"
-        ) from None
-    return plt
+def _grad_columns(runs: Sequence[RunRecord]) -> list[str]:
+    return sorted(
+        {k for run in runs for row in run.metrics[:1] for k in row if k.startswith("grad_norm:")}
+    )
 
 
-def plot_names(runs: Sequence[RunRecord]) -> list[str]:
-    """The files `export --plots` may write: write_plots' figures, confusion.png, and
-    confusion-<run>.png of each run of a study of several that has a confusion.csv (checked
-    and claimed before the first is drawn; write_guard)."""
-    names = [name for name, _, _ in CURVES] + ["lr.png"]
-    if any(k.startswith("grad_norm:") for run in runs for row in run.metrics[:1] for k in row):
-        names.append("grad_norm.png")
-    if any(run.paths.confusion.is_file() for run in runs):
-        names.append("confusion.png")
-        if len(runs) > 1:
-            names += [f"confusion-{run.name}.png" for run in runs if run.paths.confusion.is_file()]
-    return names
+def curve_stems(runs: Sequence[RunRecord]) -> list[str]:
+    """The curve figures write_plots draws of `runs`: loss, accuracy, lr, and grad_norm when
+    gradient norms were tracked."""
+    return [stem for stem, *_ in CURVES] + (["grad_norm"] if _grad_columns(runs) else [])
 
 
-def write_plots(runs: Sequence[RunRecord], directory: Path, title: str) -> list[Path]:
-    """loss.png and accuracy.png (train solid, validation dashed, one colour per run), plus
-    lr.png, and grad_norm.png when gradient norms were tracked. Returns the files written.
+def write_plots(
+    runs: Sequence[RunRecord],
+    directory: Path,
+    title: str,
+    formats: Sequence[str] = ("png",),
+    labels: Sequence[str] | None = None,
+) -> list[Path]:
+    """loss and accuracy (train solid, validation dashed, one colour per run), lr, and
+    grad_norm when gradient norms were tracked, each in every one of `formats`; each titled
+    `title` and what it shows. `labels` name the runs in the legends (their run names by
+    default). Returns the files written.
 
     Each figure's y range is the bulk of its values (console/chart_scale.py): an outlier such
     as a validation loss of 457 among values under 3 is drawn as a triangle on the edge with its
@@ -123,29 +119,23 @@ def write_plots(runs: Sequence[RunRecord], directory: Path, title: str) -> list[
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
+    names = list(labels) if labels is not None else [run.name for run in runs]
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    curves: list[tuple[str, str, tuple[str, ...]]] = list(CURVES)
-    curves.append(("lr.png", "learning rate", ("lr",)))
-    grad_columns = sorted(
-        {k for run in runs for row in run.metrics[:1] for k in row if k.startswith("grad_norm:")}
-    )
+    curves: list[tuple[str, str, str, tuple[str, ...]]] = list(CURVES)
+    grad_columns = _grad_columns(runs)
     if grad_columns:
-        curves.append(("grad_norm.png", "gradient 2-norm", tuple(grad_columns)))
-    for filename, ylabel, columns in curves:
+        curves.append((*GRAD_NORM[:3], tuple(grad_columns)))
+    for stem, ylabel, shown, columns in curves:
         figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
         drawn: list[tuple[list[float], list[float], str]] = []
-        for index, run in enumerate(runs):
+        for index, (run, name) in enumerate(zip(runs, names, strict=True)):
             colour = f"C{index % 10}"
             for column, style in zip(columns, ("-", "--", ":", "-."), strict=False):
                 points = _series(run.metrics, column)
                 if points:
                     xs, ys = (list(v) for v in zip(*points, strict=True))
-                    label = (
-                        run.name
-                        if len(columns) == 1
-                        else f"{run.name} ({column.replace('_', ' ')})"
-                    )
+                    label = name if len(columns) == 1 else f"{name} ({column.replace('_', ' ')})"
                     axes.plot(xs, ys, style, color=colour, label=label, linewidth=1.4)
                     drawn.append((xs, ys, colour))
         note = _clip_outliers(axes, drawn) if drawn else ""
@@ -153,15 +143,13 @@ def write_plots(runs: Sequence[RunRecord], directory: Path, title: str) -> list[
         axes.yaxis.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))
         axes.set_xlabel("epoch")
         axes.set_ylabel(ylabel)
-        axes.set_title(f"{title}\n{note}" if note else title)
+        heading = f"{title}: {shown}"
+        axes.set_title(f"{heading}\n{note}" if note else heading)
         axes.grid(alpha=0.3)
         if axes.lines:
             axes.legend(fontsize="small")
-        path = directory / filename
         figure.tight_layout()
-        figure.savefig(path)
-        plt.close(figure)
-        written.append(path)
+        written += save_figure(figure, directory, stem, formats)
     return written
 
 

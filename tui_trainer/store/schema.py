@@ -264,6 +264,8 @@ class RunSummary(TomlRecord):
     test_precision: float | None = None  # macro, as scikit-learn computes it
     test_recall: float | None = None
     test_images: int | None = None
+    test_weights: str | None = None  # "last" or "best" (train.test_weights); older runs: last
+    test_epoch: int | None = None  # the epoch whose weights were tested
     best_epoch: int | None = None
     best_val_acc: float | None = None
     final_train_loss: float | None = None

@@ -35,7 +35,7 @@ from tui_trainer.store.schema import (
     write_summary,
 )
 from tui_trainer.train.augment import mixup_batch
-from tui_trainer.train.checkpoint import RunCheckpoints, all_finite
+from tui_trainer.train.checkpoint import BEST, RunCheckpoints, all_finite, load
 from tui_trainer.train.data import DatasetCache, epoch_order, iterate_batches
 from tui_trainer.train.device import device_name
 from tui_trainer.train.events import TrainingEvents
@@ -46,6 +46,8 @@ from tui_trainer.train.outputs import test_probabilities, write_test_outputs
 from tui_trainer.train.progress import EpochState, EpochStats, ResumePoint
 from tui_trainer.train.random_state import seed_everything
 from tui_trainer.train.session import RunLogs, Session, build_session
+
+TEST_LAST, TEST_BEST = "last", "best"  # train.test_weights, summary.toml's test_weights
 
 # CUDA's out-of-memory error (torch.OutOfMemoryError from torch 2.5 on)
 OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
@@ -271,8 +273,9 @@ class RunTrainer:
             if self.stop.is_set() and epoch < cfg.train.epochs:
                 raise Interrupted()  # after the last epoch, the test figures are worth the wait
 
+        tested = self._use_test_weights(session, last_row.get("epoch"))
         test = self._evaluate(session, session.splits.test, confusion=True)
-        summary = self._summary(session, test, last_row)
+        summary = self._summary(session, test, last_row, tested)
         write_summary(self.paths.summary, summary)
         write_confusion(self.paths.confusion, test.confusion, session.splits.class_names)
         splits = session.splits
@@ -458,7 +461,24 @@ class RunTrainer:
             )
         return weights
 
-    def _summary(self, session: Session, test: Evaluation, last_row: dict) -> RunSummary:
+    def _use_test_weights(self, session: Session, last_epoch: object) -> tuple[str, int | None]:
+        """Put the weights train.test_weights asks for into the model before the test pass:
+        best.pt's for 'best' (when no epoch ever improved there is none: the last weights are
+        tested, and the log says so). Returns which weights were tested and their epoch."""
+        last = (TEST_LAST, last_epoch if isinstance(last_epoch, int) else None)
+        if self.config.train.test_weights != TEST_BEST:
+            return last
+        if not self.checkpoints.best.is_file():
+            self.events.note(f"{self.spec.name}: no {BEST}: testing the last epoch's weights")
+            return last
+        saved = load(self.checkpoints.best, map_location=self.device)
+        session.model.load_state_dict(saved["model"])
+        epoch = saved.get("epoch")
+        return TEST_BEST, epoch if isinstance(epoch, int) else None
+
+    def _summary(
+        self, session: Session, test: Evaluation, last_row: dict, tested: tuple[str, int | None]
+    ) -> RunSummary:
         total, trainable = count_parameters(session.model)
         return RunSummary(
             run=self.spec.name,
@@ -469,6 +489,8 @@ class RunTrainer:
             test_precision=test.precision,
             test_recall=test.recall,
             test_images=test.count,
+            test_weights=tested[0],
+            test_epoch=tested[1],
             best_epoch=session.best.epoch,
             best_val_acc=session.best.val_acc,
             final_train_loss=last_row.get("train_loss"),

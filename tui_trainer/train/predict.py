@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tui_trainer.errors import UnavailableError, UsageError
+from tui_trainer.errors import UnavailableError, UsageError, write_error
 from tui_trainer.printable import encodable
 from tui_trainer.store.atomic import write_bytes_atomic
+from tui_trainer.train.cam_caption import caption_lines, captioned
 from tui_trainer.train.data import IMAGE_SUFFIXES, read_image
 from tui_trainer.train.gradcam import default_layer, find_layer, grad_cam, overlay
 from tui_trainer.train.run_model import RunModel
@@ -114,7 +115,9 @@ def predict_folder(
         for row, value, index in zip(readable, values.tolist(), indices.tolist(), strict=True):
             row.top = [(classes[i], p) for i, p in zip(index, value, strict=True)]
         if cam_dir is not None and layer is not None:
-            write_overlays(run, batch, [Path(r.path) for r in readable], folder, cam_dir, layer)
+            paths = [Path(r.path) for r in readable]
+            captions = [(r.true, *r.top[0]) for r in readable]
+            write_overlays(run, batch, paths, folder, cam_dir, layer, captions)
     return rows
 
 
@@ -125,8 +128,10 @@ def write_overlays(
     folder: Path,
     cam_dir: Path,
     layer: str,
+    captions: Sequence[tuple[str | None, str, float]],
 ) -> None:
-    """Per image: the image beside its Grad-CAM overlay for the predicted class, as
+    """Per image: the image beside its Grad-CAM overlay for the predicted class, captioned
+    with its (true class, predicted class, probability) of `captions` (train/cam_caption.py), as
     cam_dir/<overlay_name> (each name claimed in cam_dir's manifest just before)."""
     for start in range(0, len(paths), CAM_BATCH):
         images = batch[start : start + CAM_BATCH]
@@ -137,17 +142,18 @@ def write_overlays(
         try:
             claim(cam_dir, names)
         except OSError as exc:
-            raise UsageError(f"--cam {cam_dir}: cannot write it: {exc.strerror}") from None
+            raise write_error(f"--cam {cam_dir}: cannot write it", exc) from None
         for offset, name in enumerate(names):
             picture = images[offset].permute(1, 2, 0).cpu().numpy()
             pair = side_by_side(picture, overlay(picture, heat[offset]))
+            true, predicted, probability = captions[start + offset]
+            pair = captioned(pair, caption_lines(true, predicted, probability, pair.shape[1]))
             target = cam_dir / name
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 write_bytes_atomic(target, png_bytes(pair))
             except OSError as exc:
-                problem = f"--cam {cam_dir}: cannot write {target}: {exc.strerror}"
-                raise UsageError(problem) from None
+                raise write_error(f"--cam {cam_dir}: cannot write {target}", exc) from None
 
 
 def overlay_name(image: Path, folder: Path) -> str:
