@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 
@@ -76,6 +77,40 @@ def test_show_unknown_id_exits_2(finished_study):
     result = runner.invoke(app, ["show", "nothing-like-this", "--runs-dir", str(runs_dir)])
     assert result.exit_code == 2
     assert "no study matches 'nothing-like-this'" in result.output
+
+
+def test_show_of_a_name_several_studies_match_shows_the_newest_and_says_so(
+    finished_study, tmp_path
+):
+    _, study_dir, _ = finished_study
+    runs_dir = tmp_path / "runs"
+    for day in ("20260101", "20260102"):
+        shutil.copytree(study_dir, runs_dir / f"{day}-000000-tiny")
+    result = runner.invoke(app, ["show", "tiny", "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "'tiny' matches 2 studies: showing the newest, 20260102-000000-tiny "
+        "(1 older: `tui-trainer runs` lists them)\n"
+    )
+    assert "20260102-000000-tiny" in result.stdout and "20260101" not in result.stdout
+
+
+def test_show_of_a_misspelt_name_suggests_the_closest_study(finished_study):
+    runs_dir, _, _ = finished_study
+    result = runner.invoke(app, ["show", "tiyn", "--runs-dir", str(runs_dir)])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: no study matches 'tiyn' under {runs_dir}/ (did you mean 'tiny'?)\n",
+    )
+
+
+def test_a_misspelt_preset_name_is_answered_with_the_closest_preset(runs_dir, own_config_home):
+    result = runner.invoke(app, ["run", "quikstart", "--runs-dir", str(runs_dir)])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: quikstart: no such preset file or preset name (did you mean 'quickstart'?)\n",
+    )
+    assert not runs_dir.exists()
 
 
 def test_runs_on_an_empty_directory(tmp_path):
