@@ -350,6 +350,18 @@ def test_export_formats_each_column_kind_with_its_own_decimals(runs_dir):
     ]
 
 
+def test_show_prints_the_time_column_in_seconds_as_export_does(runs_dir):
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    write_synthetic_study(runs_dir, learning_rates=(0.05,), epochs=3)
+    shown = runner.invoke(app, ["show", "latest", "--runs-dir", str(runs_dir)])
+    exported = runner.invoke(app, ["export", "latest", "--runs-dir", str(runs_dir)])
+    assert (shown.exit_code, exported.exit_code) == (0, 0)
+    assert _run_line(shown.output, "lr=0.05")[-1] == "30.0"
+    assert exported.output.splitlines()[2].endswith("| 30.0 |")
+    assert "time (s)" in shown.output and "0:30" not in shown.output
+
+
 @pytest.mark.parametrize("command", ["run", "resume"])
 def test_plain_shows_as_a_flag_in_help(command):
     """typer shows a bool option's type (<bool>) as if it took a value: flags show none."""

@@ -113,14 +113,14 @@ def test_monitor_focuses_hides_and_switches_metric(runs_dir):
             ]
             await pilot.press("m")
             await pilot.pause(0.3)
-            assert second.title == "val_top5" and labels(second) == [
+            assert second.title == "validation top-5 accuracy" and labels(second) == [
                 "lr=0.05 val_top5",
                 "lr=0.5 val_top5",
             ]
             third = monitor.query_one("#chart-lr", MetricChart)
             await pilot.press("n")  # lr -> epoch_time_s
             await pilot.pause(0.3)
-            assert third.title == "epoch_time_s"
+            assert third.title == "epoch time (s)"
             assert labels(third) == ["lr=0.05 epoch_time_s", "lr=0.5 epoch_time_s"]
 
     run(scenario())

@@ -13,18 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from tui_trainer.console.chart_scale import bulk_range
-from tui_trainer.console.formats import plottable, setting
+from tui_trainer.console.formats import SECONDS_COLUMNS, SECONDS_DECIMALS, plottable, setting
 from tui_trainer.errors import UsageError
 from tui_trainer.store.compare import Comparison
 from tui_trainer.store.csvlog import Row
 from tui_trainer.store.reader import RunRecord
+from tui_trainer.store.schema import metric_words
 
 # Decimals of a figure, per column kind and format: Markdown is read by people, CSV by programs
 # (more decimals, still never a float's noise). Every headline column is a fraction or a loss,
-# but the time, in seconds.
+# but the time, in seconds (formats.SECONDS_COLUMNS, which `show` prints the same way).
 MARKDOWN_DECIMALS, CSV_DECIMALS = 4, 6
-SECONDS_DECIMALS = {"markdown": 1, "csv": 3}
-SECONDS_COLUMNS = frozenset({"time (s)"})
 
 
 def _cell(table: Comparison, column: str, value: Any, form: str) -> str:
@@ -126,7 +125,7 @@ def write_plots(runs: Sequence[RunRecord], directory: Path, title: str) -> list[
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     curves: list[tuple[str, str, tuple[str, ...]]] = list(CURVES)
-    curves.append(("lr.png", "learning rate", ("lr",)))
+    curves.append(("lr.png", metric_words("lr"), ("lr",)))
     grad_columns = sorted(
         {k for run in runs for row in run.metrics[:1] for k in row if k.startswith("grad_norm:")}
     )
@@ -142,9 +141,7 @@ def write_plots(runs: Sequence[RunRecord], directory: Path, title: str) -> list[
                 if points:
                     xs, ys = (list(v) for v in zip(*points, strict=True))
                     label = (
-                        run.name
-                        if len(columns) == 1
-                        else f"{run.name} ({column.replace('_', ' ')})"
+                        run.name if len(columns) == 1 else f"{run.name} ({metric_words(column)})"
                     )
                     axes.plot(xs, ys, style, color=colour, label=label, linewidth=1.4)
                     drawn.append((xs, ys, colour))
