@@ -62,6 +62,17 @@ def test_plain_log_writes_stream_and_trainer_log(tmp_path):
     assert (tmp_path / "trainer.log").read_text() == stream.getvalue()
 
 
+def test_the_study_end_line_says_stopped_and_not_started_for_a_stopped_study():
+    from tui_trainer.console.plain import study_end_line
+
+    assert study_end_line({"a": "completed", "b": "diverged"}, "x") == (
+        "study finished: 1 completed, 1 diverged"
+    )
+    assert study_end_line({"a": "completed", "b": "interrupted", "c": "queued"}, "x") == (
+        "study stopped: 1 completed, 1 interrupted, 1 not started; `tui-trainer resume x` goes on"
+    )
+
+
 def test_epoch_line():
     assert epoch_line("run", 20, ROW) == (
         "run epoch 1/20  train_loss 0.5000  train_acc 0.8000  val_loss 0.4000  val_acc 0.8500"

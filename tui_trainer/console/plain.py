@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from tui_trainer.store import status as st
 from tui_trainer.store.files import open_for_append
 from tui_trainer.store.layout import TRAINER_LOG
 from tui_trainer.store.schema import RunSummary
@@ -20,6 +21,21 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return "-" if value is None else str(value)
+
+
+def study_end_line(states: Mapping[str, str], study_id: str = "") -> str:
+    """The study's last line: `study finished: 3 completed` when every run ended, else
+    `study stopped: 1 interrupted, 1 not started` and how to go on. A queued run of a stopped
+    study is one that never started, not one waiting for a slot."""
+    stopped = any(state in (st.INTERRUPTED, st.QUEUED) for state in states.values())
+    counts: dict[str, int] = {}
+    for state in states.values():
+        word = "not started" if state == st.QUEUED else state
+        counts[word] = counts.get(word, 0) + 1
+    figures = ", ".join(f"{n} {word}" for word, n in counts.items())
+    if not stopped:
+        return f"study finished: {figures}"
+    return f"study stopped: {figures}; `tui-trainer resume {study_id or 'STUDY'}` goes on"
 
 
 def epoch_line(name: str, epochs: int | None, row: Mapping[str, Any]) -> str:
@@ -43,6 +59,7 @@ class PlainLog:
         self.to_study_log = to_study_log
         self._log_file: TextIO | None = None
         self._epochs: dict[str, int] = {}
+        self._study_id = ""
 
     def _line(self, text: str) -> None:
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
@@ -63,6 +80,7 @@ class PlainLog:
             except OSError as exc:  # unwritable, a symlink, a FIFO, hard-linked: skipped
                 skipped = f"{exc.filename or TRAINER_LOG}: {exc.strerror or exc}; not logging there"
         self._epochs = dict(runs)
+        self._study_id = study_id
         self._line(f"study {study_id}: {len(runs)} run(s) in {study_dir}")
         if skipped is not None:
             self._line(skipped)
@@ -90,10 +108,7 @@ class PlainLog:
         self._line(text)
 
     def study_finished(self, states: Mapping[str, str]) -> None:
-        counts: dict[str, int] = {}
-        for state in states.values():
-            counts[state] = counts.get(state, 0) + 1
-        self._line("study finished: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        self._line(study_end_line(states, self._study_id))
         self.close()
 
     def close(self) -> None:
