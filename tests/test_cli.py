@@ -362,6 +362,29 @@ def test_show_prints_the_time_column_in_seconds_as_export_does(runs_dir):
     assert "time (s)" in shown.output and "0:30" not in shown.output
 
 
+@pytest.mark.parametrize(
+    ("options", "every"), [([], 10.0), (["--progress", "2.5"], 2.5), (["--progress", "0"], None)]
+)
+def test_headless_run_prints_progress_lines_every_10_s_or_as_set(
+    write_preset, runs_dir, monkeypatch, options, every
+):
+    """The plain display is built with the interval (the training left out: it is the
+    display's to keep, test_console pins the lines); the app's detached trainer gets none."""
+    from tui_trainer.study_result import StudyResult
+
+    def run_study(loaded, runs_dir, display, into=None):
+        built.append(display._progress_every or None)
+        return StudyResult(study_dir=runs_dir)
+
+    built: list[float | None] = []
+    monkeypatch.setattr("tui_trainer.train.study.run_study", run_study)
+    monkeypatch.setattr("tui_trainer.cli.training._ignore_hangups", lambda: None)
+    for detached in ([], ["--detached"]):
+        args = ["run", str(write_preset()), "--runs-dir", str(runs_dir), *options, *detached]
+        assert runner.invoke(app, args).exit_code == 0
+    assert built == [every, None]
+
+
 @pytest.mark.parametrize("command", ["run", "resume"])
 def test_plain_shows_as_a_flag_in_help(command):
     """typer shows a bool option's type (<bool>) as if it took a value: flags show none."""
