@@ -498,3 +498,26 @@ def test_a_swept_rate_previews_each_runs_curve_and_the_run_list_is_its_legend(
             assert len(marks) == 4 and marks[0] == marks[1] != marks[2] == marks[3]
 
     run(scenario())
+
+
+def test_the_editors_footer_lists_its_keys_as_soon_as_the_screen_is_up(
+    write_preset, runs_dir, monkeypatch
+):
+    """Not a frame later: behind sixty fields on a slow machine that frame took seconds."""
+    from textual.widgets import Footer
+
+    from tui_trainer.ui.screens.editor import EditorScreen
+
+    no_counts(monkeypatch)
+    mine = write_preset()
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            editor = EditorScreen(mine)
+            await app.push_screen(editor)  # mounted; nothing drawn since
+            keys = [key.description for key in editor.query_one(Footer).children]
+            assert keys[:4] == ["Go to key", "Save as", "Launch", "Back"]
+
+    run(scenario())

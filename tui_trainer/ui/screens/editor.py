@@ -30,7 +30,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
+from textual.widgets import Header, Input, Label, Select, Static, Switch
 from textual.worker import get_current_worker
 
 from tui_trainer.config import edit
@@ -45,6 +45,7 @@ from tui_trainer.ui.paths import display_path
 from tui_trainer.ui.screens.find_key import FindKey
 from tui_trainer.ui.widgets.charts import LINE, MetricChart
 from tui_trainer.ui.widgets.confirm import Confirm
+from tui_trainer.ui.widgets.ready_footer import ReadyFooter
 
 # each preview curve's colour, as the chart (plotext) and its legend (rich) name it
 PREVIEW_COLOURS = (
@@ -157,7 +158,7 @@ class EditorScreen(Screen):
                 yield MetricChart("learning rate, step by step (x: epoch)", id="lr-preview")
                 yield Static(id="params")
                 yield Static(id="summary")
-        yield Footer()
+        yield ReadyFooter()
 
     @staticmethod
     def _axis_row(index: int, key: str, values: str, spare: bool) -> Horizontal:
