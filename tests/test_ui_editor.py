@@ -165,6 +165,16 @@ def no_counts(monkeypatch) -> None:
     )
 
 
+async def open_editor(app, pilot, preset):
+    """The editor of `preset`, pushed and settled."""
+    from tui_trainer.ui.screens.editor import EditorScreen
+
+    editor = EditorScreen(preset)
+    await app.push_screen(editor)
+    await pilot.pause()
+    return editor
+
+
 def field(editor, key: str):
     from tui_trainer.ui.screens.editor import field_id
 
@@ -272,7 +282,6 @@ def test_switches_say_on_and_off_and_the_lr_preview_shows_the_warm_up_step_by_st
 ):
     from textual.widgets import Switch
 
-    from tui_trainer.ui.screens.editor import EditorScreen
     from tui_trainer.ui.widgets.charts import MetricChart
 
     no_counts(monkeypatch)
@@ -282,9 +291,7 @@ def test_switches_say_on_and_off_and_the_lr_preview_shows_the_warm_up_step_by_st
     async def scenario():
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
-            editor = EditorScreen(mine)
-            await app.push_screen(editor)
-            await pilot.pause()
+            editor = await open_editor(app, pilot, mine)
             (name, xs, lrs, _, _) = editor.query_one("#lr-preview", MetricChart).series[0]
             assert name == "run" and len(xs) == 100  # 2 epochs of 50 steps
             # a step where it ends: epoch 1 ends at x = 1, as the monitor draws epoch 1's row
@@ -395,7 +402,6 @@ def test_ctrl_f_jumps_to_a_key_by_part_of_its_name(write_preset, runs_dir, monke
     """optim.lr is the 35th field: typing `lr` gets there, a typo finds its key, esc stays."""
     from textual.widgets import Input as TextInput
 
-    from tui_trainer.ui.screens.editor import EditorScreen
     from tui_trainer.ui.screens.find_key import FindKey
 
     no_counts(monkeypatch)
@@ -404,9 +410,7 @@ def test_ctrl_f_jumps_to_a_key_by_part_of_its_name(write_preset, runs_dir, monke
     async def scenario():
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
-            editor = EditorScreen(mine)
-            await app.push_screen(editor)
-            await pilot.pause()
+            editor = await open_editor(app, pilot, mine)
             for typed, key in (("lr", "optim.lr"), ("mometum", "optim.momentum")):
                 await pilot.press("ctrl+f")
                 assert isinstance(app.screen, FindKey)
@@ -432,8 +436,6 @@ def test_only_the_spare_sweep_row_shows_hints_and_the_rows_of_axes_none(
 ):
     from textual.widgets import Input as TextInput
 
-    from tui_trainer.ui.screens.editor import EditorScreen
-
     no_counts(monkeypatch)
     mine = write_preset(TINY_PRESET + '\n[sweep]\n"optim.lr" = [0.05, 0.1]\n')
 
@@ -448,9 +450,7 @@ def test_only_the_spare_sweep_row_shows_hints_and_the_rows_of_axes_none(
     async def scenario():
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
-            editor = EditorScreen(mine)
-            await app.push_screen(editor)
-            await pilot.pause()
+            editor = await open_editor(app, pilot, mine)
             spare = ("", "add an axis: e.g. optim.lr", "", "its values: e.g. [0.01, 0.1]")
             assert rows(editor) == [("optim.lr", "", "[0.05, 0.1]", ""), spare]
             editor.query_one("#axis-key-1", TextInput).value = "train.seed"
@@ -467,7 +467,6 @@ def test_only_the_spare_sweep_row_shows_hints_and_the_rows_of_axes_none(
 def test_a_swept_rate_previews_each_runs_curve_and_the_run_list_is_its_legend(
     write_preset, runs_dir, monkeypatch
 ):
-    from tui_trainer.ui.screens.editor import EditorScreen
     from tui_trainer.ui.widgets.charts import MetricChart
 
     no_counts(monkeypatch)
@@ -477,9 +476,7 @@ def test_a_swept_rate_previews_each_runs_curve_and_the_run_list_is_its_legend(
     async def scenario():
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
-            editor = EditorScreen(mine)
-            await app.push_screen(editor)
-            await pilot.pause()
+            editor = await open_editor(app, pilot, mine)
             series = editor.query_one("#lr-preview", MetricChart).series
             names = [s[0] for s in series]
             assert [round(s[2][0], 6) for s in series] == [0.05, 0.2]  # cosine from each rate

@@ -29,7 +29,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Header, Input, Label, Select, Static, Switch
 from textual.worker import get_current_worker
 
@@ -44,7 +44,7 @@ from tui_trainer.ui.param_count import count_parameters, not_counted
 from tui_trainer.ui.paths import display_path
 from tui_trainer.ui.screens.find_key import FindKey
 from tui_trainer.ui.widgets.charts import LINE, MetricChart
-from tui_trainer.ui.widgets.confirm import Confirm
+from tui_trainer.ui.widgets.confirm import AnswerByTyping, Confirm
 from tui_trainer.ui.widgets.ready_footer import ReadyFooter
 
 # each preview curve's colour, as the chart (plotext) and its legend (rich) name it
@@ -69,16 +69,8 @@ def on_off(value: bool) -> Text:
     return Text("on", style="bold") if value else Text("off", style="dim")
 
 
-class AskName(ModalScreen[str | None]):
+class AskName(AnswerByTyping):
     """Asks for the new preset's name."""
-
-    BINDINGS = [("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = """
-    AskName { align: center middle; }
-    AskName > Vertical {
-        width: 60; height: auto; border: thick $primary; background: $surface; padding: 1 2;
-    }
-    """
 
     def __init__(self, suggestion: str) -> None:
         super().__init__()
@@ -92,9 +84,6 @@ class AskName(ModalScreen[str | None]):
     @on(Input.Submitted, "#name")
     def submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class EditorScreen(Screen):

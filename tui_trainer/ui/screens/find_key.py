@@ -9,24 +9,16 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from tui_trainer.config.edit import find_keys
+from tui_trainer.ui.widgets.confirm import AnswerByTyping
 
 NO_MATCH = "no key holds that: try part of a name, e.g. lr, mom, seed"
 
 
-class FindKey(ModalScreen[str | None]):
+class FindKey(AnswerByTyping):
     """Asks for part of a key's name; dismissed with the best match (None: nothing chosen)."""
-
-    BINDINGS = [("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = """
-    FindKey { align: center middle; }
-    FindKey > Vertical {
-        width: 60; height: auto; border: thick $primary; background: $surface; padding: 1 2;
-    }
-    """
 
     def __init__(self, keys: list[str]) -> None:
         super().__init__()
@@ -54,6 +46,3 @@ class FindKey(ModalScreen[str | None]):
     def submitted(self) -> None:
         if self.found:
             self.dismiss(self.found[0])
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
