@@ -351,3 +351,29 @@ def test_exported_loss_figure_keeps_the_bulk_in_range_and_names_the_spike(tmp_pa
     ticks = [t for t in axes.get_yticks() if bottom <= t <= top]
     assert ticks == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
     assert [t for t in axes.get_xticks() if 1 <= t <= 20] == [5.0, 10.0, 15.0, 20.0]
+
+
+def test_every_metrics_csv_column_has_one_set_of_words_that_every_chart_title_uses():
+    from tui_trainer.store.schema import metric_columns, metric_words
+    from tui_trainer.ui.widgets.monitor_charts import chart_title
+
+    columns = metric_columns(100, tracked=["features.0"])
+    assert [metric_words(column) for column in columns] == [
+        "epoch",
+        "train loss",
+        "train accuracy",
+        "validation loss",
+        "validation accuracy",
+        "validation top-5 accuracy",
+        "learning rate",
+        "epoch time (s)",
+        "images per second",
+        "elapsed time (s)",
+        "gradient 2-norm of features.0",
+    ]
+    assert [chart_title(m) for m in ("accuracy", "lr", "val_top5", "epoch_time_s")] == [
+        "accuracy: train line, validation dots",
+        "learning rate",
+        "validation top-5 accuracy",
+        "epoch time (s)",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 
@@ -76,6 +77,40 @@ def test_show_unknown_id_exits_2(finished_study):
     result = runner.invoke(app, ["show", "nothing-like-this", "--runs-dir", str(runs_dir)])
     assert result.exit_code == 2
     assert "no study matches 'nothing-like-this'" in result.output
+
+
+def test_show_of_a_name_several_studies_match_shows_the_newest_and_says_so(
+    finished_study, tmp_path
+):
+    _, study_dir, _ = finished_study
+    runs_dir = tmp_path / "runs"
+    for day in ("20260101", "20260102"):
+        shutil.copytree(study_dir, runs_dir / f"{day}-000000-tiny")
+    result = runner.invoke(app, ["show", "tiny", "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "'tiny' matches 2 studies: showing the newest, 20260102-000000-tiny "
+        "(1 older: `tui-trainer runs` lists them)\n"
+    )
+    assert "20260102-000000-tiny" in result.stdout and "20260101" not in result.stdout
+
+
+def test_show_of_a_misspelt_name_suggests_the_closest_study(finished_study):
+    runs_dir, _, _ = finished_study
+    result = runner.invoke(app, ["show", "tiyn", "--runs-dir", str(runs_dir)])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: no study matches 'tiyn' under {runs_dir}/ (did you mean 'tiny'?)\n",
+    )
+
+
+def test_a_misspelt_preset_name_is_answered_with_the_closest_preset(runs_dir, own_config_home):
+    result = runner.invoke(app, ["run", "quikstart", "--runs-dir", str(runs_dir)])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: quikstart: no such preset file or preset name (did you mean 'quickstart'?)\n",
+    )
+    assert not runs_dir.exists()
 
 
 def test_runs_on_an_empty_directory(tmp_path):
@@ -313,6 +348,41 @@ def test_export_formats_each_column_kind_with_its_own_decimals(runs_dir):
         "lr=0.30000000000000004,0.3,completed,3/3,1.385100,0.624900,2.035100,0.524900,0.524900,3,"
         "2.200000,0.514900,,,,30.000",
     ]
+
+
+def test_show_prints_the_time_column_in_seconds_as_export_does(runs_dir):
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    write_synthetic_study(runs_dir, learning_rates=(0.05,), epochs=3)
+    shown = runner.invoke(app, ["show", "latest", "--runs-dir", str(runs_dir)])
+    exported = runner.invoke(app, ["export", "latest", "--runs-dir", str(runs_dir)])
+    assert (shown.exit_code, exported.exit_code) == (0, 0)
+    assert _run_line(shown.output, "lr=0.05")[-1] == "30.0"
+    assert exported.output.splitlines()[2].endswith("| 30.0 |")
+    assert "time (s)" in shown.output and "0:30" not in shown.output
+
+
+@pytest.mark.parametrize(
+    ("options", "every"), [([], 10.0), (["--progress", "2.5"], 2.5), (["--progress", "0"], None)]
+)
+def test_headless_run_prints_progress_lines_every_10_s_or_as_set(
+    write_preset, runs_dir, monkeypatch, options, every
+):
+    """The plain display is built with the interval (the training left out: it is the
+    display's to keep, test_console pins the lines); the app's detached trainer gets none."""
+    from tui_trainer.study_result import StudyResult
+
+    def run_study(loaded, runs_dir, display, into=None):
+        built.append(display._progress_every or None)
+        return StudyResult(study_dir=runs_dir)
+
+    built: list[float | None] = []
+    monkeypatch.setattr("tui_trainer.train.study.run_study", run_study)
+    monkeypatch.setattr("tui_trainer.cli.training._ignore_hangups", lambda: None)
+    for detached in ([], ["--detached"]):
+        args = ["run", str(write_preset()), "--runs-dir", str(runs_dir), *options, *detached]
+        assert runner.invoke(app, args).exit_code == 0
+    assert built == [every, None]
 
 
 @pytest.mark.parametrize("command", ["run", "resume"])

@@ -59,11 +59,46 @@ def test_string_is_never_taken_for_a_number(write_preset):
     assert "optim.lr: expected a number, got a string '0.1'" in message
 
 
-def test_unknown_key_lists_the_allowed_ones(write_preset, runs_dir):
+def test_a_misspelt_key_is_answered_with_the_closest_key_not_the_whole_list(write_preset, runs_dir):
     path = write_preset(TINY_PRESET.replace("batch_size = 64", "batchsize = 64"))
     line = TINY_PRESET.splitlines().index("batch_size = 64") + 1
     output = cli_fails([str(path)], runs_dir)
-    assert f"{path}:{line}:1: data.batchsize: unknown key (expected one of: dataset," in output
+    assert (
+        output
+        == f"error: {path}:{line}:1: data.batchsize: unknown key (did you mean 'batch_size'?)\n"
+    )
+
+
+def test_an_unknown_key_like_no_other_lists_the_allowed_ones(write_preset):
+    path = write_preset(TINY_PRESET.replace("batch_size = 64", "batch_size = 64\nzzz = 1"))
+    (message,) = errors_of(path)
+    allowed = ", ".join(SECTION_MODELS["data"].model_fields)
+    assert message.endswith(f"data.zzz: unknown key (expected one of: {allowed})")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            'arch = "mobilenet_v1"',
+            'arch = "mobilenetv2"',
+            "model.arch: unknown value 'mobilenetv2' (did you mean 'mobilenet_v2', "
+            "'mobilenet_v1' or 'mobilenet_v3_small'?)",
+        ),
+        (
+            'dataset = "digits"',
+            'dataset = "cifar-10"',
+            "data.dataset: unknown value 'cifar-10' (did you mean 'cifar10' or 'cifar100'?)",
+        ),
+        ("[train]", "[trian]", "trian: unknown section (did you mean 'train'?)"),
+    ],
+)
+def test_a_misspelt_value_or_section_is_answered_with_the_closest_ones(
+    write_preset, old, new, expected
+):
+    path = write_preset(TINY_PRESET.replace(old, new, 1))
+    messages = errors_of(path)
+    assert expected in [m.split(": ", 1)[1] for m in messages]
 
 
 def test_unknown_section(write_preset):
@@ -152,7 +187,7 @@ def test_non_utf8_bytes_are_located(tmp_path):
     [
         ("optim.lr=-1", "--set optim.lr=-1: optim.lr: must be > 0 (got -1)"),
         ("optim.lr=abc", "--set optim.lr=abc: optim.lr: expected a number, got a string 'abc'"),
-        ("optim.lrr=0.1", "--set optim.lrr=0.1: optim.lrr: unknown key"),
+        ("optim.lrr=0.1", "--set optim.lrr=0.1: optim.lrr: unknown key (did you mean 'lr'?)"),
         ("optim.lr", "--set optim.lr: expected KEY=VALUE"),
         ("lr=0.1", "--set lr=0.1: lr: the key must be a dotted path"),
         ("optim.lr=", "--set optim.lr=: optim.lr: no value after '='"),
@@ -202,6 +237,7 @@ def test_good_overrides_are_typed_by_the_schema(write_preset):
         ('"optim.lr" = [0.1, 0.0]', 'sweep."optim.lr"[1]: must be > 0 (got 0.0)'),
         ('"optim.lr" = [0.1, 0.1]', 'sweep."optim.lr": value 0.1 appears twice'),
         ('"optim.speed" = [1]', 'sweep."optim.speed": unknown key (expected one of: name, lr,'),
+        ('"optim.lrr" = [1]', "sweep.\"optim.lrr\": unknown key (did you mean 'lr'?)"),
         ('"study.name" = ["a"]', "sweep keys are 'section.key' with section one of data, model"),
         ('"lr" = [0.1]', "sweep keys are 'section.key'"),
     ],

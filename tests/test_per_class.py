@@ -263,3 +263,25 @@ def test_a_tile_whose_box_is_empty_or_beyond_any_sheet_is_left_out(tmp_path):
         + f"4,0,{huge},8,8,9,bird,fox,0.51,mistake\n"
     )
     assert [t.tile for t in read_samples(tmp_path / "samples.csv")] == [0]
+
+
+def test_a_matrix_of_classes_named_by_their_number_labels_each_row_once_never_0_0(runs_dir):
+    from typer.testing import CliRunner
+
+    from tests.helpers import fake_study
+    from tui_trainer.cli import app
+
+    study = fake_study(runs_dir, "20260101-000000-x", ["run"])
+    (study / "run" / "confusion.csv").write_text(
+        "true\\predicted,0,1,2\n0,5,1,0\n1,0,6,0\n2,2,0,4\n"
+    )
+    result = CliRunner().invoke(app, ["show", "latest/run", "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 0, result.output
+    lines = [line.rstrip() for line in result.output.splitlines()]
+    matrix = lines.index("confusion matrix (rows: true class; [n]: right)")
+    assert lines[matrix + 1 : matrix + 5] == [
+        "true \\ predicted    0    1    2",
+        "0                 [5]    1    ·",
+        "1                   ·  [6]    ·",
+        "2                   2    ·  [4]",
+    ]

@@ -178,7 +178,29 @@ def test_backfill_cam_draws_the_sample_sheets_maps_from_the_runs_files_only(
         assert (cam[y : y + 32, x : x + 32] != sheet[y : y + 32, x : x + 32]).any()
     assert (cam[:, 32] == sheet[:, 32]).all()
     again = runner.invoke(app, ["backfill", str(copy), "--cam", "--device", "cpu"])
-    assert (again.exit_code, again.stdout, again.stderr) == (0, "", "")  # nothing lacking
+    assert (again.exit_code, again.stdout, again.stderr) == (
+        0,
+        "",
+        "nothing to do: the run has inputs.toml, predictions.csv, samples.png, samples.csv and "
+        "samples_cam.png\n",
+    )
+
+
+def test_backfill_on_a_complete_run_says_there_was_nothing_to_do_and_exits_0(
+    run, tmp_path, monkeypatch
+):
+    study = shutil.copytree(run.parent, tmp_path / run.parent.name)
+    copy = study / "run"
+    before = sorted(p.name for p in copy.rglob("*"))
+    monkeypatch.setattr("tui_trainer.train.backfill.load_splits", None)  # nothing is loaded
+    result = runner.invoke(app, ["backfill", str(copy), "--device", "cpu"])
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "",
+        "nothing to do: the run has inputs.toml, predictions.csv, samples.png, samples.csv "
+        "(--cam also draws samples_cam.png)\n",
+    )
+    assert sorted(p.name for p in copy.rglob("*")) == before
 
 
 def test_backfill_cam_refuses_a_tile_of_height_0_by_its_line_with_exit_2(run, tmp_path):

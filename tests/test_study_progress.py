@@ -112,3 +112,21 @@ def test_lanes_finish_breaks_ties_to_the_first_lane_and_needs_a_lane():
 def test_hostile_figures_give_no_eta_rather_than_a_wrong_one():
     series = [run(st.RUNNING, eta_s=math.inf), run(st.QUEUED, epochs=-5)]
     assert study_progress(series) == (10, 0, None)  # -5 epochs is no count
+
+
+def test_a_parallel_study_whose_driver_starts_its_workers_reads_starting_as_its_runs_do():
+    from types import SimpleNamespace
+
+    from tui_trainer.ui.study_progress import shown_state
+    from tui_trainer.ui.watched_state import watched_state
+
+    def queued(waiting: str) -> SimpleNamespace:
+        status = SimpleNamespace(epoch=0, step=0, waiting=waiting)
+        return SimpleNamespace(state="queued", status=status, steps=[])
+
+    runs = {"lr=0.1": queued("starting"), "lr=0.2": queued("waiting for a free job")}
+    follower = SimpleNamespace(state="queued", runs=runs)
+    assert [shown_state(run) for run in runs.values()] == ["starting", "queued"]
+    assert watched_state(follower) == "starting"
+    follower.runs = {"lr=0.2": queued("waiting for a free job")}
+    assert watched_state(follower) == "queued"

@@ -105,6 +105,29 @@ def test_the_command_palette_offers_the_apps_own_actions(runs_dir):
     run(scenario())
 
 
+def test_the_command_palette_finds_a_preset_by_name_and_lists_quit_once(runs_dir):
+    from textual.command import CommandPalette
+
+    from tui_trainer.config.presets import builtin_presets_dir
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            titles = [command.title for command in app.get_system_commands(app.screen)]
+            assert titles.count("Quit") == 1
+            assert "Preset r000-cifar100-lr" in titles
+            await pilot.press("ctrl+p")
+            assert isinstance(app.screen, CommandPalette)
+            await pilot.press(*"r000-cifar100-lr")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, LaunchScreen)
+            assert app.screen.preset == builtin_presets_dir().resolve() / "r000-cifar100-lr.toml"
+
+    run(scenario())
+
+
 def test_every_screen_works_at_80_by_24_and_without_colour(runs_dir, monkeypatch):
     from tui_trainer.store.synthetic import write_synthetic_study
 

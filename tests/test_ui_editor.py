@@ -165,6 +165,16 @@ def no_counts(monkeypatch) -> None:
     )
 
 
+async def open_editor(app, pilot, preset):
+    """The editor of `preset`, pushed and settled."""
+    from tui_trainer.ui.screens.editor import EditorScreen
+
+    editor = EditorScreen(preset)
+    await app.push_screen(editor)
+    await pilot.pause()
+    return editor
+
+
 def field(editor, key: str):
     from tui_trainer.ui.screens.editor import field_id
 
@@ -272,7 +282,6 @@ def test_switches_say_on_and_off_and_the_lr_preview_shows_the_warm_up_step_by_st
 ):
     from textual.widgets import Switch
 
-    from tui_trainer.ui.screens.editor import EditorScreen
     from tui_trainer.ui.widgets.charts import MetricChart
 
     no_counts(monkeypatch)
@@ -282,12 +291,11 @@ def test_switches_say_on_and_off_and_the_lr_preview_shows_the_warm_up_step_by_st
     async def scenario():
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
-            editor = EditorScreen(mine)
-            await app.push_screen(editor)
-            await pilot.pause()
+            editor = await open_editor(app, pilot, mine)
             (name, xs, lrs, _, _) = editor.query_one("#lr-preview", MetricChart).series[0]
             assert name == "run" and len(xs) == 100  # 2 epochs of 50 steps
-            assert xs[:2] == [1.0, 1.02] and xs[50] == 2.0
+            # a step where it ends: epoch 1 ends at x = 1, as the monitor draws epoch 1's row
+            assert xs[:2] == [0.02, 0.04] and xs[49] == 1.0 and xs[99] == 2.0
             assert [round(lr, 6) for lr in lrs[:3]] == [0.002, 0.004, 0.006]  # warm-up, per step
             assert round(lrs[49], 6) == 0.1 and round(lrs[50], 6) == 0.05  # cosine, per epoch
             nesterov = field(editor, "optim.nesterov")
@@ -388,3 +396,125 @@ def test_a_count_that_takes_too_long_says_so():
         assert param_count.count_parameters(TINY_PRESET, lambda: True, timeout=5) is None
     finally:
         param_count.PARAMS_COMMAND = saved
+
+
+def test_ctrl_f_jumps_to_a_key_by_part_of_its_name(write_preset, runs_dir, monkeypatch):
+    """optim.lr is the 35th field: typing `lr` gets there, a typo finds its key, esc stays."""
+    from textual.widgets import Input as TextInput
+
+    from tui_trainer.ui.screens.find_key import FindKey
+
+    no_counts(monkeypatch)
+    mine = write_preset()
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            editor = await open_editor(app, pilot, mine)
+            for typed, key in (("lr", "optim.lr"), ("mometum", "optim.momentum")):
+                await pilot.press("ctrl+f")
+                assert isinstance(app.screen, FindKey)
+                await pilot.press(*typed)
+                found = str(app.screen.query_one("#found", Static).render())
+                assert found.splitlines()[0] == key
+                await pilot.press("enter")
+                await pilot.pause()
+                assert app.screen is editor and app.focused is field(editor, key)
+            assert isinstance(app.focused, TextInput) and app.focused.value == "0.9"
+            await pilot.press("ctrl+f", "z", "z", "z")
+            found = str(app.screen.query_one("#found", Static).render())
+            assert found == "no key holds that: try part of a name, e.g. lr, mom, seed"
+            await pilot.press("enter", "escape")  # nothing to jump to; esc goes back
+            await pilot.pause()
+            assert app.screen is editor and app.focused is field(editor, "optim.momentum")
+
+    run(scenario())
+
+
+def test_only_the_spare_sweep_row_shows_hints_and_the_rows_of_axes_none(
+    write_preset, runs_dir, monkeypatch
+):
+    from textual.widgets import Input as TextInput
+
+    no_counts(monkeypatch)
+    mine = write_preset(TINY_PRESET + '\n[sweep]\n"optim.lr" = [0.05, 0.1]\n')
+
+    def rows(editor) -> list[tuple[str, str, str, str]]:
+        keys = list(editor.query(".axis-key").results(TextInput))
+        values = [editor.query_one(f"#axis-values-{i}", TextInput) for i in range(len(keys))]
+        return [
+            (k.value, k.placeholder, v.value, v.placeholder)
+            for k, v in zip(keys, values, strict=True)
+        ]
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            editor = await open_editor(app, pilot, mine)
+            spare = ("", "add an axis: e.g. optim.lr", "", "its values: e.g. [0.01, 0.1]")
+            assert rows(editor) == [("optim.lr", "", "[0.05, 0.1]", ""), spare]
+            editor.query_one("#axis-key-1", TextInput).value = "train.seed"
+            await pilot.pause()
+            assert rows(editor) == [
+                ("optim.lr", "", "[0.05, 0.1]", ""),
+                ("train.seed", "", "", ""),
+                spare,
+            ]
+
+    run(scenario())
+
+
+def test_a_swept_rate_previews_each_runs_curve_and_the_run_list_is_its_legend(
+    write_preset, runs_dir, monkeypatch
+):
+    from tui_trainer.ui.widgets.charts import MetricChart
+
+    no_counts(monkeypatch)
+    sweep = '\n[sweep]\n"optim.lr" = [0.05, 0.2]\n"train.seed" = [0, 1]\n'
+    mine = write_preset(TINY_PRESET + sweep)
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            editor = await open_editor(app, pilot, mine)
+            series = editor.query_one("#lr-preview", MetricChart).series
+            names = [s[0] for s in series]
+            assert [round(s[2][0], 6) for s in series] == [0.05, 0.2]  # cosine from each rate
+            assert [s[3] for s in series] == ["cyan", "orange"]
+            summary = editor.query_one("#summary", Static).render()
+            lines = str(summary).splitlines()
+            assert lines[0] == "valid: 4 run(s), 8 run-epochs"
+            assert [line[3:] for line in lines[1:]] == [run.name for run in editor.checked.runs]
+            assert names == [lines[1][3:], lines[3][3:]]  # lr=0.05 first, then lr=0.2
+            text = str(summary)
+            marks = [
+                str(span.style)
+                for span in summary.spans
+                if text[span.start : span.end].strip() == "──"
+            ]
+            assert len(marks) == 4 and marks[0] == marks[1] != marks[2] == marks[3]
+
+    run(scenario())
+
+
+def test_the_editors_footer_lists_its_keys_as_soon_as_the_screen_is_up(
+    write_preset, runs_dir, monkeypatch
+):
+    """Not a frame later: behind sixty fields on a slow machine that frame took seconds."""
+    from textual.widgets import Footer
+
+    from tui_trainer.ui.screens.editor import EditorScreen
+
+    no_counts(monkeypatch)
+    mine = write_preset()
+
+    async def scenario():
+        app = create_app(runs_dir, [mine])
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            editor = EditorScreen(mine)
+            await app.push_screen(editor)  # mounted; nothing drawn since
+            keys = [key.description for key in editor.query_one(Footer).children]
+            assert keys[:4] == ["Go to key", "Save as", "Launch", "Back"]
+
+    run(scenario())

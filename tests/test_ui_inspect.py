@@ -327,6 +327,26 @@ def test_a_matrix_of_100_classes_scrolls_both_ways_with_its_class_names_kept(run
     run(scenario())
 
 
+def test_the_heatmap_labels_a_class_named_by_its_number_once_never_0_0(runs_dir):
+    study = fake_study(runs_dir, "20260101-000000-x", ["run"])
+    (study / "run" / "confusion.csv").write_text(
+        "true\\predicted,0,1,cat\n0,5,1,0\n1,0,6,0\ncat,2,0,4\n"
+    )
+
+    async def scenario():
+        async with create_app(runs_dir).run_test(size=SIZE) as pilot:
+            await pilot.app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            await pilot.press("i")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, InspectScreen), 10)
+            heatmap = pilot.app.screen.query_one("#heatmap", ConfusionHeatmap)
+            await wait_for(pilot, lambda: shape(heatmap) == (3, 3), 10)
+            labels = [heatmap.render_line(y).text[: heatmap.label_width] for y in (1, 2, 3)]
+            assert labels == [" 0     ", " 1     ", " 2 cat "]
+
+    run(scenario())
+
+
 def test_leaving_the_screen_kills_a_backfill_still_running(study, runs_dir, tmp_path, monkeypatch):
     import os
 

@@ -113,14 +113,14 @@ def test_monitor_focuses_hides_and_switches_metric(runs_dir):
             ]
             await pilot.press("m")
             await pilot.pause(0.3)
-            assert second.title == "val_top5" and labels(second) == [
+            assert second.title == "validation top-5 accuracy" and labels(second) == [
                 "lr=0.05 val_top5",
                 "lr=0.5 val_top5",
             ]
             third = monitor.query_one("#chart-lr", MetricChart)
             await pilot.press("n")  # lr -> epoch_time_s
             await pilot.pause(0.3)
-            assert third.title == "epoch_time_s"
+            assert third.title == "epoch time (s)"
             assert labels(third) == ["lr=0.05 epoch_time_s", "lr=0.5 epoch_time_s"]
 
     run(scenario())
@@ -738,3 +738,32 @@ def test_the_bell_rings_once_when_a_watched_study_ends_only_when_switched_on(run
         assert rings == [1]
 
     run(scenario())
+
+
+def test_the_device_panel_names_the_machines_cpu_and_gives_each_runs_thread_share():
+    """Two CPU workers of `--jobs 2`, each training with one of the machine's threads: the
+    machine is not a one-thread machine."""
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+
+    from tui_trainer.store.schema import DeviceFigures, RunStatus
+    from tui_trainer.ui.widgets.device_panel import device_text
+
+    figures = DeviceFigures(cpu_percent=90.0, ram_percent=20.0, process_cpu_percent=99.0)
+    beat = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+
+    def worker() -> SimpleNamespace:
+        status = RunStatus(
+            state="running", device="cpu", device_name="Xeon (1 thread)", heartbeat=beat,
+            device_figures=figures, host="box",
+        )  # fmt: skip
+        return SimpleNamespace(state="running", status=status)
+
+    assert str(device_text([worker(), worker()], here="box")).splitlines() == [
+        "this machine  Xeon",
+        " machine CPU 90%  RAM 20%",
+        " 2 runs:  1 thread each  198% of a core  RSS - GiB",
+    ]
+    assert str(device_text([worker()], here="box")).splitlines()[2] == (
+        " 1 run:  1 thread  99% of a core  RSS - GiB"
+    )

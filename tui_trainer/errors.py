@@ -82,6 +82,15 @@ class UsageError(TuiTrainerError):
     exit_code = ExitCode.USAGE
 
 
+class SeveralStudies(UsageError):
+    """A study name matched more than one study (`quickstart` after three runs of it); `matches`
+    are their ids, newest first, so a reading command can take the newest and say so."""
+
+    def __init__(self, message: str, matches: list[str]):
+        super().__init__(message)
+        self.matches = matches
+
+
 class UnavailableError(TuiTrainerError):
     """The machine lacks what the study needs: a device, a dataset file, writable disk."""
 

@@ -148,6 +148,17 @@ def backfill(
         )
         if written:
             typer.echo("wrote " + ", ".join(p.name for p in written), err=True)
+        else:
+            typer.echo(nothing_to_backfill(cam, paths.samples_cam_image.exists()), err=True)
+
+
+def nothing_to_backfill(cam: bool, has_cam_sheet: bool) -> str:
+    """What `backfill` says of a run that lacks nothing: silence reads as a failure."""
+    names = "inputs.toml, predictions.csv, samples.png, samples.csv"
+    if cam:
+        return f"nothing to do: the run has {names} and samples_cam.png"
+    hint = "" if has_cam_sheet else " (--cam also draws samples_cam.png)"
+    return f"nothing to do: the run has {names}{hint}"
 
 
 def data(

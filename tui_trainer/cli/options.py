@@ -85,6 +85,17 @@ DetachedOption = Annotated[
 
 
 PlainOption = Annotated[bool, typer.Option("--plain", help="Plain log lines even on a terminal.")]
+PROGRESS_EVERY_S = 10.0
+ProgressOption = Annotated[
+    float,
+    typer.Option(
+        "--progress",
+        metavar="SECONDS",
+        min=0,
+        help="With plain lines: one progress line every SECONDS within an epoch (step, loss, "
+        "img/s, ETA); 0 for none.",
+    ),
+]
 JobsOption = Annotated[
     int | None,
     typer.Option(

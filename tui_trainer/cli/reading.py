@@ -19,10 +19,33 @@ from tui_trainer.cli.options import (
     plot_formats,
 )
 from tui_trainer.cli.output import reported_errors, stdout_console
-from tui_trainer.errors import UsageError
+from tui_trainer.errors import SeveralStudies, UsageError
 
 if TYPE_CHECKING:
     from tui_trainer.config.load import LoadedStudy
+    from tui_trainer.store.reader import RunRecord, StudyRecord
+
+
+def resolve_newest(runs_dir: Path, ident: str) -> tuple[StudyRecord, RunRecord | None]:
+    """`resolve`, except that a name several studies match (`quickstart`, run three times) is
+    the newest of them, said on stderr: reading never changes anything, so a guess that says
+    what it guessed costs less than a refusal."""
+    from tui_trainer.printable import printable
+    from tui_trainer.store.reader import resolve
+
+    try:
+        return resolve(runs_dir, ident)
+    except SeveralStudies as several:
+        study_part, slash, run_part = ident.partition("/")
+        newest, older = several.matches[0], len(several.matches) - 1
+        typer.echo(
+            printable(
+                f"{study_part!r} matches {len(several.matches)} studies: showing the newest, "
+                f"{newest} ({older} older: `tui-trainer runs` lists them)"
+            ),
+            err=True,
+        )
+        return resolve(runs_dir, f"{newest}{slash}{run_part}")
 
 
 def runs(runs_dir: RunsDirOption = Path("runs")) -> None:
@@ -52,10 +75,10 @@ def show(
 ) -> None:
     """Show a study (one row per run) or a run (config, summary, per-epoch table)."""
     from tui_trainer.console.tables import run_view, study_view
-    from tui_trainer.store.reader import read_run_details, resolve
+    from tui_trainer.store.reader import read_run_details
 
     with reported_errors():
-        study, run_record = resolve(runs_dir, ident)
+        study, run_record = resolve_newest(runs_dir, ident)
         console = stdout_console()
         if run_record is None:
             console.print(study_view(study))

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from tui_trainer.cli.options import (
+    PROGRESS_EVERY_S,
     ClusterOption,
     DataDirOption,
     DetachedOption,
@@ -23,6 +24,7 @@ from tui_trainer.cli.options import (
     GpusOption,
     JobsOption,
     PlainOption,
+    ProgressOption,
     RetriesOption,
     RunsDirOption,
     RunsPerGpuOption,
@@ -69,6 +71,7 @@ def run(
     ] = None,
     data_dir: DataDirOption = None,
     plain: PlainOption = False,
+    progress: ProgressOption = PROGRESS_EVERY_S,
     into: Annotated[
         Path | None,
         typer.Option(
@@ -103,7 +106,9 @@ def run(
         loaded = load_preset(resolve_preset(preset), settings)
         if detached:
             _ignore_hangups()
-        code = _train(loaded, runs_dir, use_live=sys.stdout.isatty() and not plain, into=into)
+        use_live = sys.stdout.isatty() and not plain
+        every = progress_every(progress, detached)
+        code = _train(loaded, runs_dir, use_live=use_live, into=into, progress=every)
     raise typer.Exit(int(code))
 
 
@@ -137,6 +142,7 @@ def resume(
         ),
     ] = None,
     plain: PlainOption = False,
+    progress: ProgressOption = PROGRESS_EVERY_S,
     detached: DetachedOption = False,
     jobs: JobsOption = None,
     gpus: GpusOption = None,
@@ -177,6 +183,7 @@ def resume(
             code = _train_or_resume(
                 lambda display: _resume(study, run_record, display, device, data_dir),
                 use_live=sys.stdout.isatty() and not plain,
+                progress=progress_every(progress, detached),
             )
     raise typer.Exit(int(code))
 
@@ -212,8 +219,19 @@ def _resume(
     return resume_study(study, name, display, device.value if device else None, data_dir=data_dir)
 
 
+def progress_every(seconds: float, detached: bool) -> float | None:
+    """The plain display's progress interval: none for 0, and none for the app's trainer, whose
+    stdout is trainer.log (the monitor shows the steps itself; the log keeps one line an
+    epoch)."""
+    return None if detached or seconds <= 0 else seconds
+
+
 def _train(
-    loaded: LoadedStudy, runs_dir: Path, use_live: bool, into: Path | None = None
+    loaded: LoadedStudy,
+    runs_dir: Path,
+    use_live: bool,
+    into: Path | None = None,
+    progress: float | None = None,
 ) -> ExitCode:
     if loaded.preset.parallel.uses_workers:  # a driver: no torch in this process
         from tui_trainer.parallel.driver import run_parallel
@@ -224,12 +242,15 @@ def _train(
     from tui_trainer.train.study import run_study
 
     return _train_or_resume(
-        lambda display: run_study(loaded, runs_dir, display, into=into), use_live
+        lambda display: run_study(loaded, runs_dir, display, into=into), use_live, progress
     )
 
 
-def _train_or_resume(start: Callable[[Any], StudyResult], use_live: bool) -> ExitCode:
-    """Run `start(display)` with a live display on a terminal, plain lines otherwise."""
+def _train_or_resume(
+    start: Callable[[Any], StudyResult], use_live: bool, progress: float | None = None
+) -> ExitCode:
+    """Run `start(display)` with a live display on a terminal, plain lines otherwise (with a
+    progress line every `progress` seconds within an epoch)."""
     from tui_trainer.console.plain import PlainLog
 
     if use_live:
@@ -237,7 +258,7 @@ def _train_or_resume(start: Callable[[Any], StudyResult], use_live: bool) -> Exi
 
         display = LiveDisplay(Console())
     else:
-        display = PlainLog([sys.stdout], to_study_log=False)
+        display = PlainLog([sys.stdout], to_study_log=False, progress_every=progress)
     try:
         result = start(display)
     finally:

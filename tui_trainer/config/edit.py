@@ -1,9 +1,10 @@
-"""The editor's core, without any UI: the editable fields of the schema, turning typed text into
-values, validating a whole edited preset into per-key messages, and saving it as TOML that keeps
-the comments of the file it came from (tomlkit)."""
+"""The editor's core, without any UI: the editable fields of the schema, finding one by part of
+its name, turning typed text into values, validating a whole edited preset into per-key
+messages, and saving it as TOML that keeps the comments of the file it came from (tomlkit)."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import types
 import typing
@@ -71,6 +72,40 @@ def field_specs() -> list[FieldSpec]:
                 textual = info.annotation is str
                 specs.append(FieldSpec(section, name, "text", (), optional, textual, description))
     return specs
+
+
+def find_keys(typed: str, keys: list[str], limit: int = 5) -> list[str]:
+    """The keys (`optim.lr`) that `typed` names, best first: the key or its last part itself,
+    then those whose last part starts with it, whose key does, that hold it anywhere, and
+    last those close to it (a typo: `mometum`). Case is ignored; nothing typed finds nothing."""
+    typed = typed.strip().lower()
+    if not typed:
+        return []
+
+    def rank(key: str) -> int | None:
+        lowered = key.lower()
+        name = lowered.rsplit(".", 1)[-1]
+        for place, matches in enumerate(
+            (
+                typed in (lowered, name),
+                name.startswith(typed),
+                lowered.startswith(typed),
+                typed in lowered,
+            )
+        ):
+            if matches:
+                return place
+        return None
+
+    ranked = sorted(
+        (place, index, key) for index, key in enumerate(keys) if (place := rank(key)) is not None
+    )
+    found = [key for _, _, key in ranked]
+    names = {key.rsplit(".", 1)[-1].lower(): key for key in reversed(keys)}
+    for name in difflib.get_close_matches(typed, list(names), n=limit):
+        if names[name] not in found:
+            found.append(names[name])
+    return found[:limit]
 
 
 def toml_inline(value: Any) -> str:

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from tui_trainer.did_you_mean import did_you_mean
+
 _TYPE_NAMES = {
     "float_type": "a number",
     "float_parsing": "a number",
@@ -32,7 +34,16 @@ _BOUNDS = {
 
 # "field: message" or "section: field: message" in a validator's ValueError moves the key path
 # of the error down to that field.
+# The choices in pydantic's "'a', 'b' or 'c'" of a Literal.
+_QUOTED_RE = re.compile(r"'([^']*)'")
+
 _FIELD_PREFIX_RE = re.compile(r"^((?:[A-Za-z_][A-Za-z0-9_]*: )+)(.*)$", re.S)
+
+
+def unknown_name(kind: str, name: str, allowed: Sequence[str]) -> str:
+    """'unknown key (did you mean 'lr'?)' when a name is close, else the allowed ones listed."""
+    hint = did_you_mean(name, allowed)
+    return f"unknown {kind} ({hint or 'expected one of: ' + ', '.join(allowed)})"
 
 
 def render_key(loc: Sequence[Any]) -> str:
@@ -86,18 +97,20 @@ def describe_error(
         return loc, "required key is missing"
     if kind == "extra_forbidden":
         if len(loc) == 1:
-            allowed = ", ".join([*section_models, "sweep"])
-            return loc, f"unknown section (expected one of: {allowed})"
+            return loc, unknown_name("section", str(loc[0]), [*section_models, "sweep"])
         parent = section_models.get(str(loc[0]))
         if parent is not None and len(loc) == 2:
-            allowed = ", ".join(parent.model_fields)
-            return loc, f"unknown key (expected one of: {allowed})"
+            return loc, unknown_name("key", str(loc[1]), list(parent.model_fields))
         return loc, "unknown key"
     if kind in _BOUNDS:
         name, symbol = _BOUNDS[kind]
         return loc, f"must be {symbol} {_number(ctx.get(name))} (got {_short(value)})"
     if kind == "literal_error":
-        return loc, f"must be one of {ctx.get('expected')} (got {_short(value)})"
+        expected = str(ctx.get("expected"))
+        hint = did_you_mean(value, _QUOTED_RE.findall(expected)) if isinstance(value, str) else ""
+        if hint:
+            return loc, f"unknown value {_short(value)} ({hint})"
+        return loc, f"must be one of {expected} (got {_short(value)})"
     if kind == "list_type" and loc[:1] == ("sweep",) and isinstance(value, dict):
         return loc, 'write a sweep key in quotes: "section.key" = [values]'
     if kind == "finite_number":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tui_trainer.did_you_mean import did_you_mean
 from tui_trainer.errors import ConfigError, Problem
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -70,17 +71,12 @@ def resolve_preset(arg: str, user_dir: Path | None = None) -> Path:
     for preset in [*builtin_presets(), *user_presets(user_dir)]:
         if preset.stem == arg:
             return preset
-    builtin = ", ".join(p.stem for p in builtin_presets()) or "none"
-    mine = ", ".join(p.stem for p in user_presets(user_dir)) or "none"
-    raise ConfigError(
-        [
-            Problem(
-                f"no such preset file or preset name (built-in: {builtin}; yours in "
-                f"{user_dir}: {mine})",
-                source=arg,
-            )
-        ]
-    )
+    hint = did_you_mean(arg, [p.stem for p in [*builtin_presets(), *user_presets(user_dir)]])
+    if not hint:
+        builtin = ", ".join(p.stem for p in builtin_presets()) or "none"
+        mine = ", ".join(p.stem for p in user_presets(user_dir)) or "none"
+        hint = f"built-in: {builtin}; yours in {user_dir}: {mine}"
+    raise ConfigError([Problem(f"no such preset file or preset name ({hint})", source=arg)])
 
 
 def is_builtin_name(name: str) -> bool:

@@ -7,6 +7,9 @@ same curve without the TUI importing torch.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from tui_trainer.config.schema import ScheduleSection
 
@@ -67,12 +70,39 @@ def lr_curve(
 def lr_preview(
     schedule: ScheduleSection, base_lr: float, epochs: int, max_points: int = 600
 ) -> tuple[list[float], list[float]]:
-    """(x in epochs from 1, learning rate) step by step, for a preview: the warm-up's ramp and a
-    onecycle's curve show as the trainer follows them. The real steps per epoch depend on the
-    dataset (unknown without loading it); up to 50 steps per epoch, fewer when that would pass
-    `max_points`, draw the same shape."""
+    """(x in epochs, learning rate) step by step, for a preview: the warm-up's ramp and a
+    onecycle's curve show as the trainer follows them. A step is drawn where it ends, so epoch e
+    ends at x = e, as on the monitor's charts (an epoch's row at its number). The real steps
+    per epoch depend on the dataset (unknown without loading it); up to 50 steps per epoch,
+    fewer when that would pass `max_points`, draw the same shape."""
     epochs = max(1, epochs)
     per_epoch = max(1, min(50, max_points // epochs))
     steps = range(epochs * per_epoch)
-    xs = [1.0 + step / per_epoch for step in steps]
+    xs = [(step + 1) / per_epoch for step in steps]
     return xs, [lr_at(schedule, base_lr, epochs, step, per_epoch) for step in steps]
+
+
+@dataclass(frozen=True)
+class PreviewCurve:
+    """One learning-rate curve of a study's preview and the runs that follow it, in order."""
+
+    runs: tuple[str, ...]
+    xs: list[float]
+    lrs: list[float]
+
+
+def preview_curves(runs: Sequence[Any]) -> list[PreviewCurve]:
+    """A curve per distinct schedule among `runs` (items with `name` and `config`), in run
+    order: a swept rate (or schedule, or epoch count) shows each of its curves, however many
+    other axes multiply the runs; runs that differ only elsewhere (seeds) share one."""
+    curves: dict[tuple, PreviewCurve] = {}
+    for run in runs:
+        cfg = run.config
+        key = (cfg.schedule.model_dump_json(), cfg.optim.lr, cfg.train.epochs)
+        known = curves.get(key)
+        if known is None:
+            xs, lrs = lr_preview(cfg.schedule, cfg.optim.lr, cfg.train.epochs)
+            curves[key] = PreviewCurve((run.name,), xs, lrs)
+        else:
+            curves[key] = PreviewCurve((*known.runs, run.name), known.xs, known.lrs)
+    return list(curves.values())

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tui_trainer.config.messages import describe_error, render_key
+from tui_trainer.config.messages import describe_error, render_key, unknown_name
 from tui_trainer.config.schema import (
     SECTION_MODELS,
     SWEEPABLE_SECTIONS,
@@ -124,8 +124,8 @@ def _check_axes(preset: StudyPreset) -> list[SweepProblem]:
                 SweepProblem(where, f"sweep keys are 'section.key' with section one of {sections}")
             )
         elif parts[1] not in SECTION_MODELS[parts[0]].model_fields:
-            allowed = ", ".join(SECTION_MODELS[parts[0]].model_fields)
-            problems.append(SweepProblem(where, f"unknown key (expected one of: {allowed})"))
+            allowed = list(SECTION_MODELS[parts[0]].model_fields)
+            problems.append(SweepProblem(where, unknown_name("key", parts[1], allowed)))
         elif key in UNSWEEPABLE_KEYS:
             problems.append(SweepProblem(where, "cannot be swept: a study uses one device"))
         elif not values:

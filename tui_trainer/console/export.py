@@ -16,17 +16,16 @@ from typing import Any
 
 from tui_trainer.console.chart_scale import bulk_range
 from tui_trainer.console.figure_files import pyplot, save_figure
-from tui_trainer.console.formats import plottable, setting
+from tui_trainer.console.formats import SECONDS_COLUMNS, SECONDS_DECIMALS, plottable, setting
 from tui_trainer.store.compare import Comparison
 from tui_trainer.store.csvlog import Row
 from tui_trainer.store.reader import RunRecord
+from tui_trainer.store.schema import metric_words
 
 # Decimals of a figure, per column kind and format: Markdown is read by people, CSV by programs
 # (more decimals, still never a float's noise). Every headline column is a fraction or a loss,
-# but the time, in seconds.
+# but the time, in seconds (formats.SECONDS_COLUMNS, which `show` prints the same way).
 MARKDOWN_DECIMALS, CSV_DECIMALS = 4, 6
-SECONDS_DECIMALS = {"markdown": 1, "csv": 3}
-SECONDS_COLUMNS = frozenset({"time (s)"})
 
 
 def _cell(table: Comparison, column: str, value: Any, form: str) -> str:
@@ -135,7 +134,7 @@ def write_plots(
                 points = _series(run.metrics, column)
                 if points:
                     xs, ys = (list(v) for v in zip(*points, strict=True))
-                    label = name if len(columns) == 1 else f"{name} ({column.replace('_', ' ')})"
+                    label = name if len(columns) == 1 else f"{name} ({metric_words(column)})"
                     axes.plot(xs, ys, style, color=colour, label=label, linewidth=1.4)
                     drawn.append((xs, ys, colour))
         note = _clip_outliers(axes, drawn) if drawn else ""

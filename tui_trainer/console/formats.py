@@ -20,6 +20,12 @@ STATE_STYLES = {
 }
 
 
+# The comparison table's seconds columns, printed as seconds wherever the table goes (`show`,
+# `export`): a column named "time (s)" never reads 3:29 in one place and 209.2 in another.
+SECONDS_COLUMNS = frozenset({"time (s)"})
+SECONDS_DECIMALS = {"markdown": 1, "csv": 3}
+
+
 def duration(seconds: float | None) -> str:
     """m:ss, or h:mm:ss from an hour on; '-' when unknown."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:

@@ -17,6 +17,7 @@ from tui_trainer.store.per_class import (
     ClassFigures,
     ConfusionMatrix,
     UnreadableMatrix,
+    class_label,
     macro_average,
     per_class,
     read_confusion,
@@ -70,7 +71,7 @@ def confusion_table(matrix: ConfusionMatrix) -> Table:
         table.add_column(str(number), justify="right")
     for number, (name, row) in enumerate(zip(matrix.classes, matrix.counts, strict=True)):
         cells = [matrix_cell(count, column == number) for column, count in enumerate(row)]
-        table.add_row(Text(f"{number} {name}"), *cells)
+        table.add_row(Text(class_label(number, name)), *cells)
     return table
 
 

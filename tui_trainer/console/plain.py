@@ -1,16 +1,24 @@
 """Plain, timestamped log lines of a study: one per epoch, plus run and study boundaries.
 
 Written to trainer.log always, and to stdout when it is not a terminal (nohup, Slurm, CI).
+On stdout, an epoch of minutes would be minutes of silence that read as a hang, so the
+headless display also prints a progress line every few seconds within an epoch (`run
+--progress`): the step, the latest logged loss and images/s, and the run's ETA at the pace of
+its steps so far. It is computed from what each step's event already carries, with one clock
+read a step, so the loop pays nothing for it; trainer.log keeps one line an epoch.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from tui_trainer.console.formats import duration
+from tui_trainer.store import status as st
 from tui_trainer.store.files import open_for_append
 from tui_trainer.store.layout import TRAINER_LOG
 from tui_trainer.store.schema import RunSummary
@@ -20,6 +28,21 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return "-" if value is None else str(value)
+
+
+def study_end_line(states: Mapping[str, str], study_id: str = "") -> str:
+    """The study's last line: `study finished: 3 completed` when every run ended, else
+    `study stopped: 1 interrupted, 1 not started` and how to go on. A queued run of a stopped
+    study is one that never started, not one waiting for a slot."""
+    stopped = any(state in (st.INTERRUPTED, st.QUEUED) for state in states.values())
+    counts: dict[str, int] = {}
+    for state in states.values():
+        word = "not started" if state == st.QUEUED else state
+        counts[word] = counts.get(word, 0) + 1
+    figures = ", ".join(f"{n} {word}" for word, n in counts.items())
+    if not stopped:
+        return f"study finished: {figures}"
+    return f"study stopped: {figures}; `tui-trainer resume {study_id or 'STUDY'}` goes on"
 
 
 def epoch_line(name: str, epochs: int | None, row: Mapping[str, Any]) -> str:
@@ -38,11 +61,22 @@ class PlainLog:
     With `to_study_log`, it also opens the study's trainer.log once the study directory exists,
     unless `stdout_is_log` says stdout already is that file (a trainer launched by the TUI)."""
 
-    def __init__(self, streams: Sequence[TextIO] = (), *, to_study_log: bool = True):
+    def __init__(
+        self,
+        streams: Sequence[TextIO] = (),
+        *,
+        to_study_log: bool = True,
+        progress_every: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.streams = list(streams)
         self.to_study_log = to_study_log
         self._log_file: TextIO | None = None
         self._epochs: dict[str, int] = {}
+        self._progress: dict[str, RunPace] | None = {} if progress_every else None
+        self._progress_every = progress_every or 0.0
+        self._clock = clock
+        self._study_id = ""
 
     def _line(self, text: str) -> None:
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
@@ -63,18 +97,26 @@ class PlainLog:
             except OSError as exc:  # unwritable, a symlink, a FIFO, hard-linked: skipped
                 skipped = f"{exc.filename or TRAINER_LOG}: {exc.strerror or exc}; not logging there"
         self._epochs = dict(runs)
+        self._study_id = study_id
         self._line(f"study {study_id}: {len(runs)} run(s) in {study_dir}")
         if skipped is not None:
             self._line(skipped)
 
     def run_started(self, name: str, epochs: int, steps_per_epoch: int, device: str) -> None:
         self._epochs[name] = epochs  # (a worker's log is told of its one run only here)
+        if self._progress is not None:
+            self._progress[name] = RunPace(epochs, steps_per_epoch)
         self._line(f"{name} started: {epochs} epochs x {steps_per_epoch} steps on {device}")
 
     def step(
         self, name: str, epoch: int, step: int, loss: float | None, images_per_s: float | None
     ) -> None:
-        pass
+        pace = self._progress.get(name) if self._progress is not None else None
+        if pace is None:
+            return
+        now = self._clock()
+        if pace.take(now, epoch, step, loss, images_per_s, self._progress_every):
+            self._line(pace.line(name, now))
 
     def epoch_ended(self, name: str, row: Mapping[str, Any]) -> None:
         self._line(epoch_line(name, self._epochs.get(name), row))
@@ -90,10 +132,7 @@ class PlainLog:
         self._line(text)
 
     def study_finished(self, states: Mapping[str, str]) -> None:
-        counts: dict[str, int] = {}
-        for state in states.values():
-            counts[state] = counts.get(state, 0) + 1
-        self._line("study finished: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        self._line(study_end_line(states, self._study_id))
         self.close()
 
     def close(self) -> None:
@@ -108,6 +147,66 @@ class PlainLog:
                 self._log_file.flush()
         elif not log_only:
             self._line(message)
+
+
+class RunPace:
+    """What a run's progress line needs: the latest figures, and the clock and step count when
+    its steps were first seen here and when its last line was printed."""
+
+    def __init__(self, epochs: int, steps_per_epoch: int):
+        self.epochs, self.steps_per_epoch = epochs, max(1, steps_per_epoch)
+        self.epoch = self.step = 0
+        self.loss: float | None = None
+        self.images_per_s: float | None = None
+        self.first: tuple[float, int] | None = None  # (clock, global step)
+        self.printed = 0.0
+
+    def _global(self) -> int:
+        return (self.epoch - 1) * self.steps_per_epoch + self.step
+
+    def take(
+        self,
+        now: float,
+        epoch: int,
+        step: int,
+        loss: float | None,
+        images_per_s: float | None,
+        every: float,
+    ) -> bool:
+        """Note one step's figures; True when a line is due (`every` seconds since the last
+        one, or since the first step seen)."""
+        self.epoch, self.step = epoch, step
+        if loss is not None:
+            self.loss = loss
+        if images_per_s is not None:
+            self.images_per_s = images_per_s
+        if self.first is None:
+            self.first, self.printed = (now, self._global()), now
+            return False
+        if now - self.printed < every:
+            return False
+        self.printed = now
+        return True
+
+    def eta_s(self, now: float) -> float | None:
+        """The rest of the run at the pace of its steps since the first seen (evaluation
+        included, as it comes between them); None before a step's pace is known."""
+        if self.first is None:
+            return None
+        started, first_step = self.first
+        done = self._global() - first_step
+        if done <= 0 or now <= started:
+            return None
+        left = self.epochs * self.steps_per_epoch - self._global()
+        return max(0, left) * (now - started) / done
+
+    def line(self, name: str, now: float) -> str:
+        loss = "-" if self.loss is None else f"{self.loss:.4f}"
+        speed = "-" if self.images_per_s is None else f"{self.images_per_s:.0f}"
+        return (
+            f"{name} epoch {self.epoch}/{self.epochs} step {self.step}/{self.steps_per_epoch}"
+            f"  loss {loss}  {speed} img/s  ETA {duration(self.eta_s(now))}"
+        )
 
 
 def _is_same_file(path: Path) -> bool:

@@ -11,7 +11,13 @@ from rich.table import Table
 from rich.text import Text
 
 from tui_trainer import tomlcompat
-from tui_trainer.console.formats import STATE_STYLES, duration, number, setting
+from tui_trainer.console.formats import (
+    SECONDS_COLUMNS,
+    SECONDS_DECIMALS,
+    STATE_STYLES,
+    number,
+    setting,
+)
 from tui_trainer.console.per_class import test_split_view
 from tui_trainer.printable import printable
 from tui_trainer.store.compare import comparison
@@ -134,8 +140,11 @@ def study_view(study: StudyRecord) -> RenderableType:
         for column, value in zip(compared.columns, row, strict=True):
             if column == "state":
                 cells.append(state_text(str(value)))
-            elif column == "time (s)":
-                cells.append(Text(duration(value)))
+            elif column in SECONDS_COLUMNS:  # as export's Markdown prints it: 209.2
+                seconds = float(value) if isinstance(value, (int, float)) else None
+                cells.append(
+                    Text("-" if seconds is None else number(seconds, SECONDS_DECIMALS["markdown"]))
+                )
             elif column in swept:  # as written: 0.05, not 0.050000
                 cells.append(Text(printable(setting(value), limit=80)))
             else:

@@ -60,6 +60,14 @@ class ConfusionMatrix:
         return self.counts[true][predicted] / support if support else 0.0
 
 
+def class_label(number: int, name: str, width: int = 0) -> str:
+    """A class as a matrix row names it: its number and name (`3 cat`), or the number alone
+    when the name is that number (the digits' classes): never `0 0`. `width` right-aligns the
+    number."""
+    index = f"{number:>{width}}"
+    return index if name == str(number) else f"{index} {name}"
+
+
 @dataclass(frozen=True)
 class ClassFigures:
     """One class's precision, recall, F1 and support (test images of that class)."""

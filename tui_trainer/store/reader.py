@@ -18,7 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tui_trainer.errors import UsageError
+from tui_trainer.did_you_mean import did_you_mean
+from tui_trainer.errors import SeveralStudies, UsageError
 from tui_trainer.printable import printable
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import read_toml
@@ -372,8 +373,13 @@ def _find_study(runs_dir: Path, ident: str) -> StudyRecord:
         if len(found) > 1:
             shown = ", ".join(d.name for d in found[:5])
             more = f" and {len(found) - 5} more" if len(found) > 5 else ""
-            raise UsageError(f"{ident!r} matches several studies: {shown}{more}; be more specific")
-    raise UsageError(f"no study matches {ident!r} under {runs_dir}/ (see `tui-trainer runs`)")
+            raise SeveralStudies(
+                f"{ident!r} matches several studies: {shown}{more}; be more specific",
+                [d.name for d in found],
+            )
+    names = [_STUDY_ID_RE.sub("", d.name) for d in dirs] + [d.name for d in dirs]
+    hint = did_you_mean(ident, names) or "see `tui-trainer runs`"
+    raise UsageError(f"no study matches {ident!r} under {runs_dir}/ ({hint})")
 
 
 def _finite(value: float | None) -> bool:

@@ -47,6 +47,30 @@ def metric_columns(num_classes: int, tracked: Iterable[str] = ()) -> list[str]:
     return columns + [GRAD_NORM_PREFIX + name for name in tracked]
 
 
+# What each metrics.csv column is called where a person reads it (the monitor's chart titles,
+# export's figures): one set of words per column, beside the header that defines the columns.
+METRIC_WORDS = {
+    "epoch": "epoch",
+    "train_loss": "train loss",
+    "train_acc": "train accuracy",
+    "val_loss": "validation loss",
+    "val_acc": "validation accuracy",
+    "val_top5": "validation top-5 accuracy",
+    "lr": "learning rate",
+    "epoch_time_s": "epoch time (s)",
+    "images_per_s": "images per second",
+    "elapsed_s": "elapsed time (s)",
+}
+
+
+def metric_words(column: str) -> str:
+    """A metrics.csv column in words ('val_top5' -> 'validation top-5 accuracy'); a gradient
+    norm column names its parameter; a column this version does not know, as it is."""
+    if column.startswith(GRAD_NORM_PREFIX):
+        return f"gradient 2-norm of {column.removeprefix(GRAD_NORM_PREFIX)}"
+    return METRIC_WORDS.get(column, column)
+
+
 # -- typed TOML records ----------------------------------------------------------------------------
 
 R = TypeVar("R", bound="TomlRecord")

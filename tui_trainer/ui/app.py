@@ -141,8 +141,7 @@ class TrainerApp(App):
             self.pop_screen()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from app_commands(self, screen)
-        yield from super().get_system_commands(screen)
+        yield from app_commands(self, screen, super().get_system_commands(screen))
 
     @on(Worker.StateChanged)
     def worker_failed(self, event: Worker.StateChanged) -> None:

@@ -1,11 +1,15 @@
 """The command palette's own commands (ctrl+p): the app's places (presets, runs browser, help at
-this screen's section) and every action of the screen it was opened on, by the name its key has
+this screen's section), every preset by its name (`r000` finds the r000 studies, each opening
+its launch screen), and every action of the screen it was opened on, by the name its key has
 in the footer or in help, so an action can be found by name as well as by key: also those whose
-keys the footer leaves out to fit 80 columns (the monitor's focus, hide, log scale...)."""
+keys the footer leaves out to fit 80 columns (the monitor's focus, hide, log scale...).
+
+Textual's own commands follow, less those of a title already offered: the screens' `q` and
+Textual's "Quit" are one command, listed once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -13,7 +17,9 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from tui_trainer.printable import printable
 from tui_trainer.ui.navigation import Open
+from tui_trainer.ui.paths import display_path
 from tui_trainer.ui.screens.help import section_of
 
 if TYPE_CHECKING:
@@ -35,13 +41,32 @@ def screen_commands(app: TrainerApp, screen: Screen) -> Iterator[SystemCommand]:
         )
 
 
-def app_commands(app: TrainerApp, screen: Screen) -> Iterator[SystemCommand]:
-    """The app's own commands, then the current screen's."""
-    yield SystemCommand("Presets", "Back to the list of presets", app.action_presets)
-    yield SystemCommand("Runs browser", "Every study in the runs directory", app.action_runs)
-    yield SystemCommand(
-        "Help: keys",
-        "Every key, at this screen's section",
-        partial(app.post_message, Open.Help(section_of(screen))),
-    )
-    yield from screen_commands(app, screen)
+def preset_commands(app: TrainerApp) -> Iterator[SystemCommand]:
+    """One command per preset the app lists, by its name: its launch screen."""
+    for path in app.presets:
+        yield SystemCommand(
+            f"Preset {printable(path.stem)}",
+            f"Launch… {printable(display_path(path))}",
+            partial(app.post_message, Open.Launch(path)),
+        )
+
+
+def app_commands(
+    app: TrainerApp, screen: Screen, system: Iterable[SystemCommand] = ()
+) -> Iterator[SystemCommand]:
+    """The app's own commands, the current screen's, the presets, then those of `system`
+    (Textual's) whose title is not among them yet: each title once."""
+    own = [
+        SystemCommand("Presets", "Back to the list of presets", app.action_presets),
+        SystemCommand("Runs browser", "Every study in the runs directory", app.action_runs),
+        SystemCommand(
+            "Help: keys",
+            "Every key, at this screen's section",
+            partial(app.post_message, Open.Help(section_of(screen))),
+        ),
+    ]
+    seen: set[str] = set()
+    for command in [*own, *screen_commands(app, screen), *preset_commands(app), *system]:
+        if command.title.casefold() not in seen:
+            seen.add(command.title.casefold())
+            yield command

@@ -3,7 +3,9 @@
 A trainer takes seconds to import torch, read the data and build the model before it writes
 anything; until then the study reads `unknown` (no study.toml yet) or `running` with every run
 at step 0, which look like a stuck study. Both show as `starting`, for as long as the trainer
-launched for it is alive (this app's child, or one whose trainer.log changed lately)."""
+launched for it is alive (this app's child, or one whose trainer.log changed lately). So does a
+parallel study whose runs are all still queued while its driver starts their workers: its runs
+read `starting`, and the study says the same word, not `queued`."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ def watched_state(follower: StudyFollower, launched: Iterable = ()) -> str:
     (items with `study_dir` and `process`)."""
     state = follower.state
     shown = {shown_state(run) for run in follower.runs.values()}
-    if state == st.RUNNING and st.STARTING in shown and st.RUNNING not in shown:
+    if state in (st.RUNNING, st.QUEUED) and st.STARTING in shown and st.RUNNING not in shown:
         return st.STARTING
     if state == st.UNKNOWN and not follower.runs and _trainer_starting(follower, launched):
         return st.STARTING

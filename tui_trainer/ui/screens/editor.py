@@ -1,7 +1,9 @@
 """The editor: every key of the schema as a typed field (choices as selects, switches that say
-on/off in words, validated text), each error beside its field as you type, the sweep's axes, a
-step-by-step preview of the learning-rate schedule, the model's parameter counts; save as a new
-preset (comments kept, the original's opening notes replaced by where it came from), or launch.
+on/off in words, validated text), each error beside its field as you type, `ctrl+f` to jump to
+a key by part of its name, the sweep's axes, a step-by-step preview of the learning-rate
+schedule (a curve per distinct schedule of the runs: a swept rate shows each), the model's
+parameter counts; save as a new preset (comments kept, the original's opening notes replaced by
+where it came from), or launch.
 
 After a save the editor edits the saved preset (its name, its file), so launching from here
 launches it under its new name, and `esc` asks first only about edits not saved yet.
@@ -27,23 +29,35 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
+from textual.screen import Screen
+from textual.widgets import Header, Input, Label, Select, Static, Switch
 from textual.worker import get_current_worker
 
 from tui_trainer.config import edit
 from tui_trainer.config.load import load_preset, read_preset_text
 from tui_trainer.config.presets import is_builtin_name
-from tui_trainer.config.schedule import lr_preview
+from tui_trainer.config.schedule import preview_curves
 from tui_trainer.store.atomic import write_text_atomic
 from tui_trainer.store.files import own_directory, write_new_file
 from tui_trainer.ui.navigation import PresetSaved, Trainer
 from tui_trainer.ui.param_count import count_parameters, not_counted
 from tui_trainer.ui.paths import display_path
+from tui_trainer.ui.screens.find_key import FindKey
 from tui_trainer.ui.widgets.charts import LINE, MetricChart
-from tui_trainer.ui.widgets.confirm import Confirm
+from tui_trainer.ui.widgets.confirm import AnswerByTyping, Confirm
+from tui_trainer.ui.widgets.ready_footer import ReadyFooter
 
-SWEEP_ROWS = 4  # axes shown; an empty row is no axis
+# each preview curve's colour, as the chart (plotext) and its legend (rich) name it
+PREVIEW_COLOURS = (
+    ("cyan", "cyan"),
+    ("orange", "dark_orange"),
+    ("green", "green"),
+    ("magenta", "magenta"),
+)
+
+# The one empty sweep row says what goes there; rows of axes say nothing (an example in every
+# row read as four entries).
+AXIS_KEY_HINT, AXIS_VALUES_HINT = "add an axis: e.g. optim.lr", "its values: e.g. [0.01, 0.1]"
 
 
 def field_id(spec: edit.FieldSpec) -> str:
@@ -55,16 +69,8 @@ def on_off(value: bool) -> Text:
     return Text("on", style="bold") if value else Text("off", style="dim")
 
 
-class AskName(ModalScreen[str | None]):
+class AskName(AnswerByTyping):
     """Asks for the new preset's name."""
-
-    BINDINGS = [("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = """
-    AskName { align: center middle; }
-    AskName > Vertical {
-        width: 60; height: auto; border: thick $primary; background: $surface; padding: 1 2;
-    }
-    """
 
     def __init__(self, suggestion: str) -> None:
         super().__init__()
@@ -79,12 +85,10 @@ class AskName(ModalScreen[str | None]):
     def submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
 
 class EditorScreen(Screen):
     BINDINGS = [
+        ("ctrl+f", "find_key", "Go to key"),
         ("ctrl+s", "save", "Save as"),
         ("ctrl+l", "launch", "Launch"),
         ("escape", "back", "Back"),
@@ -134,29 +138,36 @@ class EditorScreen(Screen):
                     classes="section",
                 )
                 axes = list(self.baseline["sweep"].items())
-                for index in range(max(SWEEP_ROWS, len(axes) + 1)):
-                    key, values = axes[index] if index < len(axes) else ("", None)
-                    text = (
-                        ""
-                        if values is None
-                        else edit.format_value(values, edit.FieldSpec("sweep", key, "text"))
-                    )
-                    with Horizontal(classes="field"):
-                        yield Input(
-                            value=key,
-                            placeholder="optim.lr",
-                            id=f"axis-key-{index}",
-                            classes="axis-key",
-                        )
-                        yield Input(
-                            value=text, placeholder="[0.01, 0.1]", id=f"axis-values-{index}"
-                        )
+                for index, (key, values) in enumerate(axes):
+                    text = edit.format_value(values, edit.FieldSpec("sweep", key, "text"))
+                    yield self._axis_row(index, key, text, spare=False)
+                yield self._axis_row(len(axes), "", "", spare=True)
                 yield Static("", id="sweep-error", classes="field-error")
             with Vertical(id="side"):
                 yield MetricChart("learning rate, step by step (x: epoch)", id="lr-preview")
                 yield Static(id="params")
                 yield Static(id="summary")
-        yield Footer()
+        yield ReadyFooter()
+
+    @staticmethod
+    def _axis_row(index: int, key: str, values: str, spare: bool) -> Horizontal:
+        """A sweep row; the spare one (always the last) carries the hints."""
+        return Horizontal(
+            Input(
+                value=key,
+                placeholder=AXIS_KEY_HINT if spare else "",
+                id=f"axis-key-{index}",
+                classes="axis-key",
+                compact=True,
+            ),
+            Input(
+                value=values,
+                placeholder=AXIS_VALUES_HINT if spare else "",
+                id=f"axis-values-{index}",
+                compact=True,
+            ),
+            classes="field",
+        )
 
     def _widget(self, spec: edit.FieldSpec):
         value = self.baseline[spec.section][spec.name]
@@ -181,6 +192,16 @@ class EditorScreen(Screen):
         # typing goes into the first field at once (the screen's own first focus comes only
         # after the fields' first changes are handled: keys typed before it would be lost)
         self.query_one(f"#{field_id(self.specs[0])}").focus()
+
+    def action_find_key(self) -> None:
+        """Ask for part of a key's name, then focus that field (scrolled into view)."""
+
+        def jump(key: str | None) -> None:
+            spec = next((spec for spec in self.specs if spec.key == key), None)
+            if spec is not None:
+                self.query_one(f"#{field_id(spec)}").focus()
+
+        self.app.push_screen(FindKey([spec.key for spec in self.specs]), jump)
 
     def form_snapshot(self) -> tuple:
         """What the form says, widget by widget (empty sweep rows left out)."""
@@ -252,13 +273,9 @@ class EditorScreen(Screen):
         keys = list(self.query(".axis-key").results(Input))
         if keys and keys[-1].value.strip():
             index = len(keys)
-            row = Horizontal(
-                Input(
-                    placeholder="optim.lr", id=f"axis-key-{index}", classes="axis-key", compact=True
-                ),
-                Input(placeholder="[0.01, 0.1]", id=f"axis-values-{index}", compact=True),
-                classes="field",
-            )
+            keys[-1].placeholder = ""
+            self.query_one(f"#axis-values-{index - 1}", Input).placeholder = ""
+            row = self._axis_row(index, "", "", spare=True)
             self.query_one("#form").mount(row, before=self.query_one("#sweep-error"))
 
     def revalidate(self) -> None:
@@ -284,18 +301,18 @@ class EditorScreen(Screen):
             return
         runs = self.checked.runs
         epochs = sum(run.config.train.epochs for run in runs)
-        lines = f"valid: {len(runs)} run(s), {epochs} run-epochs\n" + "\n".join(
-            r.name for r in runs[:8]
-        )
-        summary.update(Text(lines, style="green"))
         chart = self.query_one("#lr-preview", MetricChart)
         series = []
-        for index, run in enumerate(runs[:8]):
-            cfg = run.config
-            xs, lrs = lr_preview(cfg.schedule, cfg.optim.lr, cfg.train.epochs)
-            series.append(
-                (run.name, xs, lrs, ("cyan", "orange", "green", "magenta")[index % 4], LINE)
-            )
+        legend = Text(f"valid: {len(runs)} run(s), {epochs} run-epochs", style="green")
+        colours: dict[str, str] = {}  # run name -> its curve's colour: the list is the legend
+        for index, curve in enumerate(preview_curves(runs)[:8]):
+            colour, legend_colour = PREVIEW_COLOURS[index % len(PREVIEW_COLOURS)]
+            series.append((curve.runs[0], curve.xs, curve.lrs, colour, LINE))
+            colours.update(dict.fromkeys(curve.runs, legend_colour))
+        for run in runs[:8]:
+            legend.append("\n── " if run.name in colours else "\n   ", style=colours.get(run.name))
+            legend.append(run.name, style="green")
+        summary.update(legend)
         chart.show(series)
         key = json.dumps({k: data[k] for k in ("data", "model")}, sort_keys=True, default=str)
         if key != self._params_key:

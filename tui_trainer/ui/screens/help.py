@@ -23,6 +23,7 @@ KEYS = {
     ],
     "Editor": [
         ("tab", "next field"),
+        ("ctrl+f", "go to a key: type part of its name (lr, mom, seed), enter"),
         ("ctrl+s", "save as a new preset (comments kept)"),
         ("ctrl+l", "launch the edited study"),
         ("escape", "back (asks first when there are unsaved edits)"),

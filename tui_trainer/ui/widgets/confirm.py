@@ -1,4 +1,5 @@
-"""A yes/no question as a modal screen."""
+"""Questions as modal screens: yes/no (Confirm), and the base of those answered by typing
+(AnswerByTyping: the editor's preset name, its jump to a key)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,19 @@ class Confirm(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class AnswerByTyping(ModalScreen[str | None]):
+    """A question answered in a field: esc dismisses it with None. Subclasses compose a
+    Vertical holding the question and the field."""
+
+    BINDINGS = [("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    AnswerByTyping { align: center middle; }
+    AnswerByTyping > Vertical {
+        width: 60; height: auto; border: thick $primary; background: $surface; padding: 1 2;
+    }
+    """
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -29,7 +29,7 @@ from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui_trainer.store.per_class import ConfusionMatrix, percent
+from tui_trainer.store.per_class import ConfusionMatrix, class_label, percent
 
 LABEL_WIDTH = 14  # `99 automobile` fits; longer names are cut
 EMPTY = "\u00b7"  # a cell with no image: a dot, not a 0
@@ -151,7 +151,7 @@ class ConfusionHeatmap(ScrollView, can_focus=True):
 
     def _label(self, true: int) -> str:
         assert self.matrix is not None
-        return f"{true:>2} {self.matrix.classes[true]}"[:LABEL_WIDTH]
+        return class_label(true, self.matrix.classes[true], width=2)[:LABEL_WIDTH]
 
     def _row_cells(self, true: int) -> list[Segment]:
         """One segment per cell of row `true`, each `cell_width` wide and right-aligned."""

@@ -12,12 +12,17 @@ run's own CPU and RSS are its own, and those add up.
 With nothing training, the figures are what the last trainer saw, and the panel says so: 'last
 seen 12:03, trainer finished' (or stopped, or gone), dimmed, never shown as live.
 
+A CPU run's device name ends with its own thread count ('Xeon (1 thread)': a worker of `--jobs 2`
+takes its share of the cores). That is the run's, not the machine's: the machine's line names
+the CPU alone, and the runs' line says how many threads each one trains with.
+
 Each figure is one token ('RSS 4.2 GiB'): the panel wraps between tokens, never inside one, so a
 narrow panel never shows a number on one line and its unit on the next.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -48,6 +53,34 @@ ENDED = {
 }
 
 Line = tuple[str, ...]  # tokens, each shown whole
+
+# train/device.py device_name of a CPU: '<cpu name> (<n> thread[s])', the process's threads
+_THREADS_RE = re.compile(r"^(.*) \((\d+) threads?\)$")
+
+
+def _split_threads(name: str) -> tuple[str, int | None]:
+    """('Xeon', 1) from 'Xeon (1 thread)'; (name, None) for a GPU's name."""
+    match = _THREADS_RE.match(name)
+    return (match.group(1), int(match.group(2))) if match else (name, None)
+
+
+def _threads_token(runs: list[RunSeries]) -> tuple[str, ...]:
+    """'1 thread each' (or '4 threads' for one run, '1-2 threads' when they differ); none
+    for GPU runs."""
+    counts = sorted(
+        {
+            count
+            for r in runs
+            if (count := _split_threads(r.status.device_name or "")[1]) is not None
+        }
+    )
+    if not counts:
+        return ()
+    low, high = counts[0], counts[-1]
+    text = f"{low}" if low == high else f"{low}-{high}"
+    plural = "" if high == 1 else "s"
+    each = " each" if len(runs) > 1 and low == high else ""
+    return (f"{text} thread{plural}{each}",)
 
 
 @dataclass(frozen=True)
@@ -107,7 +140,8 @@ def _gpu_line(gpu: str, runs: list[RunSeries]) -> Line:
 
 def _host_lines(host: str, runs: list[RunSeries], here: str, style: str) -> list[tuple[Line, str]]:
     label = THIS_MACHINE if host == here else printable(host, limit=HOST_CHARS)
-    names = [n for n in dict.fromkeys(r.status.device_name or r.status.device for r in runs) if n]
+    named = (_split_threads(r.status.device_name or r.status.device or "")[0] for r in runs)
+    names = [n for n in dict.fromkeys(named) if n]
     lines: list[tuple[Line, str]] = [((label, *(printable(n) for n in names)), "bold")]
     gpus: dict[str, list[RunSeries]] = {}
     for run in runs:
@@ -129,6 +163,7 @@ def _host_lines(host: str, runs: list[RunSeries], here: str, style: str) -> list
         (
             (
                 count,
+                *_threads_token(runs),
                 f"{_percent(sum(cpu) if cpu else None)}% of a core",
                 f"RSS {number(sum(rss) / 1024, 1) if rss else '-'} GiB",
             ),

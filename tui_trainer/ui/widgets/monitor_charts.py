@@ -18,6 +18,7 @@ from textual.reactive import reactive
 
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import RunSeries
+from tui_trainer.store.schema import metric_words
 from tui_trainer.ui.widgets.charts import DOTS, LINE, MetricChart, Series, run_colour
 
 SKIPPED = {"epoch", "train_loss", "val_loss", "train_acc", "val_acc", "elapsed_s"}
@@ -58,6 +59,13 @@ def metric_series(run: RunSeries, metric: str, upto: float | None, colour: str) 
     return [(f"{run.name} {metric}", *run.column(metric, upto), colour, LINE)]
 
 
+def chart_title(metric: str) -> str:
+    """A chosen chart's title in words (store.schema.metric_words), never a column's name."""
+    if metric == "accuracy":
+        return "accuracy: train line, validation dots"
+    return metric_words(metric)
+
+
 def metrics_available(runs: Mapping[str, RunSeries]) -> list[str]:
     """'accuracy' (train and validation), then every other numeric metrics.csv column."""
     columns: list[str] = []
@@ -85,8 +93,8 @@ class MonitorCharts(Grid):
 
     def compose(self) -> ComposeResult:
         yield MonitorChart("loss: train line, validation dots", id="chart-loss")
-        yield MonitorChart("accuracy: train line, validation dots", id="chart-acc")
-        yield MonitorChart("learning rate", id="chart-lr")
+        yield MonitorChart(chart_title("accuracy"), id="chart-acc")
+        yield MonitorChart(chart_title("lr"), id="chart-lr")
         yield MonitorChart("step loss, recent steps", id="chart-steps")
 
     def watch_epochs(self, view: ChartView) -> None:
@@ -100,8 +108,8 @@ class MonitorCharts(Grid):
             loss.append((f"{run.name} val", *run.column("val_loss", upto), colour, DOTS))
             second += metric_series(run, metric2, upto, colour)
             third += metric_series(run, metric3, upto, colour)
-        self.query_one("#chart-acc", MetricChart).title = metric2
-        self.query_one("#chart-lr", MetricChart).title = metric3
+        self.query_one("#chart-acc", MetricChart).title = chart_title(metric2)
+        self.query_one("#chart-lr", MetricChart).title = chart_title(metric3)
         self.query_one("#chart-loss", MetricChart).show(loss)
         self.query_one("#chart-acc", MetricChart).show(second)
         self.query_one("#chart-lr", MetricChart).show(third)
