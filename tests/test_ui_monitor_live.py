@@ -1,0 +1,97 @@
+"""The monitor of a live study tells the truth (Pilot): it always shows that it is live (no key
+turns it into a replay), and the figures it gives of the latest steps are those of whole
+logging windows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable
+
+from tests.ui_pilot import SIZE, cell, run, title_of, wait_for
+from tui_trainer.ui.app import create_app
+from tui_trainer.ui.screens.monitor import MonitorScreen
+
+
+def live_study(runs_dir: Path, **fields) -> Path:
+    """The synthetic study with its run lr=0.5 running in this process (its heartbeat fresh)
+    at epoch 6 of 8, its status as `fields` change it."""
+    from tui_trainer.store import status as st
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir, epochs=8)
+    path = study / "lr=0.5" / "status.toml"
+    status = {**read_toml(path), "state": "running", "epoch": 6, "step": 0, "eta_s": 60.0}
+    identity = {**st.process_identity(), "heartbeat": st.utcnow()}
+    write_toml_atomic(path, {**status, **identity, **fields})
+    (study / "lr=0.5" / "summary.toml").unlink()
+    return study
+
+
+def test_left_and_right_on_a_live_study_never_turn_it_into_a_replay(runs_dir):
+    live_study(runs_dir)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause(0.3)
+            monitor = app.screen
+            assert isinstance(monitor, MonitorScreen)  # opened by itself: it is live
+            await pilot.press("left", "left", "right", "p", "space", "left")
+            await pilot.pause(0.3)
+            assert monitor.replay.epoch is None
+            title = title_of(monitor)
+            assert "replay" not in title and "  running" in title
+            eta = str(monitor.query_one("#study-eta").render())
+            assert "ETA" in eta
+
+    run(scenario())
+
+
+def test_p_leaves_a_replay_paused_by_left_and_right_and_shows_everything_again(runs_dir):
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir, epochs=8)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(MonitorScreen(study))
+            monitor = app.screen
+            await pilot.pause(0.3)
+            await pilot.press("p", "space", "left", "left")
+            await pilot.pause(0.3)
+            assert "replay epoch 1/8 x2  paused" in title_of(monitor)
+            await pilot.press("p")
+            await pilot.pause(0.3)
+            assert monitor.replay.epoch is None and "replay" not in title_of(monitor)
+            runs = monitor.query_one("#runs", DataTable)
+            assert cell(runs, 0, 1) == "completed" and cell(runs, 0, 2) == "8/8"
+
+    run(scenario())
+
+
+def test_a_replay_ends_when_its_study_is_resumed_and_live_again(runs_dir):
+    from tui_trainer.store import status as st
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+    from tui_trainer.store.synthetic import write_synthetic_study
+
+    study = write_synthetic_study(runs_dir, epochs=8)
+    path = study / "lr=0.5" / "status.toml"
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(MonitorScreen(study))
+            monitor = app.screen
+            await pilot.pause(0.3)
+            await pilot.press("p", "space")
+            assert monitor.replay.epoch is not None
+            live = {**read_toml(path), "state": "running", "epoch": 6, "eta_s": 60.0}
+            write_toml_atomic(path, {**live, **st.process_identity(), "heartbeat": st.utcnow()})
+            await wait_for(pilot, lambda: "  running" in title_of(monitor), timeout=10)
+            await pilot.pause(0.3)
+            assert monitor.replay.epoch is None and "replay" not in title_of(monitor)
+
+    run(scenario())
