@@ -95,3 +95,44 @@ def test_a_replay_ends_when_its_study_is_resumed_and_live_again(runs_dir):
             assert monitor.replay.epoch is None and "replay" not in title_of(monitor)
 
     run(scenario())
+
+
+def partial_batch_study(runs_dir: Path) -> Path:
+    """A live run whose epoch 1 (21 steps of 64 images, a row every 10) has just ended on its
+    partial last batch: 12 images in 6 s, a loss of 1.195 (the window before: 25 img/s, 0.44)."""
+    from tui_trainer.store.schema import STEP_COLUMNS
+
+    study = live_study(
+        runs_dir, epoch=0, step=21, steps_per_epoch=21, images_per_s=2.0, train_loss_running=1.195
+    )
+    run_dir = study / "lr=0.5"
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0]
+    (run_dir / "metrics.csv").write_text(header + "\n")
+    rows = [(10, 0.50, 20.0, 32.0), (20, 0.44, 25.0, 57.6), (21, 1.195, 2.0, 63.6)]
+    (run_dir / "steps.csv").write_text(
+        ",".join(STEP_COLUMNS)
+        + "\n"
+        + "".join(f"1,{s},{loss},0.8,0.1,{pace},90.0,{t}\n" for s, loss, pace, t in rows)
+    )
+    return study
+
+
+def test_the_pace_and_train_loss_shown_fold_an_epochs_partial_last_batch_into_the_window_before(
+    runs_dir,
+):
+    """(640 + 12) images in (25.6 + 6) s is 21 img/s, not 2; (0.44 x 10 + 1.195) / 11 steps is
+    a loss of 0.5086, not 1.195: in the table and in the highlighted run's line alike."""
+    partial_batch_study(runs_dir)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause(0.3)
+            monitor = app.screen
+            runs = monitor.query_one("#runs", DataTable)
+            assert cell(runs, 2, 7) == "21"
+            await pilot.press("down", "down")
+            line = str(monitor.query_one("#run-line").render()).splitlines()
+            assert line[1].startswith("step 21/21 21 img/s · train loss 0.5086 acc ")
+
+    run(scenario())

@@ -147,7 +147,7 @@ def run_progress(run: RunSeries, state: str) -> RunProgress:
     trains)."""
     status = run.status
     live = state == st.RUNNING
-    speed = seconds(status.images_per_s) if live else None
+    speed = seconds(latest_pace(run)) if live else None
     return RunProgress(
         epoch=epoch_count(status.epoch),
         epochs=status.epochs,
@@ -156,6 +156,23 @@ def run_progress(run: RunSeries, state: str) -> RunProgress:
         images_per_s=speed,
         eta_s=run_eta(run) if live else None,
     )
+
+
+def latest_pace(run: RunSeries) -> float | None:
+    """Images/s of the run's latest logging window, an epoch's short last one folded in
+    (store/step_windows.py); status.toml's figure before the first step row."""
+    window = run.latest_window()
+    if window is not None and window.images_per_s is not None:
+        return window.images_per_s
+    return run.status.images_per_s
+
+
+def latest_train_loss(run: RunSeries) -> float | None:
+    """The mean train loss of the run's latest logging window, by the same rule as its pace."""
+    window = run.latest_window()
+    if window is not None and window.loss is not None:
+        return window.loss
+    return run.status.train_loss_running
 
 
 def shown_state(run: RunSeries) -> str:

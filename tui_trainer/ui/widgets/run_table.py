@@ -32,7 +32,7 @@ from tui_trainer.printable import printable
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import RunSeries
 from tui_trainer.ui.placement import where, where_in_full
-from tui_trainer.ui.study_progress import run_progress, shown_state
+from tui_trainer.ui.study_progress import latest_train_loss, run_progress, shown_state
 from tui_trainer.ui.widgets.charts import run_colour, run_marker
 
 RUN_COLUMNS = (
@@ -187,7 +187,7 @@ def run_figures(run: RunSeries) -> str:
             return float(value)
         return getattr(status, column)
 
-    running_loss = status.train_loss_running if run.state == st.RUNNING else None
+    running_loss = latest_train_loss(run) if run.state == st.RUNNING else None
     train_loss = running_loss if running_loss is not None else latest("train_loss")
     for name, loss, acc in (
         ("train", train_loss, latest("train_acc")),
