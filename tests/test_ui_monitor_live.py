@@ -24,7 +24,8 @@ def live_study(runs_dir: Path, **fields) -> Path:
     path = study / "lr=0.5" / "status.toml"
     status = {**read_toml(path), "state": "running", "epoch": 6, "step": 0, "eta_s": 60.0}
     identity = {**st.process_identity(), "heartbeat": st.utcnow()}
-    write_toml_atomic(path, {**status, **identity, **fields})
+    written = {**status, **identity, **fields}
+    write_toml_atomic(path, {key: value for key, value in written.items() if value is not None})
     (study / "lr=0.5" / "summary.toml").unlink()
     return study
 
@@ -134,5 +135,31 @@ def test_the_pace_and_train_loss_shown_fold_an_epochs_partial_last_batch_into_th
             await pilot.press("down", "down")
             line = str(monitor.query_one("#run-line").render()).splitlines()
             assert line[1].startswith("step 21/21 21 img/s · train loss 0.5086 acc ")
+
+    run(scenario())
+
+
+def test_a_run_in_epoch_1_has_an_eta_from_its_first_step_row(runs_dir):
+    """One row, 10 steps in 5 s: 150 steps of 8 epochs x 20 left take 1:15, in the table and
+    in the study's ETA (a 1-epoch study, or a parallel one on busy cores, has no second row for
+    most of its first epoch)."""
+    from tui_trainer.store.schema import STEP_COLUMNS
+
+    study = live_study(runs_dir, epoch=0, step=10, steps_per_epoch=20, eta_s=None)
+    run_dir = study / "lr=0.5"
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0]
+    (run_dir / "metrics.csv").write_text(header + "\n")
+    (run_dir / "steps.csv").write_text(
+        ",".join(STEP_COLUMNS) + "\n" + "1,10,2.0,0.1,0.1,128.0,90.0,5.0\n"
+    )
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause(0.3)
+            monitor = app.screen
+            runs = monitor.query_one("#runs", DataTable)
+            assert cell(runs, 2, 5) == "1:15"
+            assert str(monitor.query_one("#study-eta").render()).endswith("ETA 1:15")
 
     run(scenario())
