@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable
 
 from tests.ui_pilot import SIZE, cell, run, title_of, wait_for
@@ -161,5 +162,35 @@ def test_a_run_in_epoch_1_has_an_eta_from_its_first_step_row(runs_dir):
             runs = monitor.query_one("#runs", DataTable)
             assert cell(runs, 2, 5) == "1:15"
             assert str(monitor.query_one("#study-eta").render()).endswith("ETA 1:15")
+
+    run(scenario())
+
+
+TRAIN = "step 10/20 4210 img/s · train loss 1.1984 acc 0.5716"
+VAL = "val loss 2.1984 acc 0.4716 · lr 0.5"
+
+
+@pytest.mark.parametrize(
+    "columns, expected",
+    [(120, f"{TRAIN} · {VAL} · best 0.4844 @ 5"), (100, f"{TRAIN} · {VAL}"), (80, TRAIN)],
+)
+def test_the_highlighted_runs_figures_are_cut_between_figures_never_inside_one(
+    runs_dir, columns, expected
+):
+    """As the terminal shows them: at 120 columns '… best 0.4844 @ 5' without 'elapsed' (not
+    '… elapsed' without its value), at 80 up to the train figures."""
+    from tests.test_ui_monitor import screen_lines
+
+    live_study(runs_dir, step=10)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=(columns, 40)) as pilot:
+            await pilot.pause(0.3)
+            monitor = app.screen
+            await pilot.press("down", "down")
+            await pilot.pause(0.1)
+            row = monitor.query_one("#run-line").region.y + 1
+            assert screen_lines(app)[row].strip() == expected
 
     run(scenario())
