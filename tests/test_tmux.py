@@ -203,3 +203,41 @@ def test_i_in_the_monitor_opens_a_runs_test_split_in_a_real_terminal(tmp_path):
         tmux.wait_for("their activation maps (a: the images)", timeout=30)
     finally:
         tmux("kill-server")
+
+
+def test_a_study_quit_right_after_its_launch_is_reopened_at_once_in_a_real_terminal(
+    tmp_path, write_preset
+):
+    """Issue 28, monitor bug 5 in the real binary: quit a moment after a launch (its trainer
+    still loading, no study.toml yet) and start again: the study opens at once, `starting`,
+    and goes on to `running` there."""
+    from tui_trainer.config.presets import builtin_presets
+    from tui_trainer.launch import stop
+
+    runs_dir = tmp_path / "runs"
+    preset = write_preset(TINY_PRESET.replace("epochs = 2", "epochs = 200"), name="long.toml")
+    tmux = Tmux(f"tui-trainer-test-{uuid.uuid4().hex[:8]}")
+    command = f"cd {os.getcwd()} && exec {sys.executable} -m tui_trainer --runs-dir {runs_dir}"
+    try:
+        tmux.start(f"XDG_CONFIG_HOME={tmp_path / 'config'} {command} --preset {preset}")
+        tmux.wait_for("quickstart")
+        tmux("send-keys", "-t", "app", *["Down"] * len(builtin_presets()))  # the last: ours
+        tmux.wait_for("tiny test study")
+        tmux("send-keys", "-t", "app", "Enter")
+        tmux.wait_for("Overrides")
+        tmux("send-keys", "-t", "app", "Enter")
+        tmux.wait_for("  starting")
+        tmux("send-keys", "-t", "app", "q")
+        (study,) = [path for path in runs_dir.iterdir() if path.is_dir()]
+        loading = not (study / "study.toml").exists()
+        tmux("kill-server")
+
+        tmux.start(f"XDG_CONFIG_HOME={tmp_path / 'config'} {command}")
+        screen = tmux.wait_for(f"{study.name}  ", timeout=30)
+        assert loading and "Overrides" not in screen  # it was loading, and its monitor shows
+        tmux.wait_for(f"{study.name}  running", timeout=300)
+    finally:
+        for found in list_studies(runs_dir):
+            with contextlib.suppress(Exception):  # already gone: nothing to stop
+                stop(found.paths.root)
+        tmux("kill-server")

@@ -194,3 +194,64 @@ def test_the_highlighted_runs_figures_are_cut_between_figures_never_inside_one(
             assert screen_lines(app)[row].strip() == expected
 
     run(scenario())
+
+
+def test_a_study_launched_a_moment_ago_is_opened_again_before_its_trainer_wrote_study_toml(
+    runs_dir,
+):
+    """Quit within seconds of a launch and start again: the study's directory holds only
+    trainer.log while its trainer loads torch, and the app opens it, `starting`. Once that
+    trainer is gone, a directory like it is no study to open."""
+    import subprocess
+    import sys
+
+    study = runs_dir / "20261208-000000-tiny"
+    study.mkdir(parents=True)
+    (study / "trainer.log").write_text("")
+    # what launch.trainer_command runs, as the process table shows it (loading, here forever)
+    loading = "import time; time.sleep(60)"
+    command = [sys.executable, "-c", loading, "-m", "tui_trainer", "run", "x.toml"]
+    trainer = subprocess.Popen([*command, "--into", str(study)])
+
+    async def scenario(opened: bool):
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, MonitorScreen) is opened
+            if opened:
+                assert app.screen.follower.paths.root == study
+                assert title_of(app.screen) == "20261208-000000-tiny  starting"
+
+    try:
+        run(scenario(opened=True))
+    finally:
+        trainer.kill()
+        trainer.wait()
+    run(scenario(opened=False))
+
+
+def test_a_study_whose_live_trainer_still_loads_with_its_runs_queued_is_opened_again(runs_dir):
+    """The next seconds of a launch: study.toml is written, naming the trainer, and every run
+    still reads queued. The app opens it; a study whose trainer is gone it does not."""
+    from tests.helpers import dead_trainer, fake_study
+    from tui_trainer.store import status as st
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+
+    def study(study_id: str, trainer: dict) -> Path:
+        root = fake_study(runs_dir, study_id, ["lr=0.1"], state="queued")
+        record = read_toml(root / "study.toml")
+        record["launch"].update(trainer)
+        write_toml_atomic(root / "study.toml", record)
+        return root
+
+    study("20261208-000000-gone", dead_trainer())
+    loading = study("20261207-000000-loading", st.process_identity())
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, MonitorScreen)
+            assert app.screen.follower.paths.root == loading
+
+    run(scenario())
