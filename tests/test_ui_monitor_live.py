@@ -255,3 +255,26 @@ def test_a_study_whose_live_trainer_still_loads_with_its_runs_queued_is_opened_a
             assert app.screen.follower.paths.root == loading
 
     run(scenario())
+
+
+def test_the_step_loss_chart_of_a_finished_study_shows_each_runs_last_windows(runs_dir):
+    """It was an empty box once nothing ran: the synthetic runs log a window every 5 of 20
+    steps, so 15 epochs are 60 windows, the last 60 of which end at epoch 15."""
+    from tui_trainer.store.synthetic import write_synthetic_study
+    from tui_trainer.ui.widgets.charts import MetricChart
+
+    study = write_synthetic_study(runs_dir, epochs=15)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(MonitorScreen(study))
+            await pilot.pause(0.3)
+            chart = app.screen.query_one("#chart-steps", MetricChart)
+            assert [(name, len(xs), xs[0], xs[-1]) for name, xs, *_ in chart.series] == [
+                ("lr=0.01", 60, 0.25, 15.0),
+                ("lr=0.05", 60, 0.25, 15.0),
+                ("lr=0.5", 60, 0.25, 15.0),
+            ]
+
+    run(scenario())

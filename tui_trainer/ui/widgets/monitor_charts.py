@@ -107,10 +107,15 @@ class MonitorCharts(Grid):
         self.query_one("#chart-lr", MetricChart).show(third)
 
     def watch_steps(self, view: StepView) -> None:
+        """The running runs' recent steps; with none running (a finished, stopped or crashed
+        study), the last windows of every charted run."""
+        charted = [
+            (index, run) for index, run in enumerate(self.runs.values()) if run.name in view.charted
+        ]
+        running = [(index, run) for index, run in charted if run.state == st.RUNNING]
         steps = [
             (run.name, *step_points(run), run_colour(index), LINE)
-            for index, run in enumerate(self.runs.values())
-            if run.name in view.charted and run.state == st.RUNNING
+            for index, run in (running or charted)
         ]
         self.query_one("#chart-steps", MetricChart).show(steps)
 
