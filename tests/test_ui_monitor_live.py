@@ -4,14 +4,32 @@ logging windows."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from textual.app import App
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from tests.ui_pilot import SIZE, cell, run, title_of, wait_for
 from tui_trainer.ui.app import create_app
 from tui_trainer.ui.screens.monitor import MonitorScreen
+
+
+@contextlib.asynccontextmanager
+async def monitor_app(
+    runs_dir: Path, study: Path | None = None, size: tuple[int, int] = SIZE
+) -> AsyncIterator[tuple[App, Pilot]]:
+    """The app on `runs_dir` with `study`'s monitor pushed (None: the screen it opens by itself
+    at start), settled."""
+    app = create_app(runs_dir)
+    async with app.run_test(size=size) as pilot:
+        if study is not None:
+            await app.push_screen(MonitorScreen(study))
+        await pilot.pause(0.3)
+        yield app, pilot
 
 
 def live_study(runs_dir: Path, **fields) -> Path:
@@ -35,9 +53,7 @@ def test_left_and_right_on_a_live_study_never_turn_it_into_a_replay(runs_dir):
     live_study(runs_dir)
 
     async def scenario():
-        app = create_app(runs_dir)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause(0.3)
+        async with monitor_app(runs_dir) as (app, pilot):
             monitor = app.screen
             assert isinstance(monitor, MonitorScreen)  # opened by itself: it is live
             await pilot.press("left", "left", "right", "p", "space", "left")
@@ -57,11 +73,8 @@ def test_p_leaves_a_replay_paused_by_left_and_right_and_shows_everything_again(r
     study = write_synthetic_study(runs_dir, epochs=8)
 
     async def scenario():
-        app = create_app(runs_dir)
-        async with app.run_test(size=SIZE) as pilot:
-            await app.push_screen(MonitorScreen(study))
+        async with monitor_app(runs_dir, study) as (app, pilot):
             monitor = app.screen
-            await pilot.pause(0.3)
             await pilot.press("p", "space", "left", "left")
             await pilot.pause(0.3)
             assert "replay epoch 1/8 x2  paused" in title_of(monitor)
@@ -83,11 +96,8 @@ def test_a_replay_ends_when_its_study_is_resumed_and_live_again(runs_dir):
     path = study / "lr=0.5" / "status.toml"
 
     async def scenario():
-        app = create_app(runs_dir)
-        async with app.run_test(size=SIZE) as pilot:
-            await app.push_screen(MonitorScreen(study))
+        async with monitor_app(runs_dir, study) as (app, pilot):
             monitor = app.screen
-            await pilot.pause(0.3)
             await pilot.press("p", "space")
             assert monitor.replay.epoch is not None
             live = {**read_toml(path), "state": "running", "epoch": 6, "eta_s": 60.0}
@@ -127,9 +137,7 @@ def test_the_pace_and_train_loss_shown_fold_an_epochs_partial_last_batch_into_th
     partial_batch_study(runs_dir)
 
     async def scenario():
-        app = create_app(runs_dir)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause(0.3)
+        async with monitor_app(runs_dir) as (app, pilot):
             monitor = app.screen
             runs = monitor.query_one("#runs", DataTable)
             assert cell(runs, 2, 7) == "21"
@@ -155,9 +163,7 @@ def test_a_run_in_epoch_1_has_an_eta_from_its_first_step_row(runs_dir):
     )
 
     async def scenario():
-        app = create_app(runs_dir)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause(0.3)
+        async with monitor_app(runs_dir) as (app, _pilot):
             monitor = app.screen
             runs = monitor.query_one("#runs", DataTable)
             assert cell(runs, 2, 5) == "1:15"
@@ -173,6 +179,7 @@ VAL = "val loss 2.1984 acc 0.4716 · lr 0.5"
 @pytest.mark.parametrize(
     "columns, expected",
     [(120, f"{TRAIN} · {VAL} · best 0.4844 @ 5"), (100, f"{TRAIN} · {VAL}"), (80, TRAIN)],
+    ids=["120", "100", "80"],
 )
 def test_the_highlighted_runs_figures_are_cut_between_figures_never_inside_one(
     runs_dir, columns, expected
@@ -184,9 +191,7 @@ def test_the_highlighted_runs_figures_are_cut_between_figures_never_inside_one(
     live_study(runs_dir, step=10)
 
     async def scenario():
-        app = create_app(runs_dir)
-        async with app.run_test(size=(columns, 40)) as pilot:
-            await pilot.pause(0.3)
+        async with monitor_app(runs_dir, size=(columns, 40)) as (app, pilot):
             monitor = app.screen
             await pilot.press("down", "down")
             await pilot.pause(0.1)
@@ -214,9 +219,7 @@ def test_a_study_launched_a_moment_ago_is_opened_again_before_its_trainer_wrote_
     trainer = subprocess.Popen([*command, "--into", str(study)])
 
     async def scenario(opened: bool):
-        app = create_app(runs_dir)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause(0.3)
+        async with monitor_app(runs_dir) as (app, _pilot):
             assert isinstance(app.screen, MonitorScreen) is opened
             if opened:
                 assert app.screen.follower.paths.root == study
@@ -248,9 +251,7 @@ def test_a_study_whose_live_trainer_still_loads_with_its_runs_queued_is_opened_a
     loading = study("20261207-000000-loading", st.process_identity())
 
     async def scenario():
-        app = create_app(runs_dir)
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause(0.3)
+        async with monitor_app(runs_dir) as (app, _pilot):
             assert isinstance(app.screen, MonitorScreen)
             assert app.screen.follower.paths.root == loading
 
@@ -266,10 +267,7 @@ def test_the_step_loss_chart_of_a_finished_study_shows_each_runs_last_windows(ru
     study = write_synthetic_study(runs_dir, epochs=15)
 
     async def scenario():
-        app = create_app(runs_dir)
-        async with app.run_test(size=SIZE) as pilot:
-            await app.push_screen(MonitorScreen(study))
-            await pilot.pause(0.3)
+        async with monitor_app(runs_dir, study) as (app, _pilot):
             chart = app.screen.query_one("#chart-steps", MetricChart)
             assert [(name, len(xs), xs[0], xs[-1]) for name, xs, *_ in chart.series] == [
                 ("lr=0.01", 60, 0.25, 15.0),
