@@ -57,9 +57,9 @@ class RunSeries(Headlines):
         per_epoch = self.status.steps_per_epoch
         if per_epoch is None or per_epoch <= 0:
             return [], []
-        windows = [w for w in step_windows(self.steps) if w.loss is not None]
-        recent = windows[-points:] if points > 0 else []
-        return [w.step / per_epoch for w in recent], [w.loss for w in recent if w.loss is not None]
+        losses = [(w.step, w.loss) for w in step_windows(self.steps) if w.loss is not None]
+        recent = losses[-points:] if points > 0 else []
+        return [step / per_epoch for step, _ in recent], [loss for _, loss in recent]
 
     def latest_window(self) -> StepWindow | None:
         """The latest logging window, as the table and the run's line show its pace and loss."""
