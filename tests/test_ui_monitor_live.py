@@ -260,19 +260,23 @@ def test_a_study_whose_live_trainer_still_loads_with_its_runs_queued_is_opened_a
 
 def test_the_step_loss_chart_of_a_finished_study_shows_each_runs_last_windows(runs_dir):
     """It was an empty box once nothing ran: the synthetic runs log a window every 5 of 20
-    steps, so 15 epochs are 60 windows, the last 60 of which end at epoch 15."""
+    steps, so 15 epochs are 60 windows, the last 60 of which end at epoch 15; a replay at
+    epoch 5 shows those up to epoch 5."""
     from tui_trainer.store.synthetic import write_synthetic_study
     from tui_trainer.ui.widgets.charts import MetricChart
 
     study = write_synthetic_study(runs_dir, epochs=15)
 
     async def scenario():
-        async with monitor_app(runs_dir, study) as (app, _pilot):
+        async with monitor_app(runs_dir, study) as (app, pilot):
             chart = app.screen.query_one("#chart-steps", MetricChart)
             assert [(name, len(xs), xs[0], xs[-1]) for name, xs, *_ in chart.series] == [
                 ("lr=0.01", 60, 0.25, 15.0),
                 ("lr=0.05", 60, 0.25, 15.0),
                 ("lr=0.5", 60, 0.25, 15.0),
             ]
+            await pilot.press("p", "space", *["left"] * 20, *["right"] * 4)  # epoch 5, paused
+            await pilot.pause(0.3)
+            assert [(len(xs), xs[-1]) for _, xs, *_ in chart.series] == [(20, 5.0)] * 3
 
     run(scenario())

@@ -49,15 +49,22 @@ class RunSeries(Headlines):
                 ys.append(float(y))
         return xs, ys
 
-    def recent_steps(self, points: int = RECENT_STEP_POINTS) -> tuple[list[float], list[float]]:
+    def recent_steps(
+        self, points: int = RECENT_STEP_POINTS, up_to: float | None = None
+    ) -> tuple[list[float], list[float]]:
         """(fractional epoch, mean loss) of the latest `points` logging windows of steps.csv,
         across epoch boundaries: epoch e's steps lie in (e - 1, e], as its epoch row at e. An
         epoch's short last window is folded into the one before it (store/step_windows.py), so
-        every point is the mean of about as many steps."""
+        every point is the mean of about as many steps. `up_to`: the latest windows up to that
+        epoch (a replay's)."""
         per_epoch = self.status.steps_per_epoch
         if per_epoch is None or per_epoch <= 0:
             return [], []
-        losses = [(w.step, w.loss) for w in step_windows(self.steps) if w.loss is not None]
+        losses = [
+            (w.step, w.loss)
+            for w in step_windows(self.steps)
+            if w.loss is not None and (up_to is None or w.step <= up_to * per_epoch)
+        ]
         recent = losses[-points:] if points > 0 else []
         return [step / per_epoch for step, _ in recent], [loss for _, loss in recent]
 

@@ -152,7 +152,7 @@ class MonitorScreen(Screen):
         )
         charts = self.query_one(MonitorCharts)
         charts.epochs = ChartView(self.epochs_seen, charted, self.replay.epoch, self.metrics)
-        charts.steps = StepView(self.data_seen, charted)
+        charts.steps = StepView(self.data_seen, charted, self.replay.epoch)
         self.query_one(DevicePanel).view = device_view(series, here, self._state or "")
         self._show_run_line()
 

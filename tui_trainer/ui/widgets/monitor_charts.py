@@ -46,6 +46,7 @@ class StepView:
 
     version: int = 0
     charted: tuple[str, ...] = ()
+    replay_epoch: float | None = None
 
 
 def metric_series(run: RunSeries, metric: str, upto: float | None, colour: str) -> list[Series]:
@@ -68,9 +69,9 @@ def metrics_available(runs: Mapping[str, RunSeries]) -> list[str]:
     return ["accuracy", *columns]
 
 
-def step_points(run: RunSeries) -> tuple[list[float], list[float]]:
-    """The step chart's data of one run (its one call site)."""
-    return run.recent_steps()
+def step_points(run: RunSeries, upto: float | None) -> tuple[list[float], list[float]]:
+    """The step chart's data of one run (its one call site), up to a replay's epoch."""
+    return run.recent_steps(up_to=upto)
 
 
 class MonitorCharts(Grid):
@@ -114,7 +115,7 @@ class MonitorCharts(Grid):
         ]
         running = [(index, run) for index, run in charted if run.state == st.RUNNING]
         steps = [
-            (run.name, *step_points(run), run_colour(index), LINE)
+            (run.name, *step_points(run, view.replay_epoch), run_colour(index), LINE)
             for index, run in (running or charted)
         ]
         self.query_one("#chart-steps", MetricChart).show(steps)
