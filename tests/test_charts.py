@@ -10,6 +10,8 @@ import math
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as hs
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 from textual_plotext.plot import Plot
@@ -87,8 +89,36 @@ def test_an_ordinary_curve_keeps_every_point_in_range():
 
 def test_a_log_axis_has_whole_decades_and_keeps_the_spike():
     lines, drawn = plot_text(LOSS, log_y=True)
-    assert drawn.axis.labels == ("0.01", "1", "100", "10000")
+    assert drawn.axis.labels == ("0.01", "1", "100")  # 457 is under 1000: no decade above
     assert drawn.above == [] and lines[0].strip() == "loss  (log y)"
+
+
+# losses of a quickstart sweep's first epochs, train and validation: 0.78 to 2.57
+FIRST_EPOCHS_LOSS = [2.57, 1.8, 1.2, 0.9, 0.78, 2.3, 1.5, 1.1, 0.95, 0.85]
+
+
+@pytest.mark.parametrize(
+    ("rows", "ends", "labels"),
+    [
+        (6, (0.5, 3.0), ("1", "2", "3")),  # a monitor chart at 120x40 (it was 0-5: '0', '5')
+        (8, (0.667, 3.0), ("1", "2", "3")),  # (it was 0-4.67: '0', '2', '4')
+        (15, (0.667, 3.0), ("1.0", "1.5", "2.0", "2.5", "3.0")),  # (it was 0-3.5)
+    ],
+)
+def test_an_axis_uses_the_height_it_has_with_ticks_a_person_can_read_off(rows, ends, labels):
+    axis = y_axis(FIRST_EPOCHS_LOSS, rows)
+    assert (round(axis.lo, 3), round(axis.hi, 3)) == ends and axis.labels == labels
+    assert axis.lo <= min(FIRST_EPOCHS_LOSS) and max(FIRST_EPOCHS_LOSS) <= axis.hi
+
+
+@pytest.mark.parametrize("height", range(8, 19))
+def test_the_quickstarts_peak_learning_rate_is_never_off_scale(height):
+    """Cosine from 0.1 after a warm-up epoch: 0.1 sits on the axis' end, which computes as
+    0.09999999999999999 (0.09 + 0.01); it was marked 'off scale ▲0.1'."""
+    lr = [0.1, 0.0993, 0.0973, 0.094]
+    series = [("lr", [1.0, 2.0, 3.0, 4.0], lr, "cyan", LINE)]
+    lines, drawn = plot_text(series, height=height, title="learning rate")
+    assert drawn.above == drawn.below == [] and lines[0].strip() == "learning rate"
 
 
 def test_hostile_magnitudes_give_an_axis_of_some_width():
@@ -377,3 +407,19 @@ def test_every_metrics_csv_column_has_one_set_of_words_that_every_chart_title_us
         "validation top-5 accuracy",
         "epoch time (s)",
     ]
+
+
+@given(
+    values=hs.lists(hs.floats(-1e12, 1e12, allow_nan=False), min_size=1, max_size=30),
+    rows=hs.integers(2, 60),
+    log=hs.booleans(),
+)
+def test_any_axis_holds_its_bulk_with_two_or_more_evenly_spaced_ticks(values, rows, log):
+    axis = y_axis(values, rows, log=log)
+    data = [math.log10(v) for v in values if v > 0] if log else values
+    low, high = bulk_range(data)
+    assert not axis.below(low) and not axis.above(high)  # within a hair of the span
+    assert len(axis.ticks) >= 2
+    placed = [round((rows - 1) * (t - axis.lo) / (axis.hi - axis.lo), 6) for t in axis.ticks]
+    assert all(p == round(p) for p in placed)  # on a row each
+    assert len({b - a for a, b in itertools.pairwise(placed)}) == 1

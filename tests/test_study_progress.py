@@ -13,7 +13,7 @@ from hypothesis import strategies as hs
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import RunSeries
 from tui_trainer.store.schema import RunStatus
-from tui_trainer.ui.study_progress import lanes_finish, study_progress
+from tui_trainer.ui.study_progress import lanes_finish, run_eta, study_progress
 
 
 def run(state, epoch=0, epochs=10, elapsed_s=None, eta_s=None, name=None):
@@ -100,6 +100,22 @@ def test_no_eta_while_a_running_run_has_none_or_nothing_runs():
 def test_without_a_finished_epoch_queued_runs_count_as_nothing():
     series = [run(st.RUNNING, eta_s=30.0), run(st.RUNNING, eta_s=40.0), run(st.QUEUED)]
     assert study_progress(series)[2] == 40.0
+
+
+def in_epoch_1(first_row_elapsed_s: float) -> RunSeries:
+    """A run of 2 epochs of 10 steps, at step 5 of epoch 1, with one step row logged."""
+    series = RunSeries(f"run{first_row_elapsed_s}", state=st.RUNNING)
+    series.status = RunStatus(state=st.RUNNING, epoch=0, epochs=2, step=5, steps_per_epoch=10)
+    series.steps = [{"epoch": 1, "step": 5, "elapsed_s": first_row_elapsed_s}]
+    return series
+
+
+def test_in_epoch_1_one_step_row_gives_each_run_an_eta_and_queued_runs_the_step_pace():
+    """1 s a step: each running run has 15 steps left; the queued run's 2 epochs of 10 steps
+    take 20 s on the lane that frees first."""
+    series = [in_epoch_1(5.0), in_epoch_1(5.0), run(st.QUEUED, epochs=2)]
+    assert [run_eta(s) for s in series[:2]] == [15.0, 15.0]
+    assert study_progress(series)[2] == 35.0
 
 
 def test_lanes_finish_breaks_ties_to_the_first_lane_and_needs_a_lane():

@@ -45,6 +45,18 @@ class Tmux:
     def start(self, command: str) -> None:
         self("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
 
+    def launch_the_last_preset(self) -> None:
+        """On the presets screen: the last preset (the test's own, after the built-in ones),
+        its launch line, and `enter` there: its study starts."""
+        from tui_trainer.config.presets import builtin_presets
+
+        self.wait_for("quickstart")
+        self("send-keys", "-t", "app", *["Down"] * len(builtin_presets()))
+        self.wait_for("tiny test study")
+        self("send-keys", "-t", "app", "Enter")
+        self.wait_for("Overrides")
+        self("send-keys", "-t", "app", "Enter")
+
 
 def test_training_survives_the_terminal_and_is_listed_again(tmp_path):
     runs_dir = tmp_path / "runs"
@@ -144,7 +156,6 @@ def test_the_launch_line_the_editors_guard_and_the_palette_in_a_real_terminal(tm
 def test_run_names_are_whole_in_the_monitor_after_a_launch(tmp_path, write_preset):
     """Bug 1 of issue 14 in the real binary: the monitor opens as the trainer starts (before
     it wrote any run), and its runs table shows 'lr=0.05', never 'lr='."""
-    from tui_trainer.config.presets import builtin_presets
     from tui_trainer.launch import stop
 
     runs_dir = tmp_path / "runs"
@@ -157,12 +168,7 @@ def test_run_names_are_whole_in_the_monitor_after_a_launch(tmp_path, write_prese
     command = f"cd {os.getcwd()} && exec {python} -m tui_trainer --runs-dir {runs_dir}"
     try:
         tmux.start(f"{command} --preset {preset}")
-        tmux.wait_for("quickstart")
-        tmux("send-keys", "-t", "app", *["Down"] * len(builtin_presets()))  # the last: ours
-        tmux.wait_for("tiny test study")
-        tmux("send-keys", "-t", "app", "Enter")
-        tmux.wait_for("Overrides")
-        tmux("send-keys", "-t", "app", "Enter")
+        tmux.launch_the_last_preset()
         screen = tmux.wait_for(" lr=0.1 ", timeout=120)
         names = [line.split()[1] for line in screen.splitlines() if line.startswith((" • ", " + "))]
         assert names == ["lr=0.05", "lr=0.1"], screen
@@ -203,3 +209,38 @@ def test_i_in_the_monitor_opens_a_runs_test_split_in_a_real_terminal(tmp_path):
         tmux.wait_for("their activation maps (a: the images)", timeout=30)
     finally:
         tmux("kill-server")
+
+
+def test_a_study_quit_right_after_its_launch_is_reopened_at_once_in_a_real_terminal(
+    tmp_path, write_preset
+):
+    """Issue 28, monitor bug 5 in the real binary: quit a moment after a launch (its trainer
+    still loading, no study.toml yet) and start again: the study opens at once, `starting`,
+    and goes on to `running` there."""
+    from tui_trainer.launch import stop
+
+    runs_dir = tmp_path / "runs"
+    preset = write_preset(TINY_PRESET.replace("epochs = 2", "epochs = 200"), name="long.toml")
+    tmux = Tmux(f"tui-trainer-test-{uuid.uuid4().hex[:8]}")
+    # the second start gets its own terminal: a server started on a socket just killed may not
+    again = Tmux(f"tui-trainer-test-{uuid.uuid4().hex[:8]}")
+    command = f"cd {os.getcwd()} && exec {sys.executable} -m tui_trainer --runs-dir {runs_dir}"
+    try:
+        tmux.start(f"XDG_CONFIG_HOME={tmp_path / 'config'} {command} --preset {preset}")
+        tmux.launch_the_last_preset()
+        tmux.wait_for("  starting")
+        tmux("send-keys", "-t", "app", "q")
+        (study,) = [path for path in runs_dir.iterdir() if path.is_dir()]
+        loading = not (study / "study.toml").exists()
+        tmux("kill-server")
+
+        again.start(f"XDG_CONFIG_HOME={tmp_path / 'config'} {command}")
+        screen = again.wait_for(f"{study.name}  ", timeout=30)
+        assert loading and "Overrides" not in screen  # it was loading, and its monitor shows
+        again.wait_for(f"{study.name}  running", timeout=300)
+    finally:
+        for found in list_studies(runs_dir):
+            with contextlib.suppress(Exception):  # already gone: nothing to stop
+                stop(found.paths.root)
+        tmux("kill-server")
+        again("kill-server")

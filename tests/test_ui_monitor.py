@@ -607,7 +607,7 @@ def test_a_run_is_starting_then_shows_its_step_progress_speed_and_an_eta_from_it
             assert [cell(runs, 2, column) for column in (2, 5, 7)] == ["0/40 50%", "2:38", "4210"]
             await pilot.press("down", "down")
             line = str(monitor.query_one("#run-line", Static).render()).splitlines()
-            assert line[1] == "step 10/20 4210 img/s · lr 0.5"
+            assert line[1] == "step 10/20 4210 img/s · train loss 2.0000 acc - · lr 0.5"
             # epoch 1 ended (the trainer's ETA: 100 s), 1 s of epoch 2 gone by since
             status(epoch=1, step=4, eta_s=100.0, elapsed_s=5.0, images_per_s=4210.0)
             steps((2, 24, 6.0))

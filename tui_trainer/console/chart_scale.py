@@ -11,8 +11,10 @@ height. Log scale stays one key away (`g`) rather than the default: on a log axi
 loss is readable, but a spike still takes decades of the height, and accuracy and learning-rate
 charts share the rule.
 
-Y ticks are round, 1-2-5 steps (0.05, 0.1, 0.2, 0.5, 1, 2 ...), and the top of the axis is set so
-that each step spans the same whole number of rows: labels are evenly spaced on a terminal.
+Y ticks are round, 1-2-5 steps (0.05, 0.1, 0.2, 0.5, 1, 2 ...), each the same whole number of
+rows from the next (labels evenly spaced on a terminal), and the axis is the tightest such one
+around the bulk: the points use the chart's height, whatever it is. A point is off scale only
+when it is an outlier, never because the axis' end rounds a hair below it.
 Epoch axes get whole-epoch ticks only. Pure functions, no plotting library: unit-tested alone.
 """
 
@@ -42,6 +44,14 @@ class YAxis:
 
     def clip(self, value: float) -> float:
         return min(max(value, self.lo), self.hi)
+
+    def above(self, value: float) -> bool:
+        """Off the top: beyond the floats' rounding of the axis' end (0.1 is on a 0.09-0.1
+        axis whose end computes as 0.09999999999999999)."""
+        return value > self.hi + (self.hi - self.lo) * 1e-9
+
+    def below(self, value: float) -> bool:
+        return value < self.lo - (self.hi - self.lo) * 1e-9
 
 
 def bulk_range(values: Sequence[float]) -> tuple[float, float]:
@@ -80,7 +90,13 @@ def nice_step(raw: float) -> float:
 def y_axis(values: Sequence[float], rows: int, *, log: bool = False) -> YAxis:
     """The axis of a chart whose plotting area is `rows` rows high (the plotting library puts
     row i at floor(0.5 + (rows - 1) * (y - lo) / (hi - lo))). `values` are the points' y (for a
-    log axis, positive ones: ticks then fall on whole decades)."""
+    log axis, positive ones: ticks then fall on whole decades).
+
+    Each row is worth the same `unit`, a tick every `per` rows is a round 1-2-5 `step`
+    (unit = step / per), and the axis starts on a whole unit: of every (step, per) whose axis
+    holds the bulk and shows two ticks or more, the one with the smallest unit, so that the
+    points use the height there is (losses of 0.78-2.57 on 8 rows: 0.67-3.0, ticks 1, 2, 3,
+    not 0-4.7 with ticks 0, 2, 4)."""
     rows = max(2, rows)
     data = [math.log10(v) for v in values if v > 0] if log else list(values)
     low, high = bulk_range(data)
@@ -88,6 +104,37 @@ def y_axis(values: Sequence[float], rows: int, *, log: bool = False) -> YAxis:
         # a band around them, wide enough to be told apart from them in floating point
         pad = 0.5 if log else (abs(low) * 0.1 or 1.0)
         low, high = low - pad, high + pad
+    gaps = rows - 1  # row intervals
+    # rows from one label to the next: ROWS_PER_TICK to twice that, fewer on a short chart
+    fewest = ROWS_PER_TICK if gaps >= 2 * ROWS_PER_TICK else min(2, gaps)
+    step = nice_step((high - low) / gaps)
+    step = max(1.0, step) if log else step
+    best: tuple[float, int, float, int] | None = None  # unit, per, step, first row's index
+    for _ in range(16):  # coarser steps, up to one that fits with a tick a row
+        for per in range(min(gaps, 2 * ROWS_PER_TICK), fewest - 1, -1):  # finest unit first
+            unit = step / per
+            first = math.floor(low / unit + 1e-9)
+            if (first + gaps) * unit < high - abs(high) * 1e-9:
+                continue
+            if (first + gaps) // per - -(-first // per) < 1:  # fewer than two ticks
+                continue
+            if best is None or unit < best[0] * (1 - 1e-9):
+                best = (unit, per, step, first)
+            break
+        if best is not None and step * 1e-9 > best[0]:
+            break
+        step = nice_step(step * 1.5)  # the next 1-2-5 step
+    if best is None:  # two rows astride zero (-1..1): no axis starts on a whole unit
+        return _widened_axis(low, high, rows, log)
+    unit, per, step, first = best
+    ticks = tuple(k * step for k in range(-(-first // per), (first + gaps) // per + 1))
+    labels = tuple(decade_label(t) if log else tick_label(t, step) for t in ticks)
+    return YAxis(first * unit, (first + gaps) * unit, ticks, labels, log)
+
+
+def _widened_axis(low: float, high: float, rows: int, log: bool) -> YAxis:
+    """The axis from the lowest tick under `low`, its top widened until each step spans the
+    same whole number of rows: what a very short chart gets when no tighter axis fits."""
     most = max(1, (rows - 1) // ROWS_PER_TICK)  # intervals that leave room between labels
     step = max(1.0, nice_step((high - low) / most)) if log else nice_step((high - low) / most)
     while True:
@@ -95,13 +142,10 @@ def y_axis(values: Sequence[float], rows: int, *, log: bool = False) -> YAxis:
         if end - start <= most:
             break
         step = nice_step(step * 1.5)  # the next 1-2-5 step
-    intervals = max(1, end - start)
-    per = (rows - 1) // intervals  # rows between two labels, the same for all of them
-    lo = start * step
-    hi = lo + step * (rows - 1) / per
+    per = (rows - 1) // max(1, end - start)  # rows between two labels
     ticks = tuple((start + i) * step for i in range((rows - 1) // per + 1))
     labels = tuple(decade_label(t) if log else tick_label(t, step) for t in ticks)
-    return YAxis(lo, hi, ticks, labels, log)
+    return YAxis(start * step, start * step + step * (rows - 1) / per, ticks, labels, log)
 
 
 def tick_label(value: float, step: float) -> str:

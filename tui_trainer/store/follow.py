@@ -4,7 +4,6 @@ one, so a monitor can poll a few times a second at no cost."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from tui_trainer.store.layout import StudyPaths
 from tui_trainer.store.lines import LineFollower
 from tui_trainer.store.reader import Headlines, StudyRecord, read_study, study_state
 from tui_trainer.store.schema import RunStatus, RunSummary, read_status, read_summary
+from tui_trainer.store.step_windows import StepWindow, latest_window, step_windows
 
 LOG_TAIL_BYTES = 64 * 1024  # how much of trainer.log a monitor shows when it opens
 # the step-loss chart: this many recent logging windows (the whole quickstart; about an epoch
@@ -49,39 +49,28 @@ class RunSeries(Headlines):
                 ys.append(float(y))
         return xs, ys
 
-    def recent_steps(self, points: int = RECENT_STEP_POINTS) -> tuple[list[float], list[float]]:
+    def recent_steps(
+        self, points: int = RECENT_STEP_POINTS, up_to: float | None = None
+    ) -> tuple[list[float], list[float]]:
         """(fractional epoch, mean loss) of the latest `points` logging windows of steps.csv,
-        across epoch boundaries: epoch e's steps lie in (e - 1, e], as its epoch row at e.
-
-        A row's window is the steps since the row before (every train.log_every_steps, and the
-        epoch's last step, which closes a short window: often the partial last batch alone, a
-        loss of a dozen images that spikes). A window shorter than half the usual one is folded
-        into the window before it in the same epoch, its loss weighted by its steps, so every
-        point is the mean of about as many steps."""
+        across epoch boundaries: epoch e's steps lie in (e - 1, e], as its epoch row at e. An
+        epoch's short last window is folded into the one before it (store/step_windows.py), so
+        every point is the mean of about as many steps. `up_to`: the latest windows up to that
+        epoch (a replay's)."""
         per_epoch = self.status.steps_per_epoch
         if per_epoch is None or per_epoch <= 0:
             return [], []
-        windows: list[tuple[int, int, float, int]] = []  # (epoch, last step, loss, steps)
-        previous = 0
-        for row in self.steps:
-            epoch, step, loss = row.get("epoch"), row.get("step"), row.get("loss")
-            if not (isinstance(epoch, int) and isinstance(step, int)) or step <= previous:
-                continue
-            size, previous = step - previous, step
-            number = isinstance(loss, (int, float)) and not isinstance(loss, bool)
-            if number and math.isfinite(loss):
-                windows.append((epoch, step, float(loss), size))
-        usual = sorted(w[3] for w in windows)[len(windows) // 2] if windows else 0
-        merged: list[tuple[int, int, float, int]] = []
-        for epoch, step, loss, size in windows:
-            if merged and 2 * size < usual and merged[-1][0] == epoch:
-                _, _, before, before_size = merged[-1]
-                total = before_size + size
-                merged[-1] = (epoch, step, (before * before_size + loss * size) / total, total)
-            else:
-                merged.append((epoch, step, loss, size))
-        recent = merged[-points:] if points > 0 else []
-        return [step / per_epoch for _, step, _, _ in recent], [loss for _, _, loss, _ in recent]
+        losses = [
+            (w.step, w.loss)
+            for w in step_windows(self.steps)
+            if w.loss is not None and (up_to is None or w.step <= up_to * per_epoch)
+        ]
+        recent = losses[-points:] if points > 0 else []
+        return [step / per_epoch for step, _ in recent], [loss for _, loss in recent]
+
+    def latest_window(self) -> StepWindow | None:
+        """The latest logging window, as the table and the run's line show its pace and loss."""
+        return latest_window(self.steps)
 
     @property
     def last_epoch(self) -> int:

@@ -26,11 +26,11 @@ from tui_trainer.config import presets as preset_files
 from tui_trainer.errors import TuiTrainerError, UnavailableError
 from tui_trainer.launch import Launched
 from tui_trainer.printable import printable
-from tui_trainer.store import status as st
-from tui_trainer.store.reader import StudyRecord, list_studies, read_study
+from tui_trainer.store.reader import StudyRecord, read_study
 from tui_trainer.store.resumable import ResumeTarget
 from tui_trainer.ui.commands import app_commands
 from tui_trainer.ui.navigation import Open, PresetSaved, Trainer
+from tui_trainer.ui.reopen import study_to_reopen
 from tui_trainer.ui.resuming import question, resume_plan
 from tui_trainer.ui.screens.compare import CompareScreen
 from tui_trainer.ui.screens.editor import EditorScreen
@@ -78,11 +78,10 @@ class TrainerApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(PresetsScreen(self.presets))
-        live = (st.RUNNING, st.STALLED)
-        running = [s for s in list_studies(self.runs_dir, summaries=False) if s.state in live]
-        if running:  # pick a live study up again
-            self.push_screen(MonitorScreen(running[0].paths.root))
-            self.tell(f"{running[0].id} is running")
+        live = study_to_reopen(self.runs_dir)
+        if live is not None:  # pick a live study up again, or one still being started
+            self.push_screen(MonitorScreen(live))
+            self.tell(f"{live.name} is running")
         self.set_interval(1.0, self._reap)
 
     def tell(

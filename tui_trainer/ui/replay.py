@@ -32,14 +32,17 @@ class Replay:
         return self if self.epoch is None else dataclasses.replace(self, paused=not self.paused)
 
     def scrubbed(self, step: int, last: int) -> Replay:
-        """`left`/`right`: an epoch back or on, paused; back from no replay starts a paused one
-        at the last epoch."""
-        if self.epoch is None and (step > 0 or last == 0):
+        """`left`/`right`: an epoch back or on, paused; nothing outside a replay (scrubbing
+        belongs to a replay: a live study must never be shown as one)."""
+        if self.epoch is None or last == 0:
             return self
-        epoch = float(last) if self.epoch is None else self.epoch
         return dataclasses.replace(
-            self, epoch=min(max(1.0, int(epoch) + step), float(last)), paused=True
+            self, epoch=min(max(1.0, int(self.epoch) + step), float(last)), paused=True
         )
+
+    def ended(self) -> Replay:
+        """`p` in a replay: back to everything there is (live, for a study still running)."""
+        return dataclasses.replace(self, epoch=None, paused=False)
 
     def faster(self, factor: float) -> Replay:
         """`+`/`-`: the speed times `factor`, within MIN_SPEED..MAX_SPEED."""

@@ -74,6 +74,11 @@ def study_progress(series: list[RunSeries]) -> tuple[int, int, float | None]:
         elapsed, epoch = seconds(run.status.elapsed_s), epoch_count(run.status.epoch)
         if elapsed and epoch > 0:
             paces.append(elapsed / epoch)
+    if not paces:  # no epoch finished yet: the running runs' step pace, an epoch's worth
+        for run in series:
+            per_step, per_epoch = step_pace(run), run.status.steps_per_epoch
+            if run.state == st.RUNNING and per_step is not None and per_epoch and per_epoch > 0:
+                paces.append(per_step * per_epoch)
     pace = sum(paces) / len(paces) if paces else None
     queued = [epoch_count(s.status.epochs) for s in series if s.state == st.QUEUED]
     eta = None
@@ -84,12 +89,16 @@ def study_progress(series: list[RunSeries]) -> tuple[int, int, float | None]:
 
 def step_pace(run: RunSeries) -> float | None:
     """Seconds per optimizer step over the run's recent step rows (global step and elapsed
-    seconds); None with fewer than two usable rows."""
+    seconds); from its first row alone, its elapsed time over its steps (the time since the
+    run's training began: the first steps' warm-up included, an estimate on the long side that
+    the next rows correct). None without a usable row."""
     rows = []
     for row in run.steps[-PACE_ROWS:]:
         step, elapsed = row.get("step"), row.get("elapsed_s")
         if isinstance(step, int) and isinstance(elapsed, (int, float)) and math.isfinite(elapsed):
             rows.append((step, float(elapsed)))
+    if len(rows) == 1 and rows[0][0] > 0 and rows[0][1] > 0:
+        return rows[0][1] / rows[0][0]
     if len(rows) < 2 or rows[-1][0] <= rows[0][0] or rows[-1][1] < rows[0][1]:
         return None
     return (rows[-1][1] - rows[0][1]) / (rows[-1][0] - rows[0][0])
@@ -147,7 +156,7 @@ def run_progress(run: RunSeries, state: str) -> RunProgress:
     trains)."""
     status = run.status
     live = state == st.RUNNING
-    speed = seconds(status.images_per_s) if live else None
+    speed = seconds(latest_pace(run)) if live else None
     return RunProgress(
         epoch=epoch_count(status.epoch),
         epochs=status.epochs,
@@ -156,6 +165,23 @@ def run_progress(run: RunSeries, state: str) -> RunProgress:
         images_per_s=speed,
         eta_s=run_eta(run) if live else None,
     )
+
+
+def latest_pace(run: RunSeries) -> float | None:
+    """Images/s of the run's latest logging window, an epoch's short last one folded in
+    (store/step_windows.py); status.toml's figure before the first step row."""
+    window = run.latest_window()
+    if window is not None and window.images_per_s is not None:
+        return window.images_per_s
+    return run.status.images_per_s
+
+
+def latest_train_loss(run: RunSeries) -> float | None:
+    """The mean train loss of the run's latest logging window, by the same rule as its pace."""
+    window = run.latest_window()
+    if window is not None and window.loss is not None:
+        return window.loss
+    return run.status.train_loss_running
 
 
 def shown_state(run: RunSeries) -> str:

@@ -42,7 +42,7 @@ KEYS = {
         ("f", "chart only the highlighted run (again: all)"),
         ("h", "hide / show the highlighted run in the charts"),
         ("i", "inspect the highlighted run: confusion matrix, per-class figures, samples"),
-        ("p", "replay a finished study from epoch 1"),
+        ("p", "replay a finished study; again: leave it"),
         ("space", "pause / resume the replay"),
         ("left/right", "replay: one epoch back / forward"),
         ("+/-", "replay: faster / slower"),

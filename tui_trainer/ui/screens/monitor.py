@@ -11,8 +11,9 @@ message (messages up).
 Keys: `z` maximises the focused chart (the first one when no chart has focus), `escape` or `z`
 again restores it; `tab` moves focus between the runs table, the charts and the log, and a
 focused widget's own keys come before the screen's. `i` opens the highlighted run's test split
-(the inspect screen). `b` switches the terminal bell on a
-watched study's end (off unless the app was started with `--bell`).
+(the inspect screen). `p` replays a finished study and, in a replay, returns to everything
+there is; `left`/`right` scrub only inside a replay, so a live study always shows live. `b`
+switches the terminal bell on a watched study's end (off unless the app was started with `--bell`).
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ class MonitorScreen(Screen):
         )
         charts = self.query_one(MonitorCharts)
         charts.epochs = ChartView(self.epochs_seen, charted, self.replay.epoch, self.metrics)
-        charts.steps = StepView(self.data_seen, charted)
+        charts.steps = StepView(self.data_seen, charted, self.replay.epoch)
         self.query_one(DevicePanel).view = device_view(series, here, self._state or "")
         self._show_run_line()
 
@@ -246,11 +247,15 @@ class MonitorScreen(Screen):
 
     def _advance_replay(self) -> None:
         was, self.replay = self.replay, self.replay.advanced(REFRESH_S, self._last_epoch())
+        if was.epoch is not None and self._state in LIVE:
+            self.replay = self.replay.ended()  # resumed meanwhile: a live study shows live
         if was.epoch is not None and self.replay.epoch is None:
             self.notify("replay finished")
 
     def action_replay(self) -> None:
-        if self.current_state() in LIVE:
+        if self.replay.epoch is not None:
+            self.replay = self.replay.ended()
+        elif self.current_state() in LIVE:
             self.notify("the study is still running: replay it when it has finished")
         elif self._last_epoch() == 0:
             self.notify("no finished epoch to replay")
@@ -261,6 +266,8 @@ class MonitorScreen(Screen):
         self.replay = self.replay.toggled()
 
     def action_scrub(self, step: int) -> None:
+        if self.replay.epoch is None:
+            self.notify("left/right scrub a replay: p starts one on a finished study")
         self.replay = self.replay.scrubbed(step, self._last_epoch())
 
     def action_speed(self, factor: float) -> None:

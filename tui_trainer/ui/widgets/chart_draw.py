@@ -174,9 +174,9 @@ def _plot_clipped(
     shown = [axis.clip(y) for y in ys]
     value = (lambda y: 10.0**y) if axis.log else (lambda y: y)
     for x, y in zip(xs, ys, strict=True):
-        if y > axis.hi:
+        if axis.above(y):
             drawn.above.append((x, value(y)))
-        elif y < axis.lo:
+        elif axis.below(y):
             drawn.below.append((x, value(y)))
     if no_color:
         # the run's own marker on each point tells the runs apart; a line through the markers
@@ -186,8 +186,8 @@ def _plot_clipped(
         plt.scatter(xs, shown, marker=marker_of_colour(colour), color=colour)
     else:
         plt.plot(xs, shown, marker=marker, color=colour)
-    above = [x for x, y in zip(xs, ys, strict=True) if y > axis.hi]
-    below = [x for x, y in zip(xs, ys, strict=True) if y < axis.lo]
+    above = [x for x, y in zip(xs, ys, strict=True) if axis.above(y)]
+    below = [x for x, y in zip(xs, ys, strict=True) if axis.below(y)]
     for off, edge, symbol in ((above, axis.hi, ABOVE), (below, axis.lo, BELOW)):
         if off:
             plt.scatter(off, [edge] * len(off), marker=symbol, color=colour)

@@ -47,6 +47,7 @@ class StepView:
 
     version: int = 0
     charted: tuple[str, ...] = ()
+    replay_epoch: float | None = None
 
 
 def metric_series(run: RunSeries, metric: str, upto: float | None, colour: str) -> list[Series]:
@@ -76,9 +77,9 @@ def metrics_available(runs: Mapping[str, RunSeries]) -> list[str]:
     return ["accuracy", *columns]
 
 
-def step_points(run: RunSeries) -> tuple[list[float], list[float]]:
-    """The step chart's data of one run (its one call site)."""
-    return run.recent_steps()
+def step_points(run: RunSeries, upto: float | None) -> tuple[list[float], list[float]]:
+    """The step chart's data of one run (its one call site), up to a replay's epoch."""
+    return run.recent_steps(up_to=upto)
 
 
 class MonitorCharts(Grid):
@@ -115,10 +116,15 @@ class MonitorCharts(Grid):
         self.query_one("#chart-lr", MetricChart).show(third)
 
     def watch_steps(self, view: StepView) -> None:
+        """The running runs' recent steps; with none running (a finished, stopped or crashed
+        study), the last windows of every charted run."""
+        charted = [
+            (index, run) for index, run in enumerate(self.runs.values()) if run.name in view.charted
+        ]
+        running = [(index, run) for index, run in charted if run.state == st.RUNNING]
         steps = [
-            (run.name, *step_points(run), run_colour(index), LINE)
-            for index, run in enumerate(self.runs.values())
-            if run.name in view.charted and run.state == st.RUNNING
+            (run.name, *step_points(run, view.replay_epoch), run_colour(index), LINE)
+            for index, run in (running or charted)
         ]
         self.query_one("#chart-steps", MetricChart).show(steps)
 

@@ -32,7 +32,7 @@ from tui_trainer.printable import printable
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import RunSeries
 from tui_trainer.ui.placement import where, where_in_full
-from tui_trainer.ui.study_progress import run_progress, shown_state
+from tui_trainer.ui.study_progress import latest_train_loss, run_progress, shown_state
 from tui_trainer.ui.widgets.charts import run_colour, run_marker
 
 RUN_COLUMNS = (
@@ -43,6 +43,7 @@ MAX_NAME_WIDTH = 40  # a longer run name is cut (the line under the table has it
 # plotext colour names as Rich styles, so that a run's name in the table is its chart legend
 PLOTEXT_TO_RICH = {"orange": "dark_orange", "white": "bright_white"}
 FOCUSED, HIDDEN = ">", "-"  # beside the marker: the run `f` focused, a run `h` hid
+FIGURE_SEPARATOR = " · "  # between the highlighted run's figures: where its line may be cut
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -187,7 +188,7 @@ def run_figures(run: RunSeries) -> str:
             return float(value)
         return getattr(status, column)
 
-    running_loss = status.train_loss_running if run.state == st.RUNNING else None
+    running_loss = latest_train_loss(run) if run.state == st.RUNNING else None
     train_loss = running_loss if running_loss is not None else latest("train_loss")
     for name, loss, acc in (
         ("train", train_loss, latest("train_acc")),
@@ -204,7 +205,7 @@ def run_figures(run: RunSeries) -> str:
     elapsed = latest("elapsed_s")
     if elapsed is not None:
         parts.append(f"elapsed {duration(elapsed)}")
-    return " · ".join(parts)
+    return FIGURE_SEPARATOR.join(parts)
 
 
 def _latest(run: RunSeries, column: str) -> float | None:
@@ -217,13 +218,35 @@ def _latest(run: RunSeries, column: str) -> float | None:
     return None
 
 
+def fitted(line: Text, width: int) -> Text:
+    """`line` (run_line) with its figures line cut to `width` between figures, never inside
+    one: from the first figure that does not fit on (they come in the order a person reads
+    them), so that no name shows without its value ('elapsed' cut off at 120 columns). The
+    first line wraps as it is."""
+    _, _, rest = line.plain.partition("\n")
+    if not rest or width <= 0 or cell_len(rest) <= width:
+        return line
+    lines = line.split("\n")
+    style = lines[1].spans[0].style if lines[1].spans else ""
+    kept: list[str] = []
+    for part in rest.split(FIGURE_SEPARATOR):
+        if cell_len(FIGURE_SEPARATOR.join([*kept, part])) > width:
+            break
+        kept.append(part)
+    return Text.assemble(lines[0], "\n", (FIGURE_SEPARATOR.join(kept), style))
+
+
 class RunLine(Static):
-    """The lines under the table (run_line); set `line` and it redraws when that changed."""
+    """The lines under the table (run_line); set `line` and it redraws when that changed, its
+    figures fitted to the width it has (on a resize too)."""
 
     line: reactive[Text] = reactive(Text, init=False)
 
     def watch_line(self, line: Text) -> None:
-        self.update(line)
+        self.refresh(layout=True)  # its height follows the lines it has
+
+    def render(self) -> Text:
+        return fitted(self.line, self.content_size.width)
 
 
 class RunTable(DataTable):
