@@ -123,6 +123,19 @@ def test_cpu_threads_follow_the_cores_unless_omp_num_threads_says(monkeypatch):
         torch.set_num_threads(before)
 
 
+def test_a_run_trains_on_the_threads_it_recorded_unless_omp_num_threads_says(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        assert acceleration.training_threads(None, 2) == 2  # a new run: its share
+        assert acceleration.training_threads(1, 2) == 1  # a resumed one: what it started with
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")
+        assert acceleration.training_threads(1, 2) == 3  # the user's choice stands
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.skipif(
     not sys.platform.startswith("linux") or "musl" in (ctypes.util.find_library("c") or ""),
     reason="mallopt is glibc's",

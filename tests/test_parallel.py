@@ -6,7 +6,9 @@ driver stopped (SIGTERM) or killed (SIGKILL) and the study resumed, nothing lost
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,12 +18,13 @@ import psutil
 import pytest
 
 from tests.helpers import TIMING_COLUMNS, TINY_PRESET, interrupted_study, train
+from tests.pausing import paused_pid, pausing_env
 from tui_trainer.errors import ExitCode, UnavailableError
 from tui_trainer.parallel.backend import Exit, Job, worker_command
 from tui_trainer.parallel.driver import judge
 from tui_trainer.parallel.slots import pack_gpus, plan_slots, visible_gpus
 from tui_trainer.store import status as st
-from tui_trainer.store.atomic import read_toml
+from tui_trainer.store.atomic import read_toml, write_toml_atomic
 from tui_trainer.store.csvlog import read_rows
 from tui_trainer.store.reader import read_study
 
@@ -53,13 +56,14 @@ def cli(
     )
 
 
-def start(*args: str) -> subprocess.Popen:
+def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "tui_trainer", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
+        env=env,
     )
 
 
@@ -76,20 +80,22 @@ def the_study(runs_dir: Path) -> Path:
     return study
 
 
-def rows_of(study: Path) -> dict[str, list[dict]]:
-    return {name: learned(read_rows(study / name / "metrics.csv")) for name in RUNS}
+def rows_of(study: Path, names: tuple[str, ...] = RUNS) -> dict[str, list[dict]]:
+    return {name: learned(read_rows(study / name / "metrics.csv")) for name in names}
 
 
 def has_rows(run: Path) -> bool:
     return len(read_rows(run / "metrics.csv")) >= 1
 
 
-def training_with_jobs_2(preset: Path, runs_dir: Path) -> tuple[subprocess.Popen, Path]:
-    """`run PRESET --jobs 2` started, once its first run has finished an epoch."""
-    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2")
+def training_with_jobs_2(
+    preset: Path, runs_dir: Path, *options: str, row_of: str = "lr=0.05"
+) -> tuple[subprocess.Popen, Path]:
+    """`run PRESET --jobs 2 OPTIONS` started, once its run `row_of` has finished an epoch."""
+    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2", *options)
     wait_for(lambda: any(runs_dir.glob("*/study.toml")), what="the study")
     study = the_study(runs_dir)
-    wait_for(lambda: has_rows(study / "lr=0.05"), what="a first row")
+    wait_for(lambda: has_rows(study / row_of), what="a first row")
     return driver, study
 
 
@@ -193,6 +199,8 @@ def test_the_driver_lets_go_of_a_run_however_its_path_is_written(tmp_path, monke
         (st.RUNNING, Exit(75), 1, False, st.CRASHED, True),  # held elsewhere: again later
         (st.RUNNING, Exit(75), 1, True, st.CRASHED, False),
         (st.RUNNING, Exit(3), 1, False, st.CRASHED, False),
+        (st.RUNNING, Exit(74), 1, False, st.CRASHED, False),  # unwritable: the study stops
+        (st.FAILED, Exit(74), 1, False, st.FAILED, False),
         (st.RUNNING, Exit(-9), 1, False, st.CRASHED, True),  # kill -9: resumed
         (st.RUNNING, Exit(-9), 3, False, st.CRASHED, False),  # retries (2) used up
         (st.RUNNING, Exit(None, lost="its node died"), 2, False, st.CRASHED, True),
@@ -205,6 +213,25 @@ def test_the_driver_lets_go_of_a_run_however_its_path_is_written(tmp_path, monke
 def test_the_driver_retries_only_a_worker_that_died(written, exit, attempt, stopping, state, retry):
     verdict = judge(written, exit, attempt, retries=2, stopping=stopping)
     assert (verdict.state, verdict.retry) == (state, retry)
+
+
+def test_a_worker_that_could_write_nothing_stops_the_study_naming_its_run_directory(tmp_path):
+    """Exit 74 with neither status.toml nor worker.log written (the disk had no room even for
+    them): the study stops all the same, its one line naming the run directory."""
+    from tests.helpers import Recorder
+    from tui_trainer.parallel.driver import Schedule
+    from tui_trainer.store.layout import StudyPaths
+
+    paths = StudyPaths(tmp_path / "study")
+    paths.run("run").root.mkdir(parents=True)
+    events = Recorder()
+    schedule = Schedule(paths, ["run"], None, 1, 2, events, None, {})  # type: ignore[arg-type]
+    schedule._ended(Job("run", paths.run("run").root), Exit(74))
+    assert schedule.unwritable == (
+        f"cannot write {paths.run('run').root}: its worker found it full or read-only"
+    )
+    assert schedule.stopping and schedule.states == {"run": st.QUEUED}
+    assert ("note", f"run: {schedule.unwritable}; the study stops") in events.events
 
 
 def test_an_exit_says_how_the_worker_ended():
@@ -340,6 +367,118 @@ def test_a_driver_killed_leaves_workers_that_stop_and_a_study_that_resumes(
     again = cli("resume", str(study), "--runs-dir", str(runs_dir))
     assert again.returncode == 0, again.stdout + again.stderr
     assert rows_of(study) == reference
+
+
+def test_a_worker_killed_writing_last_pt_resumes_alone_on_the_threads_it_started_with(
+    preset, reference, tmp_path
+):
+    """Killed with `--retries 0` while its epoch-2 last.pt is half written, the run is resumed
+    by itself (`resume STUDY/RUN`), a worker with every core to itself: it still trains on the
+    one share of the cores it started with, and writes the rows of an uninterrupted run."""
+    runs_dir = tmp_path / "runs"
+    env, marker = pausing_env(tmp_path / "pause", "lr=0.05", "last.pt", 2)
+    driver = start(
+        "run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2", "--retries", "0",
+        "--set", "sweep.optim.lr=[0.05, 0.1]", env=env,
+    )  # fmt: skip
+    os.kill(paused_pid(marker), signal.SIGKILL)
+    output, _ = driver.communicate(timeout=300)
+    assert driver.returncode == ExitCode.RUN_FAILED, output
+    study = the_study(runs_dir)
+    run = study / "lr=0.05"
+    assert [row["epoch"] for row in read_rows(run / "metrics.csv")] == [1, 2]
+    assert read_study(study).runs[0].state == st.CRASHED
+    share = read_toml(run / "status.toml")["threads"]
+    assert share == max(1, cores() // 2)
+
+    again = cli("resume", f"{study.name}/lr=0.05", "--runs-dir", str(runs_dir))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert learned(read_rows(run / "metrics.csv")) == reference["lr=0.05"]
+    assert read_toml(run / "status.toml")["threads"] == share
+
+
+# -- the faults of README's list, each at its moment -----------------------------------------------
+
+TWO_RUNS = ("--set", "sweep.optim.lr=[0.05, 0.1]")  # the first two runs of `preset`
+
+
+def test_a_driver_killed_while_its_workers_start_leaves_none_training_and_resume_completes(
+    preset, reference, tmp_path
+):
+    """The driver killed the moment both workers exist, before either has loaded torch: each
+    finds its driver gone as it starts, stops without training, and `resume` completes both."""
+    runs_dir = tmp_path / "runs"
+    driver = start("run", str(preset), "--runs-dir", str(runs_dir), "--jobs", "2", *TWO_RUNS)
+    process = psutil.Process(driver.pid)
+    wait_for(lambda: len(process.children()) == 2, what="two workers")
+    workers = process.children()
+    study = the_study(runs_dir)
+    starting = [read_toml(study / n / "status.toml")["state"] for n in ("lr=0.05", "lr=0.1")]
+    driver.kill()
+    driver.communicate(timeout=30)
+    _, alive = psutil.wait_procs(workers, timeout=60)
+    assert alive == []
+    assert starting == [st.QUEUED, st.QUEUED]  # (queued, "starting"): the kill was in start-up
+    assert not [r for r in read_study(study).runs if r.state == st.RUNNING]
+
+    again = cli("resume", str(study), "--runs-dir", str(runs_dir))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert rows_of(study, RUNS[:2]) == {n: reference[n] for n in RUNS[:2]}
+
+
+def test_resume_while_the_driver_lives_is_refused_and_sigterm_twice_ends_the_study_with_143(
+    preset, tmp_path
+):
+    runs_dir = tmp_path / "runs"
+    driver, study = training_with_jobs_2(preset, runs_dir, *TWO_RUNS)
+    refused = cli("resume", str(study), "--runs-dir", str(runs_dir))
+    assert refused.returncode == ExitCode.UNAVAILABLE, refused.stdout + refused.stderr
+    assert "a trainer is still writing lr=0.05 (pid" in refused.stderr
+    assert "Traceback" not in refused.stderr and driver.poll() is None
+    driver.send_signal(signal.SIGTERM)
+    driver.send_signal(signal.SIGTERM)
+    output, _ = driver.communicate(timeout=60)
+    assert driver.returncode == ExitCode.TERMINATED, output
+    assert {run.state for run in read_study(study).runs} == {st.INTERRUPTED}
+
+
+def test_a_drained_worker_is_resumed_with_the_rows_of_an_uninterrupted_run(
+    preset, reference, tmp_path
+):
+    runs_dir = tmp_path / "runs"
+    driver, study = training_with_jobs_2(preset, runs_dir, *TWO_RUNS, row_of="lr=0.1")
+    os.kill(read_toml(study / "lr=0.1" / "status.toml")["pid"], signal.SIGTERM)  # a node drain
+    output, _ = driver.communicate(timeout=300)
+    assert driver.returncode == 0, output
+    assert "lr=0.1: its worker exited with status 143 (attempt 1 of 3); resuming it" in output
+    assert read_toml(study / "lr=0.1" / "status.toml")["attempt"] == 2
+    assert rows_of(study, RUNS[:2]) == {n: reference[n] for n in RUNS[:2]}
+
+
+def test_a_run_directory_deleted_mid_study_ends_the_study_without_a_traceback(
+    preset, reference, tmp_path
+):
+    runs_dir = tmp_path / "runs"
+    driver, study = training_with_jobs_2(preset, runs_dir, *TWO_RUNS, row_of="lr=0.1")
+    shutil.rmtree(study / "lr=0.1")
+    output, _ = driver.communicate(timeout=300)
+    assert driver.returncode == ExitCode.RUN_FAILED, output
+    assert "Traceback" not in output + (study / "trainer.log").read_text()
+    assert "lr=0.05 completed" in output
+    assert learned(read_rows(study / "lr=0.05" / "metrics.csv")) == reference["lr=0.05"]
+
+
+def test_worker_run_resumes_a_run_left_running_by_a_host_that_is_gone(write_preset, runs_dir):
+    """status.toml says running on node7, its heartbeat no longer changing: the worker watches
+    it for a few seconds (st.OTHER_HOST_WATCH_S), then resumes it."""
+    study = interrupted_study(write_preset(), runs_dir)
+    status = read_toml(study / "run" / "status.toml")
+    status.update(state="running", host="node7", pid=4242, pid_started=1.0)
+    write_toml_atomic(study / "run" / "status.toml", status)
+    result = cli("worker-run", str(study / "run"), "--attempt", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [row["epoch"] for row in read_rows(study / "run" / "metrics.csv")] == [1, 2]
+    assert read_toml(study / "run" / "status.toml")["host"] == socket.gethostname()
 
 
 def test_cluster_without_ray_installed_names_the_extra_and_exits_3(tmp_path):

@@ -549,3 +549,27 @@ def test_a_checkpoint_saved_before_the_first_epoch_ended_gives_no_best_not_a_pla
     best = BestEpoch()
     assert best.update(0.0, 1) and best == BestEpoch(0.0, 1)  # the first epoch is the best
     assert not best.update(0.0, 2) and best.update(0.2, 3) and best == BestEpoch(0.2, 3)
+
+
+def test_an_in_process_resume_trains_on_the_threads_the_run_started_with(
+    write_preset, runs_dir, monkeypatch
+):
+    """A run started on one thread (OMP_NUM_THREADS=1, say) and resumed in a process that
+    would take a thread per core: it trains on one thread again, since the thread count orders
+    a CPU's sums and another count would write other rows."""
+    from tests.helpers import interrupted_study
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    seen: list[int] = []
+    try:
+        study = interrupted_study(write_preset(), runs_dir)
+        status = read_toml(study / "run" / "status.toml")
+        assert status["threads"] == torch.get_num_threads()  # recorded as it started
+        write_toml_atomic(study / "run" / "status.toml", {**status, "threads": 1})
+        events = Recorder(on_epoch=lambda *_: seen.append(torch.get_num_threads()))
+        result = resume_study(read_study(study), None, events)
+    finally:
+        torch.set_num_threads(before)
+    assert result.exit_code == 0
+    assert seen == [1] and read_toml(study / "run" / "status.toml")["threads"] == 1

@@ -255,3 +255,42 @@ def test_resume_on_a_read_only_file_system_changes_nothing(write_preset, tmp_pat
     assert "Read-only file system" in result.stderr and "Traceback" not in result.stderr
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
+
+
+@needs_namespaces
+def test_a_really_full_disk_under_a_parallel_study_exits_3_and_resume_finishes_it(
+    write_preset, tmp_path
+):
+    """`--jobs 2` on a 1 MiB file system: both runs write epoch 1's row, neither's checkpoint
+    fits. The driver stops the study as the in-process trainer does (one line naming the path,
+    exit 3, no traceback); `runs` reads each 1/2, not the 0/2 of a status that may not have
+    been written; on a disk with room, `resume` finishes both."""
+    runs_dir, out = tmp_path / "runs", tmp_path / "out"
+    runs_dir.mkdir()
+    out.mkdir()
+    preset = write_preset(TINY_PRESET + '\n[sweep]\n"optim.lr" = [0.05, 0.1]\n')
+    result = in_tmpfs(
+        "size=1m",
+        runs_dir,
+        out,
+        *(sys.executable, "-m", "tui_trainer", "run", str(preset), "--plain", "--jobs", "2"),
+        *("--runs-dir", str(runs_dir)),
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = [text for text in result.stderr.splitlines() if text.startswith("error:")]
+    assert line.startswith(f"error: cannot write {runs_dir}/")
+    assert "/checkpoints/" in line and line.endswith(": No space left on device")
+    (study,) = study_dirs(out)
+    for run in ("lr=0.05", "lr=0.1"):
+        assert [row["epoch"] for row in read_rows(study / run / "metrics.csv")] == [1]
+    assert read_toml(study / "study.toml")["launch"]["exit_code"] == 3
+    listed = run_cli("runs", "--runs-dir", str(out))
+    assert [line.split()[:3] for line in listed.output.splitlines() if "lr=" in line] == [
+        ["lr=0.05", "failed", "1/2"], ["lr=0.1", "failed", "1/2"]
+    ]  # fmt: skip
+
+    resumed = run_cli("resume", "latest", "--runs-dir", str(out), "--plain")
+    assert resumed.exit_code == 0, resumed.output
+    for run in ("lr=0.05", "lr=0.1"):
+        assert [row["epoch"] for row in read_rows(study / run / "metrics.csv")] == [1, 2]

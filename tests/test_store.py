@@ -328,6 +328,29 @@ def test_list_and_resolve(runs_dir):
         resolve(runs_dir, "alpha/lr=9")
 
 
+def test_a_runs_progress_is_its_whole_rows_not_a_status_a_full_disk_kept_from_being_written(
+    runs_dir,
+):
+    """A disk that filled after epoch 1's row: status.toml still says epoch 0 of 3, failed, but
+    the row (and the checkpoint a resume finishes from) is there: `runs` reads 1/3. A torn
+    second row is not an epoch yet; a run with no metrics.csv at all keeps its status's figure."""
+    from typer.testing import CliRunner
+
+    from tui_trainer.cli import app
+
+    root = fake_study(runs_dir, "20260101-000000-full", ["run", "other"], state="failed")
+    write_toml_atomic(root / "run" / "status.toml", {"state": "failed", "epoch": 0, "epochs": 3})
+    with CsvAppender(root / "run" / "metrics.csv", ["epoch", "val_acc"]) as rows:
+        rows.append({"epoch": 1, "val_acc": 0.5})
+    with open(root / "run" / "metrics.csv", "a", encoding="utf-8") as torn:
+        torn.write("2,0.")
+    run, other = read_study(root).runs
+    assert (run.epoch, run.epochs, other.epoch) == (1, 3, 2)
+    listed = CliRunner().invoke(app, ["runs", "--runs-dir", str(runs_dir)])
+    assert listed.exit_code == 0, listed.output
+    assert "1/3" in listed.output and "0/3" not in listed.output
+
+
 def test_hostile_run_names_in_study_toml_are_ignored(runs_dir):
     root = fake_study(
         runs_dir, "20260101-000000-x", ["run"], launch_runs=["run", "../../etc", "/abs"]

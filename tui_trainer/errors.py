@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     RUN_FAILED = 1  # a run of the study failed or diverged; the others still ran
     USAGE = 2  # bad preset, bad --set, unknown id: nothing was created
     UNAVAILABLE = 3  # the machine lacks something the study needs (data, device, disk)
+    UNWRITABLE = 74  # worker-run only: its run directory cannot be written; the study stops (3)
     BUSY = 75  # worker-run only: another process still holds the run; a driver tries again later
     INTERRUPTED = 130  # SIGINT (Ctrl-C)
     TERMINATED = 143  # SIGTERM
@@ -97,6 +98,13 @@ class RunBusy(UnavailableError):
 class StorageError(UnavailableError):
     """The run directory cannot be written (disk full, read-only, no permission): the study
     stops, since every later write would fail too. What was written before stays intact."""
+
+
+class RunUnwritable(StorageError):
+    """worker-run's StorageError: its own exit code tells the driver that the runs directory
+    cannot be written (a missing dataset exits 3 too), so that it stops the whole study."""
+
+    exit_code = ExitCode.UNWRITABLE
 
 
 # Errors of the file system the run directory lives on, as opposed to a bug or bad data.

@@ -41,9 +41,15 @@ class Exit:
 
     @property
     def refused(self) -> bool:
-        """The worker refused to train (its run's files, its data, its lock): retrying it
-        would refuse again."""
-        return self.code in (ExitCode.USAGE, ExitCode.UNAVAILABLE)
+        """The worker refused to train (its run's files, its data, its lock), or found its run
+        directory unwritable: retrying it would refuse or fail again."""
+        return self.code in (ExitCode.USAGE, ExitCode.UNAVAILABLE, ExitCode.UNWRITABLE)
+
+    @property
+    def unwritable(self) -> bool:
+        """The worker's run directory cannot be written (disk full, read-only): nor can any
+        other run's, so the study stops."""
+        return self.code == ExitCode.UNWRITABLE
 
     def describe(self) -> str:
         if self.lost is not None:

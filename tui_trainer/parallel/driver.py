@@ -7,6 +7,8 @@ Faults, decided from the run directory once a worker has ended (`judge`):
 
 - the run reads completed, failed, diverged or interrupted: that is its result, never retried;
 - the worker refused (exit 2 or 3: its files, data or lock): retrying would refuse again;
+- the worker found its run directory unwritable (exit 74: disk full, read-only): so would every
+  other, and the study stops as the in-process trainer's does (one line naming the path, exit 3);
 - anything else (killed by a signal, the OOM killer, a lost node, a crash between steps): the run
   is resumed from last.pt by a new worker, up to `retries` times, each attempt numbered in
   status.toml and told in trainer.log; after that it is left crashed.
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui_trainer.config.schema import ParallelSection, RunConfig
-from tui_trainer.errors import ExitCode, TuiTrainerError
+from tui_trainer.errors import ExitCode, StorageError, TuiTrainerError
 from tui_trainer.parallel.backend import Backend, Exit, Job, Started
 from tui_trainer.parallel.slots import plan_slots, visible_gpus
 from tui_trainer.printable import printable
@@ -47,7 +49,7 @@ from tui_trainer.store.layout import StudyPaths
 from tui_trainer.store.lines import LineFollower
 from tui_trainer.store.lock import RunLocks, allow_open_files
 from tui_trainer.store.reader import StudyRecord
-from tui_trainer.store.schema import read_status, read_summary, write_status
+from tui_trainer.store.schema import RunStatus, read_status, read_summary, write_status
 from tui_trainer.store.study_files import Device, create_study, record_end, record_resume
 from tui_trainer.study_result import StudyResult
 
@@ -171,6 +173,7 @@ class Schedule:
         self.active: dict[str, _Watched] = {}
         self.states: dict[str, str] = {}
         self.stopping = False
+        self.unwritable: str | None = None  # why the runs directory cannot be written
         self._waiting: dict[str, str | None] = {}
         self._signals = StopSignals()
 
@@ -280,6 +283,8 @@ class Schedule:
         verdict = judge(status.state if status else None, exit, job.attempt, self.retries, stopping)
         self.states[job.name] = verdict.state
         said = f"{job.name}: its worker {exit.describe()}"
+        if exit.unwritable:
+            self._unwritable(job, status)
         if verdict.retry and exit.busy:
             if job.busy < BUSY_TRIES:
                 self.events.note(
@@ -312,6 +317,19 @@ class Schedule:
                 f"{said} (attempt {job.attempt} of {self.retries + 1}, no retries left): it "
                 f"is left {verdict.state}; see {run.worker_log}"
             )
+
+    def _unwritable(self, job: Job, status: RunStatus | None) -> None:
+        """A worker found its run directory unwritable: the others would too, so the study
+        stops as the in-process trainer's does, with the worker's line (which names the path)."""
+        said = _last_line(self.paths.run(job.name).worker_log).removeprefix("error: ")
+        message = (status.message if status else None) or said
+        if not message.startswith("cannot write "):  # the worker could write neither
+            message = f"cannot write {job.run_dir}: its worker found it full or read-only"
+        if self.unwritable is None:
+            self.unwritable = message
+            if not self.stopping:
+                self.events.note(f"{job.name}: {message}; the study stops")
+                self._stop(signal.SIGTERM, None)
 
     def _stop(self, signum: int, cause: int | None) -> None:
         self.stopping = True
@@ -538,6 +556,9 @@ def _drive(
         result.states.setdefault(job.name, st.QUEUED)
     for name in names:
         result.states.setdefault(name, st.QUEUED)
+    if schedule.unwritable is not None:  # as train/study.py ends on a StorageError: exit 3
+        record_end(paths, ExitCode.UNAVAILABLE, events.note)
+        raise StorageError(schedule.unwritable)
     record_end(paths, result.exit_code, events.note)
     events.study_finished(result.states)
     return result

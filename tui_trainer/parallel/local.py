@@ -1,7 +1,8 @@
 """The backend of one machine: each worker a child process of the driver, in its process group
 (a Ctrl-C on the terminal reaches them all), on a slot of its own (parallel/slots.py): its GPU
-through CUDA_VISIBLE_DEVICES, its share of the cores through its thread count. A worker's output
-goes to its run's worker.log.
+through CUDA_VISIBLE_DEVICES, its share of the cores through `--threads` (a run that started
+before keeps its own count; OMP_NUM_THREADS, when the user sets it, passes through and wins).
+A worker's output goes to its run's worker.log.
 """
 
 from __future__ import annotations
@@ -43,8 +44,6 @@ class LocalBackend:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if slot.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = slot.gpu
-        if self.plan.device == "cpu":
-            env["OMP_NUM_THREADS"] = str(slot.threads)
         command = worker_command(
             job, self.plan.device, slot.threads, os.getpid(), gpu_share=slot.share
         )

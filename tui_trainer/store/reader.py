@@ -8,6 +8,7 @@ with the reason (never silently left out), and liveness follows store.status.eff
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -67,8 +68,17 @@ class RunRecord(Headlines):
     def name(self) -> str:
         return self.paths.name
 
-    @property
+    @functools.cached_property
     def epoch(self) -> int:
+        """The finished epochs: the newline-terminated rows of metrics.csv, which are what a
+        resume keeps. Not status.toml's figure: a full disk can keep that from being written
+        after the row was (a run stopped there must not read 0/3). That figure only where
+        there is no metrics.csv at all. Read once, when asked (the monitor never asks)."""
+        if self.metrics:
+            return len(self.metrics)
+        rows = read_rows(self.paths.metrics)
+        if rows or os.path.lexists(self.paths.metrics):
+            return len(rows)
         return self.status.epoch
 
     @property

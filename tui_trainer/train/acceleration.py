@@ -128,6 +128,21 @@ def configure_cpu_threads(device: torch.device) -> int:
     return cores
 
 
+def training_threads(recorded: int | None, share: int | None = None) -> int:
+    """The intra-op threads a run trains with, set for this process and returned.
+
+    The thread count fixes the order in which a CPU reduction adds up, so a run that changes it
+    between epochs writes other rows: a resumed or retried run keeps the count it `recorded`
+    when it started (status.toml's `threads`), whatever share of the cores it gets now.
+    OMP_NUM_THREADS, set by the user, is an explicit choice and stands over both; a new run
+    takes `share` (a worker's share of the cores), else what configure_device chose."""
+    chosen = os.environ.get("OMP_NUM_THREADS", "").strip()
+    threads = int(chosen) if chosen.isdigit() and int(chosen) > 0 else recorded or share
+    if threads and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 # glibc mallopt parameters
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4

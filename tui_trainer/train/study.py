@@ -4,6 +4,10 @@ the unfinished runs of one.
 Signals: the first SIGINT or SIGTERM asks the current run to stop after its current step (it
 checkpoints there, the finished epochs stay on disk, the run reads `interrupted`); a second SIGINT
 stops at once. A trainer holds a flock on every run directory it writes (store/lock.py).
+
+Threads: each run records the CPU threads it trains with (status.toml `threads`), and a resume
+trains it with those again: the thread count orders a CPU's sums, so another count would write
+other rows (acceleration.training_threads).
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.layout import StudyPaths
 from tui_trainer.store.lock import RunLocks, allow_open_files
 from tui_trainer.store.reader import StudyRecord
+from tui_trainer.store.schema import read_status
 from tui_trainer.store.study_files import Device, create_study, record_end, record_resume
 from tui_trainer.study_result import StudyResult
-from tui_trainer.train.acceleration import configure_device, resolve_precision
+from tui_trainer.train.acceleration import configure_device, resolve_precision, training_threads
 from tui_trainer.train.data import LOADING_FIELDS, DatasetCache, split_problems
 from tui_trainer.train.device import device_name, resolve_device
 from tui_trainer.train.events import Broadcast, TrainingEvents
@@ -124,6 +129,7 @@ def _train_runs(
             "is kept off a live run only by its heartbeat"
         )
     stop = StopSignals()
+    share = torch.get_num_threads()  # as configure_device chose: a new run's count
     with stop.installed():
         current = None
         try:
@@ -131,9 +137,13 @@ def _train_runs(
                 if stop.event.is_set():
                     break
                 current = run.name
+                run_paths = paths.run(run.name)
+                recorded = read_status(run_paths.status) if resume else None
+                threads = training_threads(recorded.threads if recorded else None, share)
                 trainer = RunTrainer(
-                    run, paths.run(run.name), device, data, events, stop.event, resume=resume
+                    run, run_paths, device, data, events, stop.event, resume=resume
                 )
+                trainer.status.update(threads=threads)  # what a resume of it trains with
                 result.states[run.name] = trainer.run().state
         except KeyboardInterrupt:
             result.signal_number = int(signal.SIGINT)

@@ -5,7 +5,9 @@ A worker takes its run directory's lock (waiting a while: a retry may start whil
 attempt's file system still holds it), then starts the run, or resumes it from last.pt after the
 same checks `tui-trainer resume` makes, or exits at once when it is already completed. It writes
 only inside its run directory: status.toml (with its attempt, GPU and threads), the logs, the
-checkpoints; its own output goes to the run's worker.log (the driver points stdout there).
+checkpoints; its own output goes to the run's worker.log (the driver points stdout there). A
+run resumed or retried trains with the threads it started with: the thread count orders a
+CPU's sums, so another count would change its rows.
 
 A worker started by a driver watches it (`parent`): when the driver is gone (killed with
 SIGKILL), the worker stops after its current step, checkpointing there, so that nothing trains
@@ -25,14 +27,14 @@ from pathlib import Path
 import torch
 
 from tui_trainer.config.sweep import RunSpec
-from tui_trainer.errors import ExitCode, RunBusy, UsageError
+from tui_trainer.errors import ExitCode, RunBusy, RunUnwritable, StorageError, UsageError
 from tui_trainer.signals import StopSignals
 from tui_trainer.store import status as st
 from tui_trainer.store.layout import RunPaths
 from tui_trainer.store.lock import LockHeld, RunLocks
 from tui_trainer.store.resumable import run_file_problem
 from tui_trainer.store.schema import RunStatus, read_status
-from tui_trainer.train.acceleration import configure_device
+from tui_trainer.train.acceleration import configure_device, training_threads
 from tui_trainer.train.data import DatasetCache
 from tui_trainer.train.device import resolve_device
 from tui_trainer.train.events import TrainingEvents
@@ -49,7 +51,8 @@ PARENT_POLL_S = 0.5  # how often a worker looks whether its driver is still ther
 @dataclass(frozen=True)
 class WorkerOptions:
     device: str | None = None  # default: the run's train.device
-    threads: int | None = None  # CPU threads (default: as configure_device chooses)
+    # CPU threads of a new run (its share of the cores); a run keeps those it started with
+    threads: int | None = None
     attempt: int = 1
     parent: int | None = None  # the driver's pid: stop when it is gone
     gpu_share: int | None = None  # runs sharing this worker's GPU (--runs-per-gpu)
@@ -59,7 +62,8 @@ class WorkerOptions:
 def run_worker(run_dir: Path, options: WorkerOptions, events: TrainingEvents) -> ExitCode:
     """Train the run in `run_dir` to its end (or to a stop); the exit code says how it ended:
     0 completed (now or before), 1 failed or diverged, 130/143 stopped, 2 refused (its files
-    are not what a resume can continue), 3 another trainer holds it or its data is missing."""
+    are not what a resume can continue), 3 its data is missing, 74 its run directory cannot
+    be written (RunUnwritable), 75 another process holds it (RunBusy)."""
     paths = RunPaths(Path(run_dir))
     problem = run_file_problem(paths.root) if paths.root.is_dir() else "no such run directory"
     if problem is not None:
@@ -78,23 +82,30 @@ def run_worker(run_dir: Path, options: WorkerOptions, events: TrainingEvents) ->
         config = resume_data_config(paths.name, run_config(paths.config), options.data_dir)
         spec = RunSpec(paths.name, dict(before.swept) if before else {}, config)
         device = resolve_device(options.device or config.train.device)
-        if options.threads:
-            torch.set_num_threads(options.threads)
         configure_device(device)
+        threads = training_threads(before.threads if before else None, options.threads)
+        if options.threads and threads != options.threads:
+            events.note(
+                f"{paths.name}: trains with {threads} thread(s) as it started with, not this "
+                f"slot's {options.threads}, so that its rows stay bit-identical"
+            )
         data = DatasetCache()
         check_run(paths.name, paths.root, config, device, data)
         placement = Placement(
             attempt=options.attempt,
             gpu=gpu_of(device),
             gpu_share=options.gpu_share,
-            threads=torch.get_num_threads() if device.type == "cpu" else options.threads,
+            threads=threads,
         )
         stop = StopSignals()
         with stop.installed(), watching_parent(options.parent, stop, events):
             trainer = RunTrainer(
                 spec, paths, device, data, events, stop.event, resume=True, placement=placement
             )
-            state = trainer.run().state
+            try:
+                state = trainer.run().state
+            except StorageError as exc:  # exit 74: the driver stops the study
+                raise RunUnwritable(str(exc)) from None
     if state == st.COMPLETED:
         return ExitCode.OK
     if state == st.INTERRUPTED:
