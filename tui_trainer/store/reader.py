@@ -73,9 +73,15 @@ class RunRecord(Headlines):
         """The finished epochs: the newline-terminated rows of metrics.csv, which are what a
         resume keeps. Not status.toml's figure: a full disk can keep that from being written
         after the row was (a run stopped there must not read 0/3). That figure only where
-        there is no metrics.csv at all. Read once, when asked (the monitor never asks)."""
+        there is no metrics.csv at all. Read once, when asked (the monitor never asks).
+
+        status.toml rewritten after metrics.csv last changed already counts every row (the
+        trainer appends the row, then writes the status), so its figure stands then, and a
+        listing of thousands of runs parses no CSV for finished ones."""
         if self.metrics:
             return len(self.metrics)
+        if _written_after(self.paths.status, self.paths.metrics):
+            return self.status.epoch
         rows = read_rows(self.paths.metrics)
         if rows or os.path.lexists(self.paths.metrics):
             return len(rows)
@@ -84,6 +90,14 @@ class RunRecord(Headlines):
     @property
     def epochs(self) -> int | None:
         return self.status.epochs
+
+
+def _written_after(later: Path, earlier: Path) -> bool:
+    """Whether `later` was last modified strictly after `earlier` (both there, both files)."""
+    try:
+        return os.stat(later).st_mtime_ns > os.stat(earlier).st_mtime_ns
+    except (OSError, ValueError):
+        return False
 
 
 @dataclass

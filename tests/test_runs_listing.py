@@ -1,0 +1,78 @@
+"""`tui-trainer runs` on many studies: the table Rich's Table printed, printed without laying out
+each cell through it, and a run's progress read without parsing its metrics.csv where
+status.toml already counts every row."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from typer.testing import CliRunner
+
+from tests.helpers import fake_study
+from tui_trainer.cli import app
+from tui_trainer.console.grid import print_grid
+from tui_trainer.console.tables import STUDIES_COLUMNS, studies_rows, studies_table
+from tui_trainer.store import reader
+from tui_trainer.store.atomic import write_toml_atomic
+from tui_trainer.store.csvlog import CsvAppender
+from tui_trainer.store.reader import list_studies, read_study
+from tui_trainer.store.synthetic import write_many_studies
+
+
+def rich_table_text(studies, width: int = 200) -> str:
+    """What `runs` printed before: Rich's Table of the studies, on the console `runs` uses
+    when its output is not a terminal (200 columns)."""
+    console = Console(file=io.StringIO(), width=width, soft_wrap=False, markup=False)
+    console.print(studies_table(studies))
+    return console.file.getvalue()
+
+
+def varied_studies(runs_dir):
+    """Rows of every kind beside the generated ones: a failed run whose status a full disk
+    left behind its rows, a problem line, a run name of wide characters, no runs at all."""
+    root = fake_study(runs_dir, "20270101-000000-full", ["run", "学習率=0.1"], state="failed")
+    write_toml_atomic(root / "run" / "status.toml", {"state": "failed", "epoch": 0, "epochs": 3})
+    with CsvAppender(root / "run" / "metrics.csv", ["epoch", "val_acc"]) as rows:
+        rows.append({"epoch": 1, "val_acc": 0.5})
+    fake_study(runs_dir, "20270102-000000-twice", ["a"], launch_runs=["a", "a"])
+    fake_study(runs_dir, "20270103-000000-empty", [], launch_runs=[])
+
+
+def test_runs_on_two_hundred_studies_prints_what_richs_table_printed(tmp_path):
+    runs_dir = tmp_path / "runs"
+    write_many_studies(runs_dir, 200)
+    varied_studies(runs_dir)
+    result = CliRunner().invoke(app, ["runs", "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 0, result.output
+    assert result.output == rich_table_text(list_studies(runs_dir))
+    lines = result.output.splitlines()
+    assert len(lines) == 1 + 200 * 4 + (1 + 2) + (1 + 1 + 1) + 1  # the header, the studies
+    assert lines[1].split()[:5] == ["20270103-000000-empty", "unknown", "0/0", "runs", "-"]
+    (run_line,) = [line for line in lines if line.startswith("  run ")]
+    assert run_line.split() == ["run", "failed", "1/3", "-", "-"]
+
+
+def test_a_table_too_wide_for_the_console_is_left_to_rich_which_wraps_it(tmp_path):
+    runs_dir = tmp_path / "runs"
+    write_many_studies(runs_dir, 3)
+    studies = list_studies(runs_dir)
+    console = Console(file=io.StringIO(), width=50, soft_wrap=False, markup=False)
+    print_grid(console, STUDIES_COLUMNS, studies_rows(studies))
+    assert console.file.getvalue() == rich_table_text(studies, width=50)
+    assert max(len(line) for line in console.file.getvalue().splitlines()) <= 50
+
+
+def test_a_run_whose_status_was_written_after_its_last_row_is_counted_without_reading_rows(
+    tmp_path, monkeypatch
+):
+    """The trainer appends an epoch's row, then writes the status: a status.toml newer than
+    metrics.csv already counts every row, so the listing takes its figure and parses no CSV."""
+    runs_dir = tmp_path / "runs"
+    (root,) = write_many_studies(runs_dir, 1)
+
+    def no_csv(path):
+        raise AssertionError(f"read {path}")
+
+    monkeypatch.setattr(reader, "read_rows", no_csv)
+    assert [run.epoch for run in read_study(root).runs] == [3, 3, 3]

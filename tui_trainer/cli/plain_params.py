@@ -1,0 +1,56 @@
+"""Paths, strings and flags from the command line without pydantic.
+
+typer coerces every parameter's value through a pydantic TypeAdapter, built the first time the
+parameter is read: `tui-trainer runs` paid 0.15 s of its 0.6 s importing pydantic for one
+`--runs-dir`. A Path or str option with none of typer's path checks (exists, resolve_path, a
+dash for stdin), or a flag that already holds a bool, needs no validation to speak of, so those
+convert their values here (anything else they are given goes to typer's own coercion, as does
+every other parameter) (and the commands that train import pydantic
+for their configs anyway).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+from typer._coercion import RuntimeParam, build_runtime_param, resolve_type_descriptor
+
+PLAIN_TYPES: tuple[type, ...] = (Path, str, bool)
+
+
+class PlainRuntimeParam(RuntimeParam):
+    """typer's coercion contract for a Path or str value (or a list of either), or a bool."""
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        kind = _leaf(self.annotation)
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if kind is bool and not all(isinstance(item, bool) for item in items):
+            # a flag's value from an environment variable ("0", "yes"): typer's own rules
+            typer_param = build_runtime_param(
+                resolve_type_descriptor(self.annotation, self.parameter_info)
+            )
+            return typer_param._coerce_value(value, param, ctx)
+        converted = [item if isinstance(item, kind) else kind(item) for item in items]
+        return converted if isinstance(value, (list, tuple)) else converted[0]
+
+
+def _leaf(annotation: Any) -> Any:
+    return get_args(annotation)[0] if get_origin(annotation) is list else annotation
+
+
+def plain(param: Any) -> Any:
+    """Give `param` the plain coercion when its annotation is a Path or str (or a list of
+    one) without typer's path checks, or a bool; leave any other parameter as it is."""
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is None or getattr(param, "_runtime_param", "absent") is not None:
+        return param  # not a typer parameter of this version, or already coerced once
+    info = descriptor.parameter_info
+    if (
+        _leaf(descriptor.annotation) in PLAIN_TYPES
+        and descriptor.file_annotation is None
+        and info.parser is None
+        and not (info.exists or info.resolve_path or info.allow_dash)
+    ):
+        param._runtime_param = PlainRuntimeParam(info, descriptor.annotation)
+    return param
