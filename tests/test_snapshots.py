@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import REPO
+from tests.ui_pilot import wait_for
 from tui_trainer.store.synthetic import write_synthetic_study
 from tui_trainer.ui.app import create_app
 from tui_trainer.ui.screens.monitor import MonitorScreen
@@ -100,7 +101,8 @@ def test_monitor_of_a_parallel_study(snap_compare, tmp_path):
     runs_dir = tmp_path / "parallel-runs"
     parallel_study(runs_dir)
 
-    async def settle(pilot):  # the app opens the running study by itself
+    async def settle(pilot):  # the app opens the running study by itself (from a worker)
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen))
         await pilot.press("down", "down", "down", "down")  # a queued run: what it waits for
         await pilot.pause(0.3)
         pilot.app.clear_notifications()  # "... is running", for 5 s

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_trainer import launch as launcher
 from tui_trainer.config import presets as preset_files
@@ -78,12 +78,28 @@ class TrainerApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(PresetsScreen(self.presets))
+        self.find_running_study()
+        self.set_interval(1.0, self._reap)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="pick-up",
+        name="looking for a running study",
+        exit_on_error=False,
+    )
+    def find_running_study(self) -> None:
+        """Read every study off the UI thread (thousands take seconds), then pick a live one up
+        again: in the monitor, unless the user has already moved on from the presets."""
         live = (st.RUNNING, st.STALLED)
         running = [s for s in list_studies(self.runs_dir, summaries=False) if s.state in live]
-        if running:  # pick a live study up again
-            self.push_screen(MonitorScreen(running[0].paths.root))
-            self.tell(f"{running[0].id} is running")
-        self.set_interval(1.0, self._reap)
+        if running and not get_current_worker().is_cancelled:
+            self.call_from_thread(self.pick_up, running[0])
+
+    def pick_up(self, study: StudyRecord) -> None:
+        if isinstance(self.screen, PresetsScreen):
+            self.push_screen(MonitorScreen(study.paths.root))
+        self.tell(f"{study.id} is running")
 
     def tell(
         self, message: str, severity: SeverityLevel = "information", timeout: float = 5
