@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from tui_trainer.cli.options import (
     ClusterOption,
@@ -233,6 +232,8 @@ def _train_or_resume(start: Callable[[Any], StudyResult], use_live: bool) -> Exi
     from tui_trainer.console.plain import PlainLog
 
     if use_live:
+        from rich.console import Console
+
         from tui_trainer.console.live import LiveDisplay
 
         display = LiveDisplay(Console())
