@@ -5,6 +5,7 @@ status.toml already counts every row."""
 from __future__ import annotations
 
 import io
+import os
 
 from rich.console import Console
 from typer.testing import CliRunner
@@ -63,11 +64,12 @@ def test_a_table_too_wide_for_the_console_is_left_to_rich_which_wraps_it(tmp_pat
     assert max(len(line) for line in console.file.getvalue().splitlines()) <= 50
 
 
-def test_a_run_whose_status_was_written_after_its_last_row_is_counted_without_reading_rows(
+def test_a_completed_run_whose_status_was_written_after_its_last_row_is_counted_from_it(
     tmp_path, monkeypatch
 ):
-    """The trainer appends an epoch's row, then writes the status: a status.toml newer than
-    metrics.csv already counts every row, so the listing takes its figure and parses no CSV."""
+    """The trainer appends its last row, then writes `completed` with its epoch: a completed
+    status.toml newer than metrics.csv already counts every row, so the listing takes its
+    figure and parses no CSV."""
     runs_dir = tmp_path / "runs"
     (root,) = write_many_studies(runs_dir, 1)
 
@@ -76,3 +78,19 @@ def test_a_run_whose_status_was_written_after_its_last_row_is_counted_without_re
 
     monkeypatch.setattr(reader, "read_rows", no_csv)
     assert [run.epoch for run in read_study(root).runs] == [3, 3, 3]
+
+
+def test_a_stopped_runs_status_newer_than_its_rows_but_behind_them_is_not_believed(tmp_path):
+    """The heartbeat rewrote status.toml (epoch 1) while epoch 2's checkpoint was saved, after
+    epoch 2's row; the disk filled there and the trainer stopped, `failed`: the run read 2/3."""
+    runs_dir = tmp_path / "runs"
+    (root,) = write_many_studies(runs_dir, 1)
+    run = root / "lr=0.01"
+    (run / "metrics.csv").unlink()
+    with CsvAppender(run / "metrics.csv", ["epoch", "val_acc"]) as rows:
+        rows.append({"epoch": 1, "val_acc": 0.5})
+        rows.append({"epoch": 2, "val_acc": 0.6})
+    write_toml_atomic(run / "status.toml", {"state": "failed", "epoch": 1, "epochs": 3})
+    os.utime(run / "metrics.csv", ns=(1, 1))  # the row long before the heartbeat
+    first = read_study(root).runs[0]
+    assert (first.state, first.epoch, first.epochs) == ("failed", 2, 3)

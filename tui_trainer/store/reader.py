@@ -75,12 +75,16 @@ class RunRecord(Headlines):
         after the row was (a run stopped there must not read 0/3). That figure only where
         there is no metrics.csv at all. Read once, when asked (the monitor never asks).
 
-        status.toml rewritten after metrics.csv last changed already counts every row (the
-        trainer appends the row, then writes the status), so its figure stands then, and a
-        listing of thousands of runs parses no CSV for finished ones."""
+        A completed run's status.toml written after metrics.csv last changed counts every
+        row: its trainer wrote it last, after the last row and its own epoch figure. So a
+        listing of thousands of finished runs parses no CSV. Not so in any other state: the
+        heartbeat rewrites status.toml while the epoch's checkpoint is saved, after its row,
+        with the figure from before it, and a trainer stopped there leaves it so."""
         if self.metrics:
             return len(self.metrics)
-        if _written_after(self.paths.status, self.paths.metrics):
+        if self.status.state == st.COMPLETED and _written_after(
+            self.paths.status, self.paths.metrics
+        ):
             return self.status.epoch
         rows = read_rows(self.paths.metrics)
         if rows or os.path.lexists(self.paths.metrics):
