@@ -4,12 +4,14 @@ fixed study. After an intended change of look: pytest tests/test_snapshots.py --
 from __future__ import annotations
 
 import pytest
+from textual.widgets import DataTable
 
 from tests.helpers import REPO
-from tests.ui_pilot import wait_for
+from tests.ui_pilot import cell, wait_for
 from tui_trainer.store.synthetic import write_synthetic_study
 from tui_trainer.ui.app import create_app
 from tui_trainer.ui.screens.monitor import MonitorScreen
+from tui_trainer.ui.screens.presets import PENDING
 
 SIZE = (120, 40)
 
@@ -22,7 +24,12 @@ def study(runs_dir, monkeypatch):
 
 
 def test_presets_screen(snap_compare, study, runs_dir):
-    assert snap_compare(create_app(runs_dir), terminal_size=SIZE, press=["down"])
+    async def estimates_read(pilot):  # in a worker, after the list is shown
+        table = pilot.app.screen.query_one("#presets", DataTable)
+        await wait_for(pilot, lambda: cell(table, 0, 4) != PENDING)
+
+    app = create_app(runs_dir)
+    assert snap_compare(app, terminal_size=SIZE, press=["down"], run_before=estimates_read)
 
 
 def test_launch_screen_with_an_error(snap_compare, study, runs_dir):
