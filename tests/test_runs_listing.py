@@ -94,3 +94,23 @@ def test_a_stopped_runs_status_newer_than_its_rows_but_behind_them_is_not_believ
     os.utime(run / "metrics.csv", ns=(1, 1))  # the row long before the heartbeat
     first = read_study(root).runs[0]
     assert (first.state, first.epoch, first.epochs) == ("failed", 2, 3)
+
+
+def test_on_a_terminal_the_lines_carry_their_styles_and_read_as_richs_table(tmp_path):
+    """Colour on: the same characters as Rich's Table, the header bold, states coloured."""
+    runs_dir = tmp_path / "runs"
+    write_many_studies(runs_dir, 3)
+    studies = list_studies(runs_dir)
+
+    def terminal() -> Console:
+        return Console(
+            file=io.StringIO(), width=200, force_terminal=True, color_system="standard",
+            record=True, soft_wrap=False, markup=False,
+        )  # fmt: skip
+
+    ours, rich = terminal(), terminal()
+    print_grid(ours, STUDIES_COLUMNS, studies_rows(studies))
+    rich.print(studies_table(studies))
+    assert ours.export_text(clear=False) == rich.export_text(clear=False)
+    assert ours.file.getvalue().startswith("\x1b[1mstudy / run")
+    assert "\x1b[32mcompleted" in ours.file.getvalue()

@@ -4,7 +4,8 @@ Rich's Table lays out every cell through its renderables (padding, measuring, wr
 cropping): at 2,000 studies, 8,000 rows, that was four fifths of `runs`' 5 s. A table whose cells
 are each one line and whose columns fit the console at their natural widths needs none of it:
 each column is as wide as its widest cell, cells are justified in it and two spaces apart, which
-is what Rich's Table(box=None, pad_edge=False) prints for such a table, character for character.
+is what Rich's Table(box=None, pad_edge=False) prints for such a table, character for character
+(to a pipe or a file, where there are no styles to carry, as plain strings).
 A table that does not fit (a narrow terminal) or has a cell of several lines is left to Rich,
 which shrinks and wraps columns.
 """
@@ -37,8 +38,20 @@ def print_grid(
         console.print(_rich_table(columns, texts, header_style))
         return
     justify = [how for _, how in columns]
+    if console.color_system is None:  # a pipe or a file: no styles to carry, plain strings
+        plain = [_plain_line(row, widths, justify) for row in [header, *texts]]
+        console.file.write("".join(f"{line}\n" for line in plain))
+        return
     lines = [_line(row, widths, justify) for row in [header, *texts]]
     console.print(Text("\n").join(lines), soft_wrap=True)
+
+
+def _plain_line(cells: Sequence[Text], widths: Sequence[int], justify: Sequence[str]) -> str:
+    parts = []
+    for cell, width, how in zip(cells, widths, justify, strict=True):
+        pad = " " * (width - cell.cell_len)
+        parts.append(pad + cell.plain if how == "right" else cell.plain + pad)
+    return GAP.join(parts)
 
 
 def _line(cells: Sequence[Text], widths: Sequence[int], justify: Sequence[str]) -> Text:
