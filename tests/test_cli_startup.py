@@ -9,6 +9,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tui_trainer.cli.options import FlagsWithoutType
 
 HEAVY = ("pydantic", "torch", "textual")
 READERS = ("tui_trainer.store.reader", "tui_trainer.store.schema", "tui_trainer.console.tables")
@@ -57,3 +63,25 @@ def test_runs_reads_its_runs_dir_from_the_environment_and_a_path_as_typed(tmp_pa
     )
     listed = CliRunner().invoke(app, ["runs", "--runs-dir", "~nobody-here/x"])
     assert listed.output.startswith("no studies under ~nobody-here/x/ yet")
+
+
+def test_a_flag_from_an_environment_variable_is_read_by_typers_own_rules():
+    """A flag's value that is not yet a bool ("0", "yes" from the environment) goes to typer's
+    coercion; one given as a flag, and a path, are converted without it."""
+    from typer.testing import CliRunner
+
+    app = typer.Typer(cls=FlagsWithoutType)
+
+    @app.command()
+    def show(
+        where: Path = Path("runs"),
+        loud: Annotated[bool, typer.Option("--loud", envvar="LOUD")] = False,
+    ) -> None:
+        typer.echo(f"{where!r} {loud!r}")
+
+    runner = CliRunner()
+    assert runner.invoke(app, [], env={"LOUD": "0"}).output == "PosixPath('runs') False\n"
+    assert (
+        runner.invoke(app, ["--where", "x"], env={"LOUD": "yes"}).output == "PosixPath('x') True\n"
+    )
+    assert runner.invoke(app, ["--where", "x", "--loud"]).output == "PosixPath('x') True\n"
