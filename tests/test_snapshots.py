@@ -4,11 +4,14 @@ fixed study. After an intended change of look: pytest tests/test_snapshots.py --
 from __future__ import annotations
 
 import pytest
+from textual.widgets import DataTable
 
 from tests.helpers import REPO
+from tests.ui_pilot import cell, wait_for
 from tui_trainer.store.synthetic import write_synthetic_study
 from tui_trainer.ui.app import create_app
 from tui_trainer.ui.screens.monitor import MonitorScreen
+from tui_trainer.ui.screens.presets import PENDING
 
 SIZE = (120, 40)
 
@@ -21,7 +24,12 @@ def study(runs_dir, monkeypatch):
 
 
 def test_presets_screen(snap_compare, study, runs_dir):
-    assert snap_compare(create_app(runs_dir), terminal_size=SIZE, press=["down"])
+    async def estimates_read(pilot):  # in a worker, after the list is shown
+        table = pilot.app.screen.query_one("#presets", DataTable)
+        await wait_for(pilot, lambda: cell(table, 0, 4) != PENDING)
+
+    app = create_app(runs_dir)
+    assert snap_compare(app, terminal_size=SIZE, press=["down"], run_before=estimates_read)
 
 
 def test_launch_screen_with_an_error(snap_compare, study, runs_dir):
@@ -100,7 +108,8 @@ def test_monitor_of_a_parallel_study(snap_compare, tmp_path):
     runs_dir = tmp_path / "parallel-runs"
     parallel_study(runs_dir)
 
-    async def settle(pilot):  # the app opens the running study by itself
+    async def settle(pilot):  # the app opens the running study by itself (from a worker)
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen))
         await pilot.press("down", "down", "down", "down")  # a queued run: what it waits for
         await pilot.pause(0.3)
         pilot.app.clear_notifications()  # "... is running", for 5 s

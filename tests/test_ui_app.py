@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import DataTable
 
 from tests.helpers import TINY_PRESET, record_notes
-from tests.ui_pilot import SIZE, run
+from tests.ui_pilot import SIZE, run, wait_for
 from tui_trainer.ui.app import create_app
 from tui_trainer.ui.screens.launch import LaunchScreen
 from tui_trainer.ui.screens.monitor import MonitorScreen
@@ -186,3 +186,41 @@ def test_an_unwritable_runs_directory_is_an_error_not_a_crash(write_preset, runs
             assert app.launched == [] and not isinstance(app.screen, MonitorScreen)
 
     run(scenario())
+
+
+def test_a_running_study_found_after_the_user_left_the_presets_is_told_not_opened(
+    runs_dir, monkeypatch
+):
+    """The studies on disk are read in a worker after the first screen shows. A live study is
+    opened in the monitor when the presets are still what the user sees; once they have
+    opened the runs browser, the study is only named, and the browser stays."""
+    import threading
+
+    from tests.helpers import parallel_study
+    from tui_trainer.ui import reopen
+
+    study = parallel_study(runs_dir)
+    released = threading.Event()
+    list_studies = reopen.list_studies
+
+    def slow_studies(runs_dir, summaries=True):
+        released.wait(5)
+        return list_studies(runs_dir, summaries)
+
+    monkeypatch.setattr(reopen, "list_studies", slow_studies)
+
+    async def scenario(leave_first: bool):
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            notes = record_notes(app)
+            if leave_first:
+                await pilot.press("r")
+            released.set()
+            await wait_for(pilot, lambda: notes)
+            assert notes == [(f"{study.name} is running", "information")]
+            screen = RunsScreen if leave_first else MonitorScreen
+            assert isinstance(app.screen, screen) and len(app.screen_stack) == 3
+
+    run(scenario(leave_first=True))
+    released.clear()
+    run(scenario(leave_first=False))

@@ -1,13 +1,17 @@
 """The presets screen (Pilot): built-in and given presets listed, with a time estimate once a setup
-was timed on this machine."""
+was timed on this machine, read after the list is shown."""
 
 from __future__ import annotations
+
+import threading
 
 from textual.widgets import DataTable, Static
 
 from tests.helpers import fake_study
-from tests.ui_pilot import SIZE, cell, run
+from tests.ui_pilot import SIZE, cell, run, wait_for
 from tui_trainer.ui.app import create_app
+from tui_trainer.ui.screens import presets
+from tui_trainer.ui.screens.presets import PENDING
 
 
 def test_presets_screen_lists_builtin_and_given_presets(write_preset, runs_dir):
@@ -43,8 +47,9 @@ def test_presets_show_a_time_estimate_once_a_setup_was_timed_here(runs_dir):
 
     async def scenario():
         app = create_app(runs_dir)
-        async with app.run_test(size=SIZE):
+        async with app.run_test(size=SIZE) as pilot:
             table = app.screen.query_one("#presets", DataTable)
+            await wait_for(pilot, lambda: cell(table, 0, 4) != PENDING)  # read in a worker
             rows = {cell(table, i, 0): cell(table, i, 4) for i in range(table.row_count)}
             assert rows["quickstart"] == "~0:40"  # 20 epochs x 2 s, measured here
             assert rows["r001-cifar100-lr"] == "-"  # never timed on this machine
@@ -78,6 +83,7 @@ def test_the_estimate_takes_a_runs_steady_pace_not_its_slow_first_epoch(runs_dir
         app = create_app(runs_dir)
         async with app.run_test(size=SIZE) as pilot:
             table = app.screen.query_one("#presets", DataTable)
+            await wait_for(pilot, lambda: cell(table, 0, 4) != PENDING)
             rows = {cell(table, i, 0): cell(table, i, 4) for i in range(table.row_count)}
             assert rows["quickstart"] == "~0:43"
             await pilot.press("enter")  # the quickstart's launch screen says it in words
@@ -85,5 +91,44 @@ def test_the_estimate_takes_a_runs_steady_pace_not_its_slow_first_epoch(runs_dir
             assert validation.splitlines()[-1] == (
                 "time: about 0:43 (runs of this setup timed here)"
             )
+
+    run(scenario())
+
+
+def test_the_preset_list_shows_and_answers_keys_before_the_studies_on_disk_are_read(
+    runs_dir, monkeypatch
+):
+    """Reading the runs directory made slow (held until the test lets it go; at most 5 s):
+    the list is there with `…` for time, `down` moves to the next preset and shows it, and the
+    estimates arrive once the reading ends. (Read on the UI thread, the list would only show
+    after it, with its estimates.)"""
+    released = threading.Event()
+    from tui_trainer.store.timing import setup_timings
+    from tui_trainer.ui import reopen
+
+    def slow_timings(runs_dir):
+        released.wait(5)
+        return setup_timings(runs_dir)
+
+    def slow_studies(runs_dir, summaries=True):
+        released.wait(5)
+        return []
+
+    monkeypatch.setattr(presets, "setup_timings", slow_timings)
+    monkeypatch.setattr(reopen, "list_studies", slow_studies)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            table = app.screen.query_one("#presets", DataTable)
+            assert (cell(table, 0, 0), cell(table, 0, 4)) == ("quickstart", PENDING)
+            assert {cell(table, i, 4) for i in range(table.row_count)} == {PENDING}
+            await pilot.press("down")
+            detail = str(app.screen.query_one("#preset-detail", Static).render())
+            assert detail.split()[0] == cell(table, 1, 0) and table.cursor_row == 1
+            assert not released.is_set()
+            released.set()
+            await wait_for(pilot, lambda: cell(table, 0, 4) != PENDING)
+            assert {cell(table, i, 4) for i in range(table.row_count)} == {"-"}  # none timed
 
     run(scenario())

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
+from tui_trainer.cli.plain_params import plain
 from tui_trainer.errors import UsageError
 
 RUNS_DIR_ENV = "TUI_TRAINER_RUNS_DIR"
@@ -33,17 +34,17 @@ class FlagsWithoutType(typer.core.TyperGroup):
     # (click's types are typer's own copy in newer typers: Any, to hold for every version)
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for param in self.params:  # the app's own options: --version
-            _untyped(param)
+        for param in self.params:  # the app's own options: --version, --runs-dir
+            plain(_untyped(param))
 
     def get_help_option(self, ctx: Any) -> Any:
-        return _untyped(super().get_help_option(ctx))
+        return plain(_untyped(super().get_help_option(ctx)))
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             for param in [*command.params, command.get_help_option(ctx)]:
-                _untyped(param)
+                plain(_untyped(param))
         return command
 
 

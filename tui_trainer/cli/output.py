@@ -7,14 +7,19 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
 from tui_trainer.errors import ExitCode, TuiTrainerError, write_error
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 def stdout_console() -> Console:
+    from rich.console import Console  # not on the way to `--help` or an empty listing
+
     # Piped output (a file, `less`, CI) gets wide lines so that tables are not cut. No markup:
     # what is printed includes text read from files, which must never be parsed as markup.
     return Console(width=None if sys.stdout.isatty() else 200, soft_wrap=False, markup=False)

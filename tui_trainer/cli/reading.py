@@ -50,7 +50,6 @@ def resolve_newest(runs_dir: Path, ident: str) -> tuple[StudyRecord, RunRecord |
 
 def runs(runs_dir: RunsDirOption = Path("runs")) -> None:
     """List the studies under the runs directory, newest first, with their runs."""
-    from tui_trainer.console.tables import studies_table
     from tui_trainer.store.reader import list_studies
 
     with reported_errors():
@@ -58,7 +57,10 @@ def runs(runs_dir: RunsDirOption = Path("runs")) -> None:
         if not studies:
             typer.echo(f"no studies under {runs_dir}/ yet (start one with `tui-trainer run`)")
             return
-        stdout_console().print(studies_table(studies))
+        from tui_trainer.console.grid import print_grid
+        from tui_trainer.console.tables import STUDIES_COLUMNS, studies_rows
+
+        print_grid(stdout_console(), STUDIES_COLUMNS, studies_rows(studies))
 
 
 def show(

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from tui_trainer.cli.options import (
     PROGRESS_EVERY_S,
@@ -254,6 +253,8 @@ def _train_or_resume(
     from tui_trainer.console.plain import PlainLog
 
     if use_live:
+        from rich.console import Console
+
         from tui_trainer.console.live import LiveDisplay
 
         display = LiveDisplay(Console())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -69,22 +69,24 @@ def study_best(study: StudyRecord) -> tuple[str, str]:
     return val, fmt(best.test_acc)
 
 
-def studies_table(studies: Sequence[StudyRecord]) -> Table:
-    """One bold row per study (newest first), then one indented row per run."""
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column, justify in (
-        ("study / run", "left"),
-        ("state", "left"),
-        ("epochs", "right"),
-        ("best val acc", "right"),
-        ("test acc", "right"),
-        ("launched", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+# `tui-trainer runs`: its columns, and how each is justified
+STUDIES_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("study / run", "left"),
+    ("state", "left"),
+    ("epochs", "right"),
+    ("best val acc", "right"),
+    ("test acc", "right"),
+    ("launched", "left"),
+)
+
+
+def studies_rows(studies: Sequence[StudyRecord]) -> Iterator[tuple[Text | str, ...]]:
+    """One bold row per study (newest first), then its problems, then one indented row per
+    run: the cells of STUDIES_COLUMNS."""
     for study in studies:
         done = sum(1 for run in study.runs if run.state == COMPLETED)
         best_val, test = study_best(study)
-        table.add_row(
+        yield (
             Text(study.id, style="bold"),
             state_text(study.state),
             f"{done}/{len(study.runs)} runs",
@@ -93,9 +95,9 @@ def studies_table(studies: Sequence[StudyRecord]) -> Table:
             cell(study.launched),
         )
         for problem in study.problems:
-            table.add_row(Text(f"  {problem}", style="yellow"), "", "", "", "", "")
+            yield (Text(f"  {problem}", style="yellow"), "", "", "", "", "")
         for run in study.runs:
-            table.add_row(
+            yield (
                 Text(f"  {run.name}"),
                 state_text(run.state),
                 _progress(run),
@@ -103,6 +105,15 @@ def studies_table(studies: Sequence[StudyRecord]) -> Table:
                 fmt(run.test_acc),
                 "",
             )
+
+
+def studies_table(studies: Sequence[StudyRecord]) -> Table:
+    """The rows of studies_rows as a Rich table."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column, justify in STUDIES_COLUMNS:
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in studies_rows(studies):
+        table.add_row(*row)
     return table
 
 

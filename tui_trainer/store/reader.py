@@ -74,9 +74,19 @@ class RunRecord(Headlines):
         """The finished epochs: the newline-terminated rows of metrics.csv, which are what a
         resume keeps. Not status.toml's figure: a full disk can keep that from being written
         after the row was (a run stopped there must not read 0/3). That figure only where
-        there is no metrics.csv at all. Read once, when asked (the monitor never asks)."""
+        there is no metrics.csv at all. Read once, when asked (the monitor never asks).
+
+        A completed run's status.toml written after metrics.csv last changed counts every
+        row: its trainer wrote it last, after the last row and its own epoch figure. So a
+        listing of thousands of finished runs parses no CSV. Not so in any other state: the
+        heartbeat rewrites status.toml while the epoch's checkpoint is saved, after its row,
+        with the figure from before it, and a trainer stopped there leaves it so."""
         if self.metrics:
             return len(self.metrics)
+        if self.status.state == st.COMPLETED and _written_after(
+            self.paths.status, self.paths.metrics
+        ):
+            return self.status.epoch
         rows = read_rows(self.paths.metrics)
         if rows or os.path.lexists(self.paths.metrics):
             return len(rows)
@@ -85,6 +95,14 @@ class RunRecord(Headlines):
     @property
     def epochs(self) -> int | None:
         return self.status.epochs
+
+
+def _written_after(later: Path, earlier: Path) -> bool:
+    """Whether `later` was last modified strictly after `earlier` (both there, both files)."""
+    try:
+        return os.stat(later).st_mtime_ns > os.stat(earlier).st_mtime_ns
+    except (OSError, ValueError):
+        return False
 
 
 @dataclass

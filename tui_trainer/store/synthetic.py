@@ -4,7 +4,8 @@ and figures, no training. For snapshot tests, the README screenshot, and benchma
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+import shutil
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from tui_trainer.store.atomic import write_toml_atomic
@@ -153,3 +154,54 @@ def write_synthetic_study(
         "".join(f"2026-11-22 12:{i:02d}:00 {name} completed\n" for i, name in enumerate(names))
     )
     return paths.root
+
+
+def write_small_study(root: Path, host: str, runs: int = 3, epochs: int = 3) -> Path:
+    """A small completed study at `root`, launched on `host`: study.toml, and per run
+    config.toml (two setups, so time estimates have something to tell apart), metrics.csv,
+    status.toml and summary.toml, written in that order as the trainer writes them."""
+    paths = StudyPaths(Path(root))
+    paths.root.mkdir(parents=True)
+    names = [f"lr={0.01 * (index + 1):g}" for index in range(runs)]
+    launched = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    record = TrainerRecord(time=launched, host=host, runs=names)
+    study = {"study": {"name": "small", "description": "generated"}, "launch": record.to_toml()}
+    write_toml_atomic(paths.study, study)
+    for index, name in enumerate(names):
+        run = paths.run(name)
+        run.root.mkdir()
+        model = {"arch": f"mobilenet_v{1 + index % 2}"}
+        config = {"data": {"dataset": "digits"}, "model": model, "train": {"epochs": epochs}}
+        write_toml_atomic(run.config, config)
+        with CsvAppender(run.metrics, metric_columns(10)) as metrics:
+            for epoch in range(1, epochs + 1):
+                row = {"epoch": epoch, "val_acc": 0.5 + 0.01 * epoch, "elapsed_s": 2.0 * epoch}
+                metrics.append(row)
+        best, test = 0.5 + 0.01 * epochs, 0.49 + 0.01 * epochs
+        write_status(
+            run.status,
+            RunStatus(
+                state=COMPLETED, epoch=epochs, epochs=epochs, best_val_acc=best, test_acc=test
+            ),
+        )
+        write_summary(
+            run.summary,
+            RunSummary(test_acc=test, best_val_acc=best, epochs=epochs, wall_time_s=2.0 * epochs),
+        )
+    return paths.root
+
+
+def write_many_studies(runs_dir: Path, count: int, host: str = "gpu-box") -> list[Path]:
+    """`count` small finished studies under `runs_dir`, a minute apart from 2026-01-01 00:00:
+    copies (file times kept) of one write_small_study wrote, for benchmarks and tests of
+    listings."""
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    template = write_small_study(runs_dir / ".small-study", host)
+    start = datetime(2026, 1, 1)
+    roots = []
+    for index in range(count):
+        stamp = (start + timedelta(minutes=index)).strftime("%Y%m%d-%H%M%S")
+        roots.append(Path(shutil.copytree(template, runs_dir / f"{stamp}-small{index}")))
+    shutil.rmtree(template)
+    return roots

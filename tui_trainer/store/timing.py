@@ -5,10 +5,15 @@ An epoch's figure is the run's steady pace: the median time between the ends of 
 the second on (the first also pays for warm-up: caches, allocator, a busy moment), not its wall
 time over its epochs. What a run spends outside its epochs (start-up, the test pass) is counted
 once per run.
+
+The presets screen asks on every return to it, and the launch screen on every open, over every
+study on disk (thousands): each study's timings are kept, by the size and time of the files
+they come from, and read again only when one of those changed.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import statistics
 from collections.abc import Mapping
@@ -18,7 +23,8 @@ from typing import Any
 
 from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.csvlog import read_rows
-from tui_trainer.store.reader import list_studies
+from tui_trainer.store.layout import STUDY_FILE
+from tui_trainer.store.reader import StudyRecord, read_study, study_dirs
 from tui_trainer.store.status import COMPLETED
 
 SetupKey = tuple[str, str, float, int | None]
@@ -71,16 +77,63 @@ def setup_timings(runs_dir: Path) -> dict[SetupKey, SetupTiming]:
     this host."""
     host = socket.gethostname()
     timings: dict[SetupKey, SetupTiming] = {}
-    for study in list_studies(runs_dir):  # newest first: the first timing of a setup wins
-        if study.launch.host != host:
-            continue
-        for run in study.runs:
-            if run.state != COMPLETED or run.summary is None:
-                continue
-            wall, epochs = run.summary.wall_time_s, run.summary.epochs
-            if wall is None or not epochs or epochs < 0:
-                continue
-            key = setup_key(read_toml(run.paths.config) or {})
-            if key is not None and key not in timings:
-                timings[key] = steady_timing(read_rows(run.paths.metrics), float(wall), int(epochs))
+    for path in study_dirs(runs_dir):  # newest first: the first timing of a setup wins
+        for key, timing in study_timings(path, host):
+            timings.setdefault(key, timing)
     return timings
+
+
+# A study's timings, with the stamps of the files they were read from and the host asked for
+_KEPT: dict[Path, tuple[tuple[object, ...], list[tuple[SetupKey, SetupTiming]]]] = {}
+# What a run's timing is read from: its state and figures, its setup, its epochs' ends
+RUN_FILES = ("status.toml", "summary.toml", "config.toml", "metrics.csv")
+
+
+def study_timings(path: Path, host: str) -> list[tuple[SetupKey, SetupTiming]]:
+    """The timing of each completed run of the study at `path` that ran on `host`, in launch
+    order; kept while the files it was read from keep their size and time."""
+    stamp = (host, *_stamps(path))
+    kept = _KEPT.get(path)
+    if kept is not None and kept[0] == stamp:
+        return kept[1]
+    found = _run_timings(read_study(path), host)
+    _KEPT[path] = (stamp, found)
+    return found
+
+
+def _stamps(path: Path) -> list[object]:
+    """(size, mtime_ns) of study.toml and of each run directory's RUN_FILES (None where one is
+    missing or unreadable)."""
+    stamps: list[object] = [_stamp(path / STUDY_FILE)]
+    try:
+        runs = sorted(entry.path for entry in os.scandir(path) if entry.is_dir())
+    except OSError:
+        return stamps
+    for run in runs:
+        stamps.append(tuple(_stamp(Path(run, name)) for name in RUN_FILES))
+    return stamps
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return found.st_size, found.st_mtime_ns
+
+
+def _run_timings(study: StudyRecord, host: str) -> list[tuple[SetupKey, SetupTiming]]:
+    if study.launch.host != host:
+        return []
+    found = []
+    for run in study.runs:
+        if run.state != COMPLETED or run.summary is None:
+            continue
+        wall, epochs = run.summary.wall_time_s, run.summary.epochs
+        if wall is None or not epochs or epochs < 0:
+            continue
+        key = setup_key(read_toml(run.paths.config) or {})
+        if key is not None:
+            timing = steady_timing(read_rows(run.paths.metrics), float(wall), int(epochs))
+            found.append((key, timing))
+    return found

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_trainer import launch as launcher
 from tui_trainer.config import presets as preset_files
@@ -78,11 +78,28 @@ class TrainerApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(PresetsScreen(self.presets))
-        live = study_to_reopen(self.runs_dir)
-        if live is not None:  # pick a live study up again, or one still being started
-            self.push_screen(MonitorScreen(live))
-            self.tell(f"{live.name} is running")
+        self.find_running_study()
         self.set_interval(1.0, self._reap)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="pick-up",
+        name="looking for a running study",
+        exit_on_error=False,
+    )
+    def find_running_study(self) -> None:
+        """Read every study off the UI thread (thousands take seconds), then pick a live one up
+        again, or one still being started (ui/reopen.py): in the monitor, unless the user has
+        already moved on from the presets."""
+        live = study_to_reopen(self.runs_dir)
+        if live is not None and not get_current_worker().is_cancelled:
+            self.call_from_thread(self.pick_up, live)
+
+    def pick_up(self, study: Path) -> None:
+        if isinstance(self.screen, PresetsScreen):
+            self.push_screen(MonitorScreen(study))
+        self.tell(f"{study.name} is running")
 
     def tell(
         self, message: str, severity: SeverityLevel = "information", timeout: float = 5

@@ -1,5 +1,9 @@
 """The first screen: every preset (built-in, the user's folder, paths given on the command
-line) with its description, its runs and its cost in run-epochs."""
+line) with its description, its runs and its cost in run-epochs.
+
+The time estimates come from every study already run here, thousands of directories on a busy
+machine: they are read in a worker after the list is shown (`…` until then), so the first
+screen never waits for the runs directory, and its keys work while they load."""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
 
 from tui_trainer.config.load import LoadedStudy, load_preset
 from tui_trainer.errors import ConfigError
@@ -20,6 +25,8 @@ from tui_trainer.store.timing import SetupKey, SetupTiming, setup_timings
 from tui_trainer.ui.estimate import estimate
 from tui_trainer.ui.navigation import Open
 from tui_trainer.ui.paths import display_path
+
+PENDING = "…"  # the time column while the studies on disk are read
 
 
 @dataclass
@@ -62,6 +69,7 @@ class PresetsScreen(Screen):
     def __init__(self, paths: list[Path]) -> None:
         super().__init__()
         self.entries = load_entries(paths)
+        self.timings: dict[SetupKey, SetupTiming] | None = None  # None: not read yet
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -71,21 +79,39 @@ class PresetsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one("#presets", DataTable)
-        table.add_columns("preset", "runs", "epochs", "run-epochs", "time", "description")
+        for column in ("preset", "runs", "epochs", "run-epochs", "time", "description"):
+            table.add_column(column, key=column)
         self._fill()
         table.focus()
+        self.read_timings()
 
     def on_screen_resume(self) -> None:
-        self.reload(self.app.presets)  # a study may have finished: new time estimates
+        self.reload(self.app.presets)
+        self.read_timings()  # a study may have finished: new time estimates
 
     def reload(self, paths: list[Path]) -> None:
         self.entries = load_entries(paths)
         self.query_one("#presets", DataTable).clear()
         self._fill()
 
+    @work(thread=True, exclusive=True, group="timings", name="time estimates", exit_on_error=False)
+    def read_timings(self) -> None:
+        """Read how long each setup took here, off the UI thread; then show the estimates."""
+        timings = setup_timings(self.app.runs_dir)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show_timings, timings)
+
+    def show_timings(self, timings: dict[SetupKey, SetupTiming]) -> None:
+        self.timings = timings
+        table = self.query_one("#presets", DataTable)
+        for entry in self.entries:
+            table.update_cell(str(entry.path), "time", self._estimate(entry))
+
+    def _estimate(self, entry: PresetEntry) -> str:
+        return PENDING if self.timings is None else entry.estimate(self.timings)
+
     def _fill(self) -> None:
         table = self.query_one("#presets", DataTable)
-        timings = setup_timings(self.app.runs_dir)
         for entry in self.entries:
             if entry.study is None:
                 error = Text(entry.error, style="red")
@@ -97,7 +123,7 @@ class PresetsScreen(Screen):
                 str(len(entry.study.runs)),
                 ",".join(map(str, epochs)),
                 str(entry.run_epochs),
-                entry.estimate(timings),
+                self._estimate(entry),
                 Text(printable(entry.study.preset.study.description, limit=80)),
                 key=str(entry.path),
             )
