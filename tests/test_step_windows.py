@@ -33,3 +33,20 @@ def test_a_new_epochs_first_short_window_stays_its_own_in_a_long_run():
     assert window is not None and (window.step, window.steps) == (1001, 1)  # a new epoch's
     assert [w.steps for w in step_windows(logged[-3:], logged[-4])] == [10, 10, 1]
     assert latest_window([]) is None
+
+
+def test_the_recent_windows_read_from_the_tail_are_those_of_the_whole_file():
+    """The step chart reads only the tail of steps.csv (replaying epoch 300 of 12 runs read all
+    6,000 rows of each, every tick): the same windows as from every row, up to any step."""
+    from tui_trainer.store.step_windows import recent_windows
+
+    per_epoch, every = 23, 5  # a short window of 3 steps closes every epoch
+    logged = []
+    for epoch in range(1, 41):
+        for step in [*range(every, per_epoch, every), per_epoch]:
+            at = (epoch - 1) * per_epoch + step
+            logged.append((epoch, at, 1.0 / at, 30.0 + at % 7, at * 0.5))
+    logged = rows(*logged)
+    for limit in (None, 1, 24, 250, 251.5, 599, 920, 10_000):
+        whole = [w for w in step_windows(logged) if limit is None or w.step <= limit]
+        assert recent_windows(logged, 60, limit) == whole[-60:]

@@ -14,7 +14,7 @@ from tui_trainer.store.layout import StudyPaths
 from tui_trainer.store.lines import LineFollower
 from tui_trainer.store.reader import Headlines, StudyRecord, read_study, study_state
 from tui_trainer.store.schema import RunStatus, RunSummary, read_status, read_summary
-from tui_trainer.store.step_windows import StepWindow, latest_window, step_windows
+from tui_trainer.store.step_windows import StepWindow, latest_window, recent_windows
 
 LOG_TAIL_BYTES = 64 * 1024  # how much of trainer.log a monitor shows when it opens
 # the step-loss chart: this many recent logging windows (the whole quickstart; about an epoch
@@ -60,12 +60,9 @@ class RunSeries(Headlines):
         per_epoch = self.status.steps_per_epoch
         if per_epoch is None or per_epoch <= 0:
             return [], []
-        losses = [
-            (w.step, w.loss)
-            for w in step_windows(self.steps)
-            if w.loss is not None and (up_to is None or w.step <= up_to * per_epoch)
-        ]
-        recent = losses[-points:] if points > 0 else []
+        limit = None if up_to is None else up_to * per_epoch
+        recent = [(w.step, w.loss) for w in recent_windows(self.steps, points, limit)]
+        recent = [(step, loss) for step, loss in recent if loss is not None]
         return [step / per_epoch for step, _ in recent], [loss for _, loss in recent]
 
     def latest_window(self) -> StepWindow | None:

@@ -12,6 +12,7 @@ no torch."""
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,6 +94,26 @@ def step_windows(rows: Sequence[Row], after: Row | None = None) -> list[StepWind
         else:
             folded.append(window)
     return folded
+
+
+def recent_windows(
+    rows: Sequence[Row], count: int, up_to_step: float | None = None
+) -> list[StepWindow]:
+    """The last `count` windows of `rows` closed at or before `up_to_step` (None: all), read
+    from the rows' tail alone: a window folds at most one short row into it, so 2 * count rows
+    hold them, and the monitor's step chart costs the same at epoch 300 as at epoch 1."""
+    end = len(rows)
+    if up_to_step is not None:  # steps.csv's steps go forward: the cut by bisection
+        end = bisect.bisect_right(rows, up_to_step, key=_step_of)
+    start = max(0, end - 2 * count - 2)
+    before = rows[start - 1] if start > 0 else None
+    windows = step_windows(rows[start:end], before)
+    return windows[-count:] if count > 0 else []
+
+
+def _step_of(row: Row) -> float:
+    step = row.get("step")
+    return step if isinstance(step, int) else -math.inf
 
 
 def latest_window(rows: Sequence[Row]) -> StepWindow | None:
