@@ -18,6 +18,7 @@ switches the terminal bell on a watched study's end (off unless the app was star
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import ClassVar
 
@@ -152,7 +153,10 @@ class MonitorScreen(Screen):
         )
         charts = self.query_one(MonitorCharts)
         charts.epochs = ChartView(self.epochs_seen, charted, self.replay.epoch, self.metrics)
-        charts.steps = StepView(self.data_seen, charted, self.replay.epoch)
+        # a replay's step chart moves by whole epochs, as its epoch charts do (one rebuild a
+        # replayed epoch, not one for every fraction of it the replay clock passes)
+        replayed = None if self.replay.epoch is None else float(math.floor(self.replay.epoch))
+        charts.steps = StepView(self.data_seen, charted, replayed)
         self.query_one(DevicePanel).view = device_view(series, here, self._state or "")
         self._show_run_line()
 
