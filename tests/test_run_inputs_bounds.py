@@ -74,8 +74,7 @@ def problems_of(path) -> list[str]:
         (
             "dataset",
             '"imagenet"',
-            "inputs.dataset: must be one of 'digits', 'cifar10', 'cifar100' or 'imagefolder' "
-            "(got 'imagenet')",
+            "inputs.dataset: unknown value 'imagenet' (did you mean 'imagefolder'?)",
         ),
         ("grayscale_to_rgb", "1", "inputs.grayscale_to_rgb: expected true or false, got an "
          "integer 1"),
