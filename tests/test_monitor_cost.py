@@ -12,6 +12,7 @@ import sys
 from datetime import datetime, timezone
 
 import pytest
+from textual.widgets import Static
 
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import write_toml_atomic
@@ -20,6 +21,8 @@ from tui_trainer.store.follow import StudyFollower
 from tui_trainer.store.reader import list_studies
 from tui_trainer.store.synthetic import write_synthetic_study
 from tui_trainer.ui.app import create_app
+from tui_trainer.ui.replay import Replay
+from tui_trainer.ui.screens import monitor as monitor_module
 from tui_trainer.ui.screens.monitor import MonitorScreen
 from tui_trainer.ui.widgets.charts import MetricChart, decimate
 from tui_trainer.ui.widgets.monitor_charts import MonitorCharts
@@ -193,5 +196,46 @@ def test_monitor_redraws_the_epoch_charts_only_for_epoch_rows(runs_dir, monkeypa
             else:
                 assert redraws == [1, 1]
                 assert loss.series[-2][1][-1] == 16.0  # the run's train loss reached epoch 16
+
+    asyncio.run(scenario())
+
+
+def test_a_replay_redraws_once_a_replayed_epoch_not_at_every_tick_of_its_clock(
+    runs_dir, monkeypatch
+):
+    """At x2 the replay clock passes half an epoch a tick: the screen (charts, table, title)
+    changes every second tick, and the title's new digits repaint it without a layout pass."""
+    study = write_synthetic_study(runs_dir, epochs=15)
+    pushes, layouts = [], []  # the screen's views computed again; the title's layout passes
+    rows = monitor_module.run_rows
+    monkeypatch.setattr(monitor_module, "run_rows", lambda *a: pushes.append(1) or rows(*a))
+
+    async def scenario():
+        app = create_app(runs_dir, [])
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.push_screen(MonitorScreen(study))
+            await pilot.pause()
+            monitor = app.screen
+            title = monitor.query_one("#study-title", Static)
+            refresh = Static.refresh
+
+            def counted(self, *regions, **kwargs):
+                if self is title and kwargs.get("layout"):
+                    layouts.append(1)
+                return refresh(self, *regions, **kwargs)
+
+            monkeypatch.setattr(Static, "refresh", counted)
+            await pilot.press("p", "space", "right")  # a replay, paused at epoch 2
+            await pilot.pause()
+            pushes.clear()
+            layouts.clear()
+            titles = []
+            for epoch in (2.5, 3.0, 3.5, 4.0):  # the clock's ticks at x2
+                monitor.replay = Replay(epoch=epoch, speed=2.0, paused=True)
+                titles.append(str(title.render()).split("replay epoch ")[1].split("/")[0])
+            await pilot.pause()
+            assert len(pushes) == 2  # epochs 3 and 4, not 2.5 and 3.5
+            assert titles == ["2", "3", "3", "4"]
+            assert layouts == []
 
     asyncio.run(scenario())

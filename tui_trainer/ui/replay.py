@@ -5,6 +5,7 @@ the monitor redraws when its Replay changes (no textual, no torch)."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 MIN_SPEED, MAX_SPEED = 0.25, 64.0  # epochs per second
@@ -15,6 +16,16 @@ class Replay:
     epoch: float | None = None  # None: no replay, everything there is is shown
     speed: float = 2.0
     paused: bool = False
+
+    @property
+    def shown_epoch(self) -> float | None:
+        """The epoch whose rows are shown: the replay clock's whole epochs (a row is one epoch,
+        so nothing drawn changes between two of them)."""
+        return None if self.epoch is None else float(math.floor(self.epoch))
+
+    def shown(self) -> tuple[float | None, float, bool]:
+        """What a person sees of this replay: the screen redraws only when it changes."""
+        return self.shown_epoch, self.speed, self.paused
 
     def started(self) -> Replay:
         """`p`: from epoch 1, playing."""

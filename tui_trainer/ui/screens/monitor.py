@@ -18,7 +18,6 @@ switches the terminal bell on a watched study's end (off unless the app was star
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import ClassVar
 
@@ -136,7 +135,7 @@ class MonitorScreen(Screen):
     def _push_down(self) -> None:
         series = list(self.follower.runs.values())
         self._note_state(self.current_state())
-        view = TableView(self.replay.epoch, self.focused_run, self.hidden)
+        view = TableView(self.replay.shown_epoch, self.focused_run, self.hidden)
         charted = tuple(run.name for run in series if view.charted(run.name))
         here = this_host()
         self.query_one(RunTable).rows_shown = run_rows(series, view, here)
@@ -152,15 +151,19 @@ class MonitorScreen(Screen):
             len(self.hidden & set(self.follower.runs)),
         )
         charts = self.query_one(MonitorCharts)
-        charts.epochs = ChartView(self.epochs_seen, charted, self.replay.epoch, self.metrics)
-        # a replay's step chart moves by whole epochs, as its epoch charts do (one rebuild a
-        # replayed epoch, not one for every fraction of it the replay clock passes)
-        replayed = None if self.replay.epoch is None else float(math.floor(self.replay.epoch))
+        # a replay moves by whole epochs: one redraw a replayed epoch, not one for every
+        # fraction of it the replay clock passes
+        replayed = self.replay.shown_epoch
+        charts.epochs = ChartView(self.epochs_seen, charted, replayed, self.metrics)
         charts.steps = StepView(self.data_seen, charted, replayed)
         self.query_one(DevicePanel).view = device_view(series, here, self._state or "")
         self._show_run_line()
 
-    watch_data_seen = watch_replay = watch_focused_run = watch_hidden = watch_metrics = _push_down
+    watch_data_seen = watch_focused_run = watch_hidden = watch_metrics = _push_down
+
+    def watch_replay(self, old: Replay, new: Replay) -> None:
+        if old.shown() != new.shown():  # the replay clock ticks 4 times a second
+            self._push_down()
 
     def _show_run_line(self) -> None:
         name = self.query_one(RunTable).highlighted_run

@@ -90,10 +90,30 @@ class StudyBar(Horizontal):
         yield Static(id="study-eta")
 
     def watch_info(self, old: StudyInfo, info: StudyInfo) -> None:
-        if info.title() != old.title():
-            self.query_one("#study-title", Static).update(info.title())
+        title, was = info.title(), old.title()
+        if title != was:
+            # a replay changes the title's digits every epoch: a title of the same shape keeps
+            # the bar's layout (a layout pass would repaint the whole screen each time)
+            self.query_one("#study-title", Static).update(title, layout=not same_shape(title, was))
         if (info.total, info.done) != (old.total, old.done):
             bar = self.query_one(ProgressBar)
             bar.update(total=max(info.total, 1), progress=info.done)
-        if info.figures() != old.figures():
-            self.query_one("#study-eta", Static).update(info.figures())
+        figures = info.figures()
+        if figures != old.figures():
+            self.query_one("#study-eta", Static).update(
+                figures, layout=not same_shape(figures, old.figures())
+            )
+
+
+def same_shape(text: Text | str, other: Text | str) -> bool:
+    """Whether `text` takes the room `other` took: as wide, with its spaces (where a line too
+    long for the bar wraps) in the same places."""
+    plain, was = (
+        Text(text) if isinstance(text, str) else text,
+        Text(other) if isinstance(other, str) else other,
+    )
+    return plain.cell_len == was.cell_len and _spaces(plain.plain) == _spaces(was.plain)
+
+
+def _spaces(plain: str) -> list[int]:
+    return [i for i, c in enumerate(plain) if c == " "]
