@@ -19,6 +19,7 @@ from tui_trainer.console.chart_scale import (
     y_axis,
 )
 from tui_trainer.console.formats import plottable
+from tui_trainer.ui.widgets.braille_lines import Canvas, braille_cells
 
 # (label, xs, ys, colour, marker); the label is for tests and tools, the runs table is the legend
 Series = tuple[str, Sequence[float], Sequence[float], str, str]
@@ -98,6 +99,12 @@ def canvas_rows(height: int) -> int:
     return max(2, height - FRAME_ROWS)
 
 
+def plot_columns(width: int, axis: YAxis) -> int:
+    """Columns of a plotext figure `width` wide that plot data: less the frame's two sides
+    and the y tick labels (as wide as the longest, as plotext pads them)."""
+    return width - 2 - max((len(label) for label in axis.labels), default=0)
+
+
 def draw(
     plt: Any,
     series: Sequence[Series],
@@ -137,11 +144,12 @@ def draw(
         # at most about one point per column (braille has two dots per column): finer detail
         # would not show, and plotext's cost grows with the points
         buckets = max(8, width // 2)
+        canvas = Canvas(plot_columns(width, axis), height - FRAME_ROWS, lo, hi, axis.lo, axis.hi)
         for _label, xs_, ys_, colour, marker in points:
             if log_y:  # plotted as decades on a linear axis
                 ys_ = [math.log10(y) for y in ys_]
             xs_, ys_ = decimate(xs_, ys_, buckets)
-            _plot_clipped(plt, drawn, axis, xs_, ys_, colour, marker, no_color)
+            _plot_clipped(plt, drawn, axis, canvas, xs_, ys_, colour, marker, no_color)
     plt.title(fitted_title(title, log_y, drawn, width))
     return drawn
 
@@ -164,6 +172,7 @@ def _plot_clipped(
     plt: Any,
     drawn: Drawn,
     axis: YAxis,
+    canvas: Canvas,
     xs: Sequence[float],
     ys: Sequence[float],
     colour: str,
@@ -182,8 +191,10 @@ def _plot_clipped(
         # the run's own marker on each point tells the runs apart; a line through the markers
         # is training, markers alone validation (as matplotlib's "-o" and "o")
         if marker != DOTS:
-            plt.plot(xs, shown, marker=LINE, color=colour)
+            _plot_line(plt, canvas, xs, shown, colour)
         plt.scatter(xs, shown, marker=marker_of_colour(colour), color=colour)
+    elif marker == LINE:
+        _plot_line(plt, canvas, xs, shown, colour)
     else:
         plt.plot(xs, shown, marker=marker, color=colour)
     above = [x for x, y in zip(xs, ys, strict=True) if axis.above(y)]
@@ -191,6 +202,19 @@ def _plot_clipped(
     for off, edge, symbol in ((above, axis.hi, ABOVE), (below, axis.lo, BELOW)):
         if off:
             plt.scatter(off, [edge] * len(off), marker=symbol, color=colour)
+
+
+def _plot_line(
+    plt: Any, canvas: Canvas, xs: Sequence[float], ys: Sequence[float], colour: str
+) -> None:
+    """A braille line, its cells worked out here (braille_lines.py: plotext's own way is ten
+    times slower), or by plotext on a canvas too small to place cells on."""
+    if not canvas.usable:
+        plt.plot(xs, ys, marker=LINE, color=colour)
+        return
+    cx, cy, chars = braille_cells(xs, ys, canvas)
+    if chars:
+        plt.scatter(cx, cy, marker=chars, color=colour)
 
 
 def cursor_positions(series: Sequence[Series]) -> list[float]:
