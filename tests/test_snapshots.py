@@ -68,7 +68,8 @@ def test_editor_with_an_error(snap_compare, study, runs_dir, monkeypatch):
     async def edit_lr(pilot):
         from tui_trainer.ui.screens.editor import EditorScreen, field_id
 
-        editor = EditorScreen(REPO / "presets" / "quickstart.toml")
+        app = pilot.app
+        editor = EditorScreen(REPO / "presets" / "quickstart.toml", app.user_presets_dir, runs_dir)
         await pilot.app.push_screen(editor)
         spec = next(s for s in editor.specs if s.key == "optim.lr")
         field = editor.query_one(f"#{field_id(spec)}")

@@ -130,7 +130,7 @@ def test_editor_always_has_room_for_another_axis(runs_dir, write_preset):
     async def scenario():
         app = create_app(runs_dir)
         async with app.run_test(size=SIZE) as pilot:
-            editor = EditorScreen(mine)
+            editor = EditorScreen(mine, app.user_presets_dir, app.runs_dir)
             editor.count_parameters = lambda text: None
             await app.push_screen(editor)
             rows = len(editor.query(".axis-key"))
@@ -169,7 +169,7 @@ async def open_editor(app, pilot, preset):
     """The editor of `preset`, pushed and settled."""
     from tui_trainer.ui.screens.editor import EditorScreen
 
-    editor = EditorScreen(preset)
+    editor = EditorScreen(preset, app.user_presets_dir, app.runs_dir)
     await app.push_screen(editor)
     await pilot.pause()
     return editor
@@ -193,11 +193,11 @@ def test_escape_with_unsaved_edits_asks_before_leaving(write_preset, runs_dir, m
     async def scenario():
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
-            await app.push_screen(EditorScreen(mine))
+            await app.push_screen(EditorScreen(mine, app.user_presets_dir, app.runs_dir))
             await pilot.pause()
             await pilot.press("escape")  # nothing edited: straight back
             assert isinstance(app.screen, PresetsScreen)
-            editor = EditorScreen(mine)
+            editor = EditorScreen(mine, app.user_presets_dir, app.runs_dir)
             await app.push_screen(editor)
             field(editor, "optim.lr").value = "0.02"
             await pilot.pause()
@@ -237,14 +237,16 @@ def test_a_saved_preset_is_edited_and_launched_under_its_new_name(
         return Launched(runs_dir / f"20260101-000000-{name}", Finished())
 
     monkeypatch.setattr("tui_trainer.ui.app.launcher.launch", launch)
-    monkeypatch.setattr("tui_trainer.ui.app.MonitorScreen", lambda study_dir: PresetsScreen([]))
+    monkeypatch.setattr(
+        "tui_trainer.ui.app.MonitorScreen", lambda study_dir, launched: PresetsScreen([], runs_dir)
+    )
     mine = write_preset("# tiny: 0.98 test accuracy in 5 s\n\n" + TINY_PRESET, name="mine.toml")
     user_dir = tmp_path / "user-presets"
 
     async def scenario():
         app = create_app(runs_dir, [mine], user_presets_dir=user_dir)
         async with app.run_test(size=SIZE) as pilot:
-            editor = EditorScreen(mine)
+            editor = EditorScreen(mine, app.user_presets_dir, app.runs_dir)
             await app.push_screen(editor)
             field(editor, "optim.lr").value = "0.02"
             await pilot.pause()
@@ -333,7 +335,7 @@ def test_a_slow_old_count_never_overwrites_a_newer_one(write_preset, runs_dir, m
     async def scenario():
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
-            editor = EditorScreen(mine)
+            editor = EditorScreen(mine, app.user_presets_dir, app.runs_dir)
             await app.push_screen(editor)
             params = editor.query_one("#params", Static)
             assert str(params.render()) == "parameters: counting…"
@@ -362,7 +364,7 @@ def test_a_failed_count_is_shown_not_left_counting(write_preset, runs_dir, monke
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
             notes = record_notes(app)
-            editor = EditorScreen(mine)
+            editor = EditorScreen(mine, app.user_presets_dir, app.runs_dir)
             await app.push_screen(editor)
             params = editor.query_one("#params", Static)
             await wait_for(pilot, lambda: "counting" not in str(params.render()), 30)
@@ -512,7 +514,7 @@ def test_the_editors_footer_lists_its_keys_as_soon_as_the_screen_is_up(
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            editor = EditorScreen(mine)
+            editor = EditorScreen(mine, app.user_presets_dir, app.runs_dir)
             await app.push_screen(editor)  # mounted; nothing drawn since
             keys = [key.description for key in editor.query_one(Footer).children]
             assert keys[:4] == ["Go to key", "Save as", "Launch", "Back"]

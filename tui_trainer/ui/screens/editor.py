@@ -43,6 +43,7 @@ from tui_trainer.ui.navigation import PresetSaved, Trainer
 from tui_trainer.ui.param_count import count_parameters, not_counted
 from tui_trainer.ui.paths import display_path
 from tui_trainer.ui.screens.find_key import FindKey
+from tui_trainer.ui.tell import tell
 from tui_trainer.ui.widgets.charts import LINE, MetricChart
 from tui_trainer.ui.widgets.confirm import AnswerByTyping, Confirm
 from tui_trainer.ui.widgets.ready_footer import ReadyFooter
@@ -102,9 +103,13 @@ class EditorScreen(Screen):
         key: str
         text: Text
 
-    def __init__(self, preset: Path) -> None:
+    def __init__(self, preset: Path, user_presets_dir: Path, runs_dir: Path) -> None:
+        """`user_presets_dir`: where a preset is saved; `runs_dir`: where a launched edit's
+        preset is kept (its .edited folder)."""
         super().__init__()
         self.preset_path = preset
+        self.user_presets_dir = user_presets_dir
+        self.runs_dir = runs_dir
         self.original_text = read_preset_text(preset)
         loaded = load_preset(preset)
         self.baseline: dict[str, Any] = loaded.preset.model_dump()
@@ -377,7 +382,7 @@ class EditorScreen(Screen):
                     f"{name!r} is a built-in preset's name: choose another", severity="error"
                 )
                 return
-            path = self.app.user_presets_dir / f"{name}.toml"
+            path = self.user_presets_dir / f"{name}.toml"
             text = self._preset_text(name)
             try:
                 # the user's own folder: a symlinked one (a dotfiles repository) is followed,
@@ -387,11 +392,11 @@ class EditorScreen(Screen):
                 target = Path(os.path.realpath(path)) if path.is_symlink() else path
                 write_text_atomic(target, text, durable=True)
             except OSError as error:
-                self.app.tell(f"cannot write {error.filename or path}: {error.strerror}", "error")
+                tell(self, f"cannot write {error.filename or path}: {error.strerror}", "error")
                 return
             self._adopt(path, name, text)
             self.post_message(PresetSaved(path))
-            self.app.tell(f"saved {path}")
+            tell(self, f"saved {path}")
 
         self.app.push_screen(AskName(f"{self.checked.preset.study.name}-edited"), save)
 
@@ -414,13 +419,11 @@ class EditorScreen(Screen):
             return
         name = self.checked.preset.study.name
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = self.app.runs_dir / ".edited" / f"{name}-{stamp}.toml"
+        path = self.runs_dir / ".edited" / f"{name}-{stamp}.toml"
         try:
             # never through a symlinked .edited, nor over an existing entry
             write_new_file(own_directory(path.parent) / path.name, self._preset_text().encode())
         except OSError as error:  # an unwritable runs directory: say so, stay here
-            self.app.tell(
-                f"cannot write {error.filename or path}: {error.strerror or error}", "error"
-            )
+            tell(self, f"cannot write {error.filename or path}: {error.strerror or error}", "error")
             return
         self.post_message(Trainer.Launch(path, [], name))
