@@ -85,3 +85,48 @@ def test_saving_keeps_comments_and_changes_only_what_changed(tmp_path):
     again = load_preset(path)
     assert again.preset.optim.lr == 0.02 and [r.name for r in again.runs] == ["seed=0", "seed=1"]
     assert tomlcompat.loads(text)["sweep"] == {"train.seed": [0, 1]}
+
+
+def test_a_save_that_would_not_load_back_is_refused_located_and_writes_nothing(tmp_path):
+    import pytest
+
+    from tui_trainer.errors import ConfigError
+
+    source = REPO / "presets" / "quickstart.toml"
+    loaded = load_preset(source)
+    named = loaded.preset.model_copy(
+        update={"study": loaded.preset.study.model_copy(update={"name": "my lr"})}
+    )
+    path = tmp_path / "user-presets" / "my lr.toml"
+    with pytest.raises(ConfigError) as raised:
+        edit.save_preset(path, source.read_text(), named, loaded.preset.model_dump())
+    assert raised.value.lines() == [
+        f"{path}:9:1: study.name: use only letters, digits, '.', '_' and '-' (got 'my lr')"
+    ]
+    assert not (tmp_path / "user-presets").exists()
+
+
+def test_a_save_says_where_it_came_from_returns_its_text_and_writes_through_a_link(tmp_path):
+    from datetime import datetime
+
+    source = REPO / "presets" / "quickstart.toml"
+    loaded = load_preset(source)
+    real = tmp_path / "dotfiles" / "real.toml"
+    real.parent.mkdir()
+    real.write_text("# an older version\n")
+    link = tmp_path / "mine.toml"
+    link.symlink_to(real)
+    text = edit.save_preset(
+        link,
+        source.read_text(),
+        loaded.preset,
+        loaded.preset.model_dump(),
+        edited_from="quickstart (presets/quickstart.toml)",
+        when=datetime(2026, 1, 2, 3, 4),
+    )
+    assert link.is_symlink() and real.read_text() == text
+    assert text.splitlines()[0] == (
+        "# Edited from quickstart (presets/quickstart.toml) in tui-trainer's editor on "
+        "2026-01-02 03:04."
+    )
+    assert load_preset(link).preset == loaded.preset

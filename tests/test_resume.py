@@ -19,6 +19,7 @@ from tui_trainer.errors import ExitCode, UnavailableError, UsageError
 from tui_trainer.store import resumable
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import read_toml, write_toml_atomic
+from tui_trainer.store.clock import utc_now
 from tui_trainer.store.csvlog import read_rows
 from tui_trainer.store.lock import RunLocks, is_locked
 from tui_trainer.store.reader import read_study
@@ -222,7 +223,7 @@ def test_a_live_run_is_never_resumed_twice(write_preset, runs_dir):
     # Its status says running and its pid is alive (this process).
     write_toml_atomic(
         run / "status.toml",
-        {**status, "state": "running", **st.process_identity(), "heartbeat": st.utcnow()},
+        {**status, "state": "running", **st.process_identity(), "heartbeat": utc_now()},
     )
     with pytest.raises(UnavailableError, match="a trainer is still writing run"):
         resume_study(read_study(result.study_dir), "run", Recorder())

@@ -23,7 +23,7 @@ from tui_trainer.store.samples import (
     MAX_SHEET_WIDTH,
     MAX_TILE_SIZE,
     MAX_TILES,
-    SampleTile,
+    SheetTile,
 )
 from tui_trainer.store.sheet_png import UnreadableSheet, read_sheet_png
 from tui_trainer.train.samples import layout
@@ -108,7 +108,7 @@ def test_a_file_over_the_byte_limit_or_a_damaged_png_names_itself(tmp_path):
 
 
 def test_the_app_draws_an_unreadable_sheet_as_one_line_that_says_why(tmp_path):
-    tile = SampleTile(0, 0, 0, 8, 8, 17, "cat", "dog", 0.83, "mistake")
+    tile = SheetTile(0, 0, 0, 8, 8, 17, "cat", "dog", 0.83, "mistake")
     path = tmp_path / "samples.png"
     path.write_bytes(bomb_png())
     assert within(10, draw_tiles, path, [tile]) == (

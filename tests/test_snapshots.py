@@ -66,9 +66,11 @@ def test_editor_with_an_error(snap_compare, study, runs_dir, monkeypatch):
     monkeypatch.setattr("tui_trainer.ui.screens.editor.count_parameters", lambda text, stop: None)
 
     async def edit_lr(pilot):
-        from tui_trainer.ui.screens.editor import EditorScreen, field_id
+        from tui_trainer.ui.screens.editor import EditorScreen
+        from tui_trainer.ui.widgets.preset_form import field_id
 
-        editor = EditorScreen(REPO / "presets" / "quickstart.toml")
+        app = pilot.app
+        editor = EditorScreen(REPO / "presets" / "quickstart.toml", app.user_presets_dir, runs_dir)
         await pilot.app.push_screen(editor)
         spec = next(s for s in editor.specs if s.key == "optim.lr")
         field = editor.query_one(f"#{field_id(spec)}")

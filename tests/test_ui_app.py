@@ -61,7 +61,7 @@ def test_help_opens_at_the_current_screens_section(write_preset, runs_dir):
             assert first_rows(app) == ["[u]Presets[/u] (this screen)", "  up/down"]
             await pilot.press("escape")
             assert not isinstance(app.screen, HelpScreen)
-            await app.push_screen(LaunchScreen(mine))
+            await app.push_screen(LaunchScreen(mine, app.runs_dir))
             await pilot.press("f1")  # where `?` would be typed into the overrides
             assert isinstance(app.screen, HelpScreen) and app.screen.section == "Launch"
             assert first_rows(app) == ["[u]Launch[/u] (this screen)", "  type"]

@@ -55,7 +55,8 @@ def test_editor_saves_into_a_linked_presets_folder_through_a_linked_preset(
 def test_editor_validates_each_field_saves_as_and_launches(write_preset, runs_dir, tmp_path):
     from textual.widgets import Input as TextInput
 
-    from tui_trainer.ui.screens.editor import EditorScreen, field_id
+    from tui_trainer.ui.screens.editor import EditorScreen
+    from tui_trainer.ui.widgets.preset_form import field_id
 
     mine = write_preset("# my own study\n" + TINY_PRESET, name="mine.toml")
     user_dir = tmp_path / "user-presets"
@@ -130,7 +131,7 @@ def test_editor_always_has_room_for_another_axis(runs_dir, write_preset):
     async def scenario():
         app = create_app(runs_dir)
         async with app.run_test(size=SIZE) as pilot:
-            editor = EditorScreen(mine)
+            editor = EditorScreen(mine, app.user_presets_dir, app.runs_dir)
             editor.count_parameters = lambda text: None
             await app.push_screen(editor)
             rows = len(editor.query(".axis-key"))
@@ -169,14 +170,14 @@ async def open_editor(app, pilot, preset):
     """The editor of `preset`, pushed and settled."""
     from tui_trainer.ui.screens.editor import EditorScreen
 
-    editor = EditorScreen(preset)
+    editor = EditorScreen(preset, app.user_presets_dir, app.runs_dir)
     await app.push_screen(editor)
     await pilot.pause()
     return editor
 
 
 def field(editor, key: str):
-    from tui_trainer.ui.screens.editor import field_id
+    from tui_trainer.ui.widgets.preset_form import field_id
 
     spec = next(spec for spec in editor.specs if spec.key == key)
     return editor.query_one(f"#{field_id(spec)}")
@@ -193,11 +194,11 @@ def test_escape_with_unsaved_edits_asks_before_leaving(write_preset, runs_dir, m
     async def scenario():
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
-            await app.push_screen(EditorScreen(mine))
+            await app.push_screen(EditorScreen(mine, app.user_presets_dir, app.runs_dir))
             await pilot.pause()
             await pilot.press("escape")  # nothing edited: straight back
             assert isinstance(app.screen, PresetsScreen)
-            editor = EditorScreen(mine)
+            editor = EditorScreen(mine, app.user_presets_dir, app.runs_dir)
             await app.push_screen(editor)
             field(editor, "optim.lr").value = "0.02"
             await pilot.pause()
@@ -237,14 +238,16 @@ def test_a_saved_preset_is_edited_and_launched_under_its_new_name(
         return Launched(runs_dir / f"20260101-000000-{name}", Finished())
 
     monkeypatch.setattr("tui_trainer.ui.app.launcher.launch", launch)
-    monkeypatch.setattr("tui_trainer.ui.app.MonitorScreen", lambda study_dir: PresetsScreen([]))
+    monkeypatch.setattr(
+        "tui_trainer.ui.app.MonitorScreen", lambda study_dir, launched: PresetsScreen([], runs_dir)
+    )
     mine = write_preset("# tiny: 0.98 test accuracy in 5 s\n\n" + TINY_PRESET, name="mine.toml")
     user_dir = tmp_path / "user-presets"
 
     async def scenario():
         app = create_app(runs_dir, [mine], user_presets_dir=user_dir)
         async with app.run_test(size=SIZE) as pilot:
-            editor = EditorScreen(mine)
+            editor = EditorScreen(mine, app.user_presets_dir, app.runs_dir)
             await app.push_screen(editor)
             field(editor, "optim.lr").value = "0.02"
             await pilot.pause()
@@ -333,7 +336,7 @@ def test_a_slow_old_count_never_overwrites_a_newer_one(write_preset, runs_dir, m
     async def scenario():
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
-            editor = EditorScreen(mine)
+            editor = EditorScreen(mine, app.user_presets_dir, app.runs_dir)
             await app.push_screen(editor)
             params = editor.query_one("#params", Static)
             assert str(params.render()) == "parameters: counting…"
@@ -362,7 +365,7 @@ def test_a_failed_count_is_shown_not_left_counting(write_preset, runs_dir, monke
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
             notes = record_notes(app)
-            editor = EditorScreen(mine)
+            editor = EditorScreen(mine, app.user_presets_dir, app.runs_dir)
             await app.push_screen(editor)
             params = editor.query_one("#params", Static)
             await wait_for(pilot, lambda: "counting" not in str(params.render()), 30)
@@ -512,9 +515,88 @@ def test_the_editors_footer_lists_its_keys_as_soon_as_the_screen_is_up(
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            editor = EditorScreen(mine)
+            editor = EditorScreen(mine, app.user_presets_dir, app.runs_dir)
             await app.push_screen(editor)  # mounted; nothing drawn since
             keys = [key.description for key in editor.query_one(Footer).children]
             assert keys[:4] == ["Go to key", "Save as", "Launch", "Back"]
+
+    run(scenario())
+
+
+def test_a_save_that_would_not_load_back_is_refused_with_its_message_and_writes_nothing(
+    write_preset, runs_dir, tmp_path, monkeypatch
+):
+    """`my lr` is no preset name: config/edit.save_preset loads what it would write back first,
+    and says where that fails; the editor stays, edits kept and still unsaved."""
+    from textual.widgets import Input as TextInput
+
+    from tests.helpers import record_notes
+
+    no_counts(monkeypatch)
+    mine = write_preset(TINY_PRESET, name="mine.toml")
+    user_dir = tmp_path / "user-presets"
+
+    async def scenario():
+        app = create_app(runs_dir, [mine], user_presets_dir=user_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            notes = record_notes(app)
+            editor = await open_editor(app, pilot, mine)
+            field(editor, "optim.lr").value = "0.02"
+            await pilot.pause()
+            await pilot.press("ctrl+s")
+            app.screen.query_one("#name", TextInput).value = "my lr"
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.screen is editor and editor.unsaved
+            assert field(editor, "study.name").value == "tiny"
+            return notes
+
+    notes = run(scenario())
+    path = user_dir / "my lr.toml"
+    assert notes == [
+        (
+            f"not saved: {path}:5:1: study.name: use only letters, digits, '.', '_' and '-' "
+            "(got 'my lr')",
+            "error",
+        )
+    ]
+    assert not user_dir.exists()
+
+
+def test_the_form_tells_its_screen_what_it_says_checked_in_a_typed_message(write_preset):
+    """The form alone, in a bare app: each edit comes up as PresetForm.Changed, with the form's
+    data and its problems by key."""
+    from textual.app import App, ComposeResult
+
+    from tui_trainer.config import edit
+    from tui_trainer.ui.widgets.preset_form import PresetForm
+
+    loaded = load_preset(write_preset(TINY_PRESET))
+    heard: list[PresetForm.Changed] = []
+
+    class FormApp(App):
+        def compose(self) -> ComposeResult:
+            yield PresetForm(edit.field_specs(), loaded.preset.model_dump(), id="form")
+
+        def on_preset_form_changed(self, message: PresetForm.Changed) -> None:
+            heard.append(message)
+
+    async def scenario():
+        app = FormApp()
+        async with app.run_test(size=SIZE) as pilot:
+            form = app.query_one(PresetForm)
+            await pilot.pause()
+            heard.clear()  # the fields' first values, as they mount
+            form.field("optim.lr").value = "-1"
+            await pilot.pause()
+            assert len(heard) == 1 and heard[0].form is form
+            check = heard[0].check
+            assert check.data["optim"]["lr"] == -1 and check.checked.preset is None
+            assert check.checked.errors == {"optim.lr": "must be > 0 (got -1)"}
+            assert check.problems == 1
+            form.query_one("#axis-values-0").value = "[0, 1]"  # values without a key
+            await pilot.pause()
+            assert heard[-1].check.axis_errors == {0: "the axis needs a key such as optim.lr"}
+            assert heard[-1].check.problems == 2
 
     run(scenario())

@@ -75,7 +75,7 @@ def test_a_list_typed_without_quotes_is_one_override(write_preset, runs_dir):
     async def scenario():
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
-            await app.push_screen(LaunchScreen(mine))
+            await app.push_screen(LaunchScreen(mine, app.runs_dir))
             line = app.screen.query_one("#overrides", Input)
             line.value = "sweep.optim.lr=[0.05, 0.1] study.description=\"a b\" 'train.epochs=1'"
             await pilot.pause()
@@ -100,7 +100,7 @@ def test_launch_lists_ten_runs_then_how_many_more_and_the_time_it_will_take(writ
     async def scenario():
         app = create_app(runs_dir, [mine])
         async with app.run_test(size=SIZE) as pilot:
-            await app.push_screen(LaunchScreen(mine))
+            await app.push_screen(LaunchScreen(mine, app.runs_dir))
             line = app.screen.query_one("#overrides", Input)
             line.value = "sweep.train.seed=[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]"
             await pilot.pause()

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Log, Static
 from tests.helpers import TINY_PRESET, record_notes
 from tests.ui_pilot import SIZE, cell, run, title_of, wait_for
 from tui_trainer.launch import trainer_pid
+from tui_trainer.store.clock import utc_now
 from tui_trainer.store.reader import list_studies
 from tui_trainer.ui.app import create_app
 from tui_trainer.ui.screens.monitor import MonitorScreen
@@ -231,7 +232,7 @@ def test_the_monitor_follows_a_resumed_trainer(runs_dir):
         write_toml_atomic(run_dir / "status.toml", status)
 
     def running(epoch):
-        write_status(state="running", epoch=epoch, heartbeat=st.utcnow(), **st.process_identity())
+        write_status(state="running", epoch=epoch, heartbeat=utc_now(), **st.process_identity())
 
     async def scenario():
         app = create_app(runs_dir)
@@ -584,7 +585,7 @@ def test_a_run_is_starting_then_shows_its_step_progress_speed_and_an_eta_from_it
 
     def status(**fields):
         base = {"state": "running", "epochs": 40, "steps_per_epoch": 20, "epoch": 0, "step": 0}
-        identity = {**st.process_identity(), "heartbeat": st.utcnow()}
+        identity = {**st.process_identity(), "heartbeat": utc_now()}
         write_toml_atomic(run_dir / "status.toml", {**base, **identity, **fields})
 
     def steps(*rows):
@@ -718,7 +719,7 @@ def test_the_bell_rings_once_when_a_watched_study_ends_only_when_switched_on(run
     path = study / "lr=0.5" / "status.toml"
     finished = read_toml(path)
     write_toml_atomic(
-        path, {**finished, "state": "running", **st.process_identity(), "heartbeat": st.utcnow()}
+        path, {**finished, "state": "running", **st.process_identity(), "heartbeat": utc_now()}
     )
     monkeypatch.setattr(MonitorScreen, "bell_on_end", False)
 

@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from tests.ui_pilot import SIZE, cell, run, title_of, wait_for
+from tui_trainer.store.clock import utc_now
 from tui_trainer.ui.app import create_app
 from tui_trainer.ui.screens.monitor import MonitorScreen
 
@@ -42,7 +43,7 @@ def live_study(runs_dir: Path, **fields) -> Path:
     study = write_synthetic_study(runs_dir, epochs=8)
     path = study / "lr=0.5" / "status.toml"
     status = {**read_toml(path), "state": "running", "epoch": 6, "step": 0, "eta_s": 60.0}
-    identity = {**st.process_identity(), "heartbeat": st.utcnow()}
+    identity = {**st.process_identity(), "heartbeat": utc_now()}
     written = {**status, **identity, **fields}
     write_toml_atomic(path, {key: value for key, value in written.items() if value is not None})
     (study / "lr=0.5" / "summary.toml").unlink()
@@ -101,7 +102,7 @@ def test_a_replay_ends_when_its_study_is_resumed_and_live_again(runs_dir):
             await pilot.press("p", "space")
             assert monitor.replay.epoch is not None
             live = {**read_toml(path), "state": "running", "epoch": 6, "eta_s": 60.0}
-            write_toml_atomic(path, {**live, **st.process_identity(), "heartbeat": st.utcnow()})
+            write_toml_atomic(path, {**live, **st.process_identity(), "heartbeat": utc_now()})
             await wait_for(pilot, lambda: "  running" in title_of(monitor), timeout=10)
             await pilot.pause(0.3)
             assert monitor.replay.epoch is None and "replay" not in title_of(monitor)

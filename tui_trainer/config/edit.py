@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import types
 import typing
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ import tomlkit
 from pydantic import ValidationError
 
 from tui_trainer import tomlcompat
+from tui_trainer.config.load import load_preset_text
 from tui_trainer.config.messages import describe_error
 from tui_trainer.config.schema import SECTION_MODELS, StudyPreset
 from tui_trainer.config.sweep import RunSpec, SweepError, expand_sweep
@@ -216,12 +218,30 @@ def preset_document(original_text: str, preset: StudyPreset, baseline: Mapping[s
 
 
 def save_preset(
-    path: Path, original_text: str, preset: StudyPreset, baseline: Mapping[str, Any]
-) -> None:
+    path: Path,
+    original_text: str,
+    preset: StudyPreset,
+    baseline: Mapping[str, Any],
+    edited_from: str | None = None,
+    when: datetime | None = None,
+) -> str:
+    """Write the edited preset to `path` (preset_document: the original's comments kept) and
+    return the text written. With `edited_from` (where it came from, as the user knows it), its
+    opening notes are replaced by a line saying so, dated `when` (with_edited_header).
+
+    What would be written is loaded back first, as `tui-trainer run` would load the file: text
+    that would not load (a name that is no preset name, say) raises ConfigError, located in
+    `path`, and nothing is written. A `path` that is a symlink (a preset kept in a dotfiles
+    repository) is written through; the file is replaced atomically, so an entry of that name
+    that is not a file (a FIFO) is never opened."""
     text = preset_document(original_text, preset, baseline)
-    StudyPreset.model_validate(tomlcompat.loads(text))  # what is written must load back
+    if edited_from is not None:
+        text = with_edited_header(text, edited_from, when or datetime.now())
+    load_preset_text(text, path)  # what is written must load back
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, text, durable=True)  # replaced: a FIFO of that name is never opened
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    write_text_atomic(target, text, durable=True)
+    return text
 
 
 def with_edited_header(text: str, source: str, when: datetime) -> str:

@@ -237,9 +237,15 @@ def _quoting_hint(loc: Sequence[Any], overrides: Sequence[Override]) -> str:
 def load_preset(path: str | Path, overrides: Sequence[str] = ()) -> LoadedStudy:
     """Load, override, validate and expand a preset. Raises ConfigError, touching no files."""
     path = Path(path)
-    source = str(path)
     parsed_overrides = [parse_override(text) for text in overrides]
-    text = read_preset_text(path)
+    return load_preset_text(read_preset_text(path), path, parsed_overrides)
+
+
+def load_preset_text(text: str, path: Path, overrides: Sequence[Override] = ()) -> LoadedStudy:
+    """A preset's text loaded as load_preset loads the file `path` (each problem located in
+    it): also what is about to be written there, before it is."""
+    source = str(path)
+    parsed_overrides = list(overrides)
     data = parse_toml(text, source)
     for table in IGNORED_TABLES:
         data.pop(table, None)
@@ -259,6 +265,7 @@ __all__ = [
     "Locator",
     "Override",
     "load_preset",
+    "load_preset_text",
     "parse_override",
     "parse_toml",
 ]

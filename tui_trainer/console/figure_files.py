@@ -15,8 +15,6 @@ from typing import Any
 
 from tui_trainer.errors import UnavailableError
 
-FIGURE_FORMATS = ("png", "pdf", "svg")  # raster for screens, vector for papers and slides
-
 
 def pyplot() -> Any:
     """matplotlib's pyplot drawing off screen (Agg), or an UnavailableError (exit 3: the

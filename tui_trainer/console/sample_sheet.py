@@ -15,7 +15,7 @@ import numpy as np
 from tui_trainer.printable import printable
 
 if TYPE_CHECKING:
-    from tui_trainer.train.data_summary import SampleTile
+    from tui_trainer.train.data_summary import AugmentedSample
 
 MIN_TILE = 96  # pixels: a 32x32 image is shown 3x
 GAP = 4
@@ -23,7 +23,7 @@ LINE = 12  # caption line height with Pillow's default bitmap font
 CHAR = 6  # its width per character
 
 
-def caption_lines(tile: SampleTile, width: int) -> list[str]:
+def caption_lines(tile: AugmentedSample, width: int) -> list[str]:
     """One line per class of the tile: its name, and its weight when the image is a mix."""
     room = max(4, width // CHAR)
     lines = []
@@ -34,7 +34,7 @@ def caption_lines(tile: SampleTile, width: int) -> list[str]:
     return lines
 
 
-def sheet_image(tiles: Sequence[SampleTile], columns: int = 8) -> np.ndarray:
+def sheet_image(tiles: Sequence[AugmentedSample], columns: int = 8) -> np.ndarray:
     """The sheet as HWC uint8: tiles row by row on white, captions below each."""
     from PIL import Image, ImageDraw
 
@@ -57,7 +57,7 @@ def sheet_image(tiles: Sequence[SampleTile], columns: int = 8) -> np.ndarray:
     return np.asarray(sheet)
 
 
-def write_sample_sheet(path: Path, tiles: Sequence[SampleTile], columns: int = 8) -> None:
+def write_sample_sheet(path: Path, tiles: Sequence[AugmentedSample], columns: int = 8) -> None:
     """Write the sheet as PNG (OSError when it cannot be written)."""
     from PIL import Image
 

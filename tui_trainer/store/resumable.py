@@ -62,12 +62,6 @@ def is_resumable(state: str) -> bool:
 LIVE = (st.RUNNING, st.STALLED)  # a trainer holds the run: never resumed
 
 
-def study_resumable(study: StudyRecord) -> bool:
-    """Whether `tui-trainer resume STUDY` has something to do (and nothing of it is live)."""
-    states = [run.state for run in study.runs]
-    return not set(LIVE) & set(states) and any(is_resumable(s) for s in states)
-
-
 def plan(study: StudyRecord, run_name: str | None = None) -> list[ResumeTarget]:
     """The runs to resume, in study order: the named one, or every resumable run of the study.
     UsageError when there is nothing to resume or the study's files are not what a resume can

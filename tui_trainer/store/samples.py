@@ -38,7 +38,7 @@ MISTAKE, CORRECT = "mistake", "correct"
 
 
 @dataclass(frozen=True)
-class SampleTile:
+class SheetTile:
     """One test image of the sheet: where it is in samples.png and what the model said."""
 
     tile: int
@@ -80,7 +80,7 @@ def box_problem(x: int, y: int, width: int, height: int) -> str | None:
     return None
 
 
-def _tile(row: dict[str, str]) -> SampleTile | None:
+def _tile(row: dict[str, str]) -> SheetTile | None:
     try:
         numbers = [int(row[key]) for key in ("tile", "x", "y", "width", "height", "index")]
         probability = float(row["probability"])
@@ -90,7 +90,7 @@ def _tile(row: dict[str, str]) -> SampleTile | None:
         return None
     if box_problem(*numbers[1:5]) is not None or not math.isfinite(probability):
         return None
-    return SampleTile(
+    return SheetTile(
         *numbers,
         true=printable(row.get("true") or "?", limit=40),
         predicted=printable(row.get("predicted") or "?", limit=40),
@@ -103,7 +103,7 @@ class UnreadableSamples(ValueError):
     """samples.csv is there but cannot be read (a FIFO, a link, too large); says why."""
 
 
-def read_samples(path: Path) -> list[SampleTile] | None:
+def read_samples(path: Path) -> list[SheetTile] | None:
     """The tiles of samples.csv, mistakes first (in the file's order within each kind); None when
     the run has no sheet (not yet, or a run older than the sheet: `tui-trainer backfill`).
     UnreadableSamples when something else is there in its place."""

@@ -25,6 +25,7 @@ from typing import Any
 
 import psutil
 
+from tui_trainer.store.clock import utc_now
 from tui_trainer.store.lock import held_here, is_locked
 from tui_trainer.store.schema import DeviceFigures, RunStatus, TrainerRecord, write_status
 
@@ -51,10 +52,6 @@ HEARTBEAT_INTERVAL_S = 1.0
 # A running run whose heartbeat is older than this reads as crashed, even if a process with its
 # pid exists (pid reuse, a frozen host, a trainer on another machine sharing the directory).
 HEARTBEAT_STALE_S = 30.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def process_identity(pid: int | None = None) -> dict[str, Any]:
@@ -106,7 +103,7 @@ def heartbeat_age(status: RunStatus, now: datetime | None = None) -> float | Non
         return None
     if beat.tzinfo is None:
         beat = beat.replace(tzinfo=timezone.utc)
-    return ((now or utcnow()) - beat).total_seconds()
+    return ((now or utc_now()) - beat).total_seconds()
 
 
 def effective_state(
@@ -326,7 +323,7 @@ class StatusFile:
         with self._lock:
             if figures is not None:
                 self._status.device_figures = figures
-            write_status(self.path, dataclasses.replace(self._status, heartbeat=utcnow()))
+            write_status(self.path, dataclasses.replace(self._status, heartbeat=utc_now()))
 
     def start_heartbeat(self, interval: float = HEARTBEAT_INTERVAL_S) -> None:
         self.write()
@@ -350,7 +347,7 @@ class StatusFile:
     def finish(self, state: str, **fields: Any) -> None:
         """Stop the heartbeat and write a final state."""
         self.stop_heartbeat()
-        self.update(state=state, finished=utcnow(), **fields)
+        self.update(state=state, finished=utc_now(), **fields)
         self.write()
 
 

@@ -26,6 +26,7 @@ from tui_trainer import __version__
 from tui_trainer.errors import ExitCode, UnavailableError
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import read_toml, sweep_temp_files, write_toml_atomic
+from tui_trainer.store.clock import utc_now
 from tui_trainer.store.layout import StudyPaths, create_study_dir
 from tui_trainer.store.lock import LockHeld, RunLocks, held
 from tui_trainer.store.schema import RunStatus, TrainerRecord, write_status
@@ -120,7 +121,7 @@ def launch_record(
 def resume_record(names: list[str], device: Device, argv: Sequence[str]) -> TrainerRecord:
     """One [[resumes]] entry of study.toml: this trainer and the runs it goes on with."""
     return TrainerRecord(
-        time=datetime.now(timezone.utc).astimezone(),
+        time=utc_now().astimezone(),
         **st.process_identity(),
         command=list(argv),
         runs=names,
@@ -192,7 +193,7 @@ def record_end(paths: StudyPaths, code: ExitCode, note: Callable[[str], None]) -
                     and table.get("pid") == me["pid"]
                     and table.get("pid_started") == me["pid_started"]
                 ):
-                    table["ended"] = datetime.now(timezone.utc).astimezone()
+                    table["ended"] = utc_now().astimezone()
                     table["exit_code"] = int(code)
                     write_toml_atomic(paths.study, study, durable=True)
                     return

@@ -22,7 +22,7 @@ from tui_trainer.train.checkpoint import CheckpointError
 from tui_trainer.train.data import load_splits
 from tui_trainer.train.gradcam import default_layer, grad_cam, heat_map, overlay
 from tui_trainer.train.inputs import read_inputs, run_inputs, write_inputs
-from tui_trainer.train.outputs import Progress, test_probabilities, write_test_outputs
+from tui_trainer.train.outputs import ProgressCallback, test_probabilities, write_test_outputs
 from tui_trainer.train.run_model import RunModel, checkpoint_path, load_run_model
 from tui_trainer.train.samples import cut_tiles, png_bytes, read_sheet, read_tiles
 from tui_trainer.write_guard import OutputFile, check_writes, dataset_folders
@@ -36,7 +36,7 @@ def backfill(
     cam: bool,
     weights: str,
     device: torch.device,
-    progress: Progress,
+    progress: ProgressCallback,
     cam_layer: str | None = None,
 ) -> list[Path]:
     """Write the files `paths` lacks (and samples_cam.png with `cam`); returns what it wrote."""
@@ -89,7 +89,7 @@ def backfill(
     return written
 
 
-def write_cam_sheet(run: RunModel, progress: Progress, layer: str | None = None) -> None:
+def write_cam_sheet(run: RunModel, progress: ProgressCallback, layer: str | None = None) -> None:
     """samples_cam.png: samples.png with each tile blended with its Grad-CAM heat map for the
     class samples.csv says the model predicted."""
     paths, inputs = run.paths, run.inputs

@@ -96,7 +96,7 @@ class DatasetGroup:
 
 
 @dataclass(frozen=True)
-class SampleTile:
+class AugmentedSample:
     """One augmented training image (HWC uint8, as the model sees it before normalization)
     with the classes that make it: one (1.0) or, mixed, two with their weights."""
 
@@ -136,7 +136,7 @@ def summarize(config: RunConfig, splits: ImageSplits) -> DataSummary:
     return DataSummary(dataset, batches)
 
 
-def training_samples(config: RunConfig, splits: ImageSplits, count: int) -> list[SampleTile]:
+def training_samples(config: RunConfig, splits: ImageSplits, count: int) -> list[AugmentedSample]:
     """The first `count` images of the run's first epoch as a CPU run trains on them: its
     shuffle, crop/flip/resize/rotation and (when data.augment has it) mixup, drawn from the
     generators train.seed seeds, batch after batch, in the order the loop draws them. (On a
@@ -146,7 +146,7 @@ def training_samples(config: RunConfig, splits: ImageSplits, count: int) -> list
     generator, mix_rng = run_generators(config.train.seed, device)
     mixing = "mixup" in config.data.augment
     names = splits.class_names
-    tiles: list[SampleTile] = []
+    tiles: list[AugmentedSample] = []
     batches = iterate_batches(
         splits, splits.train, config.data.batch_size, pipeline, generator=generator
     )
@@ -159,7 +159,7 @@ def training_samples(config: RunConfig, splits: ImageSplits, count: int) -> list
             targets = torch.nn.functional.one_hot(labels, splits.num_classes).float()
         pixels = _unnormalized(images, pipeline)
         for tile, weights in zip(pixels, targets.tolist(), strict=True):
-            tiles.append(SampleTile(tile, _parts(weights, names)))
+            tiles.append(AugmentedSample(tile, _parts(weights, names)))
             if len(tiles) == count:
                 return tiles
     return tiles
@@ -192,7 +192,7 @@ def summarize_runs(runs: Sequence[RunSpec], cache: DatasetCache) -> list[Dataset
     ]
 
 
-def samples_for(runs: Sequence[RunSpec], count: int, cache: DatasetCache) -> list[SampleTile]:
+def samples_for(runs: Sequence[RunSpec], count: int, cache: DatasetCache) -> list[AugmentedSample]:
     """The sample tiles of the one run in `runs`, or of any of them when they all draw the same
     images (a sweep that changes neither data, seed nor batch size). Runs that draw different
     images are a UsageError that names them: pick one with --run."""

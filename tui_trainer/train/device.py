@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import platform
-from collections.abc import Callable
 from typing import Any
 
 import psutil
@@ -138,6 +137,3 @@ def _pci_bus_id(index: int) -> str | None:
     domain = getattr(props, "pci_domain_id", 0)
     device = getattr(props, "pci_device_id", 0)
     return f"{domain:08x}:{bus:02x}:{device:02x}.0"
-
-
-Sampler = Callable[[], dict[str, float]]

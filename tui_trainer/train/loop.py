@@ -16,7 +16,6 @@ import math
 import threading
 import traceback
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +23,7 @@ import torch.nn.functional as F
 from tui_trainer.config.sweep import RunSpec
 from tui_trainer.errors import storage_error
 from tui_trainer.store import status as st
+from tui_trainer.store.clock import utc_now
 from tui_trainer.store.layout import RunPaths
 from tui_trainer.store.schema import (
     GRAD_NORM_PREFIX,
@@ -88,10 +88,6 @@ class RunOutcome:
     state: str
     message: str = ""
     summary: RunSummary | None = None
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # What a resumed run's status.toml keeps from before the resume until training says otherwise.
@@ -250,7 +246,7 @@ class RunTrainer:
                 best_epoch=start.best.epoch,
             )
         session.best = start.best
-        session.started -= start.elapsed_s
+        session.elapsed_before_s = start.elapsed_s
         columns = metric_columns(splits.num_classes, cfg.train.track_grad_norm)
         session.logs = RunLogs.open(self.paths, columns)
         return session, start
@@ -416,7 +412,7 @@ class RunTrainer:
                 "lr": state.lr,
                 "images_per_s": images_per_s,
                 "device_util": session.sampler.utilization(),
-                "elapsed_s": round(window.ended - session.started, 3),
+                "elapsed_s": round(window.ended - session.elapsed_origin, 3),
             }
         )
         self.status.update(train_loss_running=window.loss, images_per_s=images_per_s)

@@ -16,7 +16,7 @@ from tui_trainer.store.layout import RunPaths
 from tui_trainer.train.data import BatchPipeline, ImageSplits
 from tui_trainer.train.samples import build_sheet, write_sheet
 
-Progress = Callable[[str, int, int], None]  # (what, done, total)
+ProgressCallback = Callable[[str, int, int], None]  # told (what, done, total) as work goes on
 
 
 def no_progress(what: str, done: int, total: int) -> None:
@@ -29,7 +29,7 @@ def test_probabilities(
     splits: ImageSplits,
     pipeline: BatchPipeline,
     batch_size: int,
-    progress: Progress = no_progress,
+    progress: ProgressCallback = no_progress,
 ) -> np.ndarray:
     """Softmax probabilities [N, K] (float32) of the test split, in its order, in eval mode
     (the mode the model was in is restored)."""

@@ -20,8 +20,6 @@ from tui_trainer.train.data import BatchPipeline
 from tui_trainer.train.inputs import RunInputs, read_inputs
 from tui_trainer.train.models import build_model
 
-WEIGHTS = ("last", "best")
-
 
 @dataclass
 class RunModel:

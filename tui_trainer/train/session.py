@@ -77,16 +77,23 @@ class Session:
     steps_per_epoch: int
     sampler: DeviceSampler
     best: BestEpoch = field(default_factory=BestEpoch)
-    started: float = field(default_factory=time.perf_counter)  # moved back by a resume
+    built: float = field(default_factory=time.perf_counter)  # this trainer's perf_counter
+    elapsed_before_s: float = 0.0  # training time of the run's earlier trainers (a resume's)
     logs: RunLogs = field(init=False)  # opened once a resume has cut the rows after last.pt
 
     @property
     def eval_batch(self) -> int:
         return max(256, self.config.data.batch_size)
 
+    @property
+    def elapsed_origin(self) -> float:
+        """The perf_counter reading the run's elapsed time counts from: when this trainer built
+        the run, moved back by the time its earlier trainers trained it."""
+        return self.built - self.elapsed_before_s
+
     def elapsed(self) -> float:
         """Training time of the run so far, earlier trainers' included."""
-        return time.perf_counter() - self.started
+        return time.perf_counter() - self.elapsed_origin
 
     def close(self) -> None:
         if hasattr(self, "logs"):

@@ -17,7 +17,6 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -40,6 +39,7 @@ from tui_trainer.ui.screens.launch import LaunchScreen
 from tui_trainer.ui.screens.monitor import MonitorScreen
 from tui_trainer.ui.screens.presets import PresetsScreen
 from tui_trainer.ui.screens.runs import RunsScreen
+from tui_trainer.ui.tell import tell
 from tui_trainer.ui.widgets.confirm import Confirm
 
 
@@ -74,10 +74,12 @@ class TrainerApp(App):
         self.runs_dir = Path(runs_dir)
         self.user_presets_dir = (user_presets_dir or preset_files.user_presets_dir()).expanduser()
         self.presets = preset_files.preset_paths(list(presets or []), self.user_presets_dir)
+        # the trainers this app started, alive or not yet reaped; kept as one list (the monitors
+        # are handed it and read it as it changes)
         self.launched: list[Launched] = []
 
     def on_mount(self) -> None:
-        self.push_screen(PresetsScreen(self.presets))
+        self.push_screen(PresetsScreen(self.presets, self.runs_dir))
         self.find_running_study()
         self.set_interval(1.0, self._reap)
 
@@ -98,37 +100,36 @@ class TrainerApp(App):
 
     def pick_up(self, study: Path) -> None:
         if isinstance(self.screen, PresetsScreen):
-            self.push_screen(MonitorScreen(study))
-        self.tell(f"{study.name} is running")
-
-    def tell(
-        self, message: str, severity: SeverityLevel = "information", timeout: float = 5
-    ) -> None:
-        """A notification of text that may quote a file, a path or an error: made printable and
-        shown as plain text (as markup, a '[' in a path could break it)."""
-        self.notify(printable(message), severity=severity, timeout=timeout, markup=False)
+            self.push_screen(self.monitor(study))
+        tell(self, f"{study.name} is running")
 
     def _reap(self) -> None:
-        """Collect trainers that have exited, so none lingers as a zombie."""
-        self.launched = [item for item in self.launched if item.process.poll() is None]
+        """Collect trainers that have exited, so none lingers as a zombie (in place: the
+        monitors read this list)."""
+        self.launched[:] = [item for item in self.launched if item.process.poll() is None]
+
+    def monitor(self, study_dir: Path) -> MonitorScreen:
+        """The monitor of a study, told which trainers this app started."""
+        return MonitorScreen(study_dir, self.launched)
 
     # -- navigation: the screens' messages (ui/navigation.py) ------------------------------------
 
     def on_open_launch(self, message: Open.Launch) -> None:
-        self.push_screen(LaunchScreen(message.preset))
+        self.push_screen(LaunchScreen(message.preset, self.runs_dir))
 
     def on_open_editor(self, message: Open.Editor) -> None:
-        self.push_screen(EditorScreen(message.preset))
+        self.push_screen(EditorScreen(message.preset, self.user_presets_dir, self.runs_dir))
 
     def on_open_monitor(self, message: Open.Monitor) -> None:
-        self.push_screen(MonitorScreen(message.study_dir))
+        self.push_screen(self.monitor(message.study_dir))
 
     def on_open_inspect(self, message: Open.Inspect) -> None:
         self.push_screen(InspectScreen(message.run_dir, message.study_id))
 
     def on_open_compare(self, message: Open.Compare) -> None:
         # the browser lists studies without summaries; the comparison table needs them
-        self.push_screen(CompareScreen([read_study(path) for path in message.study_dirs]))
+        studies = [read_study(path) for path in message.study_dirs]
+        self.push_screen(CompareScreen(studies, self.runs_dir))
 
     def on_open_help(self, message: Open.Help) -> None:
         self.push_screen(HelpScreen(message.section))
@@ -145,19 +146,19 @@ class TrainerApp(App):
     def on_preset_saved(self, message: PresetSaved) -> None:
         self.add_preset(message.path)
 
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(section_of(self.screen)))
-
-    def action_runs(self) -> None:
+    def on_open_runs(self, message: Open.Runs) -> None:
         self.push_screen(RunsScreen(self.runs_dir))
 
-    def action_presets(self) -> None:
-        """Back to the presets list, closing the screens above it."""
+    def on_open_presets(self, message: Open.Presets) -> None:
         while len(self.screen_stack) > 2 and not isinstance(self.screen, PresetsScreen):
             self.pop_screen()
 
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(section_of(self.screen)))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from app_commands(self, screen, super().get_system_commands(screen))
+        system = super().get_system_commands(screen)
+        yield from app_commands(self, screen, self.presets, system)
 
     @on(Worker.StateChanged)
     def worker_failed(self, event: Worker.StateChanged) -> None:
@@ -165,7 +166,7 @@ class TrainerApp(App):
         the app goes on."""
         if event.state == WorkerState.ERROR:
             name = event.worker.name or "a background task"
-            self.tell(f"{name} failed: {event.worker.error}", "error")
+            tell(self, f"{name} failed: {event.worker.error}", "error")
 
     # -- trainers --------------------------------------------------------------------------------
 
@@ -173,12 +174,12 @@ class TrainerApp(App):
         try:
             item = launcher.launch(preset, overrides, self.runs_dir, name)
         except OSError as error:  # an unwritable or full runs directory: say so, stay here
-            self.tell(cannot_write(error, self.runs_dir), "error")
+            tell(self, cannot_write(error, self.runs_dir), "error")
             return
         self.launched.append(item)
         self.pop_screen()  # the launch screen
-        self.push_screen(MonitorScreen(item.study_dir))
-        self.tell(f"started {item.study_dir.name} (pid {item.pid})")
+        self.push_screen(self.monitor(item.study_dir))
+        tell(self, f"started {item.study_dir.name} (pid {item.pid})")
 
     def ask_resume(self, study_dir: Path) -> None:
         """`r` in the monitor and the runs browser: say why when there is nothing to resume,
@@ -186,7 +187,7 @@ class TrainerApp(App):
         try:
             study, targets = self.check_resume(study_dir)
         except TuiTrainerError as error:  # nothing to resume, or a trainer is alive
-            self.tell(str(error), "warning")
+            tell(self, str(error), "warning")
             return
 
         def answer(yes: bool | None) -> None:
@@ -205,18 +206,18 @@ class TrainerApp(App):
             self.check_resume(study_dir, run_name)
             item = launcher.resume(study_dir, self.runs_dir, run_name)
         except TuiTrainerError as error:
-            self.tell(str(error), "error")
+            tell(self, str(error), "error")
             return None
         except OSError as error:
-            self.tell(cannot_write(error, study_dir), "error")
+            tell(self, cannot_write(error, study_dir), "error")
             return None
         self.launched.append(item)
-        self.tell(f"resuming {study_dir.name} (pid {item.pid})")
+        tell(self, f"resuming {study_dir.name} (pid {item.pid})")
         screen = self.screen
         if not (
             isinstance(screen, MonitorScreen) and _same_dir(screen.follower.paths.root, study_dir)
         ):
-            self.push_screen(MonitorScreen(study_dir))
+            self.push_screen(self.monitor(study_dir))
         return item
 
     def check_resume(
@@ -249,9 +250,9 @@ class TrainerApp(App):
         try:
             pid = launcher.stop(study_dir)
         except TuiTrainerError as error:
-            self.tell(str(error), "error")
+            tell(self, str(error), "error")
             return
-        self.tell(f"asked trainer {pid} to stop after its current step")
+        tell(self, f"asked trainer {pid} to stop after its current step")
 
     def add_preset(self, path: Path) -> None:
         """A preset saved by the editor joins the list on the presets screen."""

@@ -21,7 +21,7 @@ PROGRESS_RE = re.compile(r"^(?P<what>\S+) (?P<done>\d+)/(?P<total>\d+)$")
 
 
 @dataclass(frozen=True)
-class Progress:
+class BackfillProgress:
     """One progress line of the command: `cam 3/40`."""
 
     what: str
@@ -32,16 +32,16 @@ class Progress:
         return f"{self.what} {self.done}/{self.total}"
 
 
-def parse_progress(line: str) -> Progress | None:
+def parse_progress(line: str) -> BackfillProgress | None:
     """A `<what> <done>/<total>` line; None for any other line (those are not progress)."""
     match = PROGRESS_RE.match(line.strip())
     if match is None:
         return None
-    return Progress(match["what"], int(match["done"]), int(match["total"]))
+    return BackfillProgress(match["what"], int(match["done"]), int(match["total"]))
 
 
 def backfill_cam(
-    run_dir: Path, progress: Callable[[Progress], None], cancelled: Callable[[], bool]
+    run_dir: Path, progress: Callable[[BackfillProgress], None], cancelled: Callable[[], bool]
 ) -> str | None:
     """Run the backfill; None when it wrote the maps (exit 0), else why not: the last line it
     wrote on stderr, or its exit code, or why it could not start. `cancelled()` is looked at

@@ -23,7 +23,7 @@ from tui_trainer.store.per_class import (
     worst_confused,
 )
 from tui_trainer.store.reader import read_run
-from tui_trainer.store.samples import SampleTile, UnreadableSamples, read_samples
+from tui_trainer.store.samples import SheetTile, UnreadableSamples, read_samples
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class InspectedRun:
     matrix: ConfusionMatrix | None = None
     figures: tuple[ClassFigures, ...] = ()
     worst: tuple[ConfusedPair, ...] = ()
-    tiles: tuple[SampleTile, ...] | None = None  # None: no samples.csv (yet), or unreadable
+    tiles: tuple[SheetTile, ...] | None = None  # None: no samples.csv (yet), or unreadable
     unreadable: str = ""  # why the matrix, or the run, could not be read: `unreadable: <why>`
     samples_unreadable: str = ""  # why samples.csv could not be read
 

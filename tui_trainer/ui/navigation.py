@@ -16,7 +16,15 @@ from textual.message import Message
 
 
 class Open:
-    """Open a screen on top of the current one (`esc` comes back)."""
+    """Open a screen on top of the current one (`esc` comes back), or go back to the presets."""
+
+    @dataclass
+    class Presets(Message):
+        """Back to the list of presets, closing the screens above it."""
+
+    @dataclass
+    class Runs(Message):
+        """The runs browser: every study in the runs directory."""
 
     @dataclass
     class Launch(Message):

@@ -74,7 +74,7 @@ async def _inspect(app: TrainerApp, pilot: Pilot, study: Path) -> None:
 
 
 async def _editor(app: TrainerApp, pilot: Pilot, preset: Path) -> None:
-    editor = EditorScreen(preset)
+    editor = EditorScreen(preset, app.user_presets_dir, app.runs_dir)
     await app.push_screen(editor)
 
     def counted() -> bool:  # the count runs `tui-trainer params`: empty, then counting…, then it

@@ -12,6 +12,7 @@ exports the table as Markdown.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -26,6 +27,7 @@ from tui_trainer.store.compare import Comparison, combined
 from tui_trainer.store.files import own_directory, write_new_file
 from tui_trainer.store.follow import StudyFollower
 from tui_trainer.store.reader import StudyRecord
+from tui_trainer.ui.tell import tell
 from tui_trainer.ui.widgets.charts import LINE, MetricChart, Series, run_colour, run_marker
 from tui_trainer.ui.widgets.run_table import PLOTEXT_TO_RICH
 
@@ -47,9 +49,11 @@ class CompareScreen(Screen):
         ("escape", "app.pop_screen", "Back"),
     ]
 
-    def __init__(self, studies: list[StudyRecord]) -> None:
+    def __init__(self, studies: list[StudyRecord], runs_dir: Path) -> None:
+        """`runs_dir`: exports go to its exports/ folder."""
         super().__init__()
         self.studies = studies
+        self.runs_dir = runs_dir
         self.table: Comparison = combined(studies)
 
     def compose(self) -> ComposeResult:
@@ -114,7 +118,7 @@ class CompareScreen(Screen):
         """The table as Markdown in a new file of <runs dir>/exports/: never through a
         symlinked exports directory, never over an existing file; a failure is said, not
         raised."""
-        path = self.app.runs_dir / EXPORTS_DIR / f"compare-{datetime.now():%Y%m%d-%H%M%S}.md"
+        path = self.runs_dir / EXPORTS_DIR / f"compare-{datetime.now():%Y%m%d-%H%M%S}.md"
         try:
             directory = own_directory(path.parent)
             for number in range(1, 100):  # two exports in one second get -2, -3...
@@ -128,6 +132,6 @@ class CompareScreen(Screen):
             else:
                 raise FileExistsError(17, "too many exports this second", str(path))
         except OSError as error:
-            self.app.tell(f"cannot write {error.filename or path}: {error.strerror}", "error")
+            tell(self, f"cannot write {error.filename or path}: {error.strerror}", "error")
             return
-        self.app.tell(f"wrote {path}")
+        tell(self, f"wrote {path}")

@@ -40,8 +40,8 @@ from tui_trainer.printable import printable
 from tui_trainer.store import status as st
 from tui_trainer.store.layout import RunPaths
 from tui_trainer.store.per_class import ConfusedPair, ConfusionMatrix
-from tui_trainer.store.samples import SampleTile
-from tui_trainer.ui.cam_backfill import Progress, backfill_cam
+from tui_trainer.store.samples import SheetTile
+from tui_trainer.ui.cam_backfill import BackfillProgress, backfill_cam
 from tui_trainer.ui.inspected_run import InspectedRun, read_inspected
 from tui_trainer.ui.widgets.class_table import PerClassTable
 from tui_trainer.ui.widgets.confusion_heatmap import ConfusionHeatmap
@@ -87,7 +87,7 @@ class InspectScreen(Screen):
     class CamProgress(Message):
         """A progress line of the backfill (many a second: only the latest matters)."""
 
-        progress: Progress
+        progress: BackfillProgress
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, InspectScreen.CamProgress)
@@ -121,7 +121,7 @@ class InspectScreen(Screen):
         self.paths = RunPaths(Path(run_dir))
         self.study_id = study_id
         self.matrix: ConfusionMatrix | None = None
-        self.tiles: list[SampleTile] | None = None
+        self.tiles: list[SheetTile] | None = None
         self.sheets: dict[bool, SheetView] = {}  # by showing_cam
         self._drawing: set[bool] = set()  # sheets a worker is drawing
         self._reading = 0  # counts the readings of the run's files: a sheet belongs to one
@@ -255,7 +255,7 @@ class InspectScreen(Screen):
             )  # fmt: skip
         return self.sheets.get(cam)
 
-    def _draw_sheet(self, cam: bool, tiles: tuple[SampleTile, ...], reading: int) -> None:
+    def _draw_sheet(self, cam: bool, tiles: tuple[SheetTile, ...], reading: int) -> None:
         """In a thread: the sheet read, checked and drawn, handed to the screen as a message
         (always: a sheet left 'reading…' for good would be a stuck screen)."""
         try:

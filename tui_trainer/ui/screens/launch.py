@@ -70,9 +70,11 @@ def split_overrides(line: str) -> list[str]:
 class LaunchScreen(Screen):
     BINDINGS = [("ctrl+l", "launch", "Launch"), ("escape", "app.pop_screen", "Back")]
 
-    def __init__(self, preset: Path) -> None:
+    def __init__(self, preset: Path, runs_dir: Path) -> None:
+        """`runs_dir`: where the studies that time the estimate are."""
         super().__init__()
         self.preset = preset
+        self.runs_dir = runs_dir
         self.loaded: LoadedStudy | None = None
         self.overrides: list[str] = []
         self.timings: dict = {}
@@ -93,7 +95,7 @@ class LaunchScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.timings = setup_timings(self.app.runs_dir)
+        self.timings = setup_timings(self.runs_dir)
         self.validate("")
         self.query_one("#overrides", Input).focus()
 

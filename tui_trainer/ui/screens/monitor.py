@@ -18,6 +18,7 @@ switches the terminal bell on a watched study's end (off unless the app was star
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -30,12 +31,14 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from tui_trainer.launch import Launched
 from tui_trainer.store import status as st
 from tui_trainer.store.follow import StudyFollower
 from tui_trainer.ui.navigation import Open, Trainer
 from tui_trainer.ui.placement import this_host
 from tui_trainer.ui.replay import Replay
 from tui_trainer.ui.study_progress import study_progress
+from tui_trainer.ui.tell import tell
 from tui_trainer.ui.watched_state import watched_state
 from tui_trainer.ui.widgets.charts import MetricChart
 from tui_trainer.ui.widgets.device_panel import DevicePanel, device_view
@@ -90,9 +93,12 @@ class MonitorScreen(Screen):
     # grows with what the follower reads: epoch rows (epochs_seen) or anything (data_seen)
     data_seen: var[int] = var(0, init=False)
 
-    def __init__(self, study_dir: Path) -> None:
+    def __init__(self, study_dir: Path, launched: Sequence[Launched] = ()) -> None:
+        """`launched`: the trainers the app started (its own list, which it keeps current), so
+        that a study whose trainer is still loading reads `starting`; none by default."""
         super().__init__()
         self.follower = StudyFollower(study_dir)
+        self.launched = launched
         self.epochs_seen = 0
         self._state: str | None = None  # the study's state when last shown
 
@@ -128,7 +134,7 @@ class MonitorScreen(Screen):
             self.data_seen += 1
 
     def current_state(self) -> str:
-        return watched_state(self.follower, getattr(self.app, "launched", []))
+        return watched_state(self.follower, self.launched)
 
     # -- handing the data down ---------------------------------------------------------------
 
@@ -188,7 +194,7 @@ class MonitorScreen(Screen):
             return
         note = state_change_note(self.follower.paths.id, state)
         if note is not None:
-            self.app.tell(note, "warning", timeout=10)
+            tell(self, note, "warning", timeout=10)
         if before in LIVE and state not in LIVE and self.bell_on_end:
             self.app.bell()
 

@@ -62,12 +62,16 @@ class PresetsScreen(Screen):
     BINDINGS = [
         ("enter", "open", "Launch…"),
         ("e", "edit", "Edit…"),
-        ("r", "app.runs", "Runs"),
+        ("r", "runs", "Runs"),
         ("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, paths: list[Path]) -> None:
+    def __init__(self, paths: list[Path], runs_dir: Path) -> None:
+        """`paths`: the presets listed (the app's list, which grows as the editor saves);
+        `runs_dir`: where the studies that time the estimates are."""
         super().__init__()
+        self.paths = paths
+        self.runs_dir = runs_dir
         self.entries = load_entries(paths)
         self.timings: dict[SetupKey, SetupTiming] | None = None  # None: not read yet
 
@@ -86,10 +90,11 @@ class PresetsScreen(Screen):
         self.read_timings()
 
     def on_screen_resume(self) -> None:
-        self.reload(self.app.presets)
+        self.reload(self.paths)
         self.read_timings()  # a study may have finished: new time estimates
 
     def reload(self, paths: list[Path]) -> None:
+        self.paths = paths
         self.entries = load_entries(paths)
         self.query_one("#presets", DataTable).clear()
         self._fill()
@@ -97,7 +102,7 @@ class PresetsScreen(Screen):
     @work(thread=True, exclusive=True, group="timings", name="time estimates", exit_on_error=False)
     def read_timings(self) -> None:
         """Read how long each setup took here, off the UI thread; then show the estimates."""
-        timings = setup_timings(self.app.runs_dir)
+        timings = setup_timings(self.runs_dir)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show_timings, timings)
 
@@ -159,6 +164,9 @@ class PresetsScreen(Screen):
         entry = self.selected()
         if entry is not None and entry.study is not None:
             self.post_message(Open.Launch(entry.path))
+
+    def action_runs(self) -> None:
+        self.post_message(Open.Runs())
 
     def action_edit(self) -> None:
         entry = self.selected()

@@ -25,7 +25,7 @@ from textual.reactive import var
 from textual.widget import Widget
 
 from tui_trainer.printable import printable
-from tui_trainer.store.samples import SampleTile
+from tui_trainer.store.samples import SheetTile
 from tui_trainer.store.sheet_png import UnreadableSheet, read_sheet_png
 
 TILE_COLS, TILE_ROWS = 16, 8  # 16x16 pixels: CIFAR's 32x32 halved, digits' 8x8 doubled
@@ -53,7 +53,7 @@ def half_blocks(image: object, cols: int = TILE_COLS, rows: int = TILE_ROWS) -> 
     return lines
 
 
-def draw_tiles(sheet: Path, tiles: list[SampleTile]) -> tuple[dict[int, list[Text]], str]:
+def draw_tiles(sheet: Path, tiles: list[SheetTile]) -> tuple[dict[int, list[Text]], str]:
     """Each tile of `sheet` drawn as half blocks, by tile number; and what went wrong (empty
     when nothing did): `unreadable: <why>` for a sheet that is not there or not a sheet (a
     FIFO, a device, another format, too large), or boxes outside it (those tiles are left
@@ -76,7 +76,7 @@ def draw_tiles(sheet: Path, tiles: list[SampleTile]) -> tuple[dict[int, list[Tex
     return drawn, note
 
 
-def captions(tile: SampleTile) -> list[Text]:
+def captions(tile: SheetTile) -> list[Text]:
     """Two lines of TILE_COLS: `cat→dog ✗` (or `cat ✓`), then `p 0.83 #42`."""
     mark = " \u2717" if tile.is_mistake else " \u2713"
     said = f"{tile.true}\u2192{tile.predicted}" if tile.is_mistake else tile.true
@@ -93,7 +93,7 @@ class SheetView:
     """What the sheet shows: the tiles in order, their drawings by tile number (missing ones
     drawn as blank), and a line above them."""
 
-    tiles: tuple[SampleTile, ...] = ()
+    tiles: tuple[SheetTile, ...] = ()
     drawn: dict[int, list[Text]] = field(default_factory=dict)
     note: str = ""
 
