@@ -372,12 +372,14 @@ def test_headless_run_prints_progress_lines_every_10_s_or_as_set(
     display's to keep, test_console pins the lines); the app's detached trainer gets none."""
     from tui_trainer.study.result import StudyResult
 
-    def run_study(loaded, runs_dir, display, into=None):
+    def start_study(loaded, runs_dir, executor, events, into=None):
+        display, study_log = events.listeners  # the display, and trainer.log's lines
         built.append(display._progress_every or None)
+        assert not study_log._progress_every
         return StudyResult(study_dir=runs_dir)
 
     built: list[float | None] = []
-    monkeypatch.setattr("tui_trainer.train.in_process.run_study", run_study)
+    monkeypatch.setattr("tui_trainer.study.lifecycle.start_study", start_study)
     monkeypatch.setattr("tui_trainer.cli.training._ignore_hangups", lambda: None)
     for detached in ([], ["--detached"]):
         args = ["run", str(write_preset()), "--runs-dir", str(runs_dir), *options, *detached]
