@@ -94,13 +94,15 @@ def run_tui_trainer(
 ) -> list[float]:
     """images/s of each logging window after the warm-up, as the trainer wrote them."""
     from tui_trainer.config.load import load_preset
-    from tui_trainer.console.plain import PlainLog
-    from tui_trainer.train.study import run_study
+    from tui_trainer.console.plain import PlainLog, with_study_log
+    from tui_trainer.train.in_process import run_study
 
     with tempfile.TemporaryDirectory() as scratch:
         preset = Path(scratch) / "bench.toml"
         preset.write_text(preset_text(model, data_dir, batch, window, compile_, device))
-        result = run_study(load_preset(preset), Path(scratch) / "runs", PlainLog(), argv=["bench"])
+        result = run_study(
+            load_preset(preset), Path(scratch) / "runs", with_study_log(PlainLog()), argv=["bench"]
+        )
         with open(result.study_dir / "run" / "steps.csv", newline="") as handle:
             rows = list(csv.DictReader(handle))
     per_epoch = int(rows[-1]["step"])

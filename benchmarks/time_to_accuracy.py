@@ -69,8 +69,9 @@ def _cpu():
 
 def run_tui_trainer(seed: int) -> list[tuple[int, float, float]]:
     from tui_trainer.config.load import load_preset
+    from tui_trainer.console.plain import with_study_log
     from tui_trainer.store.layout import StudyPaths
-    from tui_trainer.train.study import run_study
+    from tui_trainer.train.in_process import run_study
 
     loaded = load_preset(PRESET, [f"train.seed={seed}", "train.device=cpu"])
     with tempfile.TemporaryDirectory() as scratch:
@@ -78,7 +79,7 @@ def run_tui_trainer(seed: int) -> list[tuple[int, float, float]]:
         listener = _CheckpointEvaluator(
             loaded.runs[0].config, lambda name: StudyPaths(_only_study(runs)).run(name).root
         )
-        run_study(loaded, runs, listener, argv=["bench"])
+        run_study(loaded, runs, with_study_log(listener), argv=["bench"])
     return listener.history
 
 

@@ -74,12 +74,11 @@ def cifar_data_dir(cifar_archives, tmp_path, monkeypatch) -> Path:
 def four_epoch_reference(tmp_path_factory) -> dict:
     """The rows and summary of an uninterrupted run of FOUR_EPOCHS, trained once per session:
     what a resumed run must reproduce."""
-    from tests.helpers import Recorder
+    from tests.helpers import Recorder, run_study
     from tui_trainer.config import load_preset
     from tui_trainer.errors import ExitCode
     from tui_trainer.store.atomic import read_toml
     from tui_trainer.store.csvlog import read_rows
-    from tui_trainer.train.study import run_study
 
     directory = tmp_path_factory.mktemp("reference")
     preset = directory / "preset.toml"

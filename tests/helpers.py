@@ -77,7 +77,6 @@ class Recorder:
 
 def train(write_preset, runs_dir, text=TINY_PRESET, overrides=(), events=None):
     """Load `text` as a preset (written by the write_preset fixture) and train it here."""
-    from tui_trainer.train.study import run_study
 
     loaded = load_preset(write_preset(text), list(overrides))
     result = run_study(loaded, runs_dir, events or Recorder(), argv=["test"])
@@ -171,7 +170,6 @@ def interrupted_study(preset: Path, runs_dir: Path) -> Path:
     """Train `preset` (the tiny two-epoch study) in this process and stop it with SIGTERM as its
     first epoch ends: the run is left interrupted with one epoch and its checkpoint, as
     `tui-trainer run` leaves it on SIGTERM."""
-    from tui_trainer.train.study import run_study
 
     class StopAfterEpochOne:
         def __getattr__(self, name):
@@ -327,3 +325,19 @@ def parallel_study(runs_dir: Path, study_id: str = "20261201-090000-parallel") -
         "2026-12-01 09:00:01 lr=0.01 started on GPU 0, shared by 2, pid 1\n"
     )
     return root
+
+
+def run_study(loaded, runs_dir, events, **options):
+    """train.in_process.run_study, told as the CLI tells it: the display and trainer.log."""
+    from tui_trainer.console.plain import with_study_log
+    from tui_trainer.train import in_process
+
+    return in_process.run_study(loaded, runs_dir, with_study_log(events), **options)
+
+
+def resume_study(study, run_name, events, **options):
+    """train.in_process.resume_study, told as the CLI tells it: the display and trainer.log."""
+    from tui_trainer.console.plain import with_study_log
+    from tui_trainer.train import in_process
+
+    return in_process.resume_study(study, run_name, with_study_log(events), **options)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from tests.helpers import TINY_PRESET
+from tests.helpers import TINY_PRESET, run_study
 from tui_trainer.cli import app
 from tui_trainer.config import load_preset
 from tui_trainer.errors import ExitCode, UnavailableError
@@ -29,7 +29,6 @@ from tui_trainer.train.acceleration import (
     resolve_precision,
 )
 from tui_trainer.train.optim import build_optimizer
-from tui_trainer.train.study import run_study
 
 CPU = torch.device("cpu")
 CUDA = torch.device("cuda", 0)

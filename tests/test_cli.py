@@ -370,14 +370,16 @@ def test_headless_run_prints_progress_lines_every_10_s_or_as_set(
 ):
     """The plain display is built with the interval (the training left out: it is the
     display's to keep, test_console pins the lines); the app's detached trainer gets none."""
-    from tui_trainer.study_result import StudyResult
+    from tui_trainer.study.result import StudyResult
 
-    def run_study(loaded, runs_dir, display, into=None):
+    def start_study(loaded, runs_dir, executor, events, into=None):
+        display, study_log = events.listeners  # the display, and trainer.log's lines
         built.append(display._progress_every or None)
+        assert not study_log._progress_every
         return StudyResult(study_dir=runs_dir)
 
     built: list[float | None] = []
-    monkeypatch.setattr("tui_trainer.train.study.run_study", run_study)
+    monkeypatch.setattr("tui_trainer.study.lifecycle.start_study", start_study)
     monkeypatch.setattr("tui_trainer.cli.training._ignore_hangups", lambda: None)
     for detached in ([], ["--detached"]):
         args = ["run", str(write_preset()), "--runs-dir", str(runs_dir), *options, *detached]

@@ -19,14 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FOUR_EPOCHS, TIMING_COLUMNS, Recorder, train
+from tests.helpers import FOUR_EPOCHS, TIMING_COLUMNS, Recorder, resume_study, train
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import TEMP_PREFIX, read_toml, sweep_temp_files
 from tui_trainer.store.csvlog import read_rows
 from tui_trainer.store.reader import read_study, study_dirs
 from tui_trainer.store.schema import read_status
 from tui_trainer.train import checkpoint, loop
-from tui_trainer.train.study import resume_study
 
 SEED = int(os.environ.get("TUI_TRAINER_CRASH_SEED", "20261122"))
 STEP_LEARNED = ["epoch", "step", "loss", "acc", "lr"]

@@ -182,10 +182,9 @@ def test_v2_v3_only_settings_are_refused_for_v1(setting):
 
 
 def test_two_phases_log_no_gradient_norm_while_frozen(write_preset, runs_dir):
-    from tests.helpers import TINY_PRESET
+    from tests.helpers import TINY_PRESET, run_study
     from tui_trainer.config import load_preset
     from tui_trainer.store.csvlog import read_rows
-    from tui_trainer.train.study import run_study
 
     text = TINY_PRESET.replace(
         'arch = "mobilenet_v1"\nwidth_mult = 0.25',

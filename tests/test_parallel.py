@@ -21,7 +21,7 @@ from tests.helpers import TIMING_COLUMNS, TINY_PRESET, interrupted_study, train
 from tests.pausing import paused_pid, pausing_env
 from tui_trainer.errors import ExitCode, UnavailableError
 from tui_trainer.parallel.backend import Exit, Job, worker_command
-from tui_trainer.parallel.driver import judge
+from tui_trainer.parallel.schedule import BUSY_TRIES, BUSY_WAIT_S, judge
 from tui_trainer.parallel.slots import pack_gpus, plan_slots, visible_gpus
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import read_toml, write_toml_atomic
@@ -194,6 +194,8 @@ def test_the_driver_lets_go_of_a_run_however_its_path_is_written(tmp_path, monke
         (st.COMPLETED, Exit(0), 1, False, st.COMPLETED, False),
         (st.FAILED, Exit(1), 1, False, st.FAILED, False),  # a result, never retried
         (st.DIVERGED, Exit(1), 1, False, st.DIVERGED, False),
+        (st.PRUNED, Exit(0), 1, False, st.PRUNED, False),  # stopped as its study asked
+        (st.PRUNED, Exit(-9), 1, False, st.PRUNED, False),  # killed after it was pruned
         (st.INTERRUPTED, Exit(143), 1, True, st.INTERRUPTED, False),  # the study stopped
         (st.INTERRUPTED, Exit(143), 1, False, st.INTERRUPTED, True),  # a drain's SIGTERM
         (st.RUNNING, Exit(75), 1, False, st.CRASHED, True),  # held elsewhere: again later
@@ -215,17 +217,41 @@ def test_the_driver_retries_only_a_worker_that_died(written, exit, attempt, stop
     assert (verdict.state, verdict.retry) == (state, retry)
 
 
+def test_a_run_held_by_another_process_is_tried_again_after_a_wait_until_its_tries_run_out():
+    """The busy retries are judge's alone: a wait of BUSY_WAIT_S and no retry used, each time
+    until BUSY_TRIES, then left as it is."""
+    first = judge(st.QUEUED, Exit(75), 1, retries=0, stopping=False, busy=0)
+    last = judge(st.QUEUED, Exit(75), 1, retries=0, stopping=False, busy=BUSY_TRIES - 1)
+    over = judge(st.QUEUED, Exit(75), 1, retries=0, stopping=False, busy=BUSY_TRIES)
+    assert (first.retry, first.wait_s) == (True, BUSY_WAIT_S) == (True, 10.0)
+    assert (last.retry, last.wait_s) == (True, 10.0)
+    assert (over.state, over.retry, over.wait_s) == (st.QUEUED, False, 0.0)
+
+
 def test_a_worker_that_could_write_nothing_stops_the_study_naming_its_run_directory(tmp_path):
     """Exit 74 with neither status.toml nor worker.log written (the disk had no room even for
     them): the study stops all the same, its one line naming the run directory."""
     from tests.helpers import Recorder
-    from tui_trainer.parallel.driver import Schedule
+    from tui_trainer.parallel.schedule import Schedule
+    from tui_trainer.signals import StopSignals
     from tui_trainer.store.layout import StudyPaths
+    from tui_trainer.study.source import GridSource
 
     paths = StudyPaths(tmp_path / "study")
     paths.run("run").root.mkdir(parents=True)
     events = Recorder()
-    schedule = Schedule(paths, ["run"], None, 1, 2, events, None, {})  # type: ignore[arg-type]
+    states: dict[str, str] = {}
+    schedule = Schedule(
+        paths,
+        GridSource([]),
+        None,
+        1,
+        2,
+        events,
+        None,
+        StopSignals(),
+        states,  # type: ignore[arg-type]
+    )
     schedule._ended(Job("run", paths.run("run").root), Exit(74))
     assert schedule.unwritable == (
         f"cannot write {paths.run('run').root}: its worker found it full or read-only"
@@ -503,7 +529,7 @@ def test_workers_on_mocked_gpus_get_their_gpu_through_cuda_visible_devices(monke
     each told it shares its GPU with one other and given a quarter of the cores."""
     from tui_trainer.config.schema import ParallelSection
     from tui_trainer.parallel import local
-    from tui_trainer.parallel.driver import local_placement
+    from tui_trainer.parallel.placement import local_plan
 
     started = []
 
@@ -519,7 +545,7 @@ def test_workers_on_mocked_gpus_get_their_gpu_through_cuda_visible_devices(monke
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     found = {"device": "cuda", "gpus": ["H200 a", "H200 b"], "cores": 16}
     settings = ParallelSection(runs_per_gpu=2)
-    placement = local_placement(settings, found, run_count=5, note=print)
+    placement = local_plan(settings, found, run_count=5, note=print)
     assert placement.jobs == 4 and placement.device.name == "H200 a, H200 b"
     for i in range(5):
         run_dir = tmp_path / f"run{i}"

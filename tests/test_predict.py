@@ -34,8 +34,8 @@ def run(tmp_path_factory):
 def folder(run, tmp_path_factory):
     """The run's test images as PNGs in class folders (0/0000.png: test image 0), and in
     extra/ (no class): a damaged PNG, test image 0 as 8-bit grey and as 16-bit grey."""
+    from tui_trainer.config.run_file import run_config
     from tui_trainer.train.data import load_splits
-    from tui_trainer.train.study import run_config
 
     splits = load_splits(run_config(run / "config.toml").data)
     root = tmp_path_factory.mktemp("new-images")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers import FOUR_EPOCHS, TIMING_COLUMNS, TINY_PRESET, Recorder, train
+from tests.helpers import FOUR_EPOCHS, TIMING_COLUMNS, TINY_PRESET, Recorder, resume_study, train
 from tui_trainer.errors import ExitCode, UnavailableError, UsageError
 from tui_trainer.store import resumable
 from tui_trainer.store import status as st
@@ -24,7 +24,6 @@ from tui_trainer.store.csvlog import read_rows
 from tui_trainer.store.lock import RunLocks, is_locked
 from tui_trainer.store.reader import read_study
 from tui_trainer.train import checkpoint, random_state
-from tui_trainer.train.study import resume_study
 
 STEP_LEARNED = ["epoch", "step", "loss", "acc", "lr"]
 
@@ -401,7 +400,7 @@ def test_resume_records_from_racing_trainers_are_all_kept_and_old_temp_files_swe
 ):
     import threading
 
-    from tui_trainer.store.study_files import Device
+    from tui_trainer.store.study_files import DeviceRecord
     from tui_trainer.store.study_files import record_resume as _record_resume
 
     _, result = train(write_preset, runs_dir, TINY_PRESET.replace("epochs = 2", "epochs = 1"))
@@ -414,7 +413,7 @@ def test_resume_records_from_racing_trainers_are_all_kept_and_old_temp_files_swe
 
     threads = [
         threading.Thread(
-            target=_record_resume, args=(paths, [f"run{i}"], Device("cpu", "cpu"), ["test"])
+            target=_record_resume, args=(paths, [f"run{i}"], DeviceRecord("cpu", "cpu"), ["test"])
         )
         for i in range(8)
     ]

@@ -152,11 +152,11 @@ def test_the_first_status_of_a_resumed_run_keeps_its_progress(write_preset, runs
     """What the monitor reads while a resume sets up: the finished epochs, never 0."""
     import torch
 
+    from tui_trainer.config.run_file import run_config
     from tui_trainer.config.sweep import RunSpec
     from tui_trainer.store.layout import StudyPaths
     from tui_trainer.train.data import DatasetCache
     from tui_trainer.train.loop import RunTrainer
-    from tui_trainer.train.study import run_config
 
     study = stopped_after(write_preset, runs_dir, 1)
     before = read_toml(study / "run" / "status.toml")

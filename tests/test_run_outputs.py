@@ -28,8 +28,8 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def splits(run):
+    from tui_trainer.config.run_file import run_config
     from tui_trainer.train.data import load_splits
-    from tui_trainer.train.study import run_config
 
     return load_splits(run_config(run / "config.toml").data)
 

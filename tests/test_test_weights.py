@@ -19,10 +19,10 @@ BEST_OF_TWO = TINY_PRESET + 'test_weights = "best"\n'  # line 29
 
 def evaluated(run, weights: str):
     """The test split evaluated again, here, with the run's checkpoints/<weights>.pt."""
+    from tui_trainer.config.run_file import run_config
     from tui_trainer.train.data import load_splits
     from tui_trainer.train.metrics import evaluate
     from tui_trainer.train.run_model import load_run_model
-    from tui_trainer.train.study import run_config
 
     config = run_config(run / "config.toml")
     model = load_run_model(RunPaths(run), config, weights, torch.device("cpu"))
@@ -34,9 +34,9 @@ def evaluated(run, weights: str):
 def best_of_two(tmp_path_factory):
     """A 2-epoch digits run with test_weights = "best", whose best.pt stays epoch 1's (as if
     epoch 2 were worse on validation), so that best.pt and last.pt differ."""
+    from tests.helpers import run_study
     from tui_trainer.config import load_preset
     from tui_trainer.errors import ExitCode
-    from tui_trainer.train.study import run_study
 
     original = RunCheckpoints.save
 

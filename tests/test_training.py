@@ -14,14 +14,21 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers import DIGITS_PER_CLASS, REPO, TIMING_COLUMNS, TINY_PRESET, Recorder, train
+from tests.helpers import (
+    DIGITS_PER_CLASS,
+    REPO,
+    TIMING_COLUMNS,
+    TINY_PRESET,
+    Recorder,
+    run_study,
+    train,
+)
 from tui_trainer.config import load_preset
 from tui_trainer.errors import ConfigError, ExitCode
 from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.csvlog import read_rows
 from tui_trainer.store.reader import list_studies
 from tui_trainer.train import loop, session
-from tui_trainer.train.study import run_study
 
 
 def test_run_directory_holds_everything_design_promises(write_preset, runs_dir):

@@ -14,10 +14,9 @@ _trained: dict[str, Path] = {}
 def trained_run(tmp_path_factory) -> Path:
     """The run directory of ONE_EPOCH trained in this process (once per session)."""
     if "run" not in _trained:
-        from tests.helpers import Recorder
+        from tests.helpers import Recorder, run_study
         from tui_trainer.config import load_preset
         from tui_trainer.errors import ExitCode
-        from tui_trainer.train.study import run_study
 
         directory = tmp_path_factory.mktemp("trained-run")
         preset = directory / "preset.toml"

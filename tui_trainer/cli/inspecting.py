@@ -12,7 +12,7 @@ import typer
 from tui_trainer.cli.options import (
     CamLayerOption,
     DataDirOption,
-    Device,
+    DeviceChoice,
     DeviceOption,
     PredictFormat,
     RunArgument,
@@ -62,7 +62,7 @@ def predict(
         PredictFormat, typer.Option("--format", "-f", help="CSV or JSON.")
     ] = PredictFormat.csv,
     weights: WeightsOption = None,
-    device: DeviceOption = Device.auto,
+    device: DeviceOption = DeviceChoice.auto,
     cam: Annotated[
         Path | None,
         typer.Option(
@@ -85,10 +85,10 @@ def predict(
     """
     with reported_errors():
         paths = run_paths(runs_dir, run_ident)
+        from tui_trainer.config.run_file import run_config
         from tui_trainer.train.device import resolve_device
         from tui_trainer.train.predict import accuracy, predict_folder, to_csv, to_json
         from tui_trainer.train.run_model import load_run_model
-        from tui_trainer.train.study import run_config
 
         run = load_run_model(
             paths,
@@ -121,7 +121,7 @@ def backfill(
         ),
     ] = False,
     weights: WeightsOption = None,
-    device: DeviceOption = Device.auto,
+    device: DeviceOption = DeviceChoice.auto,
     cam_layer: CamLayerOption = None,
     runs_dir: RunsDirOption = Path("runs"),
 ) -> None:

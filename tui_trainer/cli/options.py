@@ -20,7 +20,7 @@ from tui_trainer.errors import UsageError
 RUNS_DIR_ENV = "TUI_TRAINER_RUNS_DIR"
 
 
-class Device(str, Enum):
+class DeviceChoice(str, Enum):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
@@ -286,7 +286,7 @@ def tested_weights(weights: Weights | None, summary: Path) -> str:
     return tested if tested in (Weights.last.value, Weights.best.value) else Weights.last.value
 
 
-DeviceOption = Annotated[Device, typer.Option("--device", help="Where to compute.")]
+DeviceOption = Annotated[DeviceChoice, typer.Option("--device", help="Where to compute.")]
 CamLayerOption = Annotated[
     str | None,
     typer.Option(

@@ -1,7 +1,10 @@
-"""The commands that train: `run` and `resume` (in this process, or as the driver of parallel
-workers), and the hidden `worker-run` and `worker-check` a parallel driver starts.
+"""The commands that train: `run` and `resume`, and the hidden `worker-run` and `worker-check`
+that a parallel study's trainer starts. Here, and nowhere else, the executor is picked: in this
+process (`--jobs 1`) or workers (local processes or Ray tasks); and the display and trainer.log's
+lines are composed for the study's lifecycle (tui_trainer/study/lifecycle.py).
 
-torch is imported only once a study is about to train, inside the functions below.
+torch is imported only once a study is about to train in this process, inside the functions
+below; a study trained by workers never imports it here.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from tui_trainer.cli.options import (
     ClusterOption,
     DataDirOption,
     DetachedOption,
-    Device,
+    DeviceChoice,
     GpusOption,
     JobsOption,
     PlainOption,
@@ -36,8 +39,10 @@ from tui_trainer.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from tui_trainer.config.load import LoadedStudy
-    from tui_trainer.store.reader import RunRecord, StudyRecord
-    from tui_trainer.study_result import StudyResult
+    from tui_trainer.store.reader import StudyRecord
+    from tui_trainer.study.events import TrainingEvents
+    from tui_trainer.study.executor import Executor
+    from tui_trainer.study.result import StudyResult
 
 
 def run(
@@ -61,7 +66,7 @@ def run(
     ] = None,
     runs_dir: RunsDirOption = Path("runs"),
     device: Annotated[
-        Device | None,
+        DeviceChoice | None,
         typer.Option(
             "--device",
             help="Where to train; sets train.device. \\[default: the preset's, normally auto]",
@@ -123,7 +128,7 @@ def resume(
     ],
     runs_dir: RunsDirOption = Path("runs"),
     device: Annotated[
-        Device | None,
+        DeviceChoice | None,
         typer.Option(
             "--device",
             help="Where to train. \\[default: the run's train.device]",
@@ -167,20 +172,28 @@ def resume(
         parallel = _study_parallel(study, given)
         if detached:
             _ignore_hangups()
-        if parallel.uses_workers:
-            from tui_trainer.parallel.driver import resume_parallel
+        name = run_record.name if run_record is not None else None
+        device_spec = device.value if device else None
 
-            name = run_record.name if run_record is not None else None
-            device_spec = device.value if device else None
-            code = _train_or_resume(
-                lambda display: resume_parallel(
-                    study, name, parallel, display, device_spec=device_spec, data_dir=data_dir
-                ),
-                use_live=False,
+        def resume_with(display: Any) -> StudyResult:
+            from tui_trainer.console.plain import with_study_log
+            from tui_trainer.study.lifecycle import resume_study
+
+            executor = _executor(parallel, display, device_spec, data_dir)
+            return resume_study(
+                study,
+                name,
+                executor,
+                with_study_log(display),
+                data_dir=data_dir,
+                parallel=parallel.model_dump(),
             )
+
+        if parallel.uses_workers:  # a study's trainer that never imports torch: plain lines
+            code = _train_or_resume(resume_with, use_live=False)
         else:
             code = _train_or_resume(
-                lambda display: _resume(study, run_record, display, device, data_dir),
+                resume_with,
                 use_live=sys.stdout.isatty() and not plain,
                 progress=progress_every(progress, detached),
             )
@@ -205,17 +218,18 @@ def _study_parallel(study: StudyRecord, given: dict[str, Any]) -> Any:
         raise UsageError(f"parallel options: {exc.errors()[0]['msg']}") from None
 
 
-def _resume(
-    study: StudyRecord,
-    run_record: RunRecord | None,
-    display: Any,
-    device: Device | None,
-    data_dir: Path | None,
-) -> StudyResult:
-    from tui_trainer.train.study import resume_study
+def _executor(
+    parallel: Any, display: TrainingEvents, device_spec: str | None, data_dir: Path | None
+) -> Executor:
+    """The executor for a study with `parallel` settings (ParallelSection): workers when they
+    ask for any, else this process (torch is imported here, and only here, for it)."""
+    if parallel.uses_workers:
+        from tui_trainer.parallel.workers import WorkerExecutor
 
-    name = run_record.name if run_record is not None else None
-    return resume_study(study, name, display, device.value if device else None, data_dir=data_dir)
+        return WorkerExecutor(parallel, display.note, device_spec, data_dir)
+    from tui_trainer.train.in_process import InProcessExecutor
+
+    return InProcessExecutor(device_spec)
 
 
 def progress_every(seconds: float, detached: bool) -> float | None:
@@ -232,17 +246,16 @@ def _train(
     into: Path | None = None,
     progress: float | None = None,
 ) -> ExitCode:
-    if loaded.preset.parallel.uses_workers:  # a driver: no torch in this process
-        from tui_trainer.parallel.driver import run_parallel
+    from tui_trainer.console.plain import with_study_log
+    from tui_trainer.study.lifecycle import start_study
 
-        return _train_or_resume(
-            lambda display: run_parallel(loaded, runs_dir, display, into=into), use_live=False
-        )
-    from tui_trainer.train.study import run_study
+    def start(display: Any) -> StudyResult:
+        executor = _executor(loaded.preset.parallel, display, None, None)
+        return start_study(loaded, runs_dir, executor, with_study_log(display), into=into)
 
-    return _train_or_resume(
-        lambda display: run_study(loaded, runs_dir, display, into=into), use_live, progress
-    )
+    if loaded.preset.parallel.uses_workers:  # a study's trainer that never imports torch
+        return _train_or_resume(start, use_live=False)
+    return _train_or_resume(start, use_live, progress)
 
 
 def _train_or_resume(

@@ -12,6 +12,7 @@ STATE_STYLES = {
     "failed": "red",
     "crashed": "bold red",
     "diverged": "magenta",
+    "pruned": "blue",
     "interrupted": "yellow",
     "queued": "dim",
     "starting": "italic cyan",

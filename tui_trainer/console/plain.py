@@ -22,6 +22,7 @@ from tui_trainer.store import status as st
 from tui_trainer.store.files import open_for_append
 from tui_trainer.store.layout import TRAINER_LOG
 from tui_trainer.store.schema import RunSummary
+from tui_trainer.study.events import Broadcast
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -217,3 +218,9 @@ def _is_same_file(path: Path) -> bool:
     with contextlib.suppress(OSError, ValueError, AttributeError):
         return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(path))
     return False
+
+
+def with_study_log(display: Any) -> Broadcast:
+    """`display` (TrainingEvents), and the study's trainer.log, which gets the plain lines
+    whatever the display is: what a study's lifecycle is told (the CLI composes it)."""
+    return Broadcast(display, PlainLog(to_study_log=True))

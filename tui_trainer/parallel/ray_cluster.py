@@ -24,7 +24,9 @@ from tui_trainer import __version__
 from tui_trainer.config.schema import ParallelSection
 from tui_trainer.errors import UnavailableError
 from tui_trainer.parallel.backend import Exit, Job, Started, worker_command
+from tui_trainer.parallel.placement import WorkerPlan, check_command, parse_check
 from tui_trainer.printable import printable
+from tui_trainer.store.study_files import DeviceRecord
 
 CONNECT_TIMEOUT_S = 5.0  # how long a head may take to answer before `--cluster` gives up
 CHECK_TIMEOUT_S = 120.0  # the node checks and the study's check, each
@@ -370,7 +372,7 @@ def run_share(ray: Any, settings: ParallelSection, device_spec: str, run_count: 
     return share
 
 
-def cluster_placement(
+def cluster_plan(
     settings: ParallelSection,
     check_args: list[str],
     run_count: int,
@@ -378,11 +380,8 @@ def cluster_placement(
     runs_dir: Path,
     data_dirs: list[Path],
     device_spec: str,
-) -> Any:
+) -> WorkerPlan:
     """Connect, check every node, then the study itself on a node with a run's resources."""
-    from tui_trainer.parallel.driver import Placement, check_command, parse_check
-    from tui_trainer.store.study_files import Device
-
     ray = connect(settings.cluster)
     try:
         check_nodes(ray, runs_dir, [])  # the runs directory, the versions
@@ -416,7 +415,9 @@ def cluster_placement(
         f"({', '.join(hosts)}); each run takes {share.describe()}"
     )
     name = f"Ray cluster of {len(hosts)} node(s)"
-    return Placement(RayBackend(ray, share, device, jobs), jobs, Device(f"ray:{device}", name))
+    return WorkerPlan(
+        RayBackend(ray, share, device, jobs), jobs, DeviceRecord(f"ray:{device}", name)
+    )
 
 
-__all__ = ["RayBackend", "check_nodes", "cluster_placement", "connect", "run_share"]
+__all__ = ["RayBackend", "check_nodes", "cluster_plan", "connect", "run_share"]

@@ -31,6 +31,8 @@ SAMPLES_FILE = "samples.csv"  # which tile of the sheet is which image
 SAMPLES_CAM_IMAGE = "samples_cam.png"  # the same sheet, each tile its activation map
 CHECKPOINTS_DIR = "checkpoints"
 WORKER_LOG = "worker.log"  # a worker's own output (train/worker.py), in its run directory
+# the study's trainer asks the run's trainer to stop it early (store/stop_request.py)
+STOP_REQUEST_FILE = "stop-request.toml"
 
 _SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9_+=,.-]+$")
 
@@ -116,6 +118,10 @@ class RunPaths:
     @property
     def samples_cam_image(self) -> Path:
         return self.root / SAMPLES_CAM_IMAGE
+
+    @property
+    def stop_request(self) -> Path:
+        return self.root / STOP_REQUEST_FILE
 
     @property
     def worker_log(self) -> Path:

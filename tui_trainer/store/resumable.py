@@ -2,8 +2,9 @@
 study directory. No torch: the app uses this to decide whether to offer resume.
 
 A run is resumed when it was interrupted, crashed (its trainer died), failed, or never started
-(queued). Completed runs have nothing left to do; a diverged run would diverge again from the same
-checkpoint, so it is left alone. A run whose trainer is alive is never touched.
+(queued). Completed runs have nothing left to do, a pruned run was stopped on purpose by its
+study, and a diverged run would diverge again from the same checkpoint: they are left alone. A
+run whose trainer is alive is never touched.
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ def plan(study: StudyRecord, run_name: str | None = None) -> list[ResumeTarget]:
             raise UsageError(
                 f"{study.id}/{run.name} diverged; resuming would diverge again: run it anew "
                 "with a lower learning rate"
+            )
+        if run.state == st.PRUNED:
+            raise UsageError(
+                f"{study.id}/{run.name} was pruned (stopped early by its study, "
+                f"{run.status.message or 'no reason given'}): it is not resumed"
             )
         runs = [run]
     else:

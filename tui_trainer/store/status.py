@@ -35,6 +35,9 @@ COMPLETED = "completed"
 FAILED = "failed"
 INTERRUPTED = "interrupted"
 DIVERGED = "diverged"
+# stopped early on purpose, at its study's request (a search prunes a trial: store/stop_request.py),
+# checkpointed where it stopped; final: `resume` leaves it as it is
+PRUNED = "pruned"
 CRASHED = "crashed"  # never written: what a reader calls a running run whose trainer is gone
 # never written: a running run whose heartbeat stopped while its trainer still holds the run's
 # lock (paused with SIGSTOP or Ctrl-Z, or a frozen file system): alive, so never resumed
@@ -45,8 +48,8 @@ UNKNOWN = "unknown"  # never written: a missing or unreadable status file
 # (its `waiting` says STARTING); and for a launched study before its trainer wrote study.toml
 STARTING = "starting"
 
-WRITTEN_STATES = (QUEUED, RUNNING, COMPLETED, FAILED, INTERRUPTED, DIVERGED)
-FINAL_STATES = (COMPLETED, FAILED, INTERRUPTED, DIVERGED)
+WRITTEN_STATES = (QUEUED, RUNNING, COMPLETED, FAILED, INTERRUPTED, DIVERGED, PRUNED)
+FINAL_STATES = (COMPLETED, FAILED, INTERRUPTED, DIVERGED, PRUNED)
 
 HEARTBEAT_INTERVAL_S = 1.0
 # A running run whose heartbeat is older than this reads as crashed, even if a process with its
@@ -303,6 +306,9 @@ class StatusFile:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # called after each heartbeat, on the heartbeat's thread (a run looks for its study's
+        # request to stop it early there: store/stop_request.py)
+        self.on_beat: Callable[[], None] | None = None
 
     def update(self, **fields: Any) -> None:
         with self._lock:
@@ -337,6 +343,9 @@ class StatusFile:
         while not self._stop.wait(interval):
             with contextlib.suppress(OSError):  # a full disk must not kill the trainer from here
                 self.write()
+            if self.on_beat is not None:
+                with contextlib.suppress(Exception):  # best effort, as the figures are
+                    self.on_beat()
 
     def stop_heartbeat(self) -> None:
         self._stop.set()

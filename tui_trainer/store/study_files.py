@@ -1,8 +1,8 @@
 """The study-level files a study's trainer writes: the study directory with each run's
 config.toml and queued status, study.toml with its `[launch]` record, a `[[resumes]]` entry per
-resume, and each trainer's end. No torch: a parallel study's driver (tui_trainer/parallel/)
-writes them without ever importing it, and the in-process trainer (train/study.py) writes them
-the same way.
+resume, and each trainer's end. No torch, and no config types: the study's lifecycle
+(tui_trainer/study/lifecycle.py) hands over the plain data written here, whichever executor
+trains the runs.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from tui_trainer import __version__
 from tui_trainer.errors import ExitCode, UnavailableError
@@ -31,19 +31,39 @@ from tui_trainer.store.layout import StudyPaths, create_study_dir
 from tui_trainer.store.lock import LockHeld, RunLocks, held
 from tui_trainer.store.schema import RunStatus, TrainerRecord, write_status
 
-if TYPE_CHECKING:
-    from tui_trainer.config.load import LoadedStudy
-
 STALE_TEMP_S = 60.0  # a temp file this old in a study directory is no live writer's
 
 
 @dataclass(frozen=True)
-class Device:
+class DeviceRecord:
     """Where a trainer trains, as its records name it: 'cuda:0' and 'NVIDIA H200'; a parallel
     study's driver names the devices its workers share ('cuda' and the GPU names)."""
 
     spec: str
     name: str
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run directory as it is made: its config.toml (the resolved config, as a dict), its
+    epochs and swept values (its first, queued status.toml)."""
+
+    name: str
+    config: dict[str, Any]
+    epochs: int
+    swept: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewStudy:
+    """What study.toml and the study directory are made from: the preset as launched (`preset`,
+    study.toml's body), where it came from and its --set overrides, and its runs."""
+
+    name: str
+    preset: dict[str, Any]
+    source: str
+    overrides: list[str]
+    runs: list[NewRun]
 
 
 def git_commit() -> str | None:
@@ -99,26 +119,26 @@ def _user() -> str | None:
 
 
 def launch_record(
-    loaded: LoadedStudy, device: Device, argv: Sequence[str], started: datetime
+    new: NewStudy, device: DeviceRecord, argv: Sequence[str], started: datetime
 ) -> TrainerRecord:
     """study.toml's [launch]: this trainer, what it was asked to run, and its provenance."""
     return TrainerRecord(
         time=started,
         **st.process_identity(),
         command=list(argv),
-        runs=[run.name for run in loaded.runs],
+        runs=[run.name for run in new.runs],
         device=device.spec,
         device_name=device.name,
         user=_user(),
         cwd=os.getcwd(),
-        preset=str(loaded.source),
-        overrides=[o.text for o in loaded.overrides],
+        preset=new.source,
+        overrides=list(new.overrides),
         versions=versions(),
         git_commit=git_commit(),
     )
 
 
-def resume_record(names: list[str], device: Device, argv: Sequence[str]) -> TrainerRecord:
+def resume_record(names: list[str], device: DeviceRecord, argv: Sequence[str]) -> TrainerRecord:
     """One [[resumes]] entry of study.toml: this trainer and the runs it goes on with."""
     return TrainerRecord(
         time=utc_now().astimezone(),
@@ -131,9 +151,9 @@ def resume_record(names: list[str], device: Device, argv: Sequence[str]) -> Trai
 
 
 def create_study(
-    loaded: LoadedStudy,
+    new: NewStudy,
     runs_dir: Path,
-    device: Device,
+    device: DeviceRecord,
     argv: Sequence[str],
     into: Path | None = None,
     locks: RunLocks | None = None,
@@ -152,20 +172,12 @@ def create_study(
         paths = StudyPaths(
             into
             if into is not None
-            else create_study_dir(runs_dir, loaded.preset.study.name, started.replace(tzinfo=None))
+            else create_study_dir(runs_dir, new.name, started.replace(tzinfo=None))
         )
-        for run in loaded.runs:
-            run_paths = paths.run(run.name)
-            run_paths.root.mkdir()
-            if locks is not None:
-                locks.acquire(run_paths.root)
-            write_toml_atomic(run_paths.config, run.config.model_dump(), durable=True)
-            write_status(
-                run_paths.status,
-                RunStatus(state=st.QUEUED, epochs=run.config.train.epochs, swept=run.values),
-            )
-        study = loaded.preset.model_dump()
-        study["launch"] = launch_record(loaded, device, argv, started).to_toml()
+        for run in new.runs:
+            _make_run(paths, run, locks)
+        study = dict(new.preset)
+        study["launch"] = launch_record(new, device, argv, started).to_toml()
         write_toml_atomic(paths.study, study, durable=True)
     except OSError as exc:
         where = exc.filename or runs_dir
@@ -173,6 +185,27 @@ def create_study(
     except LockHeld as lock:  # only a hand-made directory passed as --into can be locked
         raise UnavailableError(f"{lock.path}: another trainer is writing it") from None
     return paths
+
+
+def _make_run(paths: StudyPaths, run: NewRun, locks: RunLocks | None) -> None:
+    run_paths = paths.run(run.name)
+    run_paths.root.mkdir()
+    if locks is not None:
+        locks.acquire(run_paths.root)
+    write_toml_atomic(run_paths.config, run.config, durable=True)
+    write_status(run_paths.status, RunStatus(state=st.QUEUED, epochs=run.epochs, swept=run.swept))
+
+
+def add_run(paths: StudyPaths, run: NewRun, locks: RunLocks | None = None) -> None:
+    """Make one more run directory in a live study (a run source that grows: a sampler's new
+    trial), locked into `locks` as create_study's are. UnavailableError when it cannot."""
+    try:
+        _make_run(paths, run, locks)
+    except OSError as exc:
+        where = exc.filename or paths.root
+        raise UnavailableError(f"cannot write {where}: {exc.strerror}") from None
+    except LockHeld as lock:
+        raise UnavailableError(f"{lock.path}: another trainer is writing it") from None
 
 
 def record_end(paths: StudyPaths, code: ExitCode, note: Callable[[str], None]) -> None:
@@ -204,7 +237,7 @@ def record_end(paths: StudyPaths, code: ExitCode, note: Callable[[str], None]) -
 def record_resume(
     paths: StudyPaths,
     names: list[str],
-    device: Device,
+    device: DeviceRecord,
     argv: Sequence[str],
     parallel: dict | None = None,
 ) -> None:
@@ -230,4 +263,13 @@ def record_resume(
     sweep_temp_files(paths.root, older_than_s=STALE_TEMP_S)
 
 
-__all__ = ["Device", "create_study", "record_end", "record_resume", "versions"]
+__all__ = [
+    "DeviceRecord",
+    "NewRun",
+    "NewStudy",
+    "add_run",
+    "create_study",
+    "record_end",
+    "record_resume",
+    "versions",
+]

@@ -40,7 +40,7 @@ def backfill(
     cam_layer: str | None = None,
 ) -> list[Path]:
     """Write the files `paths` lacks (and samples_cam.png with `cam`); returns what it wrote."""
-    from tui_trainer.train.study import run_config
+    from tui_trainer.config.run_file import run_config
 
     if not paths.summary.is_file():
         raise UsageError(

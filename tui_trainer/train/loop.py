@@ -34,11 +34,12 @@ from tui_trainer.store.schema import (
     read_status,
     write_summary,
 )
+from tui_trainer.store.stop_request import read_stop_request
+from tui_trainer.study.events import TrainingEvents
 from tui_trainer.train.augment import mixup_batch
 from tui_trainer.train.checkpoint import BEST, RunCheckpoints, all_finite, load
 from tui_trainer.train.data import DatasetCache, epoch_order, iterate_batches
 from tui_trainer.train.device import device_name
-from tui_trainer.train.events import TrainingEvents
 from tui_trainer.train.inputs import run_inputs, write_inputs
 from tui_trainer.train.metrics import Evaluation, evaluate, write_confusion
 from tui_trainer.train.models import count_parameters, freeze_batchnorm_statistics, set_trainable
@@ -62,7 +63,7 @@ class Diverged(Exception):
 
 
 @dataclass(frozen=True)
-class Placement:
+class RunSlot:
     """Where a worker (train/worker.py) trains its run, for status.toml: the attempt, the GPU
     it was given (a CUDA_VISIBLE_DEVICES entry), how many runs share that GPU, its threads."""
 
@@ -121,7 +122,7 @@ class RunTrainer:
         events: TrainingEvents,
         stop: threading.Event,
         resume: bool = False,
-        placement: Placement | None = None,
+        slot: RunSlot | None = None,
     ):
         self.spec = spec
         self.config = spec.config
@@ -131,9 +132,13 @@ class RunTrainer:
         self.events = events
         self.stop = stop
         self.resume = resume
-        self.placement = placement
+        self.slot = slot
         self.checkpoints = RunCheckpoints(paths, events.note)
         self.status = st.StatusFile(paths.status, self._first_status())
+        # the study's reason to stop this run early (store/stop_request.py), once seen: read at
+        # every status heartbeat (from another thread) and at each epoch's end
+        self.stop_request: str | None = None
+        self.status.on_beat = self._look_for_stop_request
 
     def _first_status(self) -> RunStatus:
         """status.toml as training starts. A resumed run keeps what its status said of the
@@ -148,11 +153,11 @@ class RunTrainer:
             swept=dict(self.spec.values),
             device=str(self.device),
         )
-        if self.placement is not None:
-            status.attempt = self.placement.attempt
-            status.gpu = self.placement.gpu
-            status.gpu_share = self.placement.gpu_share
-            status.threads = self.placement.threads
+        if self.slot is not None:
+            status.attempt = self.slot.attempt
+            status.gpu = self.slot.gpu
+            status.gpu_share = self.slot.gpu_share
+            status.threads = self.slot.threads
         if self.resume and before.state not in (None, st.QUEUED):  # it had started before
             status.resumes, status.resumed = (before.resumes or 0) + 1, utc_now()
             for name in _CARRIED_OVER:
@@ -175,6 +180,8 @@ class RunTrainer:
             self.events.run_finished(self.spec.name, st.COMPLETED, summary, "")
             return RunOutcome(st.COMPLETED, summary=summary)
         except Interrupted:
+            if self.stop_request is not None:  # checkpointed where it stopped, as for a signal
+                return self._end(st.PRUNED, self.stop_request)
             now = self.status.snapshot()
             if now.step:
                 message = f"stopped by request in epoch {now.epoch + 1} at step {now.step}"
@@ -199,11 +206,21 @@ class RunTrainer:
             if session is not None:
                 session.close()
 
+    def _stopping(self) -> bool:
+        """Whether to stop after this step: a signal, or the study's request to stop early."""
+        return self.stop.is_set() or self.stop_request is not None
+
+    def _look_for_stop_request(self) -> None:
+        if self.stop_request is None:
+            request = read_stop_request(self.paths.stop_request)
+            if request is not None:
+                self.stop_request = request.reason
+
     def _failed(self, exc: Exception) -> RunOutcome:
         self.events.note(f"{self.spec.name} failed:\n{traceback.format_exc()}", log_only=True)
         if isinstance(exc, OUT_OF_MEMORY):
-            placement = self.placement or Placement()
-            return self._end(st.FAILED, placement.out_of_memory(device_name(self.device)))
+            slot = self.slot or RunSlot()
+            return self._end(st.FAILED, slot.out_of_memory(device_name(self.device)))
         return self._end(st.FAILED, f"{type(exc).__name__}: {exc}")
 
     def _end(self, state: str, message: str) -> RunOutcome:
@@ -266,7 +283,8 @@ class RunTrainer:
             partial = None
             val = self._evaluate(session, session.splits.val)
             last_row = self._end_epoch(session, epoch, trained, val)
-            if self.stop.is_set() and epoch < cfg.train.epochs:
+            self._look_for_stop_request()  # the study may have asked on this epoch's row
+            if self._stopping() and epoch < cfg.train.epochs:
                 raise Interrupted()  # after the last epoch, the test figures are worth the wait
 
         tested = self._use_test_weights(session, last_row.get("epoch"))
@@ -354,7 +372,7 @@ class RunTrainer:
             if state.step % cfg.train.log_every_steps == 0 or state.step == session.steps_per_epoch:
                 loss, images_per_s = self._log_window(session, state, epoch, global_step)
             self.events.step(self.spec.name, epoch, state.step, loss, images_per_s)
-            if self.stop.is_set():
+            if self._stopping():
                 self._stop_inside(session, state, epoch)
         trained = state.finish()
         self._check_finite(trained.loss, epoch, session.steps_per_epoch)

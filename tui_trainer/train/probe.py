@@ -19,10 +19,11 @@ from tui_trainer.errors import UsageError
 from tui_trainer.store import resumable
 from tui_trainer.store import status as st
 from tui_trainer.store.reader import read_study
+from tui_trainer.study.lifecycle import resume_specs
 from tui_trainer.train.data import DatasetCache
 from tui_trainer.train.device import device_name, resolve_device
+from tui_trainer.train.in_process import preflight
 from tui_trainer.train.resume_preflight import check_resume
-from tui_trainer.train.study import preflight, resume_specs
 
 
 def devices(device: torch.device) -> dict[str, Any]:
@@ -63,7 +64,7 @@ def check_resumed_study(
         raise UsageError(f"{study.id}: no run {', '.join(missing) or '(none named)'}")
     targets = [resumable.ResumeTarget(runs[n], runs[n].state != st.QUEUED) for n in names]
     resumable.check_inside(study, targets)
-    specs, _ = resume_specs(targets, device_spec, data_dir)
+    specs = resume_specs(targets, data_dir)
     device = resolve_device(_study_device(device_spec or specs[0].config.train.device))
     check_resume(targets, specs, device, DatasetCache())
     return devices(device)

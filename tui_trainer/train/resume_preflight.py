@@ -19,34 +19,12 @@ import torch
 
 from tui_trainer.config.schema import RunConfig
 from tui_trainer.config.sweep import RunSpec
-from tui_trainer.errors import UnavailableError, UsageError
+from tui_trainer.errors import UsageError
 from tui_trainer.store.layout import CHECKPOINTS_DIR
 from tui_trainer.store.resumable import ResumeTarget, check_history
 from tui_trainer.store.schema import metric_columns
 from tui_trainer.train.checkpoint import LAST, CheckpointError, load
 from tui_trainer.train.data import DatasetCache
-
-
-def resume_data_config(name: str, config: RunConfig, data_dir: Path | None) -> RunConfig:
-    """The config a resumed run loads its data with. `data_dir` (resume --data-dir) replaces the
-    run's. Otherwise a data_dir named by the run's config.toml is only read: resume never
-    creates it nor downloads into it (config.toml is a file of the study, which anyone who
-    could write the runs directory may have edited); the default location behaves as for
-    `run`."""
-    named = config.data.data_dir
-    if data_dir is not None:
-        data = config.data.model_copy(update={"data_dir": str(data_dir)})
-    elif named is not None and config.data.dataset != "digits":
-        if not _is_dir(named):
-            raise UnavailableError(
-                f"cannot resume {name}: its config.toml names data.data_dir = {named!r}, which "
-                "does not exist, and resume does not create it; pass --data-dir DIR (where the "
-                "dataset is, or may be downloaded)"
-            )
-        data = config.data.model_copy(update={"download": False})
-    else:
-        return config
-    return config.model_copy(update={"data": data})
 
 
 def check_resume(
@@ -71,13 +49,6 @@ def check_run(
     columns = metric_columns(splits.num_classes, config.train.track_grad_norm)
     finished = check_history(run_dir, [columns]).epochs
     _check_checkpoint(name, run_dir, finished, config.train.save_checkpoints)
-
-
-def _is_dir(path: str) -> bool:
-    try:
-        return Path(path).expanduser().is_dir()
-    except (OSError, RuntimeError, ValueError):
-        return False
 
 
 def _check_checkpoint(name: str, run_dir: Path, finished: int, saves_checkpoints: bool) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from tui_trainer.config.run_file import resume_data_config, run_config
 from tui_trainer.config.sweep import RunSpec
 from tui_trainer.errors import ExitCode, RunBusy, RunUnwritable, StorageError, UsageError
 from tui_trainer.signals import StopSignals
@@ -34,13 +35,12 @@ from tui_trainer.store.layout import RunPaths
 from tui_trainer.store.lock import LockHeld, RunLocks
 from tui_trainer.store.resumable import run_file_problem
 from tui_trainer.store.schema import RunStatus, read_status
+from tui_trainer.study.events import TrainingEvents
 from tui_trainer.train.acceleration import configure_device, training_threads
 from tui_trainer.train.data import DatasetCache
 from tui_trainer.train.device import resolve_device
-from tui_trainer.train.events import TrainingEvents
-from tui_trainer.train.loop import Placement, RunTrainer
-from tui_trainer.train.resume_preflight import check_run, resume_data_config
-from tui_trainer.train.study import run_config
+from tui_trainer.train.loop import RunSlot, RunTrainer
+from tui_trainer.train.resume_preflight import check_run
 
 # How long a worker waits for its run's lock: a killed attempt's lock goes with its process,
 # but on a network file system the server may hold it a while longer.
@@ -76,8 +76,8 @@ def run_worker(run_dir: Path, options: WorkerOptions, events: TrainingEvents) ->
         before = read_status(paths.status)
         if before is not None and before.state == st.RUNNING and st.is_other_host(before):
             _check_other_host_stopped(paths, before)
-        if before is not None and before.state == st.COMPLETED:
-            events.note(f"{paths.name}: already completed; nothing to do")
+        if before is not None and before.state in (st.COMPLETED, st.PRUNED):
+            events.note(f"{paths.name}: already {before.state}; nothing to do")
             return ExitCode.OK
         config = resume_data_config(paths.name, run_config(paths.config), options.data_dir)
         spec = RunSpec(paths.name, dict(before.swept) if before else {}, config)
@@ -91,7 +91,7 @@ def run_worker(run_dir: Path, options: WorkerOptions, events: TrainingEvents) ->
             )
         data = DatasetCache()
         check_run(paths.name, paths.root, config, device, data)
-        placement = Placement(
+        slot = RunSlot(
             attempt=options.attempt,
             gpu=gpu_of(device),
             gpu_share=options.gpu_share,
@@ -100,13 +100,13 @@ def run_worker(run_dir: Path, options: WorkerOptions, events: TrainingEvents) ->
         stop = StopSignals()
         with stop.installed(), watching_parent(options.parent, stop, events):
             trainer = RunTrainer(
-                spec, paths, device, data, events, stop.event, resume=True, placement=placement
+                spec, paths, device, data, events, stop.event, resume=True, slot=slot
             )
             try:
                 state = trainer.run().state
             except StorageError as exc:  # exit 74: the driver stops the study
                 raise RunUnwritable(str(exc)) from None
-    if state == st.COMPLETED:
+    if state in (st.COMPLETED, st.PRUNED):  # pruned: stopped as its study asked
         return ExitCode.OK
     if state == st.INTERRUPTED:
         return ExitCode.INTERRUPTED if stop.signal_number == signal.SIGINT else ExitCode.TERMINATED

@@ -46,6 +46,7 @@ INDENT = " "
 ENDED = {
     st.COMPLETED: "trainer finished",
     st.DIVERGED: "trainer finished",
+    st.PRUNED: "trainer finished",
     st.INTERRUPTED: "trainer stopped",
     st.FAILED: "trainer failed",
     st.CRASHED: "trainer gone",

@@ -1,5 +1,5 @@
-"""What a study's trainer returns: the state of each of its runs, the signal that stopped it,
-and the exit code both give. The in-process trainer and a parallel study's driver alike."""
+"""What a study's trainer returns (study/lifecycle.py, whichever executor trained it): the state
+of each of its runs, the signal that stopped it, and the exit code both give."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ class StudyResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        if all(state == st.COMPLETED for state in self.states.values()):
-            return ExitCode.OK  # even when a signal came during the last run's test evaluation
+        if all(state in (st.COMPLETED, st.PRUNED) for state in self.states.values()):
+            # a pruned run ended as its study asked; and OK even when a signal came during
+            # the last run's test evaluation
+            return ExitCode.OK
         if self.signal_number == signal.SIGTERM:
             return ExitCode.TERMINATED
         if self.signal_number is not None:
