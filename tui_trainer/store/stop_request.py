@@ -12,10 +12,11 @@ the request is not changed by it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from tui_trainer.store.atomic import read_toml, write_toml_atomic
+from tui_trainer.store.clock import utc_now
 
 MAX_REASON_CHARS = 500
 
@@ -29,7 +30,7 @@ class StopRequest:
 def write_stop_request(path: Path, reason: str) -> None:
     """Ask the run whose stop-request.toml is `path` to stop early (atomically: a reader sees
     the whole request or none). OSError when it cannot be written."""
-    now = datetime.now(timezone.utc).astimezone()
+    now = utc_now().astimezone()
     write_toml_atomic(path, {"reason": reason[:MAX_REASON_CHARS], "time": now})
 
 

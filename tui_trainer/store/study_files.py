@@ -17,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -163,7 +163,7 @@ def create_study(
     once study.toml exists, so a trainer killed while creating it leaves no half-made study.
     Each run directory is locked into `locks` before study.toml makes the study visible, so no
     `resume` can take a run of it."""
-    started = datetime.now(timezone.utc).astimezone()
+    started = utc_now().astimezone()
     if into is not None and (not into.is_dir() or (into / "study.toml").exists()):
         raise UnavailableError(
             f"--into {into}: not an empty study directory reserved by a launcher"
