@@ -3,6 +3,7 @@ run. The helpers they use are in tests/helpers.py."""
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,35 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import FOUR_EPOCHS, TINY_PRESET
+
+
+class SpawnWithoutMarker(BaseException):
+    """A test not marked `process` started a process. A BaseException, so that the code under
+    test, which catches Exception where a launch may fail, cannot swallow it."""
+
+
+@pytest.fixture(autouse=True)
+def only_process_tests_spawn(request, monkeypatch):
+    """`pytest -m "not process"` is the quick inner loop only if every test that starts a process
+    (a trainer, a CLI, a cluster, tmux) says so: any other test that reaches subprocess (and so
+    asyncio's subprocesses, which go through it) fails, here and at its teardown, naming the
+    marker to add."""
+    if request.node.get_closest_marker("process") is not None:
+        yield
+        return
+    attempts: list[str] = []
+
+    def refuse(self, args, *rest, **kwargs):
+        attempts.append(str(args)[:200])
+        raise SpawnWithoutMarker(
+            f"{request.node.nodeid} starts a process ({attempts[-1]}): mark it "
+            "@pytest.mark.process (see pyproject's markers)"
+        )
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
+    yield
+    if attempts:
+        pytest.fail(f"started a process without @pytest.mark.process: {attempts[0]}")
 
 
 @pytest.fixture(autouse=True)

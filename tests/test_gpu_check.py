@@ -70,7 +70,7 @@ def test_the_cpu_dry_run_passes_every_step_without_the_packages_a_gpu_box_lacks(
     assert resumed["tolerance"] == "bit for bit (CPU)"
     assert resumed["largest_difference"] == "train_loss 0, train_acc 0, val_loss 0, val_acc 0"
     assert resumed["epochs"] == 3
-    assert steps["throughput"]["figures"]["v1 batch 16"].startswith("reports ")
+    assert steps["throughput"]["figures"]["v1 batch 256"].startswith("reports ")
     assert steps["parallel"]["figures"]["serial / parallel wall time"] > 0
     report = (out / "gpu_check.md").read_text()
     assert "| kill_resume | kill -9 mid-epoch" in report
