@@ -289,6 +289,7 @@ def test_worker_run_refuses_a_run_another_trainer_holds(write_preset, runs_dir, 
 # -- the CLI with --jobs 2 -------------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_jobs_2_gives_every_run_the_rows_of_one_after_another(preset, reference, tmp_path):
     runs_dir = tmp_path / "runs"  # given relative, as the default ./runs is
     result = cli("run", str(preset), "--runs-dir", "runs", "--jobs", "2", cwd=tmp_path)
@@ -307,6 +308,7 @@ def test_jobs_2_gives_every_run_the_rows_of_one_after_another(preset, reference,
     assert "holds it" not in log  # each worker found its run's lock let go by the driver
 
 
+@pytest.mark.process
 def test_a_worker_killed_is_resumed_and_its_rows_equal_an_uninterrupted_run(
     preset, reference, tmp_path
 ):
@@ -322,6 +324,7 @@ def test_a_worker_killed_is_resumed_and_its_rows_equal_an_uninterrupted_run(
     assert rows_of(study) == reference
 
 
+@pytest.mark.process
 def test_sigterm_to_the_driver_interrupts_the_running_keeps_the_queued_and_resume_finishes(
     preset, reference, tmp_path
 ):
@@ -348,6 +351,7 @@ def test_sigterm_to_the_driver_interrupts_the_running_keeps_the_queued_and_resum
     assert rows_of(study) == reference
 
 
+@pytest.mark.process
 def test_a_driver_killed_leaves_workers_that_stop_and_a_study_that_resumes(
     preset, reference, tmp_path
 ):
@@ -369,6 +373,7 @@ def test_a_driver_killed_leaves_workers_that_stop_and_a_study_that_resumes(
     assert rows_of(study) == reference
 
 
+@pytest.mark.process
 def test_a_worker_killed_writing_last_pt_resumes_alone_on_the_threads_it_started_with(
     preset, reference, tmp_path
 ):
@@ -402,6 +407,7 @@ def test_a_worker_killed_writing_last_pt_resumes_alone_on_the_threads_it_started
 TWO_RUNS = ("--set", "sweep.optim.lr=[0.05, 0.1]")  # the first two runs of `preset`
 
 
+@pytest.mark.process
 def test_a_driver_killed_while_its_workers_start_leaves_none_training_and_resume_completes(
     preset, reference, tmp_path
 ):
@@ -426,6 +432,7 @@ def test_a_driver_killed_while_its_workers_start_leaves_none_training_and_resume
     assert rows_of(study, RUNS[:2]) == {n: reference[n] for n in RUNS[:2]}
 
 
+@pytest.mark.process
 def test_resume_while_the_driver_lives_is_refused_and_sigterm_twice_ends_the_study_with_143(
     preset, tmp_path
 ):
@@ -442,6 +449,7 @@ def test_resume_while_the_driver_lives_is_refused_and_sigterm_twice_ends_the_stu
     assert {run.state for run in read_study(study).runs} == {st.INTERRUPTED}
 
 
+@pytest.mark.process
 def test_a_drained_worker_is_resumed_with_the_rows_of_an_uninterrupted_run(
     preset, reference, tmp_path
 ):
@@ -455,6 +463,7 @@ def test_a_drained_worker_is_resumed_with_the_rows_of_an_uninterrupted_run(
     assert rows_of(study, RUNS[:2]) == {n: reference[n] for n in RUNS[:2]}
 
 
+@pytest.mark.process
 def test_a_run_directory_deleted_mid_study_ends_the_study_without_a_traceback(
     preset, reference, tmp_path
 ):
@@ -481,6 +490,7 @@ def test_worker_run_resumes_a_run_left_running_by_a_host_that_is_gone(write_pres
     assert read_toml(study / "run" / "status.toml")["host"] == socket.gethostname()
 
 
+@pytest.mark.process
 def test_cluster_without_ray_installed_names_the_extra_and_exits_3(tmp_path):
     preset = tmp_path / "p.toml"
     preset.write_text(THREE_RUNS)

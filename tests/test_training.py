@@ -149,6 +149,7 @@ def test_sigint_keeps_finished_epochs_and_marks_interrupted(write_preset, runs_d
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
 
 
+@pytest.mark.process
 def test_headless_trainer_process_interrupted_by_sigint(write_preset, runs_dir):
     path = write_preset(TINY_PRESET.replace("epochs = 2", "epochs = 50"))
     process = subprocess.Popen(

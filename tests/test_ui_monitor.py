@@ -17,6 +17,7 @@ from tui_trainer.ui.screens.monitor import MonitorScreen
 from tui_trainer.ui.widgets.charts import MetricChart
 
 
+@pytest.mark.process
 def test_stop_asks_first_then_signals_the_trainer(write_preset, runs_dir):
     mine = write_preset(TINY_PRESET.replace("epochs = 2", "epochs = 200"), name="long.toml")
 
