@@ -243,6 +243,7 @@ def test_an_exit_says_how_the_worker_ended():
 # -- worker-run ------------------------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_worker_run_of_a_completed_run_changes_nothing(write_preset, runs_dir):
     _, result = train(write_preset, runs_dir)
     run = result.study_dir / "run"
@@ -254,6 +255,7 @@ def test_worker_run_of_a_completed_run_changes_nothing(write_preset, runs_dir):
     assert after == before
 
 
+@pytest.mark.process
 def test_worker_run_resumes_an_interrupted_run_exactly(write_preset, runs_dir, tmp_path):
     reference_dir = tmp_path / "reference"
     _, whole = train(write_preset, reference_dir)
@@ -267,6 +269,7 @@ def test_worker_run_resumes_an_interrupted_run_exactly(write_preset, runs_dir, t
     )
 
 
+@pytest.mark.process
 def test_worker_run_refuses_a_run_another_trainer_holds(write_preset, runs_dir, monkeypatch):
     from tui_trainer.store.lock import RunLocks
     from tui_trainer.train import worker
@@ -477,6 +480,7 @@ def test_a_run_directory_deleted_mid_study_ends_the_study_without_a_traceback(
     assert learned(read_rows(study / "lr=0.05" / "metrics.csv")) == reference["lr=0.05"]
 
 
+@pytest.mark.process
 def test_worker_run_resumes_a_run_left_running_by_a_host_that_is_gone(write_preset, runs_dir):
     """status.toml says running on node7, its heartbeat no longer changing: the worker watches
     it for a few seconds (st.OTHER_HOST_WATCH_S), then resumes it."""

@@ -228,6 +228,7 @@ def test_a_really_read_only_file_system(write_preset, tmp_path):
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.process
 @needs_namespaces
 def test_resume_on_a_read_only_file_system_changes_nothing(write_preset, tmp_path):
     """An interrupted study on a disk that turned read-only: resume says so and writes nothing."""

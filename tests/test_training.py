@@ -133,6 +133,7 @@ def test_divergence_stops_that_run_and_the_study_goes_on(write_preset, runs_dir,
     assert read_rows(result.study_dir / "lr=0.1" / "metrics.csv")[0]["epoch"] == 1
 
 
+@pytest.mark.process
 def test_sigint_keeps_finished_epochs_and_marks_interrupted(write_preset, runs_dir):
     text = TINY_PRESET.replace("epochs = 2", "epochs = 3") + '\n[sweep]\n"train.seed" = [0, 1]\n'
     events = Recorder(

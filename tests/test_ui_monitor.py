@@ -266,6 +266,7 @@ def test_the_monitor_follows_a_resumed_trainer(runs_dir):
     run(scenario())
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_resume_from_the_monitor_trains_a_real_interrupted_study_to_the_end(
     write_preset, runs_dir, monkeypatch
