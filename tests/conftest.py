@@ -3,13 +3,59 @@ run. The helpers they use are in tests/helpers.py."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import textwrap
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import FOUR_EPOCHS, TINY_PRESET
+
+CTYPES_UTIL = os.path.join("ctypes", "util.py")
+
+
+def is_lookup(args) -> bool:
+    """A one-shot question asked of another program, not a process a test is about: the commit
+    the trainer records (store.study_files.git_commit) and ctypes.util.find_library's ldconfig
+    (glibc's malloc settings)."""
+    if isinstance(args, (list, tuple)) and list(args[:1]) == ["git"] and "rev-parse" in args:
+        return True
+    return any(frame.filename.endswith(CTYPES_UTIL) for frame in traceback.extract_stack())
+
+
+class SpawnWithoutMarker(BaseException):
+    """A test not marked `process` started a process. A BaseException, so that the code under
+    test, which catches Exception where a launch may fail, cannot swallow it."""
+
+
+@pytest.fixture(autouse=True)
+def only_process_tests_spawn(request, monkeypatch):
+    """`pytest -m "not process"` is the quick inner loop only if every test that starts a process
+    (a trainer, a CLI, a cluster, tmux) says so: any other test that reaches subprocess (and so
+    asyncio's subprocesses, which go through it) fails, here and at its teardown, naming the
+    marker to add."""
+    if request.node.get_closest_marker("process") is not None:
+        yield
+        return
+    attempts: list[str] = []
+    execute_child = subprocess.Popen._execute_child
+
+    def refuse(self, args, *rest, **kwargs):
+        if is_lookup(args):
+            return execute_child(self, args, *rest, **kwargs)
+        attempts.append(str(args)[:200])
+        raise SpawnWithoutMarker(
+            f"{request.node.nodeid} starts a process ({attempts[-1]}): mark it "
+            "@pytest.mark.process (see pyproject's markers)"
+        )
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
+    yield
+    if attempts:
+        pytest.fail(f"started a process without @pytest.mark.process: {attempts[0]}")
 
 
 @pytest.fixture(autouse=True)

@@ -189,6 +189,7 @@ def test_cuda_settings_pick_fast_kernels(monkeypatch):
         torch.set_float32_matmul_precision(precision)
 
 
+@pytest.mark.process
 @pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on the CPU needs g++")
 def test_a_compiled_run_trains(write_preset, runs_dir):
     """train.compile = true through the real loop, including the small-map depthwise layers of

@@ -196,6 +196,7 @@ def test_every_command_summary_is_one_sentence_in_the_command_list():
         assert "\n" not in summary.strip(), f"{name}: {summary!r}"
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("args", [["--help"], ["runs", "--runs-dir", "/nonexistent"], ["presets"]])
 def test_commands_that_do_not_train_never_import_torch(args):
     code = (

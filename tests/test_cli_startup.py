@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import pytest
 import typer
 
 from tui_trainer.cli.options import FlagsWithoutType
@@ -38,10 +39,12 @@ print(json.dumps([code, sorted(m for m in watched if m in sys.modules)]), file=s
     return exit_code, modules
 
 
+@pytest.mark.process
 def test_help_imports_neither_pydantic_torch_textual_nor_the_store_readers():
     assert imported_by("--help") == (0, [])
 
 
+@pytest.mark.process
 def test_runs_on_an_empty_directory_imports_neither_pydantic_torch_nor_textual(tmp_path):
     assert imported_by("runs", "--runs-dir", str(tmp_path)) == (
         0,

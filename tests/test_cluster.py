@@ -59,6 +59,7 @@ def outcomes(tmp_path_factory) -> dict[str, str]:
     return found
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("scenario", scenario_names())
 def test_on_a_local_ray_cluster(outcomes, scenario):
     assert outcomes.get(scenario) == "passed", outcomes.get(scenario, "did not run")

@@ -63,6 +63,7 @@ def check_after_kill(study_dir: Path, reference: dict, where: str) -> int:
     return len(rows)
 
 
+@pytest.mark.process
 def test_sigkill_at_random_points_never_costs_a_finished_epoch(tmp_path, four_epoch_reference):
     """Six kills at random moments of one study, resuming after each; then a last resume runs
     to the end and writes exactly the reference's rows."""
@@ -141,6 +142,7 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.process
 def test_sigkill_mid_row_and_mid_checkpoint_leaves_whole_rows_and_a_whole_checkpoint(tmp_path):
     """The writers alone, killed 25 times at random, each restart going back to the checkpoint
     as a resumed run does: rows are whole and numbered 1..n, the checkpoint is the one of row n or
@@ -220,6 +222,7 @@ def runs_listing(runs_dir: Path) -> str:
     return subprocess.run(command, capture_output=True, text=True, check=True).stdout
 
 
+@pytest.mark.process
 def test_a_killed_trainer_reads_crashed_at_once_in_runs(write_preset, runs_dir):
     preset = write_preset(FOUR_EPOCHS.replace("epochs = 4", "epochs = 50"))
     process = subprocess.Popen(
@@ -274,6 +277,7 @@ def test_a_second_sigint_stops_at_once_and_corrupts_nothing(
     assert learned(read_rows(run / "metrics.csv")) == learned(four_epoch_reference["metrics"])
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("command", ["launch", "resume"])
 def test_a_detached_trainer_ignores_sighup(write_preset, runs_dir, command):
     """What a dropped SSH link sends: the trainers the app starts (`run --detached`, `resume

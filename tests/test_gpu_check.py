@@ -34,6 +34,7 @@ sys.meta_path.insert(0, _Absent())
 """
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_the_cpu_dry_run_passes_every_step_without_the_packages_a_gpu_box_lacks(tmp_path):
     blocker = tmp_path / "blocker"
@@ -70,7 +71,7 @@ def test_the_cpu_dry_run_passes_every_step_without_the_packages_a_gpu_box_lacks(
     assert resumed["tolerance"] == "bit for bit (CPU)"
     assert resumed["largest_difference"] == "train_loss 0, train_acc 0, val_loss 0, val_acc 0"
     assert resumed["epochs"] == 3
-    assert steps["throughput"]["figures"]["v1 batch 16"].startswith("reports ")
+    assert steps["throughput"]["figures"]["v1 batch 256"].startswith("reports ")
     assert steps["parallel"]["figures"]["serial / parallel wall time"] > 0
     report = (out / "gpu_check.md").read_text()
     assert "| kill_resume | kill -9 mid-epoch" in report
@@ -121,6 +122,7 @@ def test_rows_agree_bit_for_bit_on_the_cpu_and_within_the_tolerance_on_a_gpu():
     assert missing.problem == "epochs [1] against [1, 2]"
 
 
+@pytest.mark.process
 def test_a_command_past_its_time_limit_is_killed_and_says_so(tmp_path):
     started = time.monotonic()
     done = run([sys.executable, "-c", "import time; time.sleep(30)"], tmp_path / "x.log", 1.0)
@@ -164,6 +166,7 @@ def _wheel(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.process
 def test_wheels_are_installed_offline_into_a_folder_of_their_own(tmp_path, monkeypatch):
     wheels = tmp_path / "wheels"
     wheels.mkdir()

@@ -62,6 +62,7 @@ def modules_breaking(modules: list[str], forbidden: tuple[str, ...]) -> dict[str
     }
 
 
+@pytest.mark.process
 def test_import_rule():
     groups: dict[tuple[str, ...], list[str]] = {}
     for module in MODULES:
@@ -74,6 +75,7 @@ def test_import_rule():
     assert broken == {}
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("module", ["tui_trainer.train.loop"])
 def test_the_check_can_fail(module):
     assert "torch" in imported_heavy(module)  # the probe really sees heavy imports

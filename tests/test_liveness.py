@@ -84,6 +84,7 @@ def _wait_running(runs_dir: Path, process: subprocess.Popen) -> Path:
     raise AssertionError("the trainer never started its run")
 
 
+@pytest.mark.process
 def test_a_paused_trainer_reads_stalled_is_not_resumed_and_the_stop_key_reaches_it(
     write_preset, runs_dir
 ):
@@ -131,6 +132,7 @@ def _name(root: Path, **launch) -> None:
     write_toml_atomic(root / "study.toml", {**study, "launch": {**study["launch"], **launch}})
 
 
+@pytest.mark.process
 def test_the_stop_key_would_reach_a_process_that_proves_to_be_the_trainer(runs_dir, bystander):
     """The control for the test below: pid, start time and command all match, so the check
     passes (the process is not signalled here)."""
@@ -139,6 +141,7 @@ def test_the_stop_key_would_reach_a_process_that_proves_to_be_the_trainer(runs_d
     assert launch.trainer_pid(root) == bystander.pid
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("record", ["pid only", "start time, other command", "ended"])
 def test_the_stop_key_never_signals_a_process_a_study_merely_names(runs_dir, bystander, record):
     root = fake_study(runs_dir, "20260101-000000-x", ["a"], state="running")

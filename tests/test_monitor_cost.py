@@ -108,6 +108,7 @@ def test_follower_tells_epoch_rows_from_steps_and_heartbeats(runs_dir):
     assert follower.poll() and follower.epochs_changed and live.last_epoch == 16
 
 
+@pytest.mark.process
 def test_a_killed_trainer_reads_crashed_though_its_status_file_never_changes(runs_dir):
     study = write_synthetic_study(runs_dir, epochs=15)
     trainer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

@@ -127,6 +127,7 @@ def test_csv_writers_and_the_cut_refuse_a_fifo(tmp_path):
     assert within(10, CsvFollower(fifo).poll) == []
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
 def test_a_fifo_or_dev_zero_as_a_preset_is_a_located_error(tmp_path, kind):
     path = tmp_path / "preset.toml"

@@ -269,6 +269,7 @@ def test_an_exit_says_how_the_worker_ended():
 # -- worker-run ------------------------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_worker_run_of_a_completed_run_changes_nothing(write_preset, runs_dir):
     _, result = train(write_preset, runs_dir)
     run = result.study_dir / "run"
@@ -280,6 +281,7 @@ def test_worker_run_of_a_completed_run_changes_nothing(write_preset, runs_dir):
     assert after == before
 
 
+@pytest.mark.process
 def test_worker_run_resumes_an_interrupted_run_exactly(write_preset, runs_dir, tmp_path):
     reference_dir = tmp_path / "reference"
     _, whole = train(write_preset, reference_dir)
@@ -293,6 +295,7 @@ def test_worker_run_resumes_an_interrupted_run_exactly(write_preset, runs_dir, t
     )
 
 
+@pytest.mark.process
 def test_worker_run_refuses_a_run_another_trainer_holds(write_preset, runs_dir, monkeypatch):
     from tui_trainer.store.lock import RunLocks
     from tui_trainer.train import worker
@@ -315,6 +318,7 @@ def test_worker_run_refuses_a_run_another_trainer_holds(write_preset, runs_dir, 
 # -- the CLI with --jobs 2 -------------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_jobs_2_gives_every_run_the_rows_of_one_after_another(preset, reference, tmp_path):
     runs_dir = tmp_path / "runs"  # given relative, as the default ./runs is
     result = cli("run", str(preset), "--runs-dir", "runs", "--jobs", "2", cwd=tmp_path)
@@ -333,6 +337,7 @@ def test_jobs_2_gives_every_run_the_rows_of_one_after_another(preset, reference,
     assert "holds it" not in log  # each worker found its run's lock let go by the driver
 
 
+@pytest.mark.process
 def test_a_worker_killed_is_resumed_and_its_rows_equal_an_uninterrupted_run(
     preset, reference, tmp_path
 ):
@@ -348,6 +353,7 @@ def test_a_worker_killed_is_resumed_and_its_rows_equal_an_uninterrupted_run(
     assert rows_of(study) == reference
 
 
+@pytest.mark.process
 def test_sigterm_to_the_driver_interrupts_the_running_keeps_the_queued_and_resume_finishes(
     preset, reference, tmp_path
 ):
@@ -374,6 +380,7 @@ def test_sigterm_to_the_driver_interrupts_the_running_keeps_the_queued_and_resum
     assert rows_of(study) == reference
 
 
+@pytest.mark.process
 def test_a_driver_killed_leaves_workers_that_stop_and_a_study_that_resumes(
     preset, reference, tmp_path
 ):
@@ -395,6 +402,7 @@ def test_a_driver_killed_leaves_workers_that_stop_and_a_study_that_resumes(
     assert rows_of(study) == reference
 
 
+@pytest.mark.process
 def test_a_worker_killed_writing_last_pt_resumes_alone_on_the_threads_it_started_with(
     preset, reference, tmp_path
 ):
@@ -428,6 +436,7 @@ def test_a_worker_killed_writing_last_pt_resumes_alone_on_the_threads_it_started
 TWO_RUNS = ("--set", "sweep.optim.lr=[0.05, 0.1]")  # the first two runs of `preset`
 
 
+@pytest.mark.process
 def test_a_driver_killed_while_its_workers_start_leaves_none_training_and_resume_completes(
     preset, reference, tmp_path
 ):
@@ -452,6 +461,7 @@ def test_a_driver_killed_while_its_workers_start_leaves_none_training_and_resume
     assert rows_of(study, RUNS[:2]) == {n: reference[n] for n in RUNS[:2]}
 
 
+@pytest.mark.process
 def test_resume_while_the_driver_lives_is_refused_and_sigterm_twice_ends_the_study_with_143(
     preset, tmp_path
 ):
@@ -468,6 +478,7 @@ def test_resume_while_the_driver_lives_is_refused_and_sigterm_twice_ends_the_stu
     assert {run.state for run in read_study(study).runs} == {st.INTERRUPTED}
 
 
+@pytest.mark.process
 def test_a_drained_worker_is_resumed_with_the_rows_of_an_uninterrupted_run(
     preset, reference, tmp_path
 ):
@@ -481,6 +492,7 @@ def test_a_drained_worker_is_resumed_with_the_rows_of_an_uninterrupted_run(
     assert rows_of(study, RUNS[:2]) == {n: reference[n] for n in RUNS[:2]}
 
 
+@pytest.mark.process
 def test_a_run_directory_deleted_mid_study_ends_the_study_without_a_traceback(
     preset, reference, tmp_path
 ):
@@ -494,6 +506,7 @@ def test_a_run_directory_deleted_mid_study_ends_the_study_without_a_traceback(
     assert learned(read_rows(study / "lr=0.05" / "metrics.csv")) == reference["lr=0.05"]
 
 
+@pytest.mark.process
 def test_worker_run_resumes_a_run_left_running_by_a_host_that_is_gone(write_preset, runs_dir):
     """status.toml says running on node7, its heartbeat no longer changing: the worker watches
     it for a few seconds (st.OTHER_HOST_WATCH_S), then resumes it."""
@@ -507,6 +520,7 @@ def test_worker_run_resumes_a_run_left_running_by_a_host_that_is_gone(write_pres
     assert read_toml(study / "run" / "status.toml")["host"] == socket.gethostname()
 
 
+@pytest.mark.process
 def test_cluster_without_ray_installed_names_the_extra_and_exits_3(tmp_path):
     preset = tmp_path / "p.toml"
     preset.write_text(THREE_RUNS)

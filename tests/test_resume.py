@@ -79,6 +79,7 @@ def reference(four_epoch_reference) -> dict:
     return four_epoch_reference
 
 
+@pytest.mark.process
 def test_kill_9_then_resume_writes_the_same_metrics_as_an_uninterrupted_run(
     write_preset, runs_dir, reference
 ):
@@ -228,6 +229,7 @@ def test_a_live_run_is_never_resumed_twice(write_preset, runs_dir):
         resume_study(read_study(result.study_dir), "run", Recorder())
 
 
+@pytest.mark.process
 def test_resume_of_a_live_trainer_is_refused_from_the_command_line(write_preset, runs_dir):
     trainer = start_trainer(
         write_preset(TINY_PRESET.replace("epochs = 2", "epochs = 50")), runs_dir

@@ -183,6 +183,7 @@ def in_tmpfs(mount_options: str, runs_dir: Path, copy_out: Path, *command: str, 
     )
 
 
+@pytest.mark.process
 @needs_namespaces
 def test_a_really_full_disk(write_preset, tmp_path):
     """A 1 MiB file system: the study starts, epoch 1's row is written, its checkpoint does not
@@ -207,6 +208,7 @@ def test_a_really_full_disk(write_preset, tmp_path):
     assert not list((study / "run").rglob(TEMP_PREFIX + "*"))
 
 
+@pytest.mark.process
 @needs_namespaces
 def test_a_really_read_only_file_system(write_preset, tmp_path):
     runs_dir, out = tmp_path / "runs", tmp_path / "out"
@@ -226,6 +228,7 @@ def test_a_really_read_only_file_system(write_preset, tmp_path):
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.process
 @needs_namespaces
 def test_resume_on_a_read_only_file_system_changes_nothing(write_preset, tmp_path):
     """An interrupted study on a disk that turned read-only: resume says so and writes nothing."""
@@ -257,6 +260,7 @@ def test_resume_on_a_read_only_file_system_changes_nothing(write_preset, tmp_pat
     assert after == before
 
 
+@pytest.mark.process
 @needs_namespaces
 def test_a_really_full_disk_under_a_parallel_study_exits_3_and_resume_finishes_it(
     write_preset, tmp_path

@@ -152,6 +152,7 @@ def test_live_process_with_fresh_heartbeat_is_running():
     assert st.effective_state(_running(os.getpid(), pid_started=started)) == st.RUNNING
 
 
+@pytest.mark.process
 def test_dead_pid_reads_as_crashed():
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
@@ -186,6 +187,7 @@ def test_other_hosts_run_is_judged_by_its_heartbeat_changing_on_this_clock(monke
     assert st.effective_state(newer) == st.CRASHED  # unchanged for too long, seen from here
 
 
+@pytest.mark.process
 def test_other_hosts_silent_run_is_stalled_while_a_process_holds_it(tmp_path, monkeypatch):
     monkeypatch.setattr(st, "_SEEN_BEATS", {})
     run = tmp_path / "run"
@@ -512,6 +514,7 @@ def test_a_run_listed_twice_is_read_once_reported_and_never_resumed(runs_dir):
         resumable.plan(study)
 
 
+@pytest.mark.process
 def test_a_study_this_user_cannot_read_is_listed_as_unreadable():
     """A study whose directory is closed to the user (root reads everything, so as root the
     listing runs as nobody) is listed as unreadable, not left out."""

@@ -150,6 +150,7 @@ def test_the_app_shows_hostile_text_escaped(tmp_path):
     asyncio.run(scenario())
 
 
+@pytest.mark.process
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_in_a_real_terminal_the_title_stays_as_it_was(tmp_path):
     """What the finding saw: the terminal retitled by `runs`, `show` and the app's runs browser

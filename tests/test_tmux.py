@@ -19,7 +19,10 @@ from tests.helpers import TINY_PRESET
 from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.reader import list_studies, read_study
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = [
+    pytest.mark.process,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
 
 
 class Tmux:

@@ -140,6 +140,7 @@ def test_divergence_stops_that_run_and_the_study_goes_on(write_preset, runs_dir,
     assert read_rows(result.study_dir / "lr=0.1" / "metrics.csv")[0]["epoch"] == 1
 
 
+@pytest.mark.process
 def test_sigint_keeps_finished_epochs_and_marks_interrupted(write_preset, runs_dir):
     text = TINY_PRESET.replace("epochs = 2", "epochs = 3") + '\n[sweep]\n"train.seed" = [0, 1]\n'
     events = Recorder(
@@ -156,6 +157,7 @@ def test_sigint_keeps_finished_epochs_and_marks_interrupted(write_preset, runs_d
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
 
 
+@pytest.mark.process
 def test_headless_trainer_process_interrupted_by_sigint(write_preset, runs_dir):
     path = write_preset(TINY_PRESET.replace("epochs = 2", "epochs = 50"))
     process = subprocess.Popen(

@@ -18,6 +18,7 @@ from tui_trainer.ui.screens.monitor import MonitorScreen
 from tui_trainer.ui.screens.runs import RunsScreen
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("screen", ["presets", "runs"])
 def test_the_tui_process_never_imports_torch(runs_dir, screen):
     code = f"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from textual.widgets import DataTable, Static
 
 from tests.helpers import TINY_PRESET
@@ -22,6 +23,7 @@ async def edit_the_last_preset(app, pilot) -> None:
     await pilot.press("e")
 
 
+@pytest.mark.process
 def test_editor_saves_into_a_linked_presets_folder_through_a_linked_preset(
     write_preset, runs_dir, tmp_path
 ):
@@ -52,6 +54,7 @@ def test_editor_saves_into_a_linked_presets_folder_through_a_linked_preset(
     assert load_preset(dotfiles / "real.toml").preset.study.name == "my-lr"
 
 
+@pytest.mark.process
 def test_editor_validates_each_field_saves_as_and_launches(write_preset, runs_dir, tmp_path):
     from textual.widgets import Input as TextInput
 
@@ -121,6 +124,7 @@ def read_launch_lr(study):
     return read_toml(study.paths.study)["optim"]["lr"]
 
 
+@pytest.mark.process
 def test_editor_always_has_room_for_another_axis(runs_dir, write_preset):
     from textual.widgets import Input as TextInput
 
@@ -350,6 +354,7 @@ def test_a_slow_old_count_never_overwrites_a_newer_one(write_preset, runs_dir, m
     run(scenario())
 
 
+@pytest.mark.process
 def test_a_failed_count_is_shown_not_left_counting(write_preset, runs_dir, monkeypatch):
     import sys
 
@@ -386,6 +391,7 @@ def test_a_failed_count_is_shown_not_left_counting(write_preset, runs_dir, monke
     run(scenario())
 
 
+@pytest.mark.process
 def test_a_count_that_takes_too_long_says_so():
     import sys
 

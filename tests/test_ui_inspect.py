@@ -177,6 +177,7 @@ shutil.copy(run / "samples.png", run / "samples_cam.png")
 """
 
 
+@pytest.mark.process
 def test_missing_activation_maps_are_computed_by_backfill_with_its_progress_shown(
     study, runs_dir, tmp_path, monkeypatch
 ):
@@ -209,6 +210,7 @@ def test_missing_activation_maps_are_computed_by_backfill_with_its_progress_show
     run(scenario())
 
 
+@pytest.mark.process
 def test_a_failed_backfill_shows_its_last_line_on_stderr(study, runs_dir, tmp_path, monkeypatch):
     write_synthetic_test_split(study / RUN, cam=False)
     script = tmp_path / "backfill.py"
@@ -347,6 +349,7 @@ def test_the_heatmap_labels_a_class_named_by_its_number_once_never_0_0(runs_dir)
     run(scenario())
 
 
+@pytest.mark.process
 def test_leaving_the_screen_kills_a_backfill_still_running(study, runs_dir, tmp_path, monkeypatch):
     import os
 

@@ -3,6 +3,7 @@ followed by the monitor."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import DataTable, Input, Static
 
 from tests.helpers import TINY_PRESET
@@ -14,6 +15,7 @@ from tui_trainer.ui.screens.monitor import MonitorScreen
 from tui_trainer.ui.widgets.charts import MetricChart
 
 
+@pytest.mark.process
 def test_launch_validates_as_you_type_then_trains_and_monitors(write_preset, runs_dir):
     mine = write_preset(TINY_PRESET, name="mine.toml")
 

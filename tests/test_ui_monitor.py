@@ -4,9 +4,6 @@ the monitor, a resumed trainer followed, and parallel studies run by run."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import time
 
 import pytest
 from textual.widgets import DataTable, Log, Static
@@ -21,6 +18,7 @@ from tui_trainer.ui.screens.monitor import MonitorScreen
 from tui_trainer.ui.widgets.charts import MetricChart
 
 
+@pytest.mark.process
 def test_stop_asks_first_then_signals_the_trainer(write_preset, runs_dir):
     mine = write_preset(TINY_PRESET.replace("epochs = 2", "epochs = 200"), name="long.toml")
 
@@ -48,40 +46,24 @@ def test_stop_asks_first_then_signals_the_trainer(write_preset, runs_dir):
     run(scenario())
 
 
-def test_a_running_study_is_opened_again_at_start(write_preset, runs_dir):
-    preset = write_preset(TINY_PRESET.replace("epochs = 2", "epochs = 200"))
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tui_trainer",
-            "run",
-            str(preset),
-            "--runs-dir",
-            str(runs_dir),
-            "--plain",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (
-            list_studies(runs_dir) and list_studies(runs_dir)[0].state == "running"
-        ):
-            time.sleep(0.2)
+def test_a_running_study_is_opened_again_at_start(runs_dir):
+    """A study left running (this process stands for its trainer: alive, its heartbeat fresh),
+    beside an older finished one: the app opens the running one's monitor as it starts."""
+    from tests.helpers import resumed_before_first_epoch
+    from tui_trainer.store.synthetic import write_synthetic_study
 
-        async def scenario():
-            app = create_app(runs_dir)
-            async with app.run_test(size=SIZE) as pilot:
-                await pilot.pause()
-                assert isinstance(app.screen, MonitorScreen)
-                assert app.screen.follower.paths.root == list_studies(runs_dir)[0].paths.root
+    write_synthetic_study(runs_dir, "20261121-120000-r001-cifar100-lr", epochs=3)
+    study = write_synthetic_study(runs_dir, learning_rates=(0.05, 0.5), epochs=3)
+    resumed_before_first_epoch(study, "lr=0.5")
+    assert [s.state for s in list_studies(runs_dir)] == ["running", "completed"]
 
-        run(scenario())
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen))
+            assert app.screen.follower.paths.root == study
+
+    run(scenario())
 
 
 def test_monitor_focuses_hides_and_switches_metric(runs_dir):
@@ -285,6 +267,7 @@ def test_the_monitor_follows_a_resumed_trainer(runs_dir):
     run(scenario())
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_resume_from_the_monitor_trains_a_real_interrupted_study_to_the_end(
     write_preset, runs_dir, monkeypatch

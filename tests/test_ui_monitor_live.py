@@ -202,6 +202,7 @@ def test_the_highlighted_runs_figures_are_cut_between_figures_never_inside_one(
     run(scenario())
 
 
+@pytest.mark.process
 def test_a_study_launched_a_moment_ago_is_opened_again_before_its_trainer_wrote_study_toml(
     runs_dir,
 ):

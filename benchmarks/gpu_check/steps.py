@@ -408,7 +408,8 @@ def throughput(ctx: Context, result: StepResult) -> None:
     here = ctx.step_dir("throughput")
     steps_needed = size.bench_warmup + size.bench_windows * size.bench_window + 2
     if ctx.dry_run:
-        result.details.append("V2 and batch 512 are GPU sizes: the dry run measures v1 at 16")
+        measured = ", ".join(f"{model} at {batch}" for model, batch in size.bench_batches)
+        result.details.append(f"V2 and batch 512 are GPU sizes: the dry run measures {measured}")
     for model, batch in size.bench_batches:
         # benchmarks.throughput holds out 2% per class for validation: 26 keep one image
         per_class = max(26, -(-steps_needed * batch // 100) + 2)

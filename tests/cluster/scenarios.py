@@ -22,6 +22,8 @@ from tests.helpers import TINY_PRESET
 from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.csvlog import read_rows
 
+pytestmark = pytest.mark.process  # every scenario starts a study, most of them Ray nodes
+
 PORT = 6379
 HEAD = f"127.0.0.1:{PORT}"
 THREE_EPOCHS = TINY_PRESET.replace("epochs = 2", "epochs = 3")
@@ -33,6 +35,11 @@ ENV = {
     # which a driver given an explicit address does not read: the test cluster runs without
     "RAY_AUTH_MODE": "disabled",
     "RAY_BACKEND_LOG_LEVEL": "error",
+    # a killed node is known dead after 3 failed health checks a second apart (Ray's default:
+    # 5, 3 s apart), which the lost-node scenarios wait for twice each; a node merely slow to
+    # answer still has Ray's 10 s per check before a check counts as failed
+    "RAY_health_check_period_ms": "1000",
+    "RAY_health_check_failure_threshold": "3",
     "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
 }
 TWO_RUNS = THREE_EPOCHS.replace('device = "cpu"', 'device = "auto"') + (
