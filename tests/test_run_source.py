@@ -41,7 +41,10 @@ def local_workers(settings: ParallelSection):
     return WorkerExecutor(settings.model_copy(update={"jobs": 2}), print)
 
 
-EXECUTORS = [pytest.param(in_process, id="in-process"), pytest.param(local_workers, id="workers")]
+EXECUTORS = [
+    pytest.param(in_process, id="in-process"),
+    pytest.param(local_workers, id="workers", marks=pytest.mark.process),
+]
 
 
 class GrowsOnce(GridSource):
