@@ -36,9 +36,10 @@ import sys, time
 from pathlib import Path
 from tui_trainer.store import status as st
 from tui_trainer.store.atomic import read_toml, write_toml_atomic
+from tui_trainer.store.clock import utc_now
 path = Path(sys.argv[1])
 while True:
-    write_toml_atomic(path, {**read_toml(path), **st.process_identity(), "heartbeat": st.utcnow()})
+    write_toml_atomic(path, {**read_toml(path), **st.process_identity(), "heartbeat": utc_now()})
     time.sleep(1.0)
 """
 

@@ -234,13 +234,14 @@ def test_the_search_for_a_running_study_reads_the_studies_down_to_the_newest_liv
     from tests.helpers import fake_study
     from tui_trainer.store import status as st
     from tui_trainer.store.atomic import read_toml, write_toml_atomic
+    from tui_trainer.store.clock import utc_now
     from tui_trainer.ui import reopen
 
     roots = [fake_study(runs_dir, f"2026010{day}-000000-s", ["run"]) for day in range(1, 6)]
     live = roots[2] / "run" / "status.toml"
     write_toml_atomic(
         live,
-        {**read_toml(live), "state": "running", "heartbeat": st.utcnow(), **st.process_identity()},
+        {**read_toml(live), "state": "running", "heartbeat": utc_now(), **st.process_identity()},
     )
     read: list[str] = []
     read_study = reopen.read_study
