@@ -202,13 +202,13 @@ def test_a_running_study_found_after_the_user_left_the_presets_is_told_not_opene
 
     study = parallel_study(runs_dir)
     released = threading.Event()
-    list_studies = reopen.list_studies
+    read_study = reopen.read_study
 
-    def slow_studies(runs_dir, summaries=True):
+    def slow_study(path, summaries=True):
         released.wait(5)
-        return list_studies(runs_dir, summaries)
+        return read_study(path, summaries=summaries)
 
-    monkeypatch.setattr(reopen, "list_studies", slow_studies)
+    monkeypatch.setattr(reopen, "read_study", slow_study)
 
     async def scenario(leave_first: bool):
         app = create_app(runs_dir)
@@ -225,3 +225,34 @@ def test_a_running_study_found_after_the_user_left_the_presets_is_told_not_opene
     run(scenario(leave_first=True))
     released.clear()
     run(scenario(leave_first=False))
+
+
+def test_the_search_for_a_running_study_reads_the_studies_down_to_the_newest_live_one(
+    runs_dir, monkeypatch
+):
+    """Newest first, it stops at the first live study: of five, the two newer ones and the live
+    one are read, not the two older (it read all five). A stopped search reads none."""
+    from tests.helpers import fake_study
+    from tui_trainer.store import status as st
+    from tui_trainer.store.atomic import read_toml, write_toml_atomic
+    from tui_trainer.store.clock import utc_now
+    from tui_trainer.ui import reopen
+
+    roots = [fake_study(runs_dir, f"2026010{day}-000000-s", ["run"]) for day in range(1, 6)]
+    live = roots[2] / "run" / "status.toml"
+    write_toml_atomic(
+        live,
+        {**read_toml(live), "state": "running", "heartbeat": utc_now(), **st.process_identity()},
+    )
+    read: list[str] = []
+    read_study = reopen.read_study
+
+    def counted(path, summaries=True):
+        read.append(path.name)
+        return read_study(path, summaries=summaries)
+
+    monkeypatch.setattr(reopen, "read_study", counted)
+    assert reopen.study_to_reopen(runs_dir) == roots[2]
+    assert read == ["20260105-000000-s", "20260104-000000-s", "20260103-000000-s"]
+    read.clear()
+    assert reopen.study_to_reopen(runs_dir, stopped=lambda: True) is None and read == []

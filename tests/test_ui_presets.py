@@ -106,16 +106,16 @@ def test_the_preset_list_shows_and_answers_keys_before_the_studies_on_disk_are_r
     from tui_trainer.store.timing import setup_timings
     from tui_trainer.ui import reopen
 
-    def slow_timings(runs_dir):
+    def slow_timings(runs_dir, stopped):
         released.wait(5)
-        return setup_timings(runs_dir)
+        return setup_timings(runs_dir, stopped)
 
-    def slow_studies(runs_dir, summaries=True):
+    def slow_studies(runs_dir):
         released.wait(5)
         return []
 
     monkeypatch.setattr(presets, "setup_timings", slow_timings)
-    monkeypatch.setattr(reopen, "list_studies", slow_studies)
+    monkeypatch.setattr(reopen, "study_dirs", slow_studies)
 
     async def scenario():
         app = create_app(runs_dir)

@@ -208,3 +208,72 @@ def test_esc_in_the_filter_clears_it_a_second_esc_leaves_and_no_match_is_said(ru
             assert app.screen is presets
 
     run(scenario())
+
+
+def test_the_browser_pressed_at_once_reads_the_studies_alone_and_every_study_is_read_three_times(
+    runs_dir, monkeypatch
+):
+    """`r` the moment the first screen shows, while the start-up workers (the presets' time
+    estimates, the search for a running study) are inside their first of 60 studies: while
+    the browser reads the 60 (and draws them), no worker begins one (with 500 studies read
+    beside them the browser took 2 s, instead of 0.5); then they go on. Each study is read
+    once by each of the three: 180 reads (there were 240: the estimates were read twice as the
+    first screen showed)."""
+    import socket
+    import threading
+
+    from textual.worker import NoActiveWorker, get_current_worker
+
+    from tui_trainer.store import reader
+    from tui_trainer.store.synthetic import write_many_studies
+    from tui_trainer.ui.screens.presets import PresetsScreen
+
+    count = 60
+    write_many_studies(runs_dir, count, host=socket.gethostname())
+    started: list[tuple[str, int, str]] = []  # (reader, its worker, study id) as one begins
+    inside, released = threading.Semaphore(0), threading.Event()
+    record = threading.Lock()
+    read_run = reader.read_run
+
+    def counted(study_id, *args, **kwargs):
+        try:
+            worker = get_current_worker()
+            who, which = worker.name, id(worker)
+        except NoActiveWorker:
+            who, which = "browser", 0
+        with record:
+            first = (who, which, study_id) not in started
+            if first:
+                started.append((who, which, study_id))
+            its_first = first and sum(entry[1] == which for entry in started) == 1
+        if who == "browser":
+            released.set()
+        elif its_first and not released.is_set():
+            inside.release()  # a worker in its first study: held there until the browser reads
+            released.wait(30)
+        return read_run(study_id, *args, **kwargs)
+
+    monkeypatch.setattr(reader, "read_run", counted)
+
+    async def scenario():
+        app = create_app(runs_dir)
+        async with app.run_test(size=SIZE) as pilot:
+            presets = app.screen
+            assert isinstance(presets, PresetsScreen)
+            for _ in range(2):
+                assert inside.acquire(timeout=30)
+            await pilot.press("r")
+            assert app.screen.query_one("#studies", DataTable).row_count == count
+            readers = [who for who, *_ in started]
+            first, last = readers.index("browser"), len(readers) - readers[::-1].index("browser")
+            assert readers[first:last] == ["browser"] * count
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: presets.timings is not None, timeout=30)
+            await app.workers.wait_for_complete()
+        assert len({(who, which) for who, which, _ in started}) == 3  # one worker each
+        assert sorted(who for who, _, _ in started) == sorted(
+            ["browser", "looking for a running study", "time estimates"] * count
+        )
+        assert len(presets.timings) == 2  # the generated studies' two setups
+
+    run(scenario())

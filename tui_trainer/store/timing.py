@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import socket
 import statistics
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,12 +72,17 @@ def steady_timing(metrics: list[Mapping[str, Any]], wall_time_s: float, epochs: 
     return SetupTiming(statistics.median(steady), max(0.0, wall_time_s - ends[-1]))
 
 
-def setup_timings(runs_dir: Path) -> dict[SetupKey, SetupTiming]:
+def setup_timings(
+    runs_dir: Path, stopped: Callable[[], bool] = lambda: False
+) -> dict[SetupKey, SetupTiming]:
     """The steady timing (steady_timing) of the newest completed run of each setup that ran on
-    this host."""
+    this host. `stopped` is asked before each study (it may wait): once it says True the
+    reading stops there, with what was read so far (each study's timings are kept either way)."""
     host = socket.gethostname()
     timings: dict[SetupKey, SetupTiming] = {}
     for path in study_dirs(runs_dir):  # newest first: the first timing of a setup wins
+        if stopped():
+            break
         for key, timing in study_timings(path, host):
             timings.setdefault(key, timing)
     return timings

@@ -39,6 +39,7 @@ from tui_trainer.ui.screens.launch import LaunchScreen
 from tui_trainer.ui.screens.monitor import MonitorScreen
 from tui_trainer.ui.screens.presets import PresetsScreen
 from tui_trainer.ui.screens.runs import RunsScreen
+from tui_trainer.ui.study_reads import BrowserFirst
 from tui_trainer.ui.tell import tell
 from tui_trainer.ui.widgets.confirm import Confirm
 
@@ -77,9 +78,10 @@ class TrainerApp(App):
         # the trainers this app started, alive or not yet reaped; kept as one list (the monitors
         # are handed it and read it as it changes)
         self.launched: list[Launched] = []
+        self.browser_first = BrowserFirst()  # the studies' readers (ui/study_reads.py)
 
     def on_mount(self) -> None:
-        self.push_screen(PresetsScreen(self.presets, self.runs_dir))
+        self.push_screen(PresetsScreen(self.presets, self.runs_dir, self.browser_first))
         self.find_running_study()
         self.set_interval(1.0, self._reap)
 
@@ -94,8 +96,9 @@ class TrainerApp(App):
         """Read every study off the UI thread (thousands take seconds), then pick a live one up
         again, or one still being started (ui/reopen.py): in the monitor, unless the user has
         already moved on from the presets."""
-        live = study_to_reopen(self.runs_dir)
-        if live is not None and not get_current_worker().is_cancelled:
+        worker = get_current_worker()
+        live = study_to_reopen(self.runs_dir, self.browser_first.stopped(worker))
+        if live is not None and not worker.is_cancelled:
             self.call_from_thread(self.pick_up, live)
 
     def pick_up(self, study: Path) -> None:
@@ -147,7 +150,7 @@ class TrainerApp(App):
         self.add_preset(message.path)
 
     def on_open_runs(self, message: Open.Runs) -> None:
-        self.push_screen(RunsScreen(self.runs_dir))
+        self.push_screen(RunsScreen(self.runs_dir, self.browser_first))
 
     def on_open_presets(self, message: Open.Presets) -> None:
         while len(self.screen_stack) > 2 and not isinstance(self.screen, PresetsScreen):

@@ -14,27 +14,31 @@ no textual."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import psutil
 
 from tui_trainer.store import status as st
 from tui_trainer.store.layout import STUDY_FILE, TRAINER_LOG
-from tui_trainer.store.reader import list_studies
+from tui_trainer.store.reader import read_study, study_dirs
 
 LIVE = (st.RUNNING, st.STALLED)
 
 
-def study_to_reopen(runs_dir: Path) -> Path | None:
+def study_to_reopen(runs_dir: Path, stopped: Callable[[], bool] = lambda: False) -> Path | None:
     """The newest study under `runs_dir` that is running (or stalled), or whose trainer is
     alive (its runs still queued while it loads), or has not even written study.toml yet; None
-    when there is none."""
-    found = [
-        study.paths.root
-        for study in list_studies(runs_dir, summaries=False)
-        if study.state in LIVE or st.live_trainer(study.trainers) is not None
-    ]
+    when there is none, or when `stopped` (asked before each study) says True. The studies are
+    read newest first, up to the first live one."""
+    found = []
+    for path in study_dirs(runs_dir):
+        if stopped():
+            return None
+        study = read_study(path, summaries=False)
+        if study.state in LIVE or st.live_trainer(study.trainers) is not None:
+            found.append(study.paths.root)
+            break
     found += starting_studies(runs_dir)
     return max(found, key=lambda path: path.name, default=None)
 

@@ -25,6 +25,7 @@ from tui_trainer.store.timing import SetupKey, SetupTiming, setup_timings
 from tui_trainer.ui.estimate import estimate
 from tui_trainer.ui.navigation import Open
 from tui_trainer.ui.paths import display_path
+from tui_trainer.ui.study_reads import BrowserFirst
 
 PENDING = "…"  # the time column while the studies on disk are read
 
@@ -66,12 +67,16 @@ class PresetsScreen(Screen):
         ("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, paths: list[Path], runs_dir: Path) -> None:
+    def __init__(
+        self, paths: list[Path], runs_dir: Path, browser_first: BrowserFirst | None = None
+    ) -> None:
         """`paths`: the presets listed (the app's list, which grows as the editor saves);
-        `runs_dir`: where the studies that time the estimates are."""
+        `runs_dir`: where the studies that time the estimates are; `browser_first`: the app's,
+        which the estimates' reading gives way to (ui/study_reads.py)."""
         super().__init__()
         self.paths = paths
         self.runs_dir = runs_dir
+        self.browser_first = browser_first or BrowserFirst()
         self.entries = load_entries(paths)
         self.timings: dict[SetupKey, SetupTiming] | None = None  # None: not read yet
 
@@ -87,9 +92,10 @@ class PresetsScreen(Screen):
             table.add_column(column, key=column)
         self._fill()
         table.focus()
-        self.read_timings()
 
     def on_screen_resume(self) -> None:
+        """Also as the screen first shows (Textual resumes a screen when it is pushed): the time
+        estimates are read once then, not twice."""
         self.reload(self.paths)
         self.read_timings()  # a study may have finished: new time estimates
 
@@ -102,8 +108,9 @@ class PresetsScreen(Screen):
     @work(thread=True, exclusive=True, group="timings", name="time estimates", exit_on_error=False)
     def read_timings(self) -> None:
         """Read how long each setup took here, off the UI thread; then show the estimates."""
-        timings = setup_timings(self.runs_dir)
-        if not get_current_worker().is_cancelled:
+        worker = get_current_worker()
+        timings = setup_timings(self.runs_dir, self.browser_first.stopped(worker))
+        if not worker.is_cancelled:
             self.app.call_from_thread(self.show_timings, timings)
 
     def show_timings(self, timings: dict[SetupKey, SetupTiming]) -> None:

@@ -20,6 +20,7 @@ from tui_trainer.console.tables import study_best
 from tui_trainer.store import status as st
 from tui_trainer.store.reader import StudyRecord, list_studies
 from tui_trainer.ui.navigation import Open, Trainer
+from tui_trainer.ui.study_reads import BrowserFirst
 
 COLUMNS = ("", "study", "state", "runs", "best val acc", "test acc", "description")
 
@@ -34,9 +35,12 @@ class RunsScreen(Screen):
         ("escape", "back", "Back"),
     ]
 
-    def __init__(self, runs_dir: Path) -> None:
+    def __init__(self, runs_dir: Path, browser_first: BrowserFirst | None = None) -> None:
+        """`browser_first`: the app's, which its start-up workers give way to while this screen
+        reads the studies (ui/study_reads.py)."""
         super().__init__()
         self.runs_dir = runs_dir
+        self.browser_first = browser_first or BrowserFirst()
         self.studies: list[StudyRecord] = []
         self.shown: list[StudyRecord] = []
         self.marked: set[str] = set()  # study ids chosen for comparison
@@ -61,8 +65,9 @@ class RunsScreen(Screen):
         self.reload()
 
     def reload(self) -> None:
-        self.studies = list_studies(self.runs_dir, summaries=False)
-        self.apply_filter(self.query_one("#filter", Input).value)
+        with self.browser_first.reading(self.app):
+            self.studies = list_studies(self.runs_dir, summaries=False)
+            self.apply_filter(self.query_one("#filter", Input).value)
 
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:
