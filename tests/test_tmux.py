@@ -46,6 +46,9 @@ class Tmux:
         raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
 
     def start(self, command: str) -> None:
+        # pytest's readline exports COLUMNS=80 and LINES=24, which the app would trust over the
+        # 120x40 terminal it is in: unset, so that the test sees what a person at 120x40 does
+        command = f"unset COLUMNS LINES; {command}"
         self("new-session", "-d", "-s", "app", "-x", "120", "-y", "40", command)
 
     def launch_the_last_preset(self) -> None:

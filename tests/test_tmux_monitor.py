@@ -27,7 +27,10 @@ from tests.test_tmux import Tmux
 from tests.test_ui_monitor_live import live_study, partial_batch_study
 from tui_trainer.store.atomic import read_toml
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = [
+    pytest.mark.process,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
 
 # The stub trainer: the run's status.toml as it is, with this process's identity and a fresh
 # heartbeat, every second (a trainer rewrites it about once a second).
