@@ -304,10 +304,11 @@ async def browser_seconds(runs_dir: Path, count: int = 500, settled: bool = Fals
         write_synthetic_study(runs_dir, f"20261122-{i:06d}-study{i}", epochs=15)
     app = create_app(runs_dir, [])
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
         if settled:
+            await pilot.pause()
             await app.workers.wait_for_complete()
             await pilot.pause()
+        # else `r` the moment the app runs (a first pause would let the workers read first)
         started = time.perf_counter()
         await pilot.press("r")
         while True:

@@ -19,7 +19,7 @@ from tui_trainer.config import load_preset
 from tui_trainer.errors import ExitCode, UnavailableError
 from tui_trainer.store.atomic import read_toml
 from tui_trainer.store.csvlog import read_rows
-from tui_trainer.train import acceleration, session, study
+from tui_trainer.train import acceleration, in_process, session
 from tui_trainer.train.acceleration import (
     Precision,
     compile_model,
@@ -165,7 +165,7 @@ def test_the_gradient_scaler_path_trains(write_preset, runs_dir, monkeypatch):
     the CPU with bf16 and torch's CPU gradient scaler."""
     scaled = Precision("fp16", torch.bfloat16, scaled=True)
     monkeypatch.setattr(session, "resolve_precision", lambda setting, device: scaled)
-    monkeypatch.setattr(study, "resolve_precision", lambda setting, device: scaled)
+    monkeypatch.setattr(in_process, "resolve_precision", lambda setting, device: scaled)
     text = TINY_PRESET.replace("epochs = 2", "epochs = 1") + (
         'track_grad_norm = ["layers.0.conv1.weight"]\n'
     )
